@@ -1,0 +1,135 @@
+//! Audit events: one record for every change and every security-relevant event.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Timestamp;
+use crate::id::{AccountId, AuditEventId};
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Action {
+    /// An account was created.
+    #[serde(rename = "account.create")]
+    AccountCreate,
+    /// An account was renamed.
+    #[serde(rename = "account.update")]
+    AccountUpdate,
+    /// An account and everything in it was deleted.
+    #[serde(rename = "account.delete")]
+    AccountDelete,
+    /// A service account was created.
+    #[serde(rename = "service_account.create")]
+    ServiceAccountCreate,
+    /// A service account was changed.
+    #[serde(rename = "service_account.update")]
+    ServiceAccountUpdate,
+    /// A service account and its credentials were deleted.
+    #[serde(rename = "service_account.delete")]
+    ServiceAccountDelete,
+    /// An API key was created.
+    #[serde(rename = "api_key.create")]
+    ApiKeyCreate,
+    /// An API key was deleted.
+    #[serde(rename = "api_key.delete")]
+    ApiKeyDelete,
+    /// A credential was presented and refused.
+    #[serde(rename = "auth.failure")]
+    AuthFailure,
+}
+
+impl Action {
+    /// Every action, for documentation and filters.
+    pub const ALL: [Action; 9] = [
+        Action::AccountCreate,
+        Action::AccountUpdate,
+        Action::AccountDelete,
+        Action::ServiceAccountCreate,
+        Action::ServiceAccountUpdate,
+        Action::ServiceAccountDelete,
+        Action::ApiKeyCreate,
+        Action::ApiKeyDelete,
+        Action::AuthFailure,
+    ];
+
+    /// The stable wire name, such as `api_key.create`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::AccountCreate => "account.create",
+            Action::AccountUpdate => "account.update",
+            Action::AccountDelete => "account.delete",
+            Action::ServiceAccountCreate => "service_account.create",
+            Action::ServiceAccountUpdate => "service_account.update",
+            Action::ServiceAccountDelete => "service_account.delete",
+            Action::ApiKeyCreate => "api_key.create",
+            Action::ApiKeyDelete => "api_key.delete",
+            Action::AuthFailure => "auth.failure",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether the attempt succeeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// It was carried out.
+    Success,
+    /// It was refused.
+    Failure,
+}
+
+impl Outcome {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "success" => Some(Outcome::Success),
+            "failure" => Some(Outcome::Failure),
+            _ => None,
+        }
+    }
+}
+
+/// One audit record.
+///
+/// `actor` and `target` are references such as `api_key:<id>` or `service_account:<id>`; they
+/// never hold a secret. An event belongs to the account its target lives in (events about
+/// accounts themselves belong to the system account), and it outlives the thing it is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    /// Its id.
+    pub id: AuditEventId,
+    /// The account it belongs to.
+    pub account_id: AccountId,
+    /// Who did it.
+    pub actor: String,
+    /// What was done.
+    pub action: Action,
+    /// What it was done to.
+    pub target: String,
+    /// When.
+    pub at: Timestamp,
+    /// The address the request came from, when known.
+    pub ip: Option<String>,
+    /// Whether it succeeded.
+    pub outcome: Outcome,
+}

@@ -1,0 +1,88 @@
+//! The errors the domain reports, one enum for every operation.
+
+use std::fmt;
+
+use crate::repository::RepoError;
+
+/// A value from outside that is not acceptable, naming the field it came from.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct ValidationError {
+    /// The name of the offending field, as the client spelled it (`name`, `metadata.team`, ...).
+    pub field: String,
+    /// What is wrong with it, in a sentence fragment that never repeats a secret.
+    pub message: String,
+}
+
+impl ValidationError {
+    /// A validation error for `field`.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into() }
+    }
+
+    /// The same error, reported under another field name.
+    pub fn at(mut self, field: impl Into<String>) -> Self {
+        self.field = field.into();
+        self
+    }
+}
+
+/// The kinds of thing that can be missing or conflict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entity {
+    /// An account.
+    Account,
+    /// A service account.
+    ServiceAccount,
+    /// An API key.
+    ApiKey,
+}
+
+impl fmt::Display for Entity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Entity::Account => "account",
+            Entity::ServiceAccount => "service account",
+            Entity::ApiKey => "API key",
+        })
+    }
+}
+
+/// Why a request was not carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Input that does not parse or breaks a rule.
+    #[error(transparent)]
+    Validation(#[from] ValidationError),
+    /// The thing does not exist, or exists in an account the caller cannot see.
+    #[error("{0} not found")]
+    NotFound(Entity),
+    /// The name is already taken by another thing of the same kind in the same scope.
+    #[error("a {0} with this name already exists")]
+    NameTaken(Entity),
+    /// The caller is authenticated but lacks a scope.
+    #[error("this requires the scope `{0}`")]
+    Forbidden(String),
+    /// The caller may not grant scopes it does not hold.
+    #[error("the scope `{0}` cannot be granted by this caller")]
+    ScopeNotGrantable(String),
+    /// The caller tried to disable, delete or rotate the credential it is using.
+    #[error("a credential cannot disable, delete or rotate itself")]
+    OwnCredential,
+    /// The system account cannot be deleted or renamed away.
+    #[error("the system account cannot be changed this way")]
+    SystemAccount,
+    /// The database could not be reached or failed; the message holds no secret.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl From<RepoError> for Error {
+    fn from(e: RepoError) -> Self {
+        match e {
+            RepoError::NotFound(entity) => Error::NotFound(entity),
+            RepoError::NameTaken(entity) => Error::NameTaken(entity),
+            RepoError::Unavailable(msg) => Error::Unavailable(msg),
+        }
+    }
+}

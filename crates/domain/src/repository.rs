@@ -1,0 +1,195 @@
+//! The persistence interface the domain needs. The `storage` crate implements it; nothing here
+//! knows what a database is.
+//!
+//! Every mutation takes the [`AuditEvent`] that records it, and an implementation must write both
+//! in one transaction: a change is never stored without its audit record, nor the reverse.
+
+use std::fmt::Debug;
+
+use crate::Timestamp;
+use crate::account::{Account, AccountChanges};
+use crate::api_key::ApiKey;
+use crate::audit::{Action, AuditEvent};
+use crate::error::Entity;
+use crate::id::{AccountId, ApiKeyId, ServiceAccountId};
+use crate::page::{Direction, Page, PageRequest};
+use crate::service_account::{ServiceAccount, ServiceAccountChanges};
+use crate::text::Name;
+
+/// Why a repository call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RepoError {
+    /// No such row (or it lies in another account).
+    #[error("{0} not found")]
+    NotFound(Entity),
+    /// A uniqueness rule on the name was violated.
+    #[error("{0} name already taken")]
+    NameTaken(Entity),
+    /// The database failed or could not be reached. The text is for operators and holds no secret.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// Shorthand for repository results.
+pub type RepoResult<T> = Result<T, RepoError>;
+
+/// The fields a service-account list can be sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ServiceAccountSort {
+    /// Oldest first (the default).
+    #[default]
+    CreatedAt,
+    /// By name.
+    Name,
+}
+
+/// Filters, sort and page of a service-account list.
+#[derive(Debug, Clone, Default)]
+pub struct ServiceAccountQuery {
+    /// Only the service account with exactly this name.
+    pub name: Option<Name>,
+    /// Only active (or only disabled) ones.
+    pub active: Option<bool>,
+    /// The sort field.
+    pub sort: ServiceAccountSort,
+    /// The sort direction.
+    pub direction: Direction,
+    /// Which page.
+    pub page: PageRequest,
+}
+
+/// Filters and page of an API-key list (sorted by id, which is creation order).
+#[derive(Debug, Clone, Default)]
+pub struct ApiKeyQuery {
+    /// Only the keys of this service account.
+    pub service_account_id: Option<ServiceAccountId>,
+    /// Which page.
+    pub page: PageRequest,
+}
+
+/// Filters and page of an audit-event list (newest first).
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    /// Only this action.
+    pub action: Option<Action>,
+    /// Only this actor, such as `api_key:<id>`.
+    pub actor: Option<String>,
+    /// Only this target, such as `service_account:<id>`.
+    pub target: Option<String>,
+    /// Only events at or after this time.
+    pub from: Option<Timestamp>,
+    /// Only events before this time.
+    pub to: Option<Timestamp>,
+    /// Which page.
+    pub page: PageRequest,
+}
+
+/// How an API key is named in a path: by id, or by its name within its service account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyRef {
+    /// By id.
+    Id(ApiKeyId),
+    /// By name.
+    Name(Name),
+}
+
+/// A key found for authentication, with what the verification rule needs to know about its owner.
+#[derive(Debug, Clone)]
+pub struct KeyForAuth {
+    /// The key.
+    pub key: ApiKey,
+    /// Whether its service account is active.
+    pub owner_active: bool,
+    /// Whether it belongs to the system account.
+    pub system: bool,
+}
+
+/// Accounts.
+pub trait AccountRepository {
+    /// Stores a new account.
+    fn insert_account(&self, account: &Account, audit: &AuditEvent) -> RepoResult<()>;
+    /// One account.
+    fn account(&self, id: AccountId) -> RepoResult<Account>;
+    /// The accounts in id order.
+    fn list_accounts(&self, page: &PageRequest) -> RepoResult<Page<Account>>;
+    /// Applies `changes` to an account and returns it as stored.
+    fn update_account(
+        &self,
+        id: AccountId,
+        changes: &AccountChanges,
+        now: Timestamp,
+        audit: &AuditEvent,
+    ) -> RepoResult<Account>;
+    /// Deletes an account and everything in it (its audit events stay).
+    fn delete_account(&self, id: AccountId, audit: &AuditEvent) -> RepoResult<()>;
+    /// Creates the system account, its root service account and its first admin key at once.
+    /// Answers `false`, and changes nothing, if a system account already exists.
+    fn bootstrap(
+        &self,
+        account: &Account,
+        root: &ServiceAccount,
+        key: &ApiKey,
+        audit: &[AuditEvent],
+    ) -> RepoResult<bool>;
+}
+
+/// Service accounts.
+pub trait ServiceAccountRepository {
+    /// Stores a new service account.
+    fn insert_service_account(&self, sa: &ServiceAccount, audit: &AuditEvent) -> RepoResult<()>;
+    /// One service account of an account.
+    fn service_account(&self, account: AccountId, id: ServiceAccountId) -> RepoResult<ServiceAccount>;
+    /// The service accounts of an account.
+    fn list_service_accounts(
+        &self,
+        account: AccountId,
+        query: &ServiceAccountQuery,
+    ) -> RepoResult<Page<ServiceAccount>>;
+    /// Applies `changes` to a service account and returns it as stored.
+    fn update_service_account(
+        &self,
+        account: AccountId,
+        id: ServiceAccountId,
+        changes: &ServiceAccountChanges,
+        now: Timestamp,
+        audit: &AuditEvent,
+    ) -> RepoResult<ServiceAccount>;
+    /// Deletes a service account and its credentials.
+    fn delete_service_account(&self, account: AccountId, id: ServiceAccountId, audit: &AuditEvent) -> RepoResult<()>;
+}
+
+/// API keys.
+pub trait ApiKeyRepository {
+    /// Stores a new key.
+    fn insert_api_key(&self, key: &ApiKey, audit: &AuditEvent) -> RepoResult<()>;
+    /// One key of a service account, by id or name.
+    fn api_key(&self, account: AccountId, sa: ServiceAccountId, key: &KeyRef) -> RepoResult<ApiKey>;
+    /// The keys of an account, optionally of one service account.
+    fn list_api_keys(&self, account: AccountId, query: &ApiKeyQuery) -> RepoResult<Page<ApiKey>>;
+    /// Deletes a key.
+    fn delete_api_key(
+        &self,
+        account: AccountId,
+        sa: ServiceAccountId,
+        id: ApiKeyId,
+        audit: &AuditEvent,
+    ) -> RepoResult<()>;
+    /// The key with this id, in any account, for authentication.
+    fn api_key_for_auth(&self, id: ApiKeyId) -> RepoResult<Option<KeyForAuth>>;
+}
+
+/// Audit events.
+pub trait AuditRepository {
+    /// Stores an event that goes with no other change, such as a failed authentication.
+    fn insert_audit_event(&self, event: &AuditEvent) -> RepoResult<()>;
+    /// The events of an account, newest first.
+    fn list_audit_events(&self, account: AccountId, query: &AuditQuery) -> RepoResult<Page<AuditEvent>>;
+}
+
+/// Everything the domain needs from storage.
+pub trait Repository:
+    AccountRepository + ServiceAccountRepository + ApiKeyRepository + AuditRepository + Send + Sync + Debug
+{
+    /// Whether the store answers at all.
+    fn ping(&self) -> RepoResult<()>;
+}

@@ -1,0 +1,55 @@
+//! Authentication: turning a presented credential string into a [`Principal`].
+
+use super::Keyward;
+use crate::api_key::{Rejection, compare_with_nothing};
+use crate::audit::{Action, AuditEvent, Outcome};
+use crate::credential::{Credential, CredentialKind};
+use crate::error::Error;
+use crate::id::{ApiKeyId, AuditEventId};
+use crate::principal::{CredentialRef, Principal};
+
+impl Keyward {
+    /// Authenticates a bearer credential presented from `ip`.
+    ///
+    /// A malformed string is refused from its checksum alone, without touching storage. A refused
+    /// credential whose key exists is recorded as an `auth.failure` audit event in that key's
+    /// account. The outer error is a storage failure; the inner one says why the credential was
+    /// refused.
+    pub fn authenticate(&self, token: &str, ip: Option<String>) -> Result<Result<Principal, Rejection>, Error> {
+        let Ok(credential) = Credential::parse(token) else {
+            return Ok(Err(Rejection::Malformed));
+        };
+        let presented = credential.secret_hash();
+        if credential.kind() != CredentialKind::ApiKey {
+            compare_with_nothing(&presented);
+            return Ok(Err(Rejection::NotFound));
+        }
+        let id = ApiKeyId::from_uuid(credential.id());
+        let Some(found) = self.repo.api_key_for_auth(id)? else {
+            compare_with_nothing(&presented);
+            return Ok(Err(Rejection::NotFound));
+        };
+        let now = self.now();
+        if let Err(rejection) = found.key.check(&presented, found.owner_active, now) {
+            self.repo.insert_audit_event(&AuditEvent {
+                id: AuditEventId::generate(now, self.entropy.as_ref()),
+                account_id: found.key.account_id,
+                actor: ip.as_deref().map_or_else(|| "anonymous".to_owned(), |ip| format!("ip:{ip}")),
+                action: Action::AuthFailure,
+                target: format!("api_key:{id}"),
+                at: now,
+                ip,
+                outcome: Outcome::Failure,
+            })?;
+            return Ok(Err(rejection));
+        }
+        Ok(Ok(Principal {
+            account_id: found.key.account_id,
+            service_account_id: found.key.service_account_id,
+            credential: CredentialRef::ApiKey(id),
+            scopes: found.key.scopes,
+            system: found.system,
+            ip,
+        }))
+    }
+}

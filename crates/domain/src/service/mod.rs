@@ -1,0 +1,59 @@
+//! The facade the API drives: each method checks who may do what, applies the domain's rules,
+//! and calls the repository. It is synchronous; callers run it where blocking is allowed.
+
+mod accounts;
+mod api_keys;
+mod audit;
+mod auth;
+mod bootstrap;
+mod service_accounts;
+
+use std::sync::Arc;
+
+use crate::audit::{Action, AuditEvent, Outcome};
+use crate::id::{AccountId, AuditEventId};
+use crate::principal::Principal;
+use crate::repository::Repository;
+use crate::{Clock, Entropy, Timestamp};
+
+pub use api_keys::IssuedApiKey;
+pub use bootstrap::Bootstrapped;
+
+/// Keyward's operations over some storage, clock and random source.
+#[derive(Debug, Clone)]
+pub struct Keyward {
+    repo: Arc<dyn Repository>,
+    clock: Arc<dyn Clock>,
+    entropy: Arc<dyn Entropy>,
+}
+
+impl Keyward {
+    /// Keyward over `repo`, reading time from `clock` and randomness from `entropy`.
+    pub fn new(repo: Arc<dyn Repository>, clock: Arc<dyn Clock>, entropy: Arc<dyn Entropy>) -> Self {
+        Self { repo, clock, entropy }
+    }
+
+    /// The current time.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// Whether storage answers.
+    pub fn ready(&self) -> Result<(), crate::Error> {
+        Ok(self.repo.ping()?)
+    }
+
+    /// An audit event for a successful change made by `p`.
+    fn audit(&self, p: &Principal, account: AccountId, action: Action, target: String, now: Timestamp) -> AuditEvent {
+        AuditEvent {
+            id: AuditEventId::generate(now, self.entropy.as_ref()),
+            account_id: account,
+            actor: p.actor(),
+            action,
+            target,
+            at: now,
+            ip: p.ip.clone(),
+            outcome: Outcome::Success,
+        }
+    }
+}

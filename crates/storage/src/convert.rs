@@ -1,0 +1,265 @@
+//! Rows as Diesel reads and writes them, and their conversion to and from domain values.
+//!
+//! Stored values were valid when written, so a row that no longer parses means the database was
+//! changed behind Keyward's back; it is reported as a storage failure, never passed on.
+
+use chrono::DateTime;
+use diesel::prelude::*;
+use domain::Timestamp;
+use domain::account::Account;
+use domain::api_key::{ApiKey, StoredSecret};
+use domain::audit::{Action, AuditEvent, Outcome};
+use domain::id::{AccountId, ApiKeyId, AuditEventId, ServiceAccountId};
+use domain::repository::{RepoError, RepoResult};
+use domain::scope::Scopes;
+use domain::secret::SecretHash;
+use domain::service_account::ServiceAccount;
+use domain::text::{Description, Metadata, Name};
+use uuid::Uuid;
+
+use crate::schema::{accounts, api_keys, audit_events, service_accounts};
+
+fn corrupt(what: &str) -> RepoError {
+    RepoError::Unavailable(format!("a stored {what} is invalid"))
+}
+
+/// A time as stored: microseconds since the Unix epoch.
+pub(crate) fn micros(t: Timestamp) -> i64 {
+    t.timestamp_micros()
+}
+
+fn time(m: i64) -> RepoResult<Timestamp> {
+    DateTime::from_timestamp_micros(m).ok_or_else(|| corrupt("time"))
+}
+
+fn opt_time(m: Option<i64>) -> RepoResult<Option<Timestamp>> {
+    m.map(time).transpose()
+}
+
+fn uuid(s: &str) -> RepoResult<Uuid> {
+    Uuid::try_parse(s).map_err(|_| corrupt("id"))
+}
+
+fn name(s: &str) -> RepoResult<Name> {
+    Name::parse(s, "name").map_err(|_| corrupt("name"))
+}
+
+fn description(s: &str) -> RepoResult<Description> {
+    Description::parse(s, "description").map_err(|_| corrupt("description"))
+}
+
+/// Scopes are stored space-separated with a space at each end (` a b `), so that a single scope
+/// can be matched exactly with `LIKE '% scope %'`.
+pub(crate) fn scopes_text(scopes: &Scopes) -> String {
+    let mut s = String::from(" ");
+    for scope in scopes.iter() {
+        s.push_str(scope.as_str());
+        s.push(' ');
+    }
+    s
+}
+
+fn scopes(s: &str) -> RepoResult<Scopes> {
+    let items: Vec<&str> = s.split_whitespace().collect();
+    Scopes::parse(&items, "scopes").map_err(|_| corrupt("scope"))
+}
+
+#[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = accounts)]
+pub(crate) struct AccountRow {
+    pub id: String,
+    pub name: String,
+    pub system: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl From<&Account> for AccountRow {
+    fn from(a: &Account) -> Self {
+        Self {
+            id: a.id.to_string(),
+            name: a.name.as_str().to_owned(),
+            system: a.system,
+            created_at: micros(a.created_at),
+            updated_at: micros(a.updated_at),
+        }
+    }
+}
+
+impl TryFrom<AccountRow> for Account {
+    type Error = RepoError;
+    fn try_from(r: AccountRow) -> RepoResult<Self> {
+        Ok(Account {
+            id: AccountId::from_uuid(uuid(&r.id)?),
+            name: name(&r.name)?,
+            system: r.system,
+            created_at: time(r.created_at)?,
+            updated_at: time(r.updated_at)?,
+        })
+    }
+}
+
+#[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = service_accounts)]
+pub(crate) struct ServiceAccountRow {
+    pub id: String,
+    pub account_id: String,
+    pub name: String,
+    pub description: String,
+    pub active: bool,
+    pub metadata: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl From<&ServiceAccount> for ServiceAccountRow {
+    fn from(sa: &ServiceAccount) -> Self {
+        Self {
+            id: sa.id.to_string(),
+            account_id: sa.account_id.to_string(),
+            name: sa.name.as_str().to_owned(),
+            description: sa.description.as_str().to_owned(),
+            active: sa.active,
+            metadata: serde_json::to_string(sa.metadata.entries()).unwrap_or_else(|_| "{}".to_owned()),
+            created_at: micros(sa.created_at),
+            updated_at: micros(sa.updated_at),
+        }
+    }
+}
+
+impl TryFrom<ServiceAccountRow> for ServiceAccount {
+    type Error = RepoError;
+    fn try_from(r: ServiceAccountRow) -> RepoResult<Self> {
+        let map = serde_json::from_str(&r.metadata).map_err(|_| corrupt("metadata"))?;
+        Ok(ServiceAccount {
+            id: ServiceAccountId::from_uuid(uuid(&r.id)?),
+            account_id: AccountId::from_uuid(uuid(&r.account_id)?),
+            name: name(&r.name)?,
+            description: description(&r.description)?,
+            active: r.active,
+            metadata: Metadata::parse(map, "metadata").map_err(|_| corrupt("metadata"))?,
+            created_at: time(r.created_at)?,
+            updated_at: time(r.updated_at)?,
+        })
+    }
+}
+
+#[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = api_keys)]
+pub(crate) struct ApiKeyRow {
+    pub id: String,
+    pub account_id: String,
+    pub service_account_id: String,
+    pub name: String,
+    pub description: String,
+    pub scopes: String,
+    pub active: bool,
+    pub expires_at: Option<i64>,
+    pub secret_hash: Vec<u8>,
+    pub previous_secret_hash: Option<Vec<u8>>,
+    pub previous_expires_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub last_used_at: Option<i64>,
+    pub last_used_ip: Option<String>,
+    pub last_rotated_at: Option<i64>,
+}
+
+impl From<&ApiKey> for ApiKeyRow {
+    fn from(k: &ApiKey) -> Self {
+        Self {
+            id: k.id.to_string(),
+            account_id: k.account_id.to_string(),
+            service_account_id: k.service_account_id.to_string(),
+            name: k.name.as_str().to_owned(),
+            description: k.description.as_str().to_owned(),
+            scopes: scopes_text(&k.scopes),
+            active: k.active,
+            expires_at: k.expires_at.map(micros),
+            secret_hash: k.secret.current.as_bytes().to_vec(),
+            previous_secret_hash: k.secret.previous.as_ref().map(|(h, _)| h.as_bytes().to_vec()),
+            previous_expires_at: k.secret.previous.as_ref().map(|(_, t)| micros(*t)),
+            created_at: micros(k.created_at),
+            updated_at: micros(k.updated_at),
+            last_used_at: k.last_used_at.map(micros),
+            last_used_ip: k.last_used_ip.clone(),
+            last_rotated_at: k.last_rotated_at.map(micros),
+        }
+    }
+}
+
+impl TryFrom<ApiKeyRow> for ApiKey {
+    type Error = RepoError;
+    fn try_from(r: ApiKeyRow) -> RepoResult<Self> {
+        let hash = |b: &[u8]| SecretHash::from_bytes(b).ok_or_else(|| corrupt("secret hash"));
+        let previous = match (r.previous_secret_hash, r.previous_expires_at) {
+            (Some(h), Some(until)) => Some((hash(&h)?, time(until)?)),
+            _ => None,
+        };
+        Ok(ApiKey {
+            id: ApiKeyId::from_uuid(uuid(&r.id)?),
+            account_id: AccountId::from_uuid(uuid(&r.account_id)?),
+            service_account_id: ServiceAccountId::from_uuid(uuid(&r.service_account_id)?),
+            name: name(&r.name)?,
+            description: description(&r.description)?,
+            scopes: scopes(&r.scopes)?,
+            active: r.active,
+            expires_at: opt_time(r.expires_at)?,
+            created_at: time(r.created_at)?,
+            updated_at: time(r.updated_at)?,
+            last_used_at: opt_time(r.last_used_at)?,
+            last_used_ip: r.last_used_ip,
+            last_rotated_at: opt_time(r.last_rotated_at)?,
+            secret: StoredSecret { current: hash(&r.secret_hash)?, previous },
+        })
+    }
+}
+
+#[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = audit_events)]
+pub(crate) struct AuditEventRow {
+    pub id: String,
+    pub account_id: String,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub at: i64,
+    pub ip: Option<String>,
+    pub outcome: String,
+}
+
+impl From<&AuditEvent> for AuditEventRow {
+    fn from(e: &AuditEvent) -> Self {
+        Self {
+            id: e.id.to_string(),
+            account_id: e.account_id.to_string(),
+            actor: e.actor.clone(),
+            action: e.action.as_str().to_owned(),
+            target: e.target.clone(),
+            at: micros(e.at),
+            ip: e.ip.clone(),
+            outcome: e.outcome.as_str().to_owned(),
+        }
+    }
+}
+
+impl TryFrom<AuditEventRow> for AuditEvent {
+    type Error = RepoError;
+    fn try_from(r: AuditEventRow) -> RepoResult<Self> {
+        Ok(AuditEvent {
+            id: AuditEventId::from_uuid(uuid(&r.id)?),
+            account_id: AccountId::from_uuid(uuid(&r.account_id)?),
+            actor: r.actor,
+            action: Action::parse(&r.action).ok_or_else(|| corrupt("audit action"))?,
+            target: r.target,
+            at: time(r.at)?,
+            ip: r.ip,
+            outcome: Outcome::parse(&r.outcome).ok_or_else(|| corrupt("audit outcome"))?,
+        })
+    }
+}
+
+/// Converts every row, failing on the first invalid one.
+pub(crate) fn all<R, T: TryFrom<R, Error = RepoError>>(rows: Vec<R>) -> RepoResult<Vec<T>> {
+    rows.into_iter().map(T::try_from).collect()
+}

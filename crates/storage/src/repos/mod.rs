@@ -1,0 +1,33 @@
+//! The domain's repository traits, one module per aggregate, over [`Store`](crate::Store).
+
+mod accounts;
+mod api_keys;
+mod audit;
+mod service_accounts;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use domain::audit::AuditEvent;
+use domain::error::Entity;
+use domain::repository::{RepoResult, Repository};
+
+use crate::Store;
+use crate::connection::DbConnection;
+use crate::convert::AuditEventRow;
+use crate::schema::audit_events;
+
+/// Writes an audit event on the connection of the transaction it belongs to.
+fn record(conn: &mut DbConnection, event: &AuditEvent) -> QueryResult<usize> {
+    diesel::insert_into(audit_events::table).values(AuditEventRow::from(event)).execute(conn)
+}
+
+/// One more row than a page holds, to learn whether there is a next page.
+fn fetch_limit(limit: domain::page::Limit) -> i64 {
+    i64::try_from(limit.get()).unwrap_or(1000) + 1
+}
+
+impl Repository for Store {
+    fn ping(&self) -> RepoResult<()> {
+        self.read(Entity::Account, |c| Ok(c.batch_execute("SELECT 1")?))
+    }
+}

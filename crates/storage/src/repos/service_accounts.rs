@@ -1,0 +1,141 @@
+//! Service accounts.
+
+use diesel::prelude::*;
+use domain::Timestamp;
+use domain::audit::AuditEvent;
+use domain::error::Entity;
+use domain::id::{AccountId, ServiceAccountId};
+use domain::page::{Direction, Page, Position, SortKey};
+use domain::repository::{RepoError, RepoResult, ServiceAccountQuery, ServiceAccountRepository, ServiceAccountSort};
+use domain::service_account::{ServiceAccount, ServiceAccountChanges};
+
+use super::{fetch_limit, record};
+use crate::Store;
+use crate::convert::{ServiceAccountRow, all};
+use crate::error::TxError;
+use crate::schema::service_accounts::{self, dsl};
+
+impl ServiceAccountRepository for Store {
+    fn insert_service_account(&self, sa: &ServiceAccount, audit: &AuditEvent) -> RepoResult<()> {
+        self.write(Entity::ServiceAccount, |c| {
+            diesel::insert_into(service_accounts::table).values(ServiceAccountRow::from(sa)).execute(c)?;
+            record(c, audit)?;
+            Ok(())
+        })
+    }
+
+    fn service_account(&self, account: AccountId, id: ServiceAccountId) -> RepoResult<ServiceAccount> {
+        self.read(Entity::ServiceAccount, |c| {
+            let row = service_accounts::table
+                .filter(dsl::id.eq(id.to_string()))
+                .filter(dsl::account_id.eq(account.to_string()))
+                .select(ServiceAccountRow::as_select())
+                .first(c)?;
+            Ok(ServiceAccount::try_from(row)?)
+        })
+    }
+
+    fn list_service_accounts(
+        &self,
+        account: AccountId,
+        query: &ServiceAccountQuery,
+    ) -> RepoResult<Page<ServiceAccount>> {
+        let limit = query.page.limit;
+        let rows = self.read(Entity::ServiceAccount, |c| {
+            let mut q = service_accounts::table
+                .filter(dsl::account_id.eq(account.to_string()))
+                .select(ServiceAccountRow::as_select())
+                .limit(fetch_limit(limit))
+                .into_boxed();
+            if let Some(name) = &query.name {
+                q = q.filter(dsl::name.eq(name.as_str().to_owned()));
+            }
+            if let Some(active) = query.active {
+                q = q.filter(dsl::active.eq(active));
+            }
+            let after = query.page.after.as_ref().map(|p| (p.key.clone(), p.id.hyphenated().to_string()));
+            q = match (query.sort, query.direction) {
+                (ServiceAccountSort::Name, Direction::Asc) => {
+                    if let Some((SortKey::Text(v), id)) = after {
+                        q = q.filter(dsl::name.gt(v.clone()).or(dsl::name.eq(v).and(dsl::id.gt(id))));
+                    }
+                    q.order((dsl::name.asc(), dsl::id.asc()))
+                }
+                (ServiceAccountSort::Name, Direction::Desc) => {
+                    if let Some((SortKey::Text(v), id)) = after {
+                        q = q.filter(dsl::name.lt(v.clone()).or(dsl::name.eq(v).and(dsl::id.lt(id))));
+                    }
+                    q.order((dsl::name.desc(), dsl::id.desc()))
+                }
+                (ServiceAccountSort::CreatedAt, Direction::Asc) => {
+                    if let Some((SortKey::Time(t), id)) = after {
+                        q = q.filter(dsl::created_at.gt(t).or(dsl::created_at.eq(t).and(dsl::id.gt(id))));
+                    }
+                    q.order((dsl::created_at.asc(), dsl::id.asc()))
+                }
+                (ServiceAccountSort::CreatedAt, Direction::Desc) => {
+                    if let Some((SortKey::Time(t), id)) = after {
+                        q = q.filter(dsl::created_at.lt(t).or(dsl::created_at.eq(t).and(dsl::id.lt(id))));
+                    }
+                    q.order((dsl::created_at.desc(), dsl::id.desc()))
+                }
+            };
+            Ok(all::<_, ServiceAccount>(q.load(c)?)?)
+        })?;
+        let sort = query.sort;
+        Ok(Page::from_rows(rows, limit, move |sa| Position {
+            key: match sort {
+                ServiceAccountSort::Name => SortKey::Text(sa.name.as_str().to_owned()),
+                ServiceAccountSort::CreatedAt => SortKey::Time(sa.created_at.timestamp_micros()),
+            },
+            id: *sa.id.as_uuid(),
+        }))
+    }
+
+    fn update_service_account(
+        &self,
+        account: AccountId,
+        id: ServiceAccountId,
+        changes: &ServiceAccountChanges,
+        now: Timestamp,
+        audit: &AuditEvent,
+    ) -> RepoResult<ServiceAccount> {
+        self.write(Entity::ServiceAccount, |c| {
+            let row = service_accounts::table
+                .filter(dsl::id.eq(id.to_string()))
+                .filter(dsl::account_id.eq(account.to_string()))
+                .select(ServiceAccountRow::as_select())
+                .first(c)?;
+            let mut sa = ServiceAccount::try_from(row)?;
+            changes.clone().apply(&mut sa, now);
+            let row = ServiceAccountRow::from(&sa);
+            diesel::update(service_accounts::table.find(&row.id))
+                .set((
+                    dsl::name.eq(&row.name),
+                    dsl::description.eq(&row.description),
+                    dsl::active.eq(row.active),
+                    dsl::metadata.eq(&row.metadata),
+                    dsl::updated_at.eq(row.updated_at),
+                ))
+                .execute(c)?;
+            record(c, audit)?;
+            Ok(sa)
+        })
+    }
+
+    fn delete_service_account(&self, account: AccountId, id: ServiceAccountId, audit: &AuditEvent) -> RepoResult<()> {
+        self.write(Entity::ServiceAccount, |c| {
+            let deleted = diesel::delete(
+                service_accounts::table
+                    .filter(dsl::id.eq(id.to_string()))
+                    .filter(dsl::account_id.eq(account.to_string())),
+            )
+            .execute(c)?;
+            if deleted == 0 {
+                return Err(TxError::Repo(RepoError::NotFound(Entity::ServiceAccount)));
+            }
+            record(c, audit)?;
+            Ok(())
+        })
+    }
+}

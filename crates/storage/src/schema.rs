@@ -1,0 +1,62 @@
+//! The Diesel schema, shared by both backends: only portable column types.
+
+diesel::table! {
+    accounts (id) {
+        id -> Text,
+        name -> Text,
+        system -> Bool,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    service_accounts (id) {
+        id -> Text,
+        account_id -> Text,
+        name -> Text,
+        description -> Text,
+        active -> Bool,
+        metadata -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    api_keys (id) {
+        id -> Text,
+        account_id -> Text,
+        service_account_id -> Text,
+        name -> Text,
+        description -> Text,
+        scopes -> Text,
+        active -> Bool,
+        expires_at -> Nullable<BigInt>,
+        secret_hash -> Binary,
+        previous_secret_hash -> Nullable<Binary>,
+        previous_expires_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+        last_used_ip -> Nullable<Text>,
+        last_rotated_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> Text,
+        account_id -> Text,
+        actor -> Text,
+        action -> Text,
+        target -> Text,
+        at -> BigInt,
+        ip -> Nullable<Text>,
+        outcome -> Text,
+    }
+}
+
+diesel::joinable!(api_keys -> service_accounts (service_account_id));
+diesel::joinable!(service_accounts -> accounts (account_id));
+diesel::allow_tables_to_appear_in_same_query!(accounts, service_accounts, api_keys, audit_events);

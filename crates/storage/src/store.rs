@@ -1,0 +1,86 @@
+//! The [`Store`]: a connection pool and the helpers every repository method goes through.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use diesel::Connection;
+use diesel::r2d2::{Pool, PooledConnection};
+use domain::error::Entity;
+use domain::repository::{RepoError, RepoResult};
+
+use crate::connection::{Backend, DatabaseUrl, DbConnection, Manager};
+use crate::error::TxError;
+use crate::{StorageError, migrate};
+
+/// Keyward's storage: implements every repository trait of the domain.
+#[derive(Debug)]
+pub struct Store {
+    pool: Pool<Manager>,
+    backend: Backend,
+    /// SQLite allows one writer at a time; taking this lock before a write transaction keeps
+    /// writers of this process queued here instead of failing with "database is locked".
+    sqlite_writer: Option<Mutex<()>>,
+}
+
+impl Store {
+    /// Opens a pool of connections to `url`. Does not migrate; see [`Store::migrate`].
+    pub fn open(url: &DatabaseUrl) -> Result<Self, StorageError> {
+        if let DatabaseUrl::Sqlite(path) = url
+            && let Some(parent) = std::path::Path::new(path).parent().filter(|p| !p.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(parent).map_err(|e| StorageError::Connect(format!("{}: {e}", parent.display())))?;
+        }
+        let size = match url.backend() {
+            Backend::Sqlite => 8,
+            Backend::Postgres => 16,
+        };
+        let pool = Pool::builder()
+            .max_size(size)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(10))
+            .build(Manager::new(url.clone()))
+            .map_err(|e| StorageError::Connect(format!("{url}: {e}")))?;
+        let sqlite_writer = (url.backend() == Backend::Sqlite).then(|| Mutex::new(()));
+        Ok(Self { pool, backend: url.backend(), sqlite_writer })
+    }
+
+    /// Applies pending migrations and returns the versions it applied.
+    pub fn migrate(&self) -> Result<Vec<String>, StorageError> {
+        let mut conn = self.pool.get().map_err(|e| StorageError::Connect(e.to_string()))?;
+        migrate::run(&mut conn)
+    }
+
+    /// The backend in use.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    fn conn(&self) -> RepoResult<PooledConnection<Manager>> {
+        self.pool.get().map_err(|e| {
+            tracing::error!(error = %e, "no database connection available");
+            RepoError::Unavailable(format!("no database connection available: {e}"))
+        })
+    }
+
+    /// Runs a read-only query.
+    pub(crate) fn read<T>(
+        &self,
+        entity: Entity,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, TxError>,
+    ) -> RepoResult<T> {
+        let mut conn = self.conn()?;
+        f(&mut conn).map_err(|e| e.into_repo(entity))
+    }
+
+    /// Runs `f` in one write transaction: all of it is committed, or none of it.
+    pub(crate) fn write<T>(
+        &self,
+        entity: Entity,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, TxError>,
+    ) -> RepoResult<T> {
+        let mut conn = self.conn()?;
+        let _guard = self.sqlite_writer.as_ref().map(|m| m.lock().unwrap_or_else(|p| p.into_inner()));
+        let conn: &mut DbConnection = &mut conn;
+        conn.transaction(f).map_err(|e| e.into_repo(entity))
+    }
+}

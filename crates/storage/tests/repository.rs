@@ -1,0 +1,295 @@
+//! The repository suite: the domain's operations over a real database, run on SQLite and on
+//! PostgreSQL, each test in its own database.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{Duration, TimeZone, Utc};
+use domain::account::{AccountChanges, NewAccount};
+use domain::api_key::{NewApiKey, Rejection};
+use domain::audit::Action;
+use domain::error::{Entity, Error};
+use domain::page::{CursorCodec, Direction, Limit, PageRequest};
+use domain::principal::Principal;
+use domain::repository::{AuditQuery, KeyRef, ServiceAccountQuery, ServiceAccountSort};
+use domain::scope::Scopes;
+use domain::service::Keyward;
+use domain::service_account::{NewServiceAccount, ServiceAccountChanges};
+use domain::text::{Description, Metadata, Name};
+use domain::{ManualClock, SystemEntropy};
+use storage::backend_tests;
+use storage::testing::TestDb;
+
+struct Fixture {
+    kw: Keyward,
+    clock: Arc<ManualClock>,
+    root: Principal,
+    _db: TestDb,
+}
+
+fn fixture(db: TestDb) -> Fixture {
+    let store = Arc::new(db.store());
+    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 6, 1, 9, 0, 0).unwrap()));
+    let kw = Keyward::new(store, clock.clone(), Arc::new(SystemEntropy::new()));
+    let boot = kw.bootstrap().unwrap().expect("a fresh database bootstraps");
+    let root = kw.authenticate(boot.admin_key.expose(), None).unwrap().unwrap();
+    Fixture { kw, clock, root, _db: db }
+}
+
+fn name(s: &str) -> Name {
+    Name::parse(s, "name").unwrap()
+}
+
+fn new_sa(n: &str) -> NewServiceAccount {
+    NewServiceAccount {
+        name: name(n),
+        description: Description::default(),
+        active: true,
+        metadata: Metadata::default(),
+    }
+}
+
+fn new_key(n: &str, scopes: &[&str]) -> NewApiKey {
+    NewApiKey {
+        name: name(n),
+        description: Description::default(),
+        scopes: Scopes::parse(scopes, "scopes").unwrap(),
+        expires_at: None,
+    }
+}
+
+fn bootstrap_happens_once(db: TestDb) {
+    let f = fixture(db);
+    assert!(f.kw.bootstrap().unwrap().is_none(), "a second bootstrap changes nothing");
+    assert!(f.root.is_system_admin());
+    let accounts = f.kw.list_accounts(&f.root, &PageRequest::default()).unwrap();
+    assert_eq!(accounts.items.len(), 1);
+    assert!(accounts.items[0].system);
+}
+
+fn account_names_are_unique_and_conflicts_change_nothing(db: TestDb) {
+    let f = fixture(db);
+    f.kw.create_account(&f.root, NewAccount { name: name("acme") }).unwrap();
+    let err = f.kw.create_account(&f.root, NewAccount { name: name("acme") }).unwrap_err();
+    assert!(matches!(err, Error::NameTaken(Entity::Account)), "{err:?}");
+    let all = f.kw.list_accounts(&f.root, &PageRequest::default()).unwrap();
+    assert_eq!(all.items.len(), 2);
+    let creates =
+        f.kw.list_audit_events(
+            &f.root,
+            f.root.account_id,
+            &AuditQuery { action: Some(Action::AccountCreate), ..Default::default() },
+        )
+        .unwrap();
+    assert_eq!(creates.items.len(), 2, "the bootstrap's and acme's, not the refused one");
+}
+
+fn accounts_can_be_renamed_and_deleted_with_everything_inside(db: TestDb) {
+    let f = fixture(db);
+    let acme = f.kw.create_account(&f.root, NewAccount { name: name("acme") }).unwrap();
+    let sa = f.kw.create_service_account(&f.root, acme.id, new_sa("worker")).unwrap();
+    let key = f.kw.create_api_key(&f.root, acme.id, sa.id, new_key("k", &["metrics:read"])).unwrap();
+    f.clock.advance(Duration::seconds(5));
+    let renamed = f.kw.update_account(&f.root, acme.id, AccountChanges { name: Some(name("acme-corp")) }).unwrap();
+    assert_eq!(renamed.name.as_str(), "acme-corp");
+    assert!(renamed.updated_at > renamed.created_at);
+    assert_eq!(f.kw.get_account(&f.root, acme.id).unwrap(), renamed);
+    f.kw.delete_account(&f.root, acme.id).unwrap();
+    assert!(matches!(f.kw.get_account(&f.root, acme.id), Err(Error::NotFound(Entity::Account))));
+    assert_eq!(f.kw.authenticate(key.secret.expose(), None).unwrap().unwrap_err(), Rejection::NotFound);
+    assert!(matches!(f.kw.delete_account(&f.root, f.root.account_id), Err(Error::SystemAccount)));
+}
+
+fn service_accounts_round_trip_and_update(db: TestDb) {
+    let f = fixture(db);
+    let acct = f.root.account_id;
+    let mut meta = BTreeMap::new();
+    meta.insert("team".to_owned(), "payments".to_owned());
+    let created =
+        f.kw.create_service_account(
+            &f.root,
+            acct,
+            NewServiceAccount {
+                name: name("billing"),
+                description: Description::parse("Bills people", "description").unwrap(),
+                active: true,
+                metadata: Metadata::parse(meta, "metadata").unwrap(),
+            },
+        )
+        .unwrap();
+    assert_eq!(f.kw.get_service_account(&f.root, acct, created.id).unwrap(), created);
+    let dup = f.kw.create_service_account(&f.root, acct, new_sa("billing")).unwrap_err();
+    assert!(matches!(dup, Error::NameTaken(Entity::ServiceAccount)));
+    f.clock.advance(Duration::seconds(1));
+    let updated =
+        f.kw.update_service_account(
+            &f.root,
+            acct,
+            created.id,
+            ServiceAccountChanges { active: Some(false), ..Default::default() },
+        )
+        .unwrap();
+    assert!(!updated.active);
+    assert_eq!(updated.name, created.name);
+    assert_eq!(updated.metadata, created.metadata);
+    assert_eq!(f.kw.get_service_account(&f.root, acct, created.id).unwrap(), updated);
+    let clash =
+        f.kw.update_service_account(
+            &f.root,
+            acct,
+            created.id,
+            ServiceAccountChanges { name: Some(name("root")), ..Default::default() },
+        )
+        .unwrap_err();
+    assert!(matches!(clash, Error::NameTaken(Entity::ServiceAccount)));
+    assert_eq!(
+        f.kw.get_service_account(&f.root, acct, created.id).unwrap(),
+        updated,
+        "a refused update changes nothing"
+    );
+}
+
+fn service_account_lists_page_stably_in_every_order(db: TestDb) {
+    let f = fixture(db);
+    let acct = f.root.account_id;
+    for n in ["delta", "alpha", "echo", "charlie", "bravo"] {
+        f.clock.advance(Duration::milliseconds(3));
+        f.kw.create_service_account(&f.root, acct, new_sa(n)).unwrap();
+    }
+    let codec = CursorCodec::new(b"test");
+    for (sort, direction, expected) in [
+        (ServiceAccountSort::Name, Direction::Asc, vec!["alpha", "bravo", "charlie", "delta", "echo", "root"]),
+        (ServiceAccountSort::Name, Direction::Desc, vec!["root", "echo", "delta", "charlie", "bravo", "alpha"]),
+        (ServiceAccountSort::CreatedAt, Direction::Asc, vec!["root", "delta", "alpha", "echo", "charlie", "bravo"]),
+        (ServiceAccountSort::CreatedAt, Direction::Desc, vec!["bravo", "charlie", "echo", "alpha", "delta", "root"]),
+    ] {
+        let mut seen = Vec::new();
+        let mut after = None;
+        loop {
+            let q = ServiceAccountQuery {
+                sort,
+                direction,
+                page: PageRequest { limit: Limit::parse("2").unwrap(), after },
+                ..Default::default()
+            };
+            let page = f.kw.list_service_accounts(&f.root, acct, &q).unwrap();
+            seen.extend(page.items.iter().map(|sa| sa.name.as_str().to_owned()));
+            // A row inserted mid-listing must not make the listing repeat or skip anything it had.
+            if seen.len() == 2 && sort == ServiceAccountSort::Name {
+                let extra = f.kw.create_service_account(&f.root, acct, new_sa(&format!("aaa-{}", seen.len()))).unwrap();
+                f.kw.delete_service_account(&f.root, acct, extra.id).unwrap();
+            }
+            match page.next {
+                Some(pos) => after = Some(codec.decode("l", &codec.encode("l", &pos)).unwrap()),
+                None => break,
+            }
+        }
+        assert_eq!(seen, expected, "{sort:?} {direction:?}");
+    }
+    let only_root = ServiceAccountQuery { name: Some(name("root")), ..Default::default() };
+    assert_eq!(f.kw.list_service_accounts(&f.root, acct, &only_root).unwrap().items.len(), 1);
+    let inactive = ServiceAccountQuery { active: Some(false), ..Default::default() };
+    assert!(f.kw.list_service_accounts(&f.root, acct, &inactive).unwrap().items.is_empty());
+}
+
+fn api_keys_authenticate_until_their_owner_or_expiry_says_otherwise(db: TestDb) {
+    let f = fixture(db);
+    let acct = f.root.account_id;
+    let sa = f.kw.create_service_account(&f.root, acct, new_sa("worker")).unwrap();
+    let mut spec = new_key("deploy", &["service-accounts:read"]);
+    spec.expires_at = Some(f.kw.now() + Duration::hours(1));
+    let issued = f.kw.create_api_key(&f.root, acct, sa.id, spec).unwrap();
+    let p = f.kw.authenticate(issued.secret.expose(), Some("10.0.0.1".into())).unwrap().unwrap();
+    assert_eq!(p.service_account_id, sa.id);
+    assert!(!p.is_system_admin());
+
+    let by_name = f.kw.get_api_key(&f.root, acct, sa.id, &KeyRef::Name(name("deploy"))).unwrap();
+    assert_eq!(by_name.id, issued.key.id);
+
+    // A wrong secret for a real id is refused and audited in the key's account.
+    let mut forged = issued.secret.expose().to_owned();
+    forged.replace_range(40..41, if &forged[40..41] == "0" { "1" } else { "0" });
+    let fixed = domain::credential::Credential::parse(&forged);
+    assert!(fixed.is_err(), "the checksum catches a one-character change");
+    assert_eq!(f.kw.authenticate(&forged, None).unwrap().unwrap_err(), Rejection::Malformed);
+
+    f.kw.update_service_account(
+        &f.root,
+        acct,
+        sa.id,
+        ServiceAccountChanges { active: Some(false), ..Default::default() },
+    )
+    .unwrap();
+    assert_eq!(f.kw.authenticate(issued.secret.expose(), None).unwrap().unwrap_err(), Rejection::OwnerDisabled);
+    f.kw.update_service_account(
+        &f.root,
+        acct,
+        sa.id,
+        ServiceAccountChanges { active: Some(true), ..Default::default() },
+    )
+    .unwrap();
+    assert!(f.kw.authenticate(issued.secret.expose(), None).unwrap().is_ok());
+
+    f.clock.advance(Duration::hours(1));
+    assert_eq!(
+        f.kw.authenticate(issued.secret.expose(), Some("10.0.0.2".into())).unwrap().unwrap_err(),
+        Rejection::Expired
+    );
+    let listed = f.kw.list_api_keys(&f.root, acct, sa.id, Default::default()).unwrap();
+    assert_eq!(listed.items.len(), 1, "expired keys stay listed");
+    let failures =
+        f.kw.list_audit_events(&f.root, acct, &AuditQuery { action: Some(Action::AuthFailure), ..Default::default() })
+            .unwrap();
+    assert_eq!(failures.items.len(), 2);
+    assert_eq!(failures.items[0].ip.as_deref(), Some("10.0.0.2"), "newest first");
+}
+
+fn deleting_a_service_account_deletes_its_keys(db: TestDb) {
+    let f = fixture(db);
+    let acct = f.root.account_id;
+    let sa = f.kw.create_service_account(&f.root, acct, new_sa("temp")).unwrap();
+    let issued = f.kw.create_api_key(&f.root, acct, sa.id, new_key("k", &[])).unwrap();
+    f.kw.delete_service_account(&f.root, acct, sa.id).unwrap();
+    assert_eq!(f.kw.authenticate(issued.secret.expose(), None).unwrap().unwrap_err(), Rejection::NotFound);
+    let all = f.kw.list_account_api_keys(&f.root, acct, &Default::default()).unwrap();
+    assert_eq!(all.items.len(), 1, "only the bootstrap admin key is left");
+    let err = f.kw.delete_service_account(&f.root, acct, sa.id).unwrap_err();
+    assert!(matches!(err, Error::NotFound(Entity::ServiceAccount)));
+}
+
+fn tenants_cannot_see_each_other(db: TestDb) {
+    let f = fixture(db);
+    let a = f.kw.create_account(&f.root, NewAccount { name: name("a") }).unwrap();
+    let b = f.kw.create_account(&f.root, NewAccount { name: name("b") }).unwrap();
+    let sa_a = f.kw.create_service_account(&f.root, a.id, new_sa("admin")).unwrap();
+    let sa_b = f.kw.create_service_account(&f.root, b.id, new_sa("victim")).unwrap();
+    let key_a = f.kw.create_api_key(&f.root, a.id, sa_a.id, new_key("k", &["account:admin"])).unwrap();
+    let pa = f.kw.authenticate(key_a.secret.expose(), None).unwrap().unwrap();
+    assert!(matches!(f.kw.get_account(&pa, b.id), Err(Error::NotFound(Entity::Account))));
+    assert!(matches!(f.kw.get_service_account(&pa, b.id, sa_b.id), Err(Error::NotFound(_))));
+    // Naming B's service account under A's own account id finds nothing either.
+    assert!(matches!(f.kw.get_service_account(&pa, a.id, sa_b.id), Err(Error::NotFound(Entity::ServiceAccount))));
+    assert!(matches!(f.kw.delete_service_account(&pa, a.id, sa_b.id), Err(Error::NotFound(Entity::ServiceAccount))));
+    assert!(f.kw.get_service_account(&f.root, b.id, sa_b.id).is_ok(), "B's service account is untouched");
+    assert!(matches!(f.kw.list_accounts(&pa, &PageRequest::default()), Err(Error::Forbidden(_))));
+    assert!(matches!(f.kw.delete_api_key(&pa, a.id, sa_a.id, &KeyRef::Id(key_a.key.id)), Err(Error::OwnCredential)));
+}
+
+fn migrations_are_idempotent(db: TestDb) {
+    let store = db.store();
+    assert!(store.migrate().unwrap().is_empty(), "a second run applies nothing");
+}
+
+backend_tests!(
+    bootstrap_happens_once,
+    account_names_are_unique_and_conflicts_change_nothing,
+    accounts_can_be_renamed_and_deleted_with_everything_inside,
+    service_accounts_round_trip_and_update,
+    service_account_lists_page_stably_in_every_order,
+    api_keys_authenticate_until_their_owner_or_expiry_says_otherwise,
+    deleting_a_service_account_deletes_its_keys,
+    tenants_cannot_see_each_other,
+    migrations_are_idempotent,
+);
