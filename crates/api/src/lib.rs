@@ -1,1 +1,65 @@
-//! Placeholder.
+//! Keyward's HTTP API: thin axum handlers that extract input, parse it into domain values, call the
+//! domain, and map the result, plus the middleware around them and the generated OpenAPI document.
+//!
+//! Handlers hold no business rules and never see a database: they run
+//! [`domain::service::Keyward`] operations on blocking threads through [`AppState::run`].
+
+mod error;
+mod extract;
+mod limiter;
+mod list;
+mod openapi;
+mod request_id;
+pub mod routes;
+mod state;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Request, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+use utoipa::OpenApi;
+
+pub use error::{ApiError, Problem};
+pub use limiter::AuthLimits;
+pub use state::{ApiConfig, AppState};
+
+/// The largest request body accepted, in bytes.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    utoipa_axum::router::OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .merge(routes::router())
+        .split_for_parts()
+}
+
+/// The whole application: routes, error fallbacks and middleware.
+pub fn app(config: ApiConfig) -> Router {
+    let (router, doc) = documented();
+    let doc_json = doc.to_pretty_json().unwrap_or_default();
+    router
+        .route("/openapi.json", get(move || async move { ([(header::CONTENT_TYPE, "application/json")], doc_json) }))
+        .fallback(|| async { ApiError::no_route().into_response() })
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed().into_response() })
+        .with_state(AppState::new(config))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request<_>| {
+                    let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+                    // The path only: query strings and headers (which carry credentials) are never logged.
+                    tracing::info_span!("request", id = %request_id, method = %req.method(), path = %req.uri().path())
+                })
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .layer(SetRequestIdLayer::x_request_id(request_id::MakeRequestId::default()))
+}
+
+/// The full OpenAPI document as served at `/openapi.json`.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    documented().1
+}

@@ -5,11 +5,11 @@ use std::sync::LazyLock;
 
 use serde::Serialize;
 
-use crate::Timestamp;
 use crate::id::{AccountId, ApiKeyId, ServiceAccountId};
 use crate::scope::Scopes;
 use crate::secret::SecretHash;
 use crate::text::{Description, Name};
+use crate::{Timestamp, ValidationError};
 
 /// The secret material of a key: the hash of its current secret and, after a rotation, the hash of
 /// the previous one with the moment it stops working.
@@ -151,6 +151,46 @@ impl ApiKey {
     }
 }
 
+/// When a new key should stop working.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Expiry {
+    /// Never.
+    #[default]
+    Never,
+    /// At a given time, which must be in the future.
+    At(Timestamp),
+    /// A number of seconds after creation.
+    After(i64),
+}
+
+impl Expiry {
+    /// The longest lifetime a key may be given in seconds: ten years.
+    pub const MAX_TTL_SECONDS: i64 = 10 * 366 * 24 * 3600;
+
+    /// Reads the two ways a client can say it: `expires_at` or `ttl_seconds`, at most one.
+    pub fn parse(expires_at: Option<Timestamp>, ttl_seconds: Option<i64>) -> Result<Self, ValidationError> {
+        match (expires_at, ttl_seconds) {
+            (Some(_), Some(_)) => {
+                Err(ValidationError::new("ttl_seconds", "give `expires_at` or `ttl_seconds`, not both"))
+            }
+            (Some(at), None) => Ok(Expiry::At(crate::clock::truncate(at))),
+            (None, Some(ttl)) if (1..=Self::MAX_TTL_SECONDS).contains(&ttl) => Ok(Expiry::After(ttl)),
+            (None, Some(_)) => Err(ValidationError::new("ttl_seconds", "must be from 1 to 316224000 (ten years)")),
+            (None, None) => Ok(Expiry::Never),
+        }
+    }
+
+    /// The expiry time for a key created at `now`; refuses a time that is not in the future.
+    pub fn resolve(self, now: Timestamp) -> Result<Option<Timestamp>, ValidationError> {
+        match self {
+            Expiry::Never => Ok(None),
+            Expiry::At(at) if at > now => Ok(Some(at)),
+            Expiry::At(_) => Err(ValidationError::new("expires_at", "must be in the future")),
+            Expiry::After(ttl) => Ok(Some(now + chrono::Duration::seconds(ttl))),
+        }
+    }
+}
+
 /// What a caller supplies to create an API key.
 #[derive(Debug, Clone)]
 pub struct NewApiKey {
@@ -160,8 +200,8 @@ pub struct NewApiKey {
     pub description: Description,
     /// What it may do.
     pub scopes: Scopes,
-    /// When it stops working, if ever.
-    pub expires_at: Option<Timestamp>,
+    /// When it stops working.
+    pub expiry: Expiry,
 }
 
 #[cfg(test)]

@@ -22,6 +22,6 @@ pub mod service;
 pub mod service_account;
 pub mod text;
 
-pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+pub use clock::{Clock, ManualClock, SystemClock, TimeBound, Timestamp};
 pub use entropy::{Entropy, SeededEntropy, SystemEntropy};
 pub use error::{Error, ValidationError};

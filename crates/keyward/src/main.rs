@@ -1,2 +1,19 @@
-//! Placeholder.
-fn main() {}
+//! The `keyward` binary: `serve`, `init` and `migrate`.
+
+mod cli;
+mod master_key;
+mod secret_file;
+mod serve;
+
+use anyhow::Result;
+use clap::Parser;
+
+fn main() -> Result<()> {
+    let cli = cli::Cli::parse();
+    cli.init_logging();
+    match cli.command {
+        cli::Command::Serve(args) => serve::serve(&cli.common, &args),
+        cli::Command::Init => serve::init(&cli.common),
+        cli::Command::Migrate => serve::migrate(&cli.common),
+    }
+}

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use chrono::{Duration, TimeZone, Utc};
 use domain::account::{AccountChanges, NewAccount};
-use domain::api_key::{NewApiKey, Rejection};
+use domain::api_key::{Expiry, NewApiKey, Rejection};
 use domain::audit::Action;
 use domain::error::{Entity, Error};
 use domain::page::{CursorCodec, Direction, Limit, PageRequest};
@@ -56,7 +56,7 @@ fn new_key(n: &str, scopes: &[&str]) -> NewApiKey {
         name: name(n),
         description: Description::default(),
         scopes: Scopes::parse(scopes, "scopes").unwrap(),
-        expires_at: None,
+        expiry: Expiry::Never,
     }
 }
 
@@ -199,7 +199,7 @@ fn api_keys_authenticate_until_their_owner_or_expiry_says_otherwise(db: TestDb) 
     let acct = f.root.account_id;
     let sa = f.kw.create_service_account(&f.root, acct, new_sa("worker")).unwrap();
     let mut spec = new_key("deploy", &["service-accounts:read"]);
-    spec.expires_at = Some(f.kw.now() + Duration::hours(1));
+    spec.expiry = Expiry::After(3600);
     let issued = f.kw.create_api_key(&f.root, acct, sa.id, spec).unwrap();
     let p = f.kw.authenticate(issued.secret.expose(), Some("10.0.0.1".into())).unwrap().unwrap();
     assert_eq!(p.service_account_id, sa.id);

@@ -1,7 +1,6 @@
 //! Issuing, reading and deleting API keys.
 
 use super::Keyward;
-use crate::ValidationError;
 use crate::api_key::{ApiKey, NewApiKey, StoredSecret};
 use crate::audit::Action;
 use crate::credential::{Credential, CredentialKind};
@@ -35,9 +34,7 @@ impl Keyward {
         let owner = self.repo.service_account(account, sa)?;
         p.require_grantable(&new.scopes, owner_account.system)?;
         let now = self.now();
-        if new.expires_at.is_some_and(|e| e <= now) {
-            return Err(ValidationError::new("expires_at", "must be in the future").into());
-        }
+        let expires_at = new.expiry.resolve(now)?;
         let id = ApiKeyId::generate(now, self.entropy.as_ref());
         let credential = Credential::generate(CredentialKind::ApiKey, *id.as_uuid(), self.entropy.as_ref());
         let key = ApiKey {
@@ -48,7 +45,7 @@ impl Keyward {
             description: new.description,
             scopes: new.scopes,
             active: true,
-            expires_at: new.expires_at,
+            expires_at,
             created_at: now,
             updated_at: now,
             last_used_at: None,

@@ -1,0 +1,216 @@
+//! The one error type of the HTTP API and its one JSON shape: RFC 9457 `application/problem+json`
+//! with a stable machine-readable `code`.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use domain::Error;
+use domain::api_key::Rejection;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// A problem report (RFC 9457).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the problem type: `urn:keyward:problem:<code>`.
+    #[serde(rename = "type")]
+    pub type_uri: String,
+    /// A short summary of the problem type.
+    pub title: &'static str,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong in this case. Never contains a secret.
+    pub detail: String,
+    /// A stable, machine-readable code.
+    #[schema(example = "validation_failed")]
+    pub code: &'static str,
+    /// The request field at fault, for validation errors (`name`, `metadata.team`, `limit`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// An error answer: a status, a problem body and, where the protocol wants them, headers.
+/// Boxed, so that results carrying it stay small.
+#[derive(Debug)]
+pub struct ApiError(Box<Parts>);
+
+#[derive(Debug)]
+struct Parts {
+    status: StatusCode,
+    code: &'static str,
+    title: &'static str,
+    detail: String,
+    field: Option<String>,
+    www_authenticate: Option<String>,
+    retry_after: Option<u64>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+        Self(Box::new(Parts {
+            status,
+            code,
+            title,
+            detail: detail.into(),
+            field: None,
+            www_authenticate: None,
+            retry_after: None,
+        }))
+    }
+
+    /// A request field failed to parse or broke a rule.
+    pub fn validation(field: impl Into<String>, detail: impl Into<String>) -> Self {
+        let mut e = Self::new(StatusCode::BAD_REQUEST, "validation_failed", "Invalid request", detail);
+        e.0.field = Some(field.into());
+        e
+    }
+
+    /// The body is not JSON at all.
+    pub fn malformed_json(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "malformed_json", "Malformed JSON body", detail)
+    }
+
+    /// The body is over the size limit.
+    pub fn body_too_large() -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "Request body too large",
+            "the request body is over 64 KiB",
+        )
+    }
+
+    /// The body is not JSON by its content type.
+    pub fn unsupported_media_type() -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Unsupported media type",
+            "send the body as JSON with `Content-Type: application/json`",
+        )
+    }
+
+    /// No usable credential was presented.
+    pub fn unauthenticated(detail: impl Into<String>, invalid_token: bool) -> Self {
+        let mut e = Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Authentication required", detail);
+        e.0.www_authenticate = Some(if invalid_token {
+            r#"Bearer realm="keyward", error="invalid_token""#.to_owned()
+        } else {
+            r#"Bearer realm="keyward""#.to_owned()
+        });
+        e
+    }
+
+    /// A presented credential was refused.
+    pub fn rejected(rejection: Rejection) -> Self {
+        let detail = match rejection {
+            Rejection::Malformed | Rejection::NotFound => "the credential is not valid",
+            Rejection::Expired => "the credential has expired",
+            Rejection::Disabled => "the credential is disabled",
+            Rejection::OwnerDisabled => "the credential's service account is disabled",
+            Rejection::InsufficientScope => "the credential lacks a required scope",
+        };
+        Self::unauthenticated(detail, true)
+    }
+
+    /// Too many failed authentications from one address.
+    pub fn too_many_failures(retry_after_secs: u64) -> Self {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_failed_attempts",
+            "Too many failed authentication attempts",
+            format!("too many failed authentication attempts from this address; retry in {retry_after_secs} s"),
+        );
+        e.0.retry_after = Some(retry_after_secs);
+        e
+    }
+
+    /// No route at this path.
+    pub fn no_route() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "Not found", "no such route")
+    }
+
+    /// The route exists but not with this method.
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "Method not allowed",
+            "this route does not accept this method",
+        )
+    }
+
+    /// Something failed that the client cannot fix.
+    pub fn internal(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", detail)
+    }
+
+    /// The code, for tests and logs.
+    pub fn code(&self) -> &'static str {
+        self.0.code
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        let detail = e.to_string();
+        match e {
+            Error::Validation(v) => ApiError::validation(v.field, v.message),
+            Error::NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "not_found", "Not found", detail),
+            Error::NameTaken(_) => ApiError::new(StatusCode::CONFLICT, "name_taken", "Name already taken", detail),
+            Error::Forbidden(scope) => {
+                let mut e = ApiError::new(StatusCode::FORBIDDEN, "insufficient_scope", "Insufficient scope", detail);
+                e.0.www_authenticate =
+                    Some(format!(r#"Bearer realm="keyward", error="insufficient_scope", scope="{scope}""#));
+                e
+            }
+            Error::ScopeNotGrantable(_) => {
+                ApiError::new(StatusCode::FORBIDDEN, "scope_not_grantable", "Scope not grantable", detail)
+            }
+            Error::OwnCredential => ApiError::new(StatusCode::CONFLICT, "own_credential", "Own credential", detail),
+            Error::SystemAccount => ApiError::new(StatusCode::CONFLICT, "system_account", "System account", detail),
+            Error::Unavailable(_) => {
+                tracing::error!(error = %detail, "storage unavailable");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "Service unavailable",
+                    "storage is unavailable; try again",
+                )
+            }
+        }
+    }
+}
+
+impl From<domain::ValidationError> for ApiError {
+    fn from(e: domain::ValidationError) -> Self {
+        ApiError::validation(e.field, e.message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let Parts { status, code, title, detail, field, www_authenticate, retry_after } = *self.0;
+        let body = Problem {
+            type_uri: format!("urn:keyward:problem:{code}"),
+            title,
+            status: status.as_u16(),
+            detail,
+            code,
+            field,
+        };
+        let json = serde_json::to_vec(&body).unwrap_or_default();
+        let mut res = (status, json).into_response();
+        let headers = res.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if let Some(v) = www_authenticate.and_then(|v| HeaderValue::from_str(&v).ok()) {
+            headers.insert(header::WWW_AUTHENTICATE, v);
+        }
+        if let Some(secs) = retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        res
+    }
+}
+
+/// Result of a handler.
+pub type ApiResult<T> = Result<T, ApiError>;

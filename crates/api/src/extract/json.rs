@@ -1,0 +1,65 @@
+//! `ApiJson<T>`: a JSON body checked for content type and size and deserialized with the path of
+//! the offending field, with unknown fields refused by the request types themselves.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::{StatusCode, header};
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// A JSON request body of type `T`.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+fn is_json(req: &Request) -> bool {
+    let Some(ct) = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Removes serde_json's " at line L column C" suffix, which means nothing to an API client.
+fn without_position(msg: &str) -> &str {
+    msg.rsplit_once(" at line ").map_or(msg, |(m, _)| m)
+}
+
+/// Parses a JSON document into `T`, naming the field at fault.
+pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let msg = inner.to_string();
+        if inner.is_syntax() || inner.is_eof() || inner.is_io() {
+            ApiError::malformed_json(format!("the body is not valid JSON: {}", without_position(&msg)))
+        } else {
+            let field = if path == "." { "body".to_owned() } else { path };
+            // A rule of a domain type reports "field: message"; keep only the message.
+            let detail = without_position(&msg);
+            let detail = detail.strip_prefix(&format!("{field}: ")).unwrap_or(detail);
+            ApiError::validation(field, detail)
+        }
+    })?;
+    de.end().map_err(|_| ApiError::malformed_json("the body has trailing characters after the JSON value"))?;
+    Ok(value)
+}
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        if !is_json(&req) {
+            return Err(ApiError::unsupported_media_type());
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::body_too_large()
+            } else {
+                ApiError::malformed_json(e.body_text())
+            }
+        })?;
+        parse(&bytes).map(ApiJson)
+    }
+}

@@ -1,0 +1,46 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations.
+
+use utoipa::Modify;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+
+/// The parts of the document that no handler declares.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Keyward",
+        description = "Machine identities for self-hosted platforms: accounts, service accounts, API keys.\n\n\
+Every error is an RFC 9457 `application/problem+json` document with a stable `code` and, for invalid input, \
+the `field` at fault. Lists return `{\"items\": [...], \"next_cursor\": ...}`; pass `next_cursor` back as `cursor` \
+to get the next page. A cursor works only for the list (path, filters and sort) it came from.\n\n\
+Credentials are strings matching `kw_(ak|sk)_[0-9a-f]{32}_[0-9a-f]{72}`; a secret is shown once, in the response \
+that creates it. Resources of another account answer 404, never 403.",
+        license(name = "Apache-2.0"),
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "accounts", description = "Tenants. Nothing crosses between accounts."),
+        (name = "service accounts", description = "Machine identities inside an account."),
+        (name = "api keys", description = "Opaque bearer credentials of a service account."),
+        (name = "audit", description = "The record of every change and refused credential."),
+        (name = "operations", description = "Health and readiness."),
+    )
+)]
+pub(crate) struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API key `kw_ak_...` of a service account."))
+                    .build(),
+            ),
+        );
+    }
+}

@@ -1,0 +1,123 @@
+//! `/v1/accounts/{account_id}/audit-events`: the audit trail.
+
+use axum::Json;
+use axum::extract::State;
+use chrono::{DateTime, Utc};
+use domain::TimeBound;
+use domain::audit::{Action, AuditEvent, Outcome};
+use domain::id::AccountId;
+use domain::repository::AuditQuery;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::{ApiPath, ApiQuery, Caller};
+use crate::list::{list_body, next_cursor, page_request};
+use crate::state::AppState;
+
+/// One audit event.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEventBody {
+    /// Its id (UUIDv7).
+    pub id: String,
+    /// The account it belongs to.
+    pub account_id: String,
+    /// Who acted: `api_key:<id>`, `ip:<address>` for a refused credential, or `system:bootstrap`.
+    pub actor: String,
+    /// What was done, such as `api_key.create` or `auth.failure`.
+    pub action: String,
+    /// What it was done to, such as `service_account:<id>`.
+    pub target: String,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The client address, when known.
+    pub ip: Option<String>,
+    /// `success` or `failure`.
+    #[schema(value_type = String, example = "success")]
+    pub outcome: Outcome,
+}
+
+impl From<AuditEvent> for AuditEventBody {
+    fn from(e: AuditEvent) -> Self {
+        Self {
+            id: e.id.to_string(),
+            account_id: e.account_id.to_string(),
+            actor: e.actor,
+            action: e.action.as_str().to_owned(),
+            target: e.target,
+            at: e.at,
+            ip: e.ip,
+            outcome: e.outcome,
+        }
+    }
+}
+
+list_body!(AuditEventList, AuditEventBody);
+
+/// Filters and paging of the audit trail (newest first).
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AuditListParams {
+    /// Only this action, such as `api_key.create`.
+    pub action: Option<String>,
+    /// Only this actor, such as `api_key:<id>`.
+    pub actor: Option<String>,
+    /// Only this target, such as `service_account:<id>`.
+    pub target: Option<String>,
+    /// Only events at or after this time: RFC 3339, or relative such as `now-7d`.
+    pub from: Option<String>,
+    /// Only events before this time: RFC 3339, or relative such as `now-1h`.
+    pub to: Option<String>,
+    /// Items per page, 1 to 1000 (default 50).
+    #[param(value_type = Option<u16>)]
+    pub limit: Option<String>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Lists the audit events of an account, newest first. Needs `audit:read`.
+#[utoipa::path(get, path = "/v1/accounts/{account_id}/audit-events", tag = "audit",
+    params(("account_id" = String, Path, description = "The account's id"), AuditListParams),
+    security(("bearer" = [])),
+    responses((status = 200, body = AuditEventList), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+#[tracing::instrument(skip_all, fields(account_id = %account))]
+pub async fn list_audit_events(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    ApiPath(account): ApiPath<String>,
+    ApiQuery(q): ApiQuery<AuditListParams>,
+) -> ApiResult<Json<AuditEventList>> {
+    let account = AccountId::parse(&account, "account_id")?;
+    let action = match q.action.as_deref() {
+        None => None,
+        Some(a) => Some(Action::parse(a).ok_or_else(|| {
+            let known: Vec<&str> = Action::ALL.iter().map(|a| a.as_str()).collect();
+            ApiError::validation("action", format!("must be one of {}", known.join(", ")))
+        })?),
+    };
+    let from = q.from.as_deref().map(|s| TimeBound::parse(s, "from")).transpose()?;
+    let to = q.to.as_deref().map(|s| TimeBound::parse(s, "to")).transpose()?;
+    let list = format!(
+        "/v1/accounts/{account}/audit-events?action={:?}&actor={:?}&target={:?}&from={:?}&to={:?}",
+        q.action, q.actor, q.target, q.from, q.to
+    );
+    let page = page_request(&state, &list, q.limit.as_deref(), q.cursor.as_deref())?;
+    let (actor, target) = (q.actor, q.target);
+    let result = state
+        .run(move |kw| {
+            let now = kw.now();
+            let query = AuditQuery {
+                action,
+                actor,
+                target,
+                from: from.map(|b| b.resolve(now)),
+                to: to.map(|b| b.resolve(now)),
+                page,
+            };
+            kw.list_audit_events(&p, account, &query)
+        })
+        .await?;
+    let next_cursor = next_cursor(&state, &list, result.next.as_ref());
+    Ok(Json(AuditEventList { items: result.items.into_iter().map(Into::into).collect(), next_cursor }))
+}

@@ -1,0 +1,31 @@
+//! The routes of the native API, one module per resource.
+
+pub mod accounts;
+pub mod api_keys;
+pub mod audit;
+pub mod health;
+pub mod service_accounts;
+
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::state::AppState;
+
+/// Every documented route.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(accounts::create_account, accounts::list_accounts))
+        .routes(routes!(accounts::get_account, accounts::update_account, accounts::delete_account))
+        .routes(routes!(service_accounts::create_service_account, service_accounts::list_service_accounts))
+        .routes(routes!(
+            service_accounts::get_service_account,
+            service_accounts::update_service_account,
+            service_accounts::delete_service_account
+        ))
+        .routes(routes!(api_keys::create_api_key, api_keys::list_api_keys))
+        .routes(routes!(api_keys::get_api_key, api_keys::delete_api_key))
+        .routes(routes!(api_keys::list_account_api_keys))
+        .routes(routes!(audit::list_audit_events))
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+}

@@ -1,0 +1,245 @@
+//! `/v1/accounts/{account_id}/service-accounts`: machine identities.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use domain::id::{AccountId, ServiceAccountId};
+use domain::page::Direction;
+use domain::repository::{ServiceAccountQuery, ServiceAccountSort};
+use domain::service_account::{NewServiceAccount, ServiceAccount, ServiceAccountChanges};
+use domain::text::{Description, Metadata, Name};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Caller};
+use crate::list::{list_body, next_cursor, page_request, parse_bool};
+use crate::state::AppState;
+
+/// A service account.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServiceAccountBody {
+    /// Its id (UUIDv7).
+    pub id: String,
+    /// The account it belongs to.
+    pub account_id: String,
+    /// Its name, unique in the account.
+    pub name: String,
+    /// A free-text description.
+    pub description: String,
+    /// Whether its credentials may be used.
+    pub active: bool,
+    /// Labels for the owner's use.
+    pub metadata: BTreeMap<String, String>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it was last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<ServiceAccount> for ServiceAccountBody {
+    fn from(sa: ServiceAccount) -> Self {
+        Self {
+            id: sa.id.to_string(),
+            account_id: sa.account_id.to_string(),
+            name: sa.name.into(),
+            description: sa.description.into(),
+            active: sa.active,
+            metadata: sa.metadata.into(),
+            created_at: sa.created_at,
+            updated_at: sa.updated_at,
+        }
+    }
+}
+
+list_body!(ServiceAccountList, ServiceAccountBody);
+
+fn yes() -> bool {
+    true
+}
+
+/// A new service account.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateServiceAccount {
+    /// 1 to 100 characters, no control characters, unique in the account.
+    #[schema(value_type = String, example = "billing-worker")]
+    pub name: Name,
+    /// Up to 1000 characters (default empty).
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub description: Description,
+    /// Whether it starts active (default `true`).
+    #[serde(default = "yes")]
+    pub active: bool,
+    /// Up to 64 labels; keys of 1 to 64 characters from `[A-Za-z0-9_.-]`, values up to 512 characters.
+    #[serde(default)]
+    #[schema(value_type = BTreeMap<String, String>)]
+    pub metadata: Metadata,
+}
+
+/// Changes to a service account; absent fields stay as they are. `metadata` replaces the whole map.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateServiceAccount {
+    /// A new name.
+    #[schema(value_type = Option<String>)]
+    pub name: Option<Name>,
+    /// A new description.
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Description>,
+    /// Enable or disable it; a disabled service account's credentials all stop working.
+    pub active: Option<bool>,
+    /// New labels, replacing the old ones.
+    #[schema(value_type = Option<BTreeMap<String, String>>)]
+    pub metadata: Option<Metadata>,
+}
+
+/// Filters, sort and paging of the service-account list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ServiceAccountListParams {
+    /// Only the service account with exactly this name.
+    pub name: Option<String>,
+    /// Only active (`true`) or disabled (`false`) ones.
+    #[param(value_type = Option<bool>)]
+    pub active: Option<String>,
+    /// `created_at` (default), `name`; prefix `-` for descending. Ties are broken by id.
+    pub sort: Option<String>,
+    /// Items per page, 1 to 1000 (default 50).
+    #[param(value_type = Option<u16>)]
+    pub limit: Option<String>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+fn ids(account: &str, sa: &str) -> ApiResult<(AccountId, ServiceAccountId)> {
+    Ok((AccountId::parse(account, "account_id")?, ServiceAccountId::parse(sa, "service_account_id")?))
+}
+
+fn parse_sort(sort: Option<&str>) -> ApiResult<(ServiceAccountSort, Direction)> {
+    let (direction, field) = match sort {
+        None => return Ok(Default::default()),
+        Some(s) => s.strip_prefix('-').map_or((Direction::Asc, s), |f| (Direction::Desc, f)),
+    };
+    let field = match field {
+        "created_at" => ServiceAccountSort::CreatedAt,
+        "name" => ServiceAccountSort::Name,
+        _ => return Err(ApiError::validation("sort", "must be `name` or `created_at`, optionally prefixed with `-`")),
+    };
+    Ok((field, direction))
+}
+
+/// Creates a service account.
+#[utoipa::path(post, path = "/v1/accounts/{account_id}/service-accounts", tag = "service accounts",
+    request_body = CreateServiceAccount,
+    params(("account_id" = String, Path, description = "The account's id")),
+    security(("bearer" = [])),
+    responses((status = 201, body = ServiceAccountBody), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+#[tracing::instrument(skip_all, fields(account_id = %account))]
+pub async fn create_service_account(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    ApiPath(account): ApiPath<String>,
+    ApiJson(body): ApiJson<CreateServiceAccount>,
+) -> ApiResult<(StatusCode, Json<ServiceAccountBody>)> {
+    let account = AccountId::parse(&account, "account_id")?;
+    let new = NewServiceAccount {
+        name: body.name,
+        description: body.description,
+        active: body.active,
+        metadata: body.metadata,
+    };
+    let sa = state.run(move |kw| kw.create_service_account(&p, account, new)).await?;
+    Ok((StatusCode::CREATED, Json(sa.into())))
+}
+
+/// Lists service accounts.
+#[utoipa::path(get, path = "/v1/accounts/{account_id}/service-accounts", tag = "service accounts",
+    params(("account_id" = String, Path, description = "The account's id"), ServiceAccountListParams),
+    security(("bearer" = [])),
+    responses((status = 200, body = ServiceAccountList), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+#[tracing::instrument(skip_all, fields(account_id = %account))]
+pub async fn list_service_accounts(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    ApiPath(account): ApiPath<String>,
+    ApiQuery(q): ApiQuery<ServiceAccountListParams>,
+) -> ApiResult<Json<ServiceAccountList>> {
+    let account = AccountId::parse(&account, "account_id")?;
+    let name = q.name.as_deref().map(|n| Name::parse(n, "name")).transpose()?;
+    let active = parse_bool(q.active.as_deref(), "active")?;
+    let (sort, direction) = parse_sort(q.sort.as_deref())?;
+    let list = format!(
+        "/v1/accounts/{account}/service-accounts?name={:?}&active={active:?}&sort={sort:?}{direction:?}",
+        q.name
+    );
+    let page = page_request(&state, &list, q.limit.as_deref(), q.cursor.as_deref())?;
+    let query = ServiceAccountQuery { name, active, sort, direction, page };
+    let result = state.run(move |kw| kw.list_service_accounts(&p, account, &query)).await?;
+    let next_cursor = next_cursor(&state, &list, result.next.as_ref());
+    Ok(Json(ServiceAccountList { items: result.items.into_iter().map(Into::into).collect(), next_cursor }))
+}
+
+/// One service account.
+#[utoipa::path(get, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}", tag = "service accounts",
+    params(("account_id" = String, Path, description = "The account's id"),
+           ("service_account_id" = String, Path, description = "The service account's id")),
+    security(("bearer" = [])),
+    responses((status = 200, body = ServiceAccountBody), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+#[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]
+pub async fn get_service_account(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    ApiPath(path): ApiPath<(String, String)>,
+) -> ApiResult<Json<ServiceAccountBody>> {
+    let (account, sa) = ids(&path.0, &path.1)?;
+    let sa = state.run(move |kw| kw.get_service_account(&p, account, sa)).await?;
+    Ok(Json(sa.into()))
+}
+
+/// Changes a service account. A caller cannot disable its own service account.
+#[utoipa::path(patch, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}", tag = "service accounts",
+    request_body = UpdateServiceAccount,
+    params(("account_id" = String, Path, description = "The account's id"),
+           ("service_account_id" = String, Path, description = "The service account's id")),
+    security(("bearer" = [])),
+    responses((status = 200, body = ServiceAccountBody), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+#[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]
+pub async fn update_service_account(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    ApiPath(path): ApiPath<(String, String)>,
+    ApiJson(body): ApiJson<UpdateServiceAccount>,
+) -> ApiResult<Json<ServiceAccountBody>> {
+    let (account, sa) = ids(&path.0, &path.1)?;
+    let changes = ServiceAccountChanges {
+        name: body.name,
+        description: body.description,
+        active: body.active,
+        metadata: body.metadata,
+    };
+    let sa = state.run(move |kw| kw.update_service_account(&p, account, sa, changes)).await?;
+    Ok(Json(sa.into()))
+}
+
+/// Deletes a service account and all its credentials. A caller cannot delete its own.
+#[utoipa::path(delete, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}", tag = "service accounts",
+    params(("account_id" = String, Path, description = "The account's id"),
+           ("service_account_id" = String, Path, description = "The service account's id")),
+    security(("bearer" = [])),
+    responses((status = 204), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+#[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]
+pub async fn delete_service_account(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    ApiPath(path): ApiPath<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let (account, sa) = ids(&path.0, &path.1)?;
+    state.run(move |kw| kw.delete_service_account(&p, account, sa)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

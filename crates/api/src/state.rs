@@ -1,0 +1,68 @@
+//! The state every handler shares, and the bridge from async handlers to the blocking domain.
+
+use std::sync::Arc;
+
+use domain::page::CursorCodec;
+use domain::service::Keyward;
+
+use crate::error::{ApiError, ApiResult};
+use crate::limiter::{AuthLimits, FailureLimiter};
+
+/// What the API needs to run.
+#[derive(Debug)]
+pub struct ApiConfig {
+    /// The domain facade over storage.
+    pub keyward: Keyward,
+    /// The key that signs list cursors; the same on every node (derived from the master key).
+    pub cursor_key: Vec<u8>,
+    /// Thresholds for failed authentication.
+    pub auth_limits: AuthLimits,
+}
+
+/// Shared, cheaply cloned handler state.
+#[derive(Debug, Clone)]
+pub struct AppState(Arc<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    keyward: Keyward,
+    cursors: CursorCodec,
+    limiter: FailureLimiter,
+}
+
+impl AppState {
+    /// State from a configuration.
+    pub fn new(config: ApiConfig) -> Self {
+        Self(Arc::new(Inner {
+            keyward: config.keyward,
+            cursors: CursorCodec::new(&config.cursor_key),
+            limiter: FailureLimiter::new(config.auth_limits),
+        }))
+    }
+
+    /// The cursor codec.
+    pub fn cursors(&self) -> &CursorCodec {
+        &self.0.cursors
+    }
+
+    /// The failed-authentication limiter.
+    pub fn limiter(&self) -> &FailureLimiter {
+        &self.0.limiter
+    }
+
+    /// Runs a domain operation on a blocking thread (the domain and storage are synchronous).
+    pub async fn run<T, F>(&self, f: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Keyward) -> Result<T, domain::Error> + Send + 'static,
+    {
+        let inner = self.0.clone();
+        tokio::task::spawn_blocking(move || f(&inner.keyward))
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "a domain task failed");
+                ApiError::internal("the request could not be completed")
+            })?
+            .map_err(ApiError::from)
+    }
+}

@@ -1,0 +1,91 @@
+//! Command-line flags and their `KEYWARD_*` environment variables.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use tracing_subscriber::EnvFilter;
+
+/// Keyward: identities and credentials for machines.
+#[derive(Debug, Parser)]
+#[command(name = "keyward", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub common: Common,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service. On an empty database, create the system account and write its admin key
+    /// to `<data dir>/admin.key`.
+    Serve(ServeArgs),
+    /// Create the system account and its admin key on a new database, and print the key once.
+    Init,
+    /// Apply pending database migrations, then exit.
+    Migrate,
+}
+
+/// Settings every command shares.
+#[derive(Debug, Args)]
+pub struct Common {
+    /// Where Keyward keeps its SQLite database, master key and admin key.
+    #[arg(long, global = true, env = "KEYWARD_DATA_DIR", default_value = "keyward-data")]
+    pub data_dir: PathBuf,
+    /// `sqlite://PATH` or `postgres://...`; defaults to `sqlite://<data dir>/keyward.db`.
+    #[arg(long, global = true, env = "KEYWARD_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// The file holding the 256-bit master key; defaults to `<data dir>/master.key`, generated
+    /// (mode 0600) if missing.
+    #[arg(long, global = true, env = "KEYWARD_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
+    /// Log format.
+    #[arg(long, global = true, env = "KEYWARD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Log filter, in `tracing` syntax (`info`, `keyward=debug,info`, ...).
+    #[arg(long, global = true, env = "KEYWARD_LOG", default_value = "info")]
+    pub log: String,
+}
+
+/// Settings of `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The address to listen on.
+    #[arg(long, env = "KEYWARD_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+}
+
+/// How log lines look.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Common {
+    /// The database URL in effect.
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("keyward.db").display()))
+    }
+
+    /// The master key file in effect.
+    pub fn master_key_file(&self) -> PathBuf {
+        self.master_key_file.clone().unwrap_or_else(|| self.data_dir.join("master.key"))
+    }
+}
+
+impl Cli {
+    /// Sends structured logs to standard error. Nothing logged ever includes a credential.
+    pub fn init_logging(&self) {
+        let filter = EnvFilter::try_new(&self.common.log).unwrap_or_else(|_| EnvFilter::new("info"));
+        let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+        match self.common.log_format {
+            LogFormat::Text => builder.init(),
+            LogFormat::Json => builder.json().flatten_event(true).init(),
+        }
+    }
+}

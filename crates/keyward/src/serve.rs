@@ -1,0 +1,111 @@
+//! The three commands: open storage, bootstrap, and serve HTTP until a signal arrives.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use api::{ApiConfig, AuthLimits};
+use domain::service::Keyward;
+use domain::{SystemClock, SystemEntropy};
+use storage::{DatabaseUrl, Store};
+
+use crate::cli::{Common, ServeArgs};
+use crate::master_key::MasterKey;
+use crate::secret_file;
+
+fn open_store(common: &Common) -> Result<Store> {
+    let url = DatabaseUrl::parse(&common.database_url()).context("reading the database URL")?;
+    let store = Store::open(&url).with_context(|| format!("opening {url}"))?;
+    let applied = store.migrate().with_context(|| format!("migrating {url}"))?;
+    tracing::info!(database = %url, migrations_applied = applied.len(), "database ready");
+    Ok(store)
+}
+
+fn keyward(store: Store) -> Keyward {
+    Keyward::new(Arc::new(store), Arc::new(SystemClock), Arc::new(SystemEntropy::new()))
+}
+
+/// `keyward migrate`.
+pub fn migrate(common: &Common) -> Result<()> {
+    let url = DatabaseUrl::parse(&common.database_url()).context("reading the database URL")?;
+    let store = Store::open(&url).with_context(|| format!("opening {url}"))?;
+    let applied = store.migrate().with_context(|| format!("migrating {url}"))?;
+    for version in &applied {
+        println!("applied {version}");
+    }
+    println!("{url}: {} migration(s) applied, schema up to date", applied.len());
+    Ok(())
+}
+
+/// `keyward init`.
+pub fn init(common: &Common) -> Result<()> {
+    MasterKey::load_or_create(&common.master_key_file())?;
+    let kw = keyward(open_store(common)?);
+    match kw.bootstrap().context("creating the system account")? {
+        Some(boot) => {
+            tracing::info!(account_id = %boot.account_id, "created the system account and its admin key");
+            println!("{}", boot.admin_key.expose());
+            Ok(())
+        }
+        None => bail!("this database is already initialized; its admin key was shown when it was created"),
+    }
+}
+
+/// `keyward serve`.
+pub fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
+    let master = MasterKey::load_or_create(&common.master_key_file())?;
+    let kw = keyward(open_store(common)?);
+    if let Some(boot) = kw.bootstrap().context("creating the system account")? {
+        let path = common.data_dir.join("admin.key");
+        secret_file::write(&path, format!("{}\n", boot.admin_key.expose()).as_bytes())
+            .with_context(|| format!("writing the admin key to {}", path.display()))?;
+        tracing::info!(path = %path.display(), account_id = %boot.account_id, "first start: the admin API key was written to this file");
+    }
+    let config = ApiConfig {
+        keyward: kw,
+        cursor_key: master.derive("keyward list cursors v1"),
+        auth_limits: AuthLimits::default(),
+    };
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    runtime.block_on(run(config, args.listen))
+}
+
+async fn run(config: ApiConfig, listen: SocketAddr) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+    let local = listener.local_addr().context("reading the bound address")?;
+    tracing::info!(address = %local, "listening on http://{local}");
+    let app = api::app(config).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")?;
+    tracing::info!("stopped: in-flight requests finished");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
