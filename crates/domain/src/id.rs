@@ -2,19 +2,38 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::{Entropy, Timestamp, ValidationError};
 
-/// Makes a UUIDv7 from a time and ten random bytes (RFC 9562 §5.7).
+/// The last millisecond and counter handed out, so that ids made in this process strictly
+/// increase even when many are made in one millisecond or the clock steps back.
+static LAST: Mutex<(u64, u16)> = Mutex::new((0, 0));
+
+/// Makes a UUIDv7 (RFC 9562 §5.7) from a time and random bytes. Within one process the ids are
+/// strictly increasing: the 12 bits after the version hold a counter (RFC 9562 §6.2, method 1)
+/// that restarts at a random value below 2048 each new millisecond, and a millisecond never goes
+/// backwards. Ids from different nodes are ordered only by their milliseconds.
 pub fn new_v7(now: Timestamp, entropy: &dyn Entropy) -> Uuid {
     let mut bytes = [0u8; 16];
     entropy.fill(&mut bytes[6..]);
-    let millis = u64::try_from(now.timestamp_millis()).unwrap_or(0);
+    let wall = u64::try_from(now.timestamp_millis()).unwrap_or(0);
+    let (millis, counter) = {
+        let mut last = LAST.lock().unwrap_or_else(|p| p.into_inner());
+        if wall > last.0 {
+            *last = (wall, u16::from_be_bytes([bytes[6], bytes[7]]) & 0x07ff);
+        } else if last.1 >= 0x0fff {
+            *last = (last.0 + 1, 0);
+        } else {
+            last.1 += 1;
+        }
+        *last
+    };
     bytes[..6].copy_from_slice(&millis.to_be_bytes()[2..]);
-    bytes[6] = (bytes[6] & 0x0f) | 0x70;
+    bytes[6..8].copy_from_slice(&(0x7000 | counter).to_be_bytes());
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
     Uuid::from_bytes(bytes)
 }
@@ -113,6 +132,15 @@ mod tests {
         assert_eq!(a.as_uuid().get_variant(), uuid::Variant::RFC4122);
         assert!(a < b);
         assert_eq!(AccountId::parse(&a.to_string(), "id"), Ok(a));
+    }
+
+    #[test]
+    fn ids_made_in_one_millisecond_still_increase() {
+        let entropy = SeededEntropy::new(2);
+        let t = chrono::Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).single().unwrap_or_default();
+        let ids: Vec<_> = (0..10_000).map(|_| ApiKeyId::generate(t, &entropy)).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]));
+        assert!(ids.iter().all(|id| id.as_uuid().get_version_num() == 7));
     }
 
     #[test]

@@ -68,7 +68,7 @@ pub struct UpdateAccount {
 #[into_params(parameter_in = Query)]
 pub struct AccountListParams {
     /// Items per page, 1 to 1000 (default 50).
-    #[param(value_type = Option<u16>)]
+    #[param(value_type = Option<u16>, minimum = 1, maximum = 1000)]
     pub limit: Option<String>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,

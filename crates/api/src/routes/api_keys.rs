@@ -116,7 +116,7 @@ pub struct CreateApiKey {
 #[into_params(parameter_in = Query)]
 pub struct ApiKeyListParams {
     /// Items per page, 1 to 1000 (default 50).
-    #[param(value_type = Option<u16>)]
+    #[param(value_type = Option<u16>, minimum = 1, maximum = 1000)]
     pub limit: Option<String>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -130,7 +130,7 @@ pub struct AccountApiKeyListParams {
     /// Only the keys of this service account.
     pub service_account_id: Option<String>,
     /// Items per page, 1 to 1000 (default 50).
-    #[param(value_type = Option<u16>)]
+    #[param(value_type = Option<u16>, minimum = 1, maximum = 1000)]
     pub limit: Option<String>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,

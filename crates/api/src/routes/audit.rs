@@ -70,7 +70,7 @@ pub struct AuditListParams {
     /// Only events before this time: RFC 3339, or relative such as `now-1h`.
     pub to: Option<String>,
     /// Items per page, 1 to 1000 (default 50).
-    #[param(value_type = Option<u16>)]
+    #[param(value_type = Option<u16>, minimum = 1, maximum = 1000)]
     pub limit: Option<String>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,

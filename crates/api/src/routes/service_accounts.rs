@@ -111,7 +111,7 @@ pub struct ServiceAccountListParams {
     /// `created_at` (default), `name`; prefix `-` for descending. Ties are broken by id.
     pub sort: Option<String>,
     /// Items per page, 1 to 1000 (default 50).
-    #[param(value_type = Option<u16>)]
+    #[param(value_type = Option<u16>, minimum = 1, maximum = 1000)]
     pub limit: Option<String>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,

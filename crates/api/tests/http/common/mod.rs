@@ -1,0 +1,155 @@
+//! A real server on a free port over a real database, and a real HTTP client to talk to it.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use api::{ApiConfig, AuthLimits};
+use chrono::{TimeZone, Utc};
+use domain::service::Keyward;
+use domain::{ManualClock, SystemEntropy};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use storage::testing::TestDb;
+
+/// A running server.
+pub struct TestApp {
+    pub base: String,
+    pub admin: String,
+    pub system_account: String,
+    pub clock: Arc<ManualClock>,
+    pub client: reqwest::Client,
+    _db: TestDb,
+}
+
+/// An answer: status, headers and the JSON body (`Null` when empty).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Answer {
+    /// The problem `code` of an error answer.
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or("")
+    }
+}
+
+pub async fn spawn(db: TestDb) -> TestApp {
+    spawn_with(db, AuthLimits { free: 1000, max: 1000, ..AuthLimits::default() }).await
+}
+
+pub async fn spawn_with(db: TestDb, auth_limits: AuthLimits) -> TestApp {
+    let store = db.store();
+    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 6, 1, 9, 0, 0).unwrap()));
+    let keyward = Keyward::new(Arc::new(store), clock.clone(), Arc::new(SystemEntropy::new()));
+    let boot = keyward.bootstrap().unwrap().unwrap();
+    let app = api::app(ApiConfig { keyward, cursor_key: b"test cursor key".to_vec(), auth_limits });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
+    });
+    TestApp {
+        base: format!("http://{addr}"),
+        admin: boot.admin_key.expose().to_owned(),
+        system_account: boot.account_id.to_string(),
+        clock,
+        client: reqwest::Client::new(),
+        _db: db,
+    }
+}
+
+impl TestApp {
+    /// Sends a request with `token` (if any) and a JSON body (if any).
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.bytes().await.unwrap();
+        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap() };
+        Answer { status, headers, body }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Answer {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.call(Method::PATCH, path, Some(token), Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Answer {
+        self.call(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// Sends raw bytes with a given content type.
+    pub async fn raw(&self, method: Method, path: &str, content_type: &str, body: Vec<u8>) -> Answer {
+        let res = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.admin)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.bytes().await.unwrap();
+        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap() };
+        Answer { status, headers, body }
+    }
+
+    /// Creates an account, a service account in it and a key with `scopes`; returns
+    /// (account id, service account id, key id, secret).
+    pub async fn tenant(&self, name: &str, scopes: &[&str]) -> (String, String, String, String) {
+        let acct = self.post("/v1/accounts", &self.admin, serde_json::json!({"name": name})).await;
+        assert_eq!(acct.status, StatusCode::CREATED, "{:?}", acct.body);
+        let acct = acct.body["id"].as_str().unwrap().to_owned();
+        let sa = self
+            .post(&format!("/v1/accounts/{acct}/service-accounts"), &self.admin, serde_json::json!({"name": "svc"}))
+            .await;
+        let sa = sa.body["id"].as_str().unwrap().to_owned();
+        let key = self
+            .post(
+                &format!("/v1/accounts/{acct}/service-accounts/{sa}/api-keys"),
+                &self.admin,
+                serde_json::json!({"name": "key", "scopes": scopes}),
+            )
+            .await;
+        assert_eq!(key.status, StatusCode::CREATED, "{:?}", key.body);
+        (acct, sa, key.body["id"].as_str().unwrap().to_owned(), key.body["secret"].as_str().unwrap().to_owned())
+    }
+}
+
+/// Runs each named async test function, which takes a [`TestDb`], on SQLite and on PostgreSQL.
+#[macro_export]
+macro_rules! http_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name(storage::testing::TestDb::sqlite()).await; } )*
+        }
+        mod postgres {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() {
+                   if let Some(db) = storage::testing::TestDb::postgres() { super::$name(db).await; }
+               } )*
+        }
+    };
+}

@@ -1,0 +1,13 @@
+//! The HTTP API through a real server bound to a free port, a real client, and a real database
+//! (every test runs on SQLite and on PostgreSQL, each in its own database).
+
+#![allow(clippy::unwrap_used)]
+
+#[macro_use]
+mod common;
+
+mod auth;
+mod bad_input;
+mod lists;
+mod openapi;
+mod walkthrough;
