@@ -1,2 +1,60 @@
-//! Placeholder.
-fn main() {}
+//! `cargo xtask`: local development tasks, one module per task.
+//!
+//! - `cargo xtask test`: every test, PostgreSQL included (a throwaway server is started if none runs).
+//! - `cargo xtask lint`: formatting, clippy, and the layering and migration checks.
+//! - `cargo xtask ci`: what CI runs: `lint`, then `test`.
+//! - `cargo xtask postgres [stop]`: start (or stop) the throwaway PostgreSQL and print its URL.
+//! - `cargo xtask new-migration NAME`: a new migration folder for both backends.
+
+mod ci;
+mod migration;
+mod postgres;
+mod test;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match args.as_slice() {
+        ["test", rest @ ..] => test::run(rest),
+        ["lint"] => ci::lint(),
+        ["ci"] => ci::run(),
+        ["postgres"] => postgres::start().map(|url| println!("{url}")),
+        ["postgres", "stop"] => postgres::stop(),
+        ["new-migration", name] => migration::create(name),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <task>\n\n  test [ARGS]          run every test (extra ARGS go to the test runner)\n  \
+                 lint                 formatting, clippy, layering and migration checks\n  \
+                 ci                   lint, then test\n  \
+                 postgres [stop]      start or stop a throwaway PostgreSQL for the tests\n  \
+                 new-migration NAME   create migrations/{{sqlite,postgres}}/<timestamp>_NAME"
+            );
+            bail!("unknown task")
+        }
+    }
+}
+
+/// The workspace root.
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().map(PathBuf::from).unwrap_or_default()
+}
+
+/// Runs a command in the workspace root, failing if it fails.
+fn exec(cmd: &mut Command) -> Result<()> {
+    eprintln!("$ {cmd:?}");
+    let status = cmd.current_dir(root()).status().with_context(|| format!("running {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed: {status}");
+    }
+    Ok(())
+}
+
+/// `cargo`, as the one running this task.
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
+}

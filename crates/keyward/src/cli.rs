@@ -1,5 +1,6 @@
 //! Command-line flags and their `KEYWARD_*` environment variables.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -82,7 +83,8 @@ impl Cli {
     /// Sends structured logs to standard error. Nothing logged ever includes a credential.
     pub fn init_logging(&self) {
         let filter = EnvFilter::try_new(&self.common.log).unwrap_or_else(|_| EnvFilter::new("info"));
-        let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+        let ansi = std::io::stderr().is_terminal();
+        let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
         match self.common.log_format {
             LogFormat::Text => builder.init(),
             LogFormat::Json => builder.json().flatten_event(true).init(),

@@ -14,6 +14,7 @@ use crate::master_key::MasterKey;
 use crate::secret_file;
 
 fn open_store(common: &Common) -> Result<Store> {
+    secret_file::ensure_private_dir(&common.data_dir)?;
     let url = DatabaseUrl::parse(&common.database_url()).context("reading the database URL")?;
     let store = Store::open(&url).with_context(|| format!("opening {url}"))?;
     let applied = store.migrate().with_context(|| format!("migrating {url}"))?;
@@ -27,6 +28,7 @@ fn keyward(store: Store) -> Keyward {
 
 /// `keyward migrate`.
 pub fn migrate(common: &Common) -> Result<()> {
+    secret_file::ensure_private_dir(&common.data_dir)?;
     let url = DatabaseUrl::parse(&common.database_url()).context("reading the database URL")?;
     let store = Store::open(&url).with_context(|| format!("opening {url}"))?;
     let applied = store.migrate().with_context(|| format!("migrating {url}"))?;
@@ -39,6 +41,7 @@ pub fn migrate(common: &Common) -> Result<()> {
 
 /// `keyward init`.
 pub fn init(common: &Common) -> Result<()> {
+    secret_file::ensure_private_dir(&common.data_dir)?;
     MasterKey::load_or_create(&common.master_key_file())?;
     let kw = keyward(open_store(common)?);
     match kw.bootstrap().context("creating the system account")? {
@@ -53,6 +56,7 @@ pub fn init(common: &Common) -> Result<()> {
 
 /// `keyward serve`.
 pub fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
+    secret_file::ensure_private_dir(&common.data_dir)?;
     let master = MasterKey::load_or_create(&common.master_key_file())?;
     let kw = keyward(open_store(common)?);
     if let Some(boot) = kw.bootstrap().context("creating the system account")? {

@@ -4,7 +4,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use diesel::Connection;
-use diesel::r2d2::{Pool, PooledConnection};
+use diesel::r2d2::{ManageConnection, Pool, PooledConnection};
 use domain::error::Entity;
 use domain::repository::{RepoError, RepoResult};
 
@@ -34,11 +34,15 @@ impl Store {
             Backend::Sqlite => 8,
             Backend::Postgres => 16,
         };
+        // One direct attempt first, so that a wrong URL fails at once with the driver's reason
+        // instead of after the pool's connection timeout.
+        let manager = Manager::new(url.clone());
+        manager.connect().map_err(|e| StorageError::Connect(format!("{url}: {e}")))?;
         let pool = Pool::builder()
             .max_size(size)
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(10))
-            .build(Manager::new(url.clone()))
+            .build(manager)
             .map_err(|e| StorageError::Connect(format!("{url}: {e}")))?;
         let sqlite_writer = (url.backend() == Backend::Sqlite).then(|| Mutex::new(()));
         Ok(Self { pool, backend: url.backend(), sqlite_writer })

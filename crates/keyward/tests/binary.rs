@@ -1,0 +1,235 @@
+//! The `keyward` binary as an operator runs it: real processes, real signals, real databases.
+
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use storage::testing::TestDb;
+
+/// A running `keyward serve`, with its log lines collected as they arrive.
+struct Server {
+    child: Child,
+    base: String,
+    log: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+fn keyward(data_dir: &Path, db: Option<&TestDb>) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keyward"));
+    cmd.env_clear().env("KEYWARD_DATA_DIR", data_dir).env("KEYWARD_LOG", "info");
+    if let Some(db) = db {
+        cmd.env("KEYWARD_DATABASE_URL", db.url_string());
+    }
+    cmd
+}
+
+impl Server {
+    fn start(data_dir: &Path, db: Option<&TestDb>) -> Server {
+        let mut child = keyward(data_dir, db)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut seen = Vec::new();
+        loop {
+            let Ok(line) = rx.recv_timeout(Duration::from_secs(60)) else {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the server did not log that it listens; it logged: {seen:#?}");
+            };
+            seen.push(line.clone());
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                let addr = rest.split_whitespace().next().unwrap().to_owned();
+                return Server { child, base: format!("http://{addr}"), log: rx, seen };
+            }
+        }
+    }
+
+    /// Sends SIGTERM and waits for a clean exit; returns everything the server logged.
+    fn stop(mut self) -> Vec<String> {
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+        let exit = self.child.wait().unwrap();
+        assert!(exit.success(), "a graceful shutdown exits 0, got {exit}");
+        self.seen.extend(self.log.try_iter());
+        self.seen
+    }
+
+    /// Kills the process without warning, as a crash would.
+    fn crash(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+async fn call(method: reqwest::Method, url: String, token: &str, body: Option<Value>) -> (u16, Value) {
+    let mut req = reqwest::Client::new().request(method, url).bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap();
+    (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() })
+}
+
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+async fn first_start_then_restart(db: Option<TestDb>) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data, db.as_ref());
+    let admin_path = data.join("admin.key");
+    let admin = std::fs::read_to_string(&admin_path).unwrap().trim().to_owned();
+    assert!(admin.starts_with("kw_ak_"));
+    #[cfg(unix)]
+    {
+        assert_eq!(mode(&admin_path), 0o600);
+        assert_eq!(mode(&data.join("master.key")), 0o600);
+        assert_eq!(mode(&data), 0o700, "the data directory is private");
+    }
+    let (status, acct) =
+        call(reqwest::Method::POST, format!("{}/v1/accounts", server.base), &admin, Some(json!({"name": "acme"})))
+            .await;
+    assert_eq!(status, 201);
+    let log = server.stop();
+    let log = log.join("\n");
+    assert!(log.contains("admin.key"), "the log says where the admin key is");
+    assert!(!log.contains(&admin), "the log never shows the key");
+    assert!(!log.contains(&admin[39..103]), "not even its secret part");
+    assert!(log.contains("stopped"), "{log}");
+
+    let again = Server::start(&data, db.as_ref());
+    assert_eq!(std::fs::read_to_string(&admin_path).unwrap().trim(), admin, "a restart does not bootstrap again");
+    let (status, fetched) = call(
+        reqwest::Method::GET,
+        format!("{}/v1/accounts/{}", again.base, acct["id"].as_str().unwrap()),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(fetched["name"], "acme");
+    again.stop();
+}
+
+async fn acknowledged_writes_survive_a_crash(db: Option<TestDb>) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data, db.as_ref());
+    let admin = std::fs::read_to_string(data.join("admin.key")).unwrap().trim().to_owned();
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        let (status, acct) = call(
+            reqwest::Method::POST,
+            format!("{}/v1/accounts", server.base),
+            &admin,
+            Some(json!({"name": format!("t{i}")})),
+        )
+        .await;
+        assert_eq!(status, 201);
+        ids.push(acct["id"].as_str().unwrap().to_owned());
+    }
+    server.crash();
+    let again = Server::start(&data, db.as_ref());
+    for id in ids {
+        let (status, _) = call(reqwest::Method::GET, format!("{}/v1/accounts/{id}", again.base), &admin, None).await;
+        assert_eq!(status, 200, "account {id} was acknowledged, so it must survive");
+    }
+    again.stop();
+}
+
+fn init_prints_the_admin_key_once(db: Option<TestDb>) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let migrate = keyward(&data, db.as_ref()).arg("migrate").output().unwrap();
+    assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
+    assert!(String::from_utf8_lossy(&migrate.stdout).contains("schema up to date"));
+    let first = keyward(&data, db.as_ref()).arg("init").output().unwrap();
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let key = String::from_utf8(first.stdout).unwrap();
+    assert!(key.trim().starts_with("kw_ak_") && key.trim().len() == 111);
+    assert!(!String::from_utf8_lossy(&first.stderr).contains(key.trim()), "the key goes to stdout only");
+    assert!(!data.join("admin.key").exists(), "init prints the key instead of writing it");
+    let second = keyward(&data, db.as_ref()).arg("init").output().unwrap();
+    assert!(!second.status.success());
+    assert!(String::from_utf8_lossy(&second.stderr).contains("already initialized"));
+    assert!(second.stdout.is_empty());
+}
+
+fn a_bad_database_url_fails_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = keyward(dir.path(), None).env("KEYWARD_DATABASE_URL", "mysql://h/db").arg("migrate").output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported database URL"));
+    let out = keyward(dir.path(), None)
+        .env("KEYWARD_DATABASE_URL", "postgres://nobody:hunter2@127.0.0.1:1/none")
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot open the database"), "{err}");
+    assert!(!err.contains("hunter2"), "passwords never reach the output");
+}
+
+mod sqlite {
+    #[tokio::test]
+    async fn first_start_then_restart() {
+        super::first_start_then_restart(None).await;
+    }
+    #[tokio::test]
+    async fn acknowledged_writes_survive_a_crash() {
+        super::acknowledged_writes_survive_a_crash(None).await;
+    }
+    #[test]
+    fn init_prints_the_admin_key_once() {
+        super::init_prints_the_admin_key_once(None);
+    }
+    #[test]
+    fn a_bad_database_url_fails_clearly() {
+        super::a_bad_database_url_fails_clearly();
+    }
+}
+
+mod postgres {
+    use storage::testing::TestDb;
+
+    #[tokio::test]
+    async fn first_start_then_restart() {
+        if let Some(db) = TestDb::postgres() {
+            super::first_start_then_restart(Some(db)).await;
+        }
+    }
+    #[tokio::test]
+    async fn acknowledged_writes_survive_a_crash() {
+        if let Some(db) = TestDb::postgres() {
+            super::acknowledged_writes_survive_a_crash(Some(db)).await;
+        }
+    }
+    #[test]
+    fn init_prints_the_admin_key_once() {
+        if let Some(db) = TestDb::postgres() {
+            super::init_prints_the_admin_key_once(Some(db));
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! `cargo xtask ci`: everything CI checks, in the order that fails fastest.
+
+use std::collections::BTreeSet;
+
+use anyhow::{Context, Result, bail};
+
+use crate::{cargo, exec, root, test};
+
+/// Crates the domain crate must never depend on: it stays free of I/O.
+const FORBIDDEN_IN_DOMAIN: &[&str] =
+    &["tokio", "axum", "hyper", "diesel", "diesel_migrations", "tower", "reqwest", "libsqlite3-sys", "pq-sys"];
+
+/// Runs `lint`, then every test.
+pub fn run() -> Result<()> {
+    lint()?;
+    test::run_tests(&[])
+}
+
+/// Checks formatting, lints, that the domain stays pure and that the migrations are in step.
+pub fn lint() -> Result<()> {
+    exec(cargo().args(["fmt", "--all", "--", "--check"]))?;
+    exec(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    check_domain_is_pure()?;
+    check_migrations_in_step()
+}
+
+fn check_domain_is_pure() -> Result<()> {
+    let out = cargo()
+        .args(["tree", "-p", "domain", "-e", "normal", "--prefix", "none"])
+        .current_dir(root())
+        .output()
+        .context("running cargo tree")?;
+    let tree = String::from_utf8_lossy(&out.stdout);
+    let found: BTreeSet<&str> = tree
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| FORBIDDEN_IN_DOMAIN.contains(name))
+        .collect();
+    if !found.is_empty() {
+        bail!("the domain crate depends on I/O crates: {found:?}");
+    }
+    eprintln!("ok: the domain crate depends on no I/O crate");
+    Ok(())
+}
+
+fn check_migrations_in_step() -> Result<()> {
+    let list = |backend: &str| -> Result<BTreeSet<String>> {
+        let dir = root().join("migrations").join(backend);
+        let mut names = BTreeSet::new();
+        for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+            let entry = entry?;
+            if entry.file_type()?.is_dir() {
+                names.insert(entry.file_name().to_string_lossy().into_owned());
+            }
+        }
+        Ok(names)
+    };
+    let (sqlite, postgres) = (list("sqlite")?, list("postgres")?);
+    if sqlite != postgres {
+        bail!(
+            "migrations/sqlite and migrations/postgres differ: only in sqlite {:?}, only in postgres {:?}",
+            sqlite.difference(&postgres).collect::<Vec<_>>(),
+            postgres.difference(&sqlite).collect::<Vec<_>>()
+        );
+    }
+    eprintln!("ok: {} migration(s), the same on both backends", sqlite.len());
+    Ok(())
+}
