@@ -12,6 +12,7 @@ mod openapi;
 mod request_id;
 pub mod routes;
 mod state;
+pub mod usage;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;

@@ -22,6 +22,7 @@ that creates it. Resources of another account answer 404, never 403.",
         (name = "accounts", description = "Tenants. Nothing crosses between accounts."),
         (name = "service accounts", description = "Machine identities inside an account."),
         (name = "api keys", description = "Opaque bearer credentials of a service account."),
+        (name = "verification", description = "The data plane: other services asking whether a presented key is good."),
         (name = "audit", description = "The record of every change and refused credential."),
         (name = "operations", description = "Health and readiness."),
     )

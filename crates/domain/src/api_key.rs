@@ -135,6 +135,15 @@ impl ApiKey {
         }
     }
 
+    /// Replaces the secret with `new`, keeping the current one working until `now + retain` (not at
+    /// all for a zero period). Only one previous secret is kept: rotating again replaces it.
+    pub fn rotate(&mut self, new: SecretHash, retain: RetainPeriod, now: Timestamp) {
+        let old = std::mem::replace(&mut self.secret.current, new);
+        self.secret.previous = (retain.0 > 0).then(|| (old, now + chrono::Duration::seconds(retain.0)));
+        self.last_rotated_at = Some(now);
+        self.updated_at = now;
+    }
+
     /// Decides whether `presented` is a usable secret for this key at `now`, given whether the
     /// key's service account is active. The secret is checked first, so a caller without the
     /// secret learns nothing about the key's state.
@@ -142,12 +151,84 @@ impl ApiKey {
         if !self.secret.accepts(presented, now) {
             return Err(Rejection::NotFound);
         }
+        self.usable(owner_active, now)
+    }
+
+    /// Whether the key may be used at `now`, given whether its service account is active; says
+    /// nothing about any secret.
+    pub fn usable(&self, owner_active: bool, now: Timestamp) -> Result<(), Rejection> {
         match self.state(now) {
             KeyState::Disabled => Err(Rejection::Disabled),
             KeyState::Expired => Err(Rejection::Expired),
             KeyState::Active if !owner_active => Err(Rejection::OwnerDisabled),
             KeyState::Active => Ok(()),
         }
+    }
+}
+
+/// A change to a key; `None` leaves a field as it is. `expires_at: Some(None)` removes the expiry.
+#[derive(Debug, Clone, Default)]
+pub struct ApiKeyChanges {
+    /// A new name.
+    pub name: Option<Name>,
+    /// A new description.
+    pub description: Option<Description>,
+    /// Enable or disable the key.
+    pub active: Option<bool>,
+    /// Replace its scopes.
+    pub scopes: Option<Scopes>,
+    /// A new expiry (which must be in the future), or `Some(None)` for none.
+    pub expires_at: Option<Option<Timestamp>>,
+}
+
+impl ApiKeyChanges {
+    /// Applies the changes to `key` as of `now`; refuses an expiry that is not in the future.
+    pub fn apply(&self, key: &mut ApiKey, now: Timestamp) -> Result<(), ValidationError> {
+        if let Some(Some(at)) = self.expires_at
+            && at <= now
+        {
+            return Err(ValidationError::new("expires_at", "must be in the future"));
+        }
+        if let Some(name) = &self.name {
+            key.name = name.clone();
+        }
+        if let Some(d) = &self.description {
+            key.description = d.clone();
+        }
+        if let Some(a) = self.active {
+            key.active = a;
+        }
+        if let Some(s) = &self.scopes {
+            key.scopes = s.clone();
+        }
+        if let Some(e) = self.expires_at {
+            key.expires_at = e.map(crate::clock::truncate);
+        }
+        key.updated_at = now;
+        Ok(())
+    }
+}
+
+/// How long a rotated-away secret keeps working: 0 (not at all) to 30 days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetainPeriod(i64);
+
+impl RetainPeriod {
+    /// The longest retain period in seconds: 30 days.
+    pub const MAX_SECONDS: i64 = 30 * 24 * 3600;
+
+    /// Parses a period in seconds; `field` names the input in the error.
+    pub fn parse(seconds: i64, field: &str) -> Result<Self, ValidationError> {
+        if (0..=Self::MAX_SECONDS).contains(&seconds) {
+            Ok(Self(seconds))
+        } else {
+            Err(ValidationError::new(field, "must be from 0 to 2592000 seconds (30 days)"))
+        }
+    }
+
+    /// The period in seconds.
+    pub fn seconds(self) -> i64 {
+        self.0
     }
 }
 
@@ -246,6 +327,35 @@ mod tests {
         k.active = false;
         assert_eq!(k.check(&hash, true, now), Err(Rejection::Disabled));
         assert!(!compare_with_nothing(&hash));
+    }
+
+    #[test]
+    fn rotation_keeps_only_one_previous_secret() {
+        let now = Utc.with_ymd_and_hms(2026, 5, 1, 12, 0, 0).unwrap();
+        let (mut k, first) = key(now);
+        let second = SecretHash::of(b"second");
+        let third = SecretHash::of(b"third");
+        k.rotate(second.clone(), RetainPeriod::parse(600, "r").unwrap(), now);
+        assert!(k.secret.accepts(&first, now) && k.secret.accepts(&second, now));
+        assert_eq!(k.last_rotated_at, Some(now));
+        k.rotate(third.clone(), RetainPeriod::parse(600, "r").unwrap(), now);
+        assert!(!k.secret.accepts(&first, now), "the first secret is gone after a second rotation");
+        assert!(k.secret.accepts(&second, now) && k.secret.accepts(&third, now));
+        k.rotate(SecretHash::of(b"fourth"), RetainPeriod::parse(0, "r").unwrap(), now);
+        assert!(!k.secret.accepts(&third, now), "a zero retain period ends the old secret at once");
+        assert!(RetainPeriod::parse(-1, "r").is_err());
+        assert!(RetainPeriod::parse(RetainPeriod::MAX_SECONDS + 1, "r").is_err());
+    }
+
+    #[test]
+    fn changes_refuse_a_past_expiry_and_can_remove_one() {
+        let now = Utc.with_ymd_and_hms(2026, 5, 1, 12, 0, 0).unwrap();
+        let (mut k, _) = key(now);
+        let past = ApiKeyChanges { expires_at: Some(Some(now)), ..Default::default() };
+        assert!(past.apply(&mut k, now).is_err());
+        let never = ApiKeyChanges { expires_at: Some(None), active: Some(false), ..Default::default() };
+        never.apply(&mut k, now).unwrap();
+        assert_eq!((k.expires_at, k.active), (None, false));
     }
 
     #[test]

@@ -31,6 +31,12 @@ pub enum Action {
     /// An API key was created.
     #[serde(rename = "api_key.create")]
     ApiKeyCreate,
+    /// An API key was changed.
+    #[serde(rename = "api_key.update")]
+    ApiKeyUpdate,
+    /// An API key's secret was rotated.
+    #[serde(rename = "api_key.rotate")]
+    ApiKeyRotate,
     /// An API key was deleted.
     #[serde(rename = "api_key.delete")]
     ApiKeyDelete,
@@ -41,7 +47,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, for documentation and filters.
-    pub const ALL: [Action; 9] = [
+    pub const ALL: [Action; 11] = [
         Action::AccountCreate,
         Action::AccountUpdate,
         Action::AccountDelete,
@@ -49,6 +55,8 @@ impl Action {
         Action::ServiceAccountUpdate,
         Action::ServiceAccountDelete,
         Action::ApiKeyCreate,
+        Action::ApiKeyUpdate,
+        Action::ApiKeyRotate,
         Action::ApiKeyDelete,
         Action::AuthFailure,
     ];
@@ -63,6 +71,8 @@ impl Action {
             Action::ServiceAccountUpdate => "service_account.update",
             Action::ServiceAccountDelete => "service_account.delete",
             Action::ApiKeyCreate => "api_key.create",
+            Action::ApiKeyUpdate => "api_key.update",
+            Action::ApiKeyRotate => "api_key.rotate",
             Action::ApiKeyDelete => "api_key.delete",
             Action::AuthFailure => "auth.failure",
         }

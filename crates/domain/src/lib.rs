@@ -21,6 +21,7 @@ pub mod secret;
 pub mod service;
 pub mod service_account;
 pub mod text;
+pub mod usage;
 
 pub use clock::{Clock, ManualClock, SystemClock, TimeBound, Timestamp};
 pub use entropy::{Entropy, SeededEntropy, SystemEntropy};

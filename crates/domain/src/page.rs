@@ -63,6 +63,8 @@ pub enum SortKey {
     Text(String),
     /// A time, in microseconds since the Unix epoch.
     Time(i64),
+    /// A time that may be absent (absent sorts last in both directions).
+    MaybeTime(Option<i64>),
 }
 
 /// Where the next page starts: after the item with this sort key and id.

@@ -10,11 +10,13 @@ use crate::Timestamp;
 use crate::account::{Account, AccountChanges};
 use crate::api_key::ApiKey;
 use crate::audit::{Action, AuditEvent};
-use crate::error::Entity;
+use crate::error::{Entity, Error};
 use crate::id::{AccountId, ApiKeyId, ServiceAccountId};
 use crate::page::{Direction, Page, PageRequest};
+use crate::scope::Scope;
 use crate::service_account::{ServiceAccount, ServiceAccountChanges};
 use crate::text::Name;
+use crate::usage::Usage;
 
 /// Why a repository call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -58,11 +60,48 @@ pub struct ServiceAccountQuery {
     pub page: PageRequest,
 }
 
-/// Filters and page of an API-key list (sorted by id, which is creation order).
+/// The fields an API-key list can be sorted by. Keys never used, or that never expire, come last
+/// in both directions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ApiKeySort {
+    /// Oldest first (the default).
+    #[default]
+    CreatedAt,
+    /// By name.
+    Name,
+    /// By last use.
+    LastUsedAt,
+    /// By expiry.
+    ExpiresAt,
+}
+
+/// Filters, sort and page of an API-key list.
 #[derive(Debug, Clone, Default)]
 pub struct ApiKeyQuery {
     /// Only the keys of this service account.
     pub service_account_id: Option<ServiceAccountId>,
+    /// Only the key with exactly this name.
+    pub name: Option<Name>,
+    /// Only enabled (or only disabled) keys.
+    pub active: Option<bool>,
+    /// Only keys granted exactly this scope.
+    pub scope: Option<Scope>,
+    /// Only expired (or only unexpired) keys, as of `now`.
+    pub expired: Option<bool>,
+    /// The time `expired` is judged at.
+    pub now: Timestamp,
+    /// Only keys created at or after this time.
+    pub created_from: Option<Timestamp>,
+    /// Only keys created before this time.
+    pub created_to: Option<Timestamp>,
+    /// Only keys last used at or after this time.
+    pub last_used_from: Option<Timestamp>,
+    /// Only keys last used before this time.
+    pub last_used_to: Option<Timestamp>,
+    /// The sort field.
+    pub sort: ApiKeySort,
+    /// The sort direction.
+    pub direction: Direction,
     /// Which page.
     pub page: PageRequest,
 }
@@ -176,6 +215,18 @@ pub trait ApiKeyRepository {
     ) -> RepoResult<()>;
     /// The key with this id, in any account, for authentication.
     fn api_key_for_auth(&self, id: ApiKeyId) -> RepoResult<Option<KeyForAuth>>;
+    /// Reads a key, lets `change` modify it and name the audit event, and writes both back in one
+    /// transaction. Two concurrent changes of one key never overwrite each other: the later one is
+    /// re-run on the result of the earlier. An error from `change` aborts and changes nothing.
+    fn update_api_key(
+        &self,
+        account: AccountId,
+        sa: ServiceAccountId,
+        key: &KeyRef,
+        change: &mut dyn FnMut(&mut ApiKey) -> Result<AuditEvent, Error>,
+    ) -> Result<ApiKey, Error>;
+    /// Records the latest uses of keys, in one batch; a use older than the stored one is ignored.
+    fn record_api_key_usage(&self, batch: &[(ApiKeyId, Usage)]) -> RepoResult<()>;
 }
 
 /// Audit events.

@@ -66,21 +66,27 @@ pub fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
         tracing::info!(path = %path.display(), account_id = %boot.account_id, "first start: the admin API key was written to this file");
     }
     let config = ApiConfig {
-        keyward: kw,
+        keyward: kw.clone(),
         cursor_key: master.derive("keyward list cursors v1"),
         auth_limits: AuthLimits::default(),
     };
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
-    runtime.block_on(run(config, args.listen))
+    runtime.block_on(run(config, kw, args.listen))
 }
 
-async fn run(config: ApiConfig, listen: SocketAddr) -> Result<()> {
+async fn run(config: ApiConfig, kw: Keyward, listen: SocketAddr) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
     let local = listener.local_addr().context("reading the bound address")?;
     tracing::info!(address = %local, "listening on http://{local}");
+    let flusher = tokio::spawn(api::usage::flush_periodically(kw.clone(), api::usage::FLUSH_EVERY));
     let app = api::app(config).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")?;
+    flusher.abort();
+    match api::usage::flush(&kw).await {
+        Ok(n) => tracing::info!(keys = n, "recorded the last key usage"),
+        Err(e) => tracing::error!(error = %e, "could not record the last key usage"),
+    }
     tracing::info!("stopped: in-flight requests finished");
     Ok(())
 }

@@ -163,6 +163,8 @@ pub(crate) struct ApiKeyRow {
     pub last_used_at: Option<i64>,
     pub last_used_ip: Option<String>,
     pub last_rotated_at: Option<i64>,
+    /// Bumped by every change; see `update_api_key`.
+    pub version: i64,
 }
 
 impl From<&ApiKey> for ApiKeyRow {
@@ -184,6 +186,7 @@ impl From<&ApiKey> for ApiKeyRow {
             last_used_at: k.last_used_at.map(micros),
             last_used_ip: k.last_used_ip.clone(),
             last_rotated_at: k.last_rotated_at.map(micros),
+            version: 0,
         }
     }
 }

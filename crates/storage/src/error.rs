@@ -40,11 +40,12 @@ fn parent(entity: Entity) -> Entity {
     }
 }
 
-/// An error inside a transaction: either from the database or a domain decision that aborts it.
+/// An error inside a transaction: from the database, or a domain decision that aborts it.
 #[derive(Debug)]
 pub(crate) enum TxError {
     Db(DieselError),
     Repo(RepoError),
+    Domain(domain::Error),
 }
 
 impl From<DieselError> for TxError {
@@ -64,6 +65,14 @@ impl TxError {
         match self {
             TxError::Db(e) => map_db(entity)(e),
             TxError::Repo(e) => e,
+            TxError::Domain(e) => RepoError::Unavailable(format!("unexpected domain error in storage: {e}")),
+        }
+    }
+
+    pub(crate) fn into_domain(self, entity: Entity) -> domain::Error {
+        match self {
+            TxError::Domain(e) => e,
+            other => other.into_repo(entity).into(),
         }
     }
 }

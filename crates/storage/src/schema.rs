@@ -41,6 +41,7 @@ diesel::table! {
         last_used_at -> Nullable<BigInt>,
         last_used_ip -> Nullable<Text>,
         last_rotated_at -> Nullable<BigInt>,
+        version -> BigInt,
     }
 }
 

@@ -82,9 +82,14 @@ impl Store {
         entity: Entity,
         f: impl FnOnce(&mut DbConnection) -> Result<T, TxError>,
     ) -> RepoResult<T> {
-        let mut conn = self.conn()?;
+        self.transaction(f).map_err(|e| e.into_repo(entity))
+    }
+
+    /// Runs `f` in one write transaction and hands back its error as it is.
+    pub(crate) fn transaction<T>(&self, f: impl FnOnce(&mut DbConnection) -> Result<T, TxError>) -> Result<T, TxError> {
+        let mut conn = self.conn().map_err(TxError::Repo)?;
         let _guard = self.sqlite_writer.as_ref().map(|m| m.lock().unwrap_or_else(|p| p.into_inner()));
         let conn: &mut DbConnection = &mut conn;
-        conn.transaction(f).map_err(|e| e.into_repo(entity))
+        conn.transaction(f)
     }
 }

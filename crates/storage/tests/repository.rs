@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use chrono::{Duration, TimeZone, Utc};
 use domain::account::{AccountChanges, NewAccount};
-use domain::api_key::{Expiry, NewApiKey, Rejection};
+use domain::api_key::{Expiry, NewApiKey, Rejection, RetainPeriod};
 use domain::audit::Action;
 use domain::error::{Entity, Error};
 use domain::page::{CursorCodec, Direction, Limit, PageRequest};
@@ -253,7 +253,7 @@ fn deleting_a_service_account_deletes_its_keys(db: TestDb) {
     let issued = f.kw.create_api_key(&f.root, acct, sa.id, new_key("k", &[])).unwrap();
     f.kw.delete_service_account(&f.root, acct, sa.id).unwrap();
     assert_eq!(f.kw.authenticate(issued.secret.expose(), None).unwrap().unwrap_err(), Rejection::NotFound);
-    let all = f.kw.list_account_api_keys(&f.root, acct, &Default::default()).unwrap();
+    let all = f.kw.list_account_api_keys(&f.root, acct, Default::default()).unwrap();
     assert_eq!(all.items.len(), 1, "only the bootstrap admin key is left");
     let err = f.kw.delete_service_account(&f.root, acct, sa.id).unwrap_err();
     assert!(matches!(err, Error::NotFound(Entity::ServiceAccount)));
@@ -277,6 +277,47 @@ fn tenants_cannot_see_each_other(db: TestDb) {
     assert!(matches!(f.kw.delete_api_key(&pa, a.id, sa_a.id, &KeyRef::Id(key_a.key.id)), Err(Error::OwnCredential)));
 }
 
+fn concurrent_rotations_never_lose_an_acknowledged_secret(db: TestDb) {
+    let f = fixture(db);
+    let acct = f.root.account_id;
+    let sa = f.kw.create_service_account(&f.root, acct, new_sa("busy")).unwrap();
+    let original = f.kw.create_api_key(&f.root, acct, sa.id, new_key("k", &[])).unwrap();
+    let key = KeyRef::Id(original.key.id);
+    let retain = RetainPeriod::parse(3600, "retain_period_seconds").unwrap();
+    let secrets: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                s.spawn(|| f.kw.rotate_api_key(&f.root, acct, sa.id, &key, retain).unwrap().secret.expose().to_owned())
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    // Each rotation built on the one before: the last two secrets work, every earlier one does not.
+    let working = secrets.iter().filter(|s| f.kw.authenticate(s, None).unwrap().is_ok()).count();
+    assert_eq!(working, 2, "exactly the current and the previous secret work");
+    assert!(f.kw.authenticate(original.secret.expose(), None).unwrap().is_err());
+    let rotations =
+        f.kw.list_audit_events(&f.root, acct, &AuditQuery { action: Some(Action::ApiKeyRotate), ..Default::default() })
+            .unwrap();
+    assert_eq!(rotations.items.len(), 8, "one audit event per acknowledged rotation");
+}
+
+fn usage_is_written_in_one_batch_and_never_goes_back(db: TestDb) {
+    let f = fixture(db);
+    let acct = f.root.account_id;
+    let sa = f.kw.create_service_account(&f.root, acct, new_sa("user")).unwrap();
+    let issued = f.kw.create_api_key(&f.root, acct, sa.id, new_key("k", &[])).unwrap();
+    f.kw.flush_usage().unwrap();
+    for i in 0..1000 {
+        f.clock.advance(Duration::milliseconds(1));
+        f.kw.authenticate(issued.secret.expose(), Some(format!("10.0.0.{}", i % 250))).unwrap().unwrap();
+    }
+    assert_eq!(f.kw.flush_usage().unwrap(), 1, "a thousand uses of one key are one row update");
+    let key = f.kw.get_api_key(&f.root, acct, sa.id, &KeyRef::Id(issued.key.id)).unwrap();
+    assert_eq!(key.last_used_at, Some(f.kw.now()));
+    assert_eq!(key.last_used_ip.as_deref(), Some("10.0.0.249"));
+}
+
 fn migrations_are_idempotent(db: TestDb) {
     let store = db.store();
     assert!(store.migrate().unwrap().is_empty(), "a second run applies nothing");
@@ -292,4 +333,6 @@ backend_tests!(
     deleting_a_service_account_deletes_its_keys,
     tenants_cannot_see_each_other,
     migrations_are_idempotent,
+    concurrent_rotations_never_lose_an_acknowledged_secret,
+    usage_is_written_in_one_batch_and_never_goes_back,
 );

@@ -5,18 +5,18 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use domain::api_key::{ApiKey, Expiry, KeyState, NewApiKey};
+use domain::api_key::{ApiKey, ApiKeyChanges, Expiry, KeyState, NewApiKey, RetainPeriod};
 use domain::id::{AccountId, ApiKeyId, ServiceAccountId};
-use domain::repository::{ApiKeyQuery, KeyRef};
+use domain::repository::KeyRef;
 use domain::scope::Scopes;
 use domain::service::IssuedApiKey;
 use domain::text::{Description, Name};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use crate::error::{ApiResult, Problem};
-use crate::extract::{ApiJson, ApiPath, ApiQuery, Caller};
-use crate::list::{list_body, next_cursor, page_request};
+use crate::extract::{ApiJson, ApiPath, Caller};
+use crate::list::list_body;
 use crate::state::AppState;
 
 /// An API key, without its secret.
@@ -54,7 +54,7 @@ pub struct ApiKeyBody {
 }
 
 impl ApiKeyBody {
-    fn new(k: ApiKey, now: DateTime<Utc>) -> Self {
+    pub(crate) fn new(k: ApiKey, now: DateTime<Utc>) -> Self {
         Self {
             state: k.state(now),
             id: k.id.to_string(),
@@ -88,6 +88,24 @@ pub struct IssuedApiKeyBody {
 
 list_body!(ApiKeyList, ApiKeyBody);
 
+/// The fields of [`ApiKeyBody`], for `fields=`.
+pub(crate) const FIELDS: &[&str] = &[
+    "id",
+    "account_id",
+    "service_account_id",
+    "name",
+    "description",
+    "scopes",
+    "active",
+    "state",
+    "expires_at",
+    "created_at",
+    "updated_at",
+    "last_used_at",
+    "last_used_ip",
+    "last_rotated_at",
+];
+
 /// A new API key.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -110,38 +128,12 @@ pub struct CreateApiKey {
     pub ttl_seconds: Option<i64>,
 }
 
-/// Paging of a key list (creation order).
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ApiKeyListParams {
-    /// Items per page, 1 to 1000 (default 50).
-    #[param(value_type = Option<u16>, minimum = 1, maximum = 1000)]
-    pub limit: Option<String>,
-    /// The `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
-
-/// Filters and paging of the account-wide key list (creation order).
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct AccountApiKeyListParams {
-    /// Only the keys of this service account.
-    pub service_account_id: Option<String>,
-    /// Items per page, 1 to 1000 (default 50).
-    #[param(value_type = Option<u16>, minimum = 1, maximum = 1000)]
-    pub limit: Option<String>,
-    /// The `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
-
-fn ids(account: &str, sa: &str) -> ApiResult<(AccountId, ServiceAccountId)> {
+pub(crate) fn ids(account: &str, sa: &str) -> ApiResult<(AccountId, ServiceAccountId)> {
     Ok((AccountId::parse(account, "account_id")?, ServiceAccountId::parse(sa, "service_account_id")?))
 }
 
 /// A key named in a path: a UUID is an id, anything else a name.
-fn key_ref(raw: &str) -> ApiResult<KeyRef> {
+pub(crate) fn key_ref(raw: &str) -> ApiResult<KeyRef> {
     match ApiKeyId::parse(raw, "key_id_or_name") {
         Ok(id) => Ok(KeyRef::Id(id)),
         Err(_) => Ok(KeyRef::Name(Name::parse(raw, "key_id_or_name")?)),
@@ -171,54 +163,6 @@ pub async fn create_api_key(
     Ok((StatusCode::CREATED, Json(body)))
 }
 
-/// Lists the keys of a service account, expired ones included.
-#[utoipa::path(get, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/api-keys", tag = "api keys",
-    params(("account_id" = String, Path, description = "The account's id"),
-           ("service_account_id" = String, Path, description = "The service account's id"), ApiKeyListParams),
-    security(("bearer" = [])),
-    responses((status = 200, body = ApiKeyList), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-#[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]
-pub async fn list_api_keys(
-    State(state): State<AppState>,
-    Caller(p): Caller,
-    ApiPath(path): ApiPath<(String, String)>,
-    ApiQuery(q): ApiQuery<ApiKeyListParams>,
-) -> ApiResult<Json<ApiKeyList>> {
-    let (account, sa) = ids(&path.0, &path.1)?;
-    let list = format!("/v1/accounts/{account}/service-accounts/{sa}/api-keys");
-    let page = page_request(&state, &list, q.limit.as_deref(), q.cursor.as_deref())?;
-    let (result, now) = state
-        .run(move |kw| {
-            kw.list_api_keys(&p, account, sa, ApiKeyQuery { page, ..Default::default() }).map(|r| (r, kw.now()))
-        })
-        .await?;
-    let next_cursor = next_cursor(&state, &list, result.next.as_ref());
-    Ok(Json(ApiKeyList { items: result.items.into_iter().map(|k| ApiKeyBody::new(k, now)).collect(), next_cursor }))
-}
-
-/// Lists the keys of a whole account.
-#[utoipa::path(get, path = "/v1/accounts/{account_id}/api-keys", tag = "api keys",
-    params(("account_id" = String, Path, description = "The account's id"), AccountApiKeyListParams),
-    security(("bearer" = [])),
-    responses((status = 200, body = ApiKeyList), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-#[tracing::instrument(skip_all, fields(account_id = %account))]
-pub async fn list_account_api_keys(
-    State(state): State<AppState>,
-    Caller(p): Caller,
-    ApiPath(account): ApiPath<String>,
-    ApiQuery(q): ApiQuery<AccountApiKeyListParams>,
-) -> ApiResult<Json<ApiKeyList>> {
-    let account = AccountId::parse(&account, "account_id")?;
-    let sa = q.service_account_id.as_deref().map(|s| ServiceAccountId::parse(s, "service_account_id")).transpose()?;
-    let list = format!("/v1/accounts/{account}/api-keys?service_account_id={sa:?}");
-    let page = page_request(&state, &list, q.limit.as_deref(), q.cursor.as_deref())?;
-    let query = ApiKeyQuery { service_account_id: sa, page };
-    let (result, now) =
-        state.run(move |kw| kw.list_account_api_keys(&p, account, &query).map(|r| (r, kw.now()))).await?;
-    let next_cursor = next_cursor(&state, &list, result.next.as_ref());
-    Ok(Json(ApiKeyList { items: result.items.into_iter().map(|k| ApiKeyBody::new(k, now)).collect(), next_cursor }))
-}
-
 /// One key, by id or by name.
 #[utoipa::path(get, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/api-keys/{key_id_or_name}",
     tag = "api keys",
@@ -237,6 +181,98 @@ pub async fn get_api_key(
     let key = key_ref(&path.2)?;
     let (key, now) = state.run(move |kw| kw.get_api_key(&p, account, sa, &key).map(|k| (k, kw.now()))).await?;
     Ok(Json(ApiKeyBody::new(key, now)))
+}
+
+/// Changes to a key; absent fields stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateApiKey {
+    /// A new name.
+    #[schema(value_type = Option<String>)]
+    pub name: Option<Name>,
+    /// A new description.
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Description>,
+    /// Enable or disable the key. A caller cannot disable the key it is using.
+    pub active: Option<bool>,
+    /// New scopes, replacing the old ones; the caller must hold each one itself.
+    #[schema(value_type = Option<Vec<String>>)]
+    pub scopes: Option<Scopes>,
+    /// A new expiry in the future, or `null` for none.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub expires_at: Option<Option<DateTime<Utc>>>,
+}
+
+/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// How long the old secret keeps working after a rotation.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateApiKey {
+    /// Seconds the previous secret keeps working, 0 (not at all) to 2592000 (30 days). Only one
+    /// previous secret is kept: rotating again ends the one retained before.
+    #[schema(minimum = 0, maximum = 2_592_000, example = 3600)]
+    pub retain_period_seconds: i64,
+}
+
+/// Changes a key's name, description, state, scopes or expiry.
+#[utoipa::path(patch, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/api-keys/{key_id_or_name}",
+    tag = "api keys", request_body = UpdateApiKey,
+    params(("account_id" = String, Path, description = "The account's id"),
+           ("service_account_id" = String, Path, description = "The service account's id"),
+           ("key_id_or_name" = String, Path, description = "The key's id, or its name")),
+    security(("bearer" = [])),
+    responses((status = 200, body = ApiKeyBody), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+#[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]
+pub async fn update_api_key(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    ApiPath(path): ApiPath<(String, String, String)>,
+    ApiJson(body): ApiJson<UpdateApiKey>,
+) -> ApiResult<Json<ApiKeyBody>> {
+    let (account, sa) = ids(&path.0, &path.1)?;
+    let key = key_ref(&path.2)?;
+    let changes = ApiKeyChanges {
+        name: body.name,
+        description: body.description,
+        active: body.active,
+        scopes: body.scopes,
+        expires_at: body.expires_at,
+    };
+    let (key, now) =
+        state.run(move |kw| kw.update_api_key(&p, account, sa, &key, changes).map(|k| (k, kw.now()))).await?;
+    Ok(Json(ApiKeyBody::new(key, now)))
+}
+
+/// Gives a key a new secret, returned once; the old secret keeps working for the retain period.
+#[utoipa::path(post, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/api-keys/{key_id_or_name}/rotate",
+    tag = "api keys", request_body = RotateApiKey,
+    params(("account_id" = String, Path, description = "The account's id"),
+           ("service_account_id" = String, Path, description = "The service account's id"),
+           ("key_id_or_name" = String, Path, description = "The key's id, or its name")),
+    security(("bearer" = [])),
+    responses((status = 200, body = IssuedApiKeyBody), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+#[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]
+pub async fn rotate_api_key(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    ApiPath(path): ApiPath<(String, String, String)>,
+    ApiJson(body): ApiJson<RotateApiKey>,
+) -> ApiResult<Json<IssuedApiKeyBody>> {
+    let (account, sa) = ids(&path.0, &path.1)?;
+    let key = key_ref(&path.2)?;
+    let retain = RetainPeriod::parse(body.retain_period_seconds, "retain_period_seconds")?;
+    let (IssuedApiKey { key, secret }, now) =
+        state.run(move |kw| kw.rotate_api_key(&p, account, sa, &key, retain).map(|i| (i, kw.now()))).await?;
+    Ok(Json(IssuedApiKeyBody { key: ApiKeyBody::new(key, now), secret: secret.expose().to_owned() }))
 }
 
 /// Deletes a key. A caller cannot delete the key it is using.

@@ -1,10 +1,12 @@
 //! The routes of the native API, one module per resource.
 
 pub mod accounts;
+pub mod api_key_lists;
 pub mod api_keys;
 pub mod audit;
 pub mod health;
 pub mod service_accounts;
+pub mod verify;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -22,9 +24,12 @@ pub fn router() -> OpenApiRouter<AppState> {
             service_accounts::update_service_account,
             service_accounts::delete_service_account
         ))
-        .routes(routes!(api_keys::create_api_key, api_keys::list_api_keys))
-        .routes(routes!(api_keys::get_api_key, api_keys::delete_api_key))
-        .routes(routes!(api_keys::list_account_api_keys))
+        .routes(routes!(api_keys::create_api_key, api_key_lists::list_api_keys))
+        .routes(routes!(api_keys::get_api_key, api_keys::update_api_key, api_keys::delete_api_key))
+        .routes(routes!(api_keys::rotate_api_key))
+        .routes(routes!(api_key_lists::list_account_api_keys))
+        .routes(routes!(verify::verify_api_key))
+        .routes(routes!(verify::lookup_api_key))
         .routes(routes!(audit::list_audit_events))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))

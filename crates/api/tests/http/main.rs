@@ -8,6 +8,9 @@ mod common;
 
 mod auth;
 mod bad_input;
+mod key_lifecycle;
+mod key_lists;
 mod lists;
 mod openapi;
+mod verify;
 mod walkthrough;

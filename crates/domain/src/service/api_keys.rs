@@ -1,7 +1,7 @@
 //! Issuing, reading and deleting API keys.
 
 use super::Keyward;
-use crate::api_key::{ApiKey, NewApiKey, StoredSecret};
+use crate::api_key::{ApiKey, ApiKeyChanges, NewApiKey, RetainPeriod, StoredSecret};
 use crate::audit::Action;
 use crate::credential::{Credential, CredentialKind};
 use crate::error::Error;
@@ -68,7 +68,7 @@ impl Keyward {
     ) -> Result<Page<ApiKey>, Error> {
         p.require(Permission::ApiKeysRead, account)?;
         self.repo.service_account(account, sa)?;
-        let query = ApiKeyQuery { service_account_id: Some(sa), ..query };
+        let query = ApiKeyQuery { service_account_id: Some(sa), now: self.now(), ..query };
         Ok(self.repo.list_api_keys(account, &query)?)
     }
 
@@ -77,11 +77,12 @@ impl Keyward {
         &self,
         p: &Principal,
         account: AccountId,
-        query: &ApiKeyQuery,
+        query: ApiKeyQuery,
     ) -> Result<Page<ApiKey>, Error> {
         p.require(Permission::ApiKeysRead, account)?;
         self.repo.account(account)?;
-        Ok(self.repo.list_api_keys(account, query)?)
+        let query = ApiKeyQuery { now: self.now(), ..query };
+        Ok(self.repo.list_api_keys(account, &query)?)
     }
 
     /// One key, by id or name.
@@ -94,6 +95,54 @@ impl Keyward {
     ) -> Result<ApiKey, Error> {
         p.require(Permission::ApiKeysRead, account)?;
         Ok(self.repo.api_key(account, sa, key)?)
+    }
+
+    /// Changes a key. A caller cannot disable the key it is using, nor grant scopes it lacks.
+    pub fn update_api_key(
+        &self,
+        p: &Principal,
+        account: AccountId,
+        sa: ServiceAccountId,
+        key: &KeyRef,
+        changes: ApiKeyChanges,
+    ) -> Result<ApiKey, Error> {
+        p.require(Permission::ApiKeysWrite, account)?;
+        if let Some(scopes) = &changes.scopes {
+            let owner_account = self.repo.account(account)?;
+            p.require_grantable(scopes, owner_account.system)?;
+        }
+        let now = self.now();
+        self.repo.update_api_key(account, sa, key, &mut |k| {
+            if changes.active == Some(false) {
+                p.require_not_self(CredentialRef::ApiKey(k.id))?;
+            }
+            changes.apply(k, now)?;
+            Ok(self.audit(p, account, Action::ApiKeyUpdate, format!("api_key:{}", k.id), now))
+        })
+    }
+
+    /// Gives a key a new secret; the old one keeps working for `retain`. A caller cannot rotate the
+    /// key it is using.
+    pub fn rotate_api_key(
+        &self,
+        p: &Principal,
+        account: AccountId,
+        sa: ServiceAccountId,
+        key: &KeyRef,
+        retain: RetainPeriod,
+    ) -> Result<IssuedApiKey, Error> {
+        p.require(Permission::ApiKeysWrite, account)?;
+        let now = self.now();
+        let mut issued = None;
+        let key = self.repo.update_api_key(account, sa, key, &mut |k| {
+            p.require_not_self(CredentialRef::ApiKey(k.id))?;
+            let credential = Credential::generate(CredentialKind::ApiKey, *k.id.as_uuid(), self.entropy.as_ref());
+            k.rotate(credential.secret_hash(), retain, now);
+            issued = Some(credential.reveal());
+            Ok(self.audit(p, account, Action::ApiKeyRotate, format!("api_key:{}", k.id), now))
+        })?;
+        let secret = issued.ok_or_else(|| Error::Unavailable("the rotation produced no secret".to_owned()))?;
+        Ok(IssuedApiKey { key, secret })
     }
 
     /// Deletes a key. A caller cannot delete the key it is using.

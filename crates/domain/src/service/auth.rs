@@ -7,6 +7,7 @@ use crate::credential::{Credential, CredentialKind};
 use crate::error::Error;
 use crate::id::{ApiKeyId, AuditEventId};
 use crate::principal::{CredentialRef, Principal};
+use crate::usage::Usage;
 
 impl Keyward {
     /// Authenticates a bearer credential presented from `ip`.
@@ -43,6 +44,7 @@ impl Keyward {
             })?;
             return Ok(Err(rejection));
         }
+        self.usage.record(id, Usage { at: now, ip: ip.clone() });
         Ok(Ok(Principal {
             account_id: found.key.account_id,
             service_account_id: found.key.service_account_id,

@@ -7,6 +7,8 @@ mod audit;
 mod auth;
 mod bootstrap;
 mod service_accounts;
+mod usage;
+mod verify;
 
 use std::sync::Arc;
 
@@ -14,10 +16,12 @@ use crate::audit::{Action, AuditEvent, Outcome};
 use crate::id::{AccountId, AuditEventId};
 use crate::principal::Principal;
 use crate::repository::Repository;
+use crate::usage::UsageBuffer;
 use crate::{Clock, Entropy, Timestamp};
 
 pub use api_keys::IssuedApiKey;
 pub use bootstrap::Bootstrapped;
+pub use verify::Verification;
 
 /// Keyward's operations over some storage, clock and random source.
 #[derive(Debug, Clone)]
@@ -25,12 +29,13 @@ pub struct Keyward {
     repo: Arc<dyn Repository>,
     clock: Arc<dyn Clock>,
     entropy: Arc<dyn Entropy>,
+    usage: Arc<UsageBuffer>,
 }
 
 impl Keyward {
     /// Keyward over `repo`, reading time from `clock` and randomness from `entropy`.
     pub fn new(repo: Arc<dyn Repository>, clock: Arc<dyn Clock>, entropy: Arc<dyn Entropy>) -> Self {
-        Self { repo, clock, entropy }
+        Self { repo, clock, entropy, usage: Arc::new(UsageBuffer::default()) }
     }
 
     /// The current time.

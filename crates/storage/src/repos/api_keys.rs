@@ -1,19 +1,71 @@
 //! API keys.
 
 use diesel::prelude::*;
+use domain::Error;
 use domain::api_key::ApiKey;
 use domain::audit::AuditEvent;
 use domain::error::Entity;
 use domain::id::{AccountId, ApiKeyId, ServiceAccountId};
+use domain::page::Direction;
 use domain::page::{Page, Position, SortKey};
-use domain::repository::{ApiKeyQuery, ApiKeyRepository, KeyForAuth, KeyRef, RepoError, RepoResult};
+use domain::repository::{ApiKeyQuery, ApiKeyRepository, ApiKeySort, KeyForAuth, KeyRef, RepoError, RepoResult};
+use domain::usage::Usage;
 
 use super::{fetch_limit, record};
 use crate::Store;
-use crate::convert::{ApiKeyRow, all};
+use crate::connection::MultiBackend;
+use crate::convert::{ApiKeyRow, all, micros};
 use crate::error::TxError;
 use crate::schema::api_keys::{self, dsl};
 use crate::schema::{accounts, service_accounts};
+
+/// The SQL type of a selected [`ApiKeyRow`].
+type ApiKeyRowSql = diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<ApiKeyRow, MultiBackend>>;
+
+/// How often a change that lost a race with another change of the same key is re-run.
+const MAX_ATTEMPTS: usize = 8;
+
+/// The query for one key of a service account, by id or by name.
+fn by_ref<'a>(
+    account: AccountId,
+    sa: ServiceAccountId,
+    key: &KeyRef,
+) -> api_keys::BoxedQuery<'a, MultiBackend, ApiKeyRowSql> {
+    let q = api_keys::table
+        .filter(dsl::account_id.eq(account.to_string()))
+        .filter(dsl::service_account_id.eq(sa.to_string()))
+        .select(ApiKeyRow::as_select())
+        .into_boxed();
+    match key {
+        KeyRef::Id(id) => q.filter(dsl::id.eq(id.to_string())),
+        KeyRef::Name(name) => q.filter(dsl::name.eq(name.as_str().to_owned())),
+    }
+}
+
+/// Orders by a non-null column and the id, starting after the cursor's position.
+macro_rules! keyset {
+    ($q:ident, $after:ident, $variant:ident, $col:expr, $dir:ident, $cmp:ident) => {{
+        let mut q = $q;
+        if let Some((SortKey::$variant(v), id)) = $after {
+            q = q.filter($col.$cmp(v.clone()).or($col.eq(v).and(dsl::id.$cmp(id))));
+        }
+        q.order(($col.$dir(), dsl::id.$dir()))
+    }};
+}
+
+/// Orders by a nullable column and the id, rows without a value last in both directions.
+macro_rules! nulls_last_keyset {
+    ($q:ident, $after:ident, $col:expr, $dir:ident, $cmp:ident) => {{
+        let mut q = $q;
+        if let Some((SortKey::MaybeTime(v), id)) = $after {
+            q = match v {
+                Some(v) => q.filter($col.$cmp(v).or($col.eq(v).and(dsl::id.$cmp(id.clone()))).or($col.is_null())),
+                None => q.filter($col.is_null().and(dsl::id.$cmp(id))),
+            };
+        }
+        q.order(($col.is_null().asc(), $col.$dir(), dsl::id.$dir()))
+    }};
+}
 
 impl ApiKeyRepository for Store {
     fn insert_api_key(&self, key: &ApiKey, audit: &AuditEvent) -> RepoResult<()> {
@@ -25,18 +77,7 @@ impl ApiKeyRepository for Store {
     }
 
     fn api_key(&self, account: AccountId, sa: ServiceAccountId, key: &KeyRef) -> RepoResult<ApiKey> {
-        self.read(Entity::ApiKey, |c| {
-            let mut q = api_keys::table
-                .filter(dsl::account_id.eq(account.to_string()))
-                .filter(dsl::service_account_id.eq(sa.to_string()))
-                .select(ApiKeyRow::as_select())
-                .into_boxed();
-            q = match key {
-                KeyRef::Id(id) => q.filter(dsl::id.eq(id.to_string())),
-                KeyRef::Name(name) => q.filter(dsl::name.eq(name.as_str().to_owned())),
-            };
-            Ok(ApiKey::try_from(q.first(c)?)?)
-        })
+        self.read(Entity::ApiKey, |c| Ok(ApiKey::try_from(by_ref(account, sa, key).first(c)?)?))
     }
 
     fn list_api_keys(&self, account: AccountId, query: &ApiKeyQuery) -> RepoResult<Page<ApiKey>> {
@@ -45,18 +86,63 @@ impl ApiKeyRepository for Store {
             let mut q = api_keys::table
                 .filter(dsl::account_id.eq(account.to_string()))
                 .select(ApiKeyRow::as_select())
-                .order(dsl::id.asc())
                 .limit(fetch_limit(limit))
                 .into_boxed();
             if let Some(sa) = query.service_account_id {
                 q = q.filter(dsl::service_account_id.eq(sa.to_string()));
             }
-            if let Some(after) = &query.page.after {
-                q = q.filter(dsl::id.gt(after.id.hyphenated().to_string()));
+            if let Some(name) = &query.name {
+                q = q.filter(dsl::name.eq(name.as_str().to_owned()));
             }
+            if let Some(active) = query.active {
+                q = q.filter(dsl::active.eq(active));
+            }
+            if let Some(scope) = &query.scope {
+                // Scopes are stored as " a b c "; `_` is a LIKE wildcard and must be escaped.
+                let pattern = format!("% {} %", scope.as_str().replace('_', "\\_"));
+                q = q.filter(dsl::scopes.like(pattern).escape('\\'));
+            }
+            let now = micros(query.now);
+            match query.expired {
+                Some(true) => q = q.filter(dsl::expires_at.le(now)),
+                Some(false) => q = q.filter(dsl::expires_at.is_null().or(dsl::expires_at.gt(now))),
+                None => {}
+            }
+            if let Some(t) = query.created_from {
+                q = q.filter(dsl::created_at.ge(micros(t)));
+            }
+            if let Some(t) = query.created_to {
+                q = q.filter(dsl::created_at.lt(micros(t)));
+            }
+            if let Some(t) = query.last_used_from {
+                q = q.filter(dsl::last_used_at.ge(micros(t)));
+            }
+            if let Some(t) = query.last_used_to {
+                q = q.filter(dsl::last_used_at.lt(micros(t)));
+            }
+            let after = query.page.after.as_ref().map(|p| (p.key.clone(), p.id.hyphenated().to_string()));
+            q = match (query.sort, query.direction) {
+                (ApiKeySort::Name, Direction::Asc) => keyset!(q, after, Text, dsl::name, asc, gt),
+                (ApiKeySort::Name, Direction::Desc) => keyset!(q, after, Text, dsl::name, desc, lt),
+                (ApiKeySort::CreatedAt, Direction::Asc) => keyset!(q, after, Time, dsl::created_at, asc, gt),
+                (ApiKeySort::CreatedAt, Direction::Desc) => keyset!(q, after, Time, dsl::created_at, desc, lt),
+                (ApiKeySort::LastUsedAt, Direction::Asc) => nulls_last_keyset!(q, after, dsl::last_used_at, asc, gt),
+                (ApiKeySort::LastUsedAt, Direction::Desc) => nulls_last_keyset!(q, after, dsl::last_used_at, desc, lt),
+                (ApiKeySort::ExpiresAt, Direction::Asc) => nulls_last_keyset!(q, after, dsl::expires_at, asc, gt),
+                (ApiKeySort::ExpiresAt, Direction::Desc) => nulls_last_keyset!(q, after, dsl::expires_at, desc, lt),
+            };
             Ok(all::<_, ApiKey>(q.load(c)?)?)
         })?;
-        Ok(Page::from_rows(rows, limit, |k| Position { key: SortKey::Id, id: *k.id.as_uuid() }))
+        let sort = query.sort;
+        Ok(Page::from_rows(rows, limit, move |k| Position {
+            key: match sort {
+                ApiKeySort::Name => SortKey::Text(k.name.as_str().to_owned()),
+                ApiKeySort::CreatedAt => SortKey::Time(micros(k.created_at)),
+                ApiKeySort::LastUsedAt => SortKey::MaybeTime(k.last_used_at.map(micros)),
+                ApiKeySort::ExpiresAt => SortKey::MaybeTime(k.expires_at.map(micros)),
+            },
+            id: *k.id.as_uuid(),
+        }))
     }
 
     fn delete_api_key(
@@ -78,6 +164,67 @@ impl ApiKeyRepository for Store {
                 return Err(TxError::Repo(RepoError::NotFound(Entity::ApiKey)));
             }
             record(c, audit)?;
+            Ok(())
+        })
+    }
+
+    fn update_api_key(
+        &self,
+        account: AccountId,
+        sa: ServiceAccountId,
+        key: &KeyRef,
+        change: &mut dyn FnMut(&mut ApiKey) -> Result<AuditEvent, Error>,
+    ) -> Result<ApiKey, Error> {
+        for _ in 0..MAX_ATTEMPTS {
+            let outcome = self.transaction(|c| {
+                let row = by_ref(account, sa, key).first(c)?;
+                let version = row.version;
+                let mut key = ApiKey::try_from(row)?;
+                let audit = change(&mut key).map_err(TxError::Domain)?;
+                let new = ApiKeyRow::from(&key);
+                let unchanged_since_read = dsl::id.eq(&new.id).and(dsl::version.eq(version));
+                let updated = diesel::update(api_keys::table.filter(unchanged_since_read))
+                    .set((
+                        dsl::name.eq(&new.name),
+                        dsl::description.eq(&new.description),
+                        dsl::scopes.eq(&new.scopes),
+                        dsl::active.eq(new.active),
+                        dsl::expires_at.eq(new.expires_at),
+                        dsl::secret_hash.eq(&new.secret_hash),
+                        dsl::previous_secret_hash.eq(&new.previous_secret_hash),
+                        dsl::previous_expires_at.eq(new.previous_expires_at),
+                        dsl::updated_at.eq(new.updated_at),
+                        dsl::last_rotated_at.eq(new.last_rotated_at),
+                        dsl::version.eq(version + 1),
+                    ))
+                    .execute(c)?;
+                if updated == 0 {
+                    return Ok(None);
+                }
+                record(c, &audit)?;
+                Ok(Some(key))
+            });
+            match outcome {
+                Ok(Some(key)) => return Ok(key),
+                Ok(None) => continue,
+                Err(e) => return Err(e.into_domain(Entity::ApiKey)),
+            }
+        }
+        Err(Error::Unavailable("the key kept changing concurrently; try again".to_owned()))
+    }
+
+    fn record_api_key_usage(&self, batch: &[(ApiKeyId, Usage)]) -> RepoResult<()> {
+        self.write(Entity::ApiKey, |c| {
+            for (id, usage) in batch {
+                let at = micros(usage.at);
+                diesel::update(
+                    api_keys::table
+                        .filter(dsl::id.eq(id.to_string()))
+                        .filter(dsl::last_used_at.is_null().or(dsl::last_used_at.lt(at))),
+                )
+                .set((dsl::last_used_at.eq(Some(at)), dsl::last_used_ip.eq(usage.ip.clone())))
+                .execute(c)?;
+            }
             Ok(())
         })
     }

@@ -20,6 +20,7 @@ pub struct TestApp {
     pub system_account: String,
     pub clock: Arc<ManualClock>,
     pub client: reqwest::Client,
+    pub keyward: Keyward,
     _db: TestDb,
 }
 
@@ -47,7 +48,7 @@ pub async fn spawn_with(db: TestDb, auth_limits: AuthLimits) -> TestApp {
     let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 6, 1, 9, 0, 0).unwrap()));
     let keyward = Keyward::new(Arc::new(store), clock.clone(), Arc::new(SystemEntropy::new()));
     let boot = keyward.bootstrap().unwrap().unwrap();
-    let app = api::app(ApiConfig { keyward, cursor_key: b"test cursor key".to_vec(), auth_limits });
+    let app = api::app(ApiConfig { keyward: keyward.clone(), cursor_key: b"test cursor key".to_vec(), auth_limits });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -59,11 +60,17 @@ pub async fn spawn_with(db: TestDb, auth_limits: AuthLimits) -> TestApp {
         system_account: boot.account_id.to_string(),
         clock,
         client: reqwest::Client::new(),
+        keyward,
         _db: db,
     }
 }
 
 impl TestApp {
+    /// Writes collected key usage now, as the background task would; returns how many keys.
+    pub async fn flush_usage(&self) -> usize {
+        api::usage::flush(&self.keyward).await.unwrap()
+    }
+
     /// Sends a request with `token` (if any) and a JSON body (if any).
     pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
         let mut req = self.client.request(method, format!("{}{path}", self.base));

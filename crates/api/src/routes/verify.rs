@@ -1,0 +1,84 @@
+//! `/v1/api-keys/verify` and `/v1/api-keys/lookup`: the data plane other services call.
+
+use axum::Json;
+use axum::extract::State;
+use domain::scope::Scopes;
+use domain::secret::SecretString;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::api_keys::ApiKeyBody;
+use crate::error::{ApiResult, Problem};
+use crate::extract::{ApiJson, Caller};
+use crate::state::AppState;
+
+/// A key presented to another service, and the scopes its request needs.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {
+    /// The presented credential string.
+    #[schema(value_type = String)]
+    pub key: SecretString,
+    /// Scopes the request needs; every one must be granted (a granted `x:*` covers `x:...`).
+    #[serde(default)]
+    #[schema(value_type = Vec<String>, example = json!(["metrics:write"]))]
+    pub required_scopes: Scopes,
+}
+
+/// The verdict on a presented key.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VerifyResponse {
+    /// Whether the key may be used for the request.
+    pub valid: bool,
+    /// `VALID`, `NOT_FOUND`, `EXPIRED`, `DISABLED`, `OWNER_DISABLED`, `INSUFFICIENT_SCOPE` or `MALFORMED`.
+    #[schema(example = "VALID")]
+    pub code: &'static str,
+    /// The key's metadata; `null` when the key is malformed or not found.
+    pub key: Option<ApiKeyBody>,
+}
+
+/// A presented key to look up.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LookupRequest {
+    /// The presented credential string.
+    #[schema(value_type = String)]
+    pub key: SecretString,
+}
+
+/// Verifies a presented API key. Needs `api-keys:verify`; keys of other accounts answer
+/// `NOT_FOUND` (except to a system administrator). A malformed key is answered from its checksum
+/// alone. A valid answer counts as a use of the key (`last_used_at`).
+#[utoipa::path(post, path = "/v1/api-keys/verify", tag = "verification", request_body = VerifyRequest,
+    security(("bearer" = [])),
+    responses((status = 200, body = VerifyResponse), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+#[tracing::instrument(skip_all)]
+pub async fn verify_api_key(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    ApiJson(body): ApiJson<VerifyRequest>,
+) -> ApiResult<Json<VerifyResponse>> {
+    let (verdict, now) = state
+        .run(move |kw| kw.verify_api_key(&p, body.key.expose(), &body.required_scopes).map(|v| (v, kw.now())))
+        .await?;
+    Ok(Json(VerifyResponse {
+        valid: verdict.outcome.is_ok(),
+        code: verdict.outcome.err().map_or("VALID", |r| r.code()),
+        key: verdict.key.map(|k| ApiKeyBody::new(k, now)),
+    }))
+}
+
+/// The metadata of the key a presented secret belongs to, whatever its state; 404 if it is unknown,
+/// malformed, or in another account. Needs `api-keys:verify`.
+#[utoipa::path(post, path = "/v1/api-keys/lookup", tag = "verification", request_body = LookupRequest,
+    security(("bearer" = [])),
+    responses((status = 200, body = ApiKeyBody), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+#[tracing::instrument(skip_all)]
+pub async fn lookup_api_key(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    ApiJson(body): ApiJson<LookupRequest>,
+) -> ApiResult<Json<ApiKeyBody>> {
+    let (key, now) = state.run(move |kw| kw.lookup_api_key(&p, body.key.expose()).map(|k| (k, kw.now()))).await?;
+    Ok(Json(ApiKeyBody::new(key, now)))
+}

@@ -1,0 +1,75 @@
+//! The data plane: other services asking whether an API key presented to them is good.
+
+use super::Keyward;
+use crate::api_key::{ApiKey, Rejection, compare_with_nothing};
+use crate::credential::{Credential, CredentialKind};
+use crate::error::{Entity, Error};
+use crate::id::ApiKeyId;
+use crate::principal::{Permission, Principal};
+use crate::repository::KeyForAuth;
+use crate::scope::Scopes;
+use crate::usage::Usage;
+
+/// The answer to "is this key good for these scopes?".
+#[derive(Debug)]
+pub struct Verification {
+    /// `Ok` if the key may be used, else why not.
+    pub outcome: Result<(), Rejection>,
+    /// The key's metadata, when the presented secret was the key's: never for `Malformed` or
+    /// `NotFound`, so a guess reveals nothing.
+    pub key: Option<ApiKey>,
+}
+
+impl Keyward {
+    /// Finds the key a presented secret belongs to, if the caller may see it. The secret must be
+    /// the key's current one or its retained previous one; state does not matter.
+    fn find_presented(&self, p: &Principal, token: &str) -> Result<Result<KeyForAuth, Rejection>, Error> {
+        p.require(Permission::ApiKeysVerify, p.account_id)?;
+        let Ok(credential) = Credential::parse(token) else {
+            return Ok(Err(Rejection::Malformed));
+        };
+        let presented = credential.secret_hash();
+        let found = match credential.kind() {
+            CredentialKind::ApiKey => self.repo.api_key_for_auth(ApiKeyId::from_uuid(credential.id()))?,
+            CredentialKind::SecretKey => None,
+        };
+        let Some(found) = found else {
+            compare_with_nothing(&presented);
+            return Ok(Err(Rejection::NotFound));
+        };
+        let now = self.now();
+        let visible = p.is_system_admin() || found.key.account_id == p.account_id;
+        if !found.key.secret.accepts(&presented, now) || !visible {
+            return Ok(Err(Rejection::NotFound));
+        }
+        Ok(Ok(found))
+    }
+
+    /// Verifies a presented key and the scopes a request needs. Needs `api-keys:verify`; keys of
+    /// other accounts are `NOT_FOUND` unless the caller is a system administrator. A valid answer
+    /// counts as a use of the key.
+    pub fn verify_api_key(&self, p: &Principal, token: &str, required: &Scopes) -> Result<Verification, Error> {
+        let found = match self.find_presented(p, token)? {
+            Ok(found) => found,
+            Err(rejection) => return Ok(Verification { outcome: Err(rejection), key: None }),
+        };
+        let now = self.now();
+        let state = found.key.usable(found.owner_active, now);
+        let outcome = state.and_then(|()| {
+            if found.key.scopes.covers_all(required) { Ok(()) } else { Err(Rejection::InsufficientScope) }
+        });
+        if outcome.is_ok() {
+            self.usage.record(found.key.id, Usage { at: now, ip: p.ip.clone() });
+        }
+        Ok(Verification { outcome, key: Some(found.key) })
+    }
+
+    /// The metadata of the key a presented secret belongs to, whatever its state. Needs
+    /// `api-keys:verify`; an unknown, mistyped or foreign key is "not found".
+    pub fn lookup_api_key(&self, p: &Principal, token: &str) -> Result<ApiKey, Error> {
+        match self.find_presented(p, token)? {
+            Ok(found) => Ok(found.key),
+            Err(_) => Err(Error::NotFound(Entity::ApiKey)),
+        }
+    }
+}
