@@ -284,22 +284,24 @@ fn concurrent_rotations_never_lose_an_acknowledged_secret(db: TestDb) {
     let original = f.kw.create_api_key(&f.root, acct, sa.id, new_key("k", &[])).unwrap();
     let key = KeyRef::Id(original.key.id);
     let retain = RetainPeriod::parse(3600, "retain_period_seconds").unwrap();
-    let secrets: Vec<String> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..8)
-            .map(|_| {
-                s.spawn(|| f.kw.rotate_api_key(&f.root, acct, sa.id, &key, retain).unwrap().secret.expose().to_owned())
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    let rotate = || f.kw.rotate_api_key(&f.root, acct, sa.id, &key, retain).unwrap();
+    let results: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8).map(|_| s.spawn(|| (0..10).map(|_| rotate()).collect::<Vec<_>>())).collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
     });
-    // Each rotation built on the one before: the last two secrets work, every earlier one does not.
-    let working = secrets.iter().filter(|s| f.kw.authenticate(s, None).unwrap().is_ok()).count();
+    // Each rotation must have built on the one before it: no two acknowledged rotations may have
+    // replaced the same secret, or one of them handed out a secret that silently never worked.
+    let replaced: std::collections::BTreeSet<[u8; 32]> =
+        results.iter().map(|r| *r.key.secret.previous.as_ref().unwrap().0.as_bytes()).collect();
+    assert_eq!(replaced.len(), results.len(), "every rotation replaced a different secret");
+    let working = results.iter().filter(|r| f.kw.authenticate(r.secret.expose(), None).unwrap().is_ok()).count();
     assert_eq!(working, 2, "exactly the current and the previous secret work");
     assert!(f.kw.authenticate(original.secret.expose(), None).unwrap().is_err());
     let rotations =
         f.kw.list_audit_events(&f.root, acct, &AuditQuery { action: Some(Action::ApiKeyRotate), ..Default::default() })
             .unwrap();
-    assert_eq!(rotations.items.len(), 8, "one audit event per acknowledged rotation");
+    assert_eq!(rotations.items.len(), 50, "the newest page of audit events: all rotations");
+    assert!(rotations.next.is_some(), "80 rotations, 80 events");
 }
 
 fn usage_is_written_in_one_batch_and_never_goes_back(db: TestDb) {

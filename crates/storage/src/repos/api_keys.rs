@@ -13,7 +13,7 @@ use domain::usage::Usage;
 
 use super::{fetch_limit, record};
 use crate::Store;
-use crate::connection::MultiBackend;
+use crate::connection::{DbConnection, MultiBackend};
 use crate::convert::{ApiKeyRow, all, micros};
 use crate::error::TxError;
 use crate::schema::api_keys::{self, dsl};
@@ -177,7 +177,15 @@ impl ApiKeyRepository for Store {
     ) -> Result<ApiKey, Error> {
         for _ in 0..MAX_ATTEMPTS {
             let outcome = self.transaction(|c| {
-                let row = by_ref(account, sa, key).first(c)?;
+                let mut row = by_ref(account, sa, key).first(c)?;
+                if let DbConnection::Postgresql(pg) = c {
+                    // Queue concurrent changes of this key behind one another instead of letting
+                    // them race; the version check below stays as the guard for every backend.
+                    diesel::sql_query("SELECT id FROM api_keys WHERE id = $1 FOR UPDATE")
+                        .bind::<diesel::sql_types::Text, _>(&row.id)
+                        .execute(pg)?;
+                    row = by_ref(account, sa, key).first(c)?;
+                }
                 let version = row.version;
                 let mut key = ApiKey::try_from(row)?;
                 let audit = change(&mut key).map_err(TxError::Domain)?;
