@@ -7,6 +7,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{Duration, TimeZone, Utc};
+use diesel::Connection;
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::sqlite::SqliteConnection;
 use domain::account::{AccountChanges, NewAccount};
 use domain::api_key::{Expiry, NewApiKey, Rejection, RetainPeriod};
 use domain::audit::Action;
@@ -320,6 +324,33 @@ fn usage_is_written_in_one_batch_and_never_goes_back(db: TestDb) {
     assert_eq!(key.last_used_ip.as_deref(), Some("10.0.0.249"));
 }
 
+fn a_malformed_key_is_refused_without_touching_the_database(db: TestDb) {
+    let url = db.url().clone();
+    let f = fixture(db);
+    let verifier = f.root.clone();
+    let good = f.kw.create_api_key(&f.root, f.root.account_id, f.root.service_account_id, new_key("k", &[])).unwrap();
+    let mut typo = good.secret.expose().to_owned();
+    typo.replace_range(70..71, if &typo[70..71] == "0" { "1" } else { "0" });
+    // Take the keys table away: anything that still answers cannot have asked the database.
+    match &url {
+        storage::DatabaseUrl::Sqlite(path) => {
+            let mut conn = SqliteConnection::establish(path).unwrap();
+            conn.batch_execute("DROP TABLE api_keys").unwrap();
+        }
+        storage::DatabaseUrl::Postgres(pg) => {
+            let mut conn = PgConnection::establish(pg).unwrap();
+            conn.batch_execute("DROP TABLE api_keys").unwrap();
+        }
+    }
+    let verdict = f.kw.verify_api_key(&verifier, &typo, &Scopes::default()).unwrap();
+    assert_eq!(verdict.outcome, Err(Rejection::Malformed));
+    assert_eq!(f.kw.authenticate(&typo, None).unwrap().unwrap_err(), Rejection::Malformed);
+    assert!(
+        f.kw.verify_api_key(&verifier, good.secret.expose(), &Scopes::default()).is_err(),
+        "a well-formed key needs the table"
+    );
+}
+
 fn migrations_are_idempotent(db: TestDb) {
     let store = db.store();
     assert!(store.migrate().unwrap().is_empty(), "a second run applies nothing");
@@ -337,4 +368,5 @@ backend_tests!(
     migrations_are_idempotent,
     concurrent_rotations_never_lose_an_acknowledged_secret,
     usage_is_written_in_one_batch_and_never_goes_back,
+    a_malformed_key_is_refused_without_touching_the_database,
 );

@@ -16,6 +16,7 @@ async fn missing_or_malformed_credentials_get_401_with_a_challenge(db: TestDb) {
     assert_eq!(none.headers["www-authenticate"], r#"Bearer realm="keyward""#);
     assert_eq!(none.headers["content-type"], "application/problem+json");
     assert_eq!(none.code(), "unauthenticated");
+    insta::assert_json_snapshot!("problem_unauthenticated", none.body);
 
     let basic = app.client.get(format!("{}/v1/accounts", app.base)).basic_auth("u", Some("p")).send().await.unwrap();
     assert_eq!(basic.status(), StatusCode::UNAUTHORIZED);

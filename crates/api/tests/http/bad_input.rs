@@ -59,7 +59,10 @@ async fn invalid_bodies_name_the_field_and_change_nothing(db: TestDb) {
         assert_eq!(res.body["field"], field, "{body}: {:?}", res.body);
         assert!(!res.body["detail"].as_str().unwrap().is_empty());
     }
+    let example = app.post("/v1/accounts", &app.admin, json!({"name": ""})).await;
+    insta::assert_json_snapshot!("problem_validation", example.body);
     let dup = app.post(&sas, &app.admin, json!({"name": "svc"})).await;
+    insta::assert_json_snapshot!("problem_conflict", dup.body);
     assert_eq!((dup.status, dup.code()), (StatusCode::CONFLICT, "name_taken"));
     let dup_key = app.post(&keys, &app.admin, json!({"name": "key"})).await;
     assert_eq!(dup_key.code(), "name_taken");
