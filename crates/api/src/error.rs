@@ -168,6 +168,10 @@ impl From<Error> for ApiError {
             }
             Error::OwnCredential => ApiError::new(StatusCode::CONFLICT, "own_credential", "Own credential", detail),
             Error::SystemAccount => ApiError::new(StatusCode::CONFLICT, "system_account", "System account", detail),
+            Error::WrongMasterKey => {
+                tracing::error!("{detail}");
+                ApiError::internal("the server is misconfigured; its operator has been told")
+            }
             Error::Unavailable(_) => {
                 tracing::error!(error = %detail, "storage unavailable");
                 ApiError::new(

@@ -40,6 +40,18 @@ pub enum Action {
     /// An API key was deleted.
     #[serde(rename = "api_key.delete")]
     ApiKeyDelete,
+    /// A secret key was created.
+    #[serde(rename = "secret_key.create")]
+    SecretKeyCreate,
+    /// A secret key was changed.
+    #[serde(rename = "secret_key.update")]
+    SecretKeyUpdate,
+    /// A secret key's secret was rotated.
+    #[serde(rename = "secret_key.rotate")]
+    SecretKeyRotate,
+    /// A secret key was deleted.
+    #[serde(rename = "secret_key.delete")]
+    SecretKeyDelete,
     /// A credential was presented and refused.
     #[serde(rename = "auth.failure")]
     AuthFailure,
@@ -47,7 +59,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, for documentation and filters.
-    pub const ALL: [Action; 11] = [
+    pub const ALL: [Action; 15] = [
         Action::AccountCreate,
         Action::AccountUpdate,
         Action::AccountDelete,
@@ -58,6 +70,10 @@ impl Action {
         Action::ApiKeyUpdate,
         Action::ApiKeyRotate,
         Action::ApiKeyDelete,
+        Action::SecretKeyCreate,
+        Action::SecretKeyUpdate,
+        Action::SecretKeyRotate,
+        Action::SecretKeyDelete,
         Action::AuthFailure,
     ];
 
@@ -74,6 +90,10 @@ impl Action {
             Action::ApiKeyUpdate => "api_key.update",
             Action::ApiKeyRotate => "api_key.rotate",
             Action::ApiKeyDelete => "api_key.delete",
+            Action::SecretKeyCreate => "secret_key.create",
+            Action::SecretKeyUpdate => "secret_key.update",
+            Action::SecretKeyRotate => "secret_key.rotate",
+            Action::SecretKeyDelete => "secret_key.delete",
             Action::AuthFailure => "auth.failure",
         }
     }

@@ -36,6 +36,8 @@ pub enum Entity {
     ServiceAccount,
     /// An API key.
     ApiKey,
+    /// A secret key.
+    SecretKey,
 }
 
 impl fmt::Display for Entity {
@@ -44,6 +46,7 @@ impl fmt::Display for Entity {
             Entity::Account => "account",
             Entity::ServiceAccount => "service account",
             Entity::ApiKey => "API key",
+            Entity::SecretKey => "secret key",
         })
     }
 }
@@ -72,6 +75,9 @@ pub enum Error {
     /// The system account cannot be deleted or renamed away.
     #[error("the system account cannot be changed this way")]
     SystemAccount,
+    /// The master key does not open what this database holds.
+    #[error("the master key does not match the one this database was set up with")]
+    WrongMasterKey,
     /// The database could not be reached or failed; the message holds no secret.
     #[error("storage unavailable: {0}")]
     Unavailable(String),

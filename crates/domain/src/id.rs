@@ -114,6 +114,10 @@ id_type!(
     /// Identifies an [`AuditEvent`](crate::audit::AuditEvent).
     AuditEventId
 );
+id_type!(
+    /// Identifies a [`SecretKey`](crate::secret_key::SecretKey); also its OAuth 2.0 `client_id`.
+    SecretKeyId
+);
 
 #[cfg(test)]
 mod tests {

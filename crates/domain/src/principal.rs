@@ -50,6 +50,10 @@ pub enum Permission {
     ApiKeysWrite,
     /// Verify and look up API keys presented to other services.
     ApiKeysVerify,
+    /// Read secret keys.
+    SecretKeysRead,
+    /// Create, change, rotate and delete secret keys.
+    SecretKeysWrite,
     /// Read audit events.
     AuditRead,
     /// Change the account itself.
@@ -65,6 +69,8 @@ impl Permission {
             Permission::ApiKeysRead => "api-keys:read",
             Permission::ApiKeysWrite => "api-keys:write",
             Permission::ApiKeysVerify => "api-keys:verify",
+            Permission::SecretKeysRead => "secret-keys:read",
+            Permission::SecretKeysWrite => "secret-keys:write",
             Permission::AuditRead => "audit:read",
             Permission::AccountAdmin => Scope::ACCOUNT_ADMIN,
         }
@@ -75,6 +81,7 @@ impl Permission {
         match self {
             Permission::ServiceAccountsRead => Some("service-accounts:write"),
             Permission::ApiKeysRead => Some("api-keys:write"),
+            Permission::SecretKeysRead => Some("secret-keys:write"),
             _ => None,
         }
     }

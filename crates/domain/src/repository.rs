@@ -11,9 +11,10 @@ use crate::account::{Account, AccountChanges};
 use crate::api_key::ApiKey;
 use crate::audit::{Action, AuditEvent};
 use crate::error::{Entity, Error};
-use crate::id::{AccountId, ApiKeyId, ServiceAccountId};
+use crate::id::{AccountId, ApiKeyId, SecretKeyId, ServiceAccountId};
 use crate::page::{Direction, Page, PageRequest};
 use crate::scope::Scope;
+use crate::secret_key::SecretKey;
 use crate::service_account::{ServiceAccount, ServiceAccountChanges};
 use crate::text::Name;
 use crate::usage::Usage;
@@ -229,6 +230,44 @@ pub trait ApiKeyRepository {
     fn record_api_key_usage(&self, batch: &[(ApiKeyId, Usage)]) -> RepoResult<()>;
 }
 
+/// Secret keys.
+pub trait SecretKeyRepository {
+    /// Stores a new key.
+    fn insert_secret_key(&self, key: &SecretKey, audit: &AuditEvent) -> RepoResult<()>;
+    /// One key of a service account.
+    fn secret_key(&self, account: AccountId, sa: ServiceAccountId, id: SecretKeyId) -> RepoResult<SecretKey>;
+    /// The keys of a service account, oldest first.
+    fn list_secret_keys(
+        &self,
+        account: AccountId,
+        sa: ServiceAccountId,
+        page: &PageRequest,
+    ) -> RepoResult<Page<SecretKey>>;
+    /// Reads a key, lets `change` modify it and name the audit event, and writes both back in one
+    /// transaction, with the same guarantees as [`ApiKeyRepository::update_api_key`].
+    fn update_secret_key(
+        &self,
+        account: AccountId,
+        sa: ServiceAccountId,
+        id: SecretKeyId,
+        change: &mut dyn FnMut(&mut SecretKey) -> Result<AuditEvent, Error>,
+    ) -> Result<SecretKey, Error>;
+    /// Deletes a key.
+    fn delete_secret_key(
+        &self,
+        account: AccountId,
+        sa: ServiceAccountId,
+        id: SecretKeyId,
+        audit: &AuditEvent,
+    ) -> RepoResult<()>;
+}
+
+/// Server-wide settings kept in the database, such as the master-key check value.
+pub trait SettingsRepository {
+    /// Stores `value` under `name` unless a value is already stored; returns the stored value.
+    fn init_setting(&self, name: &str, value: &[u8]) -> RepoResult<Vec<u8>>;
+}
+
 /// Audit events.
 pub trait AuditRepository {
     /// Stores an event that goes with no other change, such as a failed authentication.
@@ -239,7 +278,15 @@ pub trait AuditRepository {
 
 /// Everything the domain needs from storage.
 pub trait Repository:
-    AccountRepository + ServiceAccountRepository + ApiKeyRepository + AuditRepository + Send + Sync + Debug
+    AccountRepository
+    + ServiceAccountRepository
+    + ApiKeyRepository
+    + SecretKeyRepository
+    + SettingsRepository
+    + AuditRepository
+    + Send
+    + Sync
+    + Debug
 {
     /// Whether the store answers at all.
     fn ping(&self) -> RepoResult<()>;

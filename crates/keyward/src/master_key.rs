@@ -50,7 +50,14 @@ impl MasterKey {
 
     /// A key for one purpose, derived with HMAC-SHA-256 so that purposes never share a key.
     pub fn derive(&self, purpose: &str) -> Vec<u8> {
+        self.derive_key(purpose).to_vec()
+    }
+
+    /// The same, as a 256-bit key.
+    pub fn derive_key(&self, purpose: &str) -> [u8; 32] {
         let key = hmac::Key::new(hmac::HMAC_SHA256, &self.0);
-        hmac::sign(&key, purpose.as_bytes()).as_ref().to_vec()
+        let mut out = [0u8; 32];
+        out.copy_from_slice(&hmac::sign(&key, purpose.as_bytes()).as_ref()[..32]);
+        out
     }
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use api::{ApiConfig, AuthLimits};
+use domain::sealing::Sealer;
 use domain::service::Keyward;
 use domain::{SystemClock, SystemEntropy};
 use storage::{DatabaseUrl, Store};
@@ -22,8 +23,19 @@ fn open_store(common: &Common) -> Result<Store> {
     Ok(store)
 }
 
-fn keyward(store: Store) -> Keyward {
-    Keyward::new(Arc::new(store), Arc::new(SystemClock), Arc::new(SystemEntropy::new()))
+/// The domain over `store`, sealing secrets under a key derived from the master key, after
+/// checking that the master key is the one the database was set up with.
+fn keyward(store: Store, master: &MasterKey) -> Result<Keyward> {
+    let sealer = Sealer::new(&master.derive_key("keyward sealing v1"));
+    let kw = Keyward::new(Arc::new(store), Arc::new(SystemClock), Arc::new(SystemEntropy::new())).with_sealer(sealer);
+    kw.check_master_key().map_err(|e| match e {
+        domain::Error::WrongMasterKey => anyhow::anyhow!(
+            "the master key does not match the one this database was set up with: check KEYWARD_MASTER_KEY_FILE \
+             (every node of one deployment needs the same master key file)"
+        ),
+        other => anyhow::Error::new(other).context("checking the master key"),
+    })?;
+    Ok(kw)
 }
 
 /// `keyward migrate`.
@@ -42,8 +54,8 @@ pub fn migrate(common: &Common) -> Result<()> {
 /// `keyward init`.
 pub fn init(common: &Common) -> Result<()> {
     secret_file::ensure_private_dir(&common.data_dir)?;
-    MasterKey::load_or_create(&common.master_key_file())?;
-    let kw = keyward(open_store(common)?);
+    let master = MasterKey::load_or_create(&common.master_key_file())?;
+    let kw = keyward(open_store(common)?, &master)?;
     match kw.bootstrap().context("creating the system account")? {
         Some(boot) => {
             tracing::info!(account_id = %boot.account_id, "created the system account and its admin key");
@@ -58,7 +70,7 @@ pub fn init(common: &Common) -> Result<()> {
 pub fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
     secret_file::ensure_private_dir(&common.data_dir)?;
     let master = MasterKey::load_or_create(&common.master_key_file())?;
-    let kw = keyward(open_store(common)?);
+    let kw = keyward(open_store(common)?, &master)?;
     if let Some(boot) = kw.bootstrap().context("creating the system account")? {
         let path = common.data_dir.join("admin.key");
         secret_file::write(&path, format!("{}\n", boot.admin_key.expose()).as_bytes())

@@ -158,6 +158,22 @@ async fn acknowledged_writes_survive_a_crash(db: Option<TestDb>) {
     again.stop();
 }
 
+fn a_wrong_master_key_stops_the_start(db: Option<TestDb>) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let first = keyward(&data, db.as_ref()).arg("init").output().unwrap();
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    std::fs::write(data.join("master.key"), format!("{}\n", "ab".repeat(32))).unwrap();
+    let out = keyward(&data, db.as_ref()).args(["serve", "--listen", "127.0.0.1:0"]).output().unwrap();
+    assert!(!out.status.success(), "the server must not start with another master key");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("master key does not match"), "{err}");
+    std::fs::write(data.join("master.key"), "not hex\n").unwrap();
+    let out = keyward(&data, db.as_ref()).args(["serve", "--listen", "127.0.0.1:0"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("64 hexadecimal digits"));
+}
+
 fn init_prints_the_admin_key_once(db: Option<TestDb>) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
@@ -209,6 +225,10 @@ mod sqlite {
     fn a_bad_database_url_fails_clearly() {
         super::a_bad_database_url_fails_clearly();
     }
+    #[test]
+    fn a_wrong_master_key_stops_the_start() {
+        super::a_wrong_master_key_stops_the_start(None);
+    }
 }
 
 mod postgres {
@@ -230,6 +250,12 @@ mod postgres {
     fn init_prints_the_admin_key_once() {
         if let Some(db) = TestDb::postgres() {
             super::init_prints_the_admin_key_once(Some(db));
+        }
+    }
+    #[test]
+    fn a_wrong_master_key_stops_the_start() {
+        if let Some(db) = TestDb::postgres() {
+            super::a_wrong_master_key_stops_the_start(Some(db));
         }
     }
 }

@@ -9,15 +9,16 @@ use domain::Timestamp;
 use domain::account::Account;
 use domain::api_key::{ApiKey, StoredSecret};
 use domain::audit::{Action, AuditEvent, Outcome};
-use domain::id::{AccountId, ApiKeyId, AuditEventId, ServiceAccountId};
+use domain::id::{AccountId, ApiKeyId, AuditEventId, SecretKeyId, ServiceAccountId};
 use domain::repository::{RepoError, RepoResult};
 use domain::scope::Scopes;
 use domain::secret::SecretHash;
+use domain::secret_key::{SealedSecret, SecretKey};
 use domain::service_account::ServiceAccount;
 use domain::text::{Description, Metadata, Name};
 use uuid::Uuid;
 
-use crate::schema::{accounts, api_keys, audit_events, service_accounts};
+use crate::schema::{accounts, api_keys, audit_events, secret_keys, service_accounts};
 
 fn corrupt(what: &str) -> RepoError {
     RepoError::Unavailable(format!("a stored {what} is invalid"))
@@ -214,6 +215,73 @@ impl TryFrom<ApiKeyRow> for ApiKey {
             last_used_ip: r.last_used_ip,
             last_rotated_at: opt_time(r.last_rotated_at)?,
             secret: StoredSecret { current: hash(&r.secret_hash)?, previous },
+        })
+    }
+}
+
+#[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = secret_keys)]
+pub(crate) struct SecretKeyRow {
+    pub id: String,
+    pub account_id: String,
+    pub service_account_id: String,
+    pub name: String,
+    pub scopes: String,
+    pub active: bool,
+    pub expires_at: Option<i64>,
+    pub sealed_secret: Vec<u8>,
+    pub previous_sealed_secret: Option<Vec<u8>>,
+    pub previous_expires_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub last_used_at: Option<i64>,
+    pub last_rotated_at: Option<i64>,
+    /// Bumped by every change; see `update_secret_key`.
+    pub version: i64,
+}
+
+impl From<&SecretKey> for SecretKeyRow {
+    fn from(k: &SecretKey) -> Self {
+        Self {
+            id: k.id.to_string(),
+            account_id: k.account_id.to_string(),
+            service_account_id: k.service_account_id.to_string(),
+            name: k.name.as_str().to_owned(),
+            scopes: scopes_text(&k.scopes),
+            active: k.active,
+            expires_at: k.expires_at.map(micros),
+            sealed_secret: k.secret.current.clone(),
+            previous_sealed_secret: k.secret.previous.as_ref().map(|(s, _)| s.clone()),
+            previous_expires_at: k.secret.previous.as_ref().map(|(_, t)| micros(*t)),
+            created_at: micros(k.created_at),
+            updated_at: micros(k.updated_at),
+            last_used_at: k.last_used_at.map(micros),
+            last_rotated_at: k.last_rotated_at.map(micros),
+            version: 0,
+        }
+    }
+}
+
+impl TryFrom<SecretKeyRow> for SecretKey {
+    type Error = RepoError;
+    fn try_from(r: SecretKeyRow) -> RepoResult<Self> {
+        let previous = match (r.previous_sealed_secret, r.previous_expires_at) {
+            (Some(s), Some(until)) => Some((s, time(until)?)),
+            _ => None,
+        };
+        Ok(SecretKey {
+            id: SecretKeyId::from_uuid(uuid(&r.id)?),
+            account_id: AccountId::from_uuid(uuid(&r.account_id)?),
+            service_account_id: ServiceAccountId::from_uuid(uuid(&r.service_account_id)?),
+            name: name(&r.name)?,
+            scopes: scopes(&r.scopes)?,
+            active: r.active,
+            expires_at: opt_time(r.expires_at)?,
+            created_at: time(r.created_at)?,
+            updated_at: time(r.updated_at)?,
+            last_used_at: opt_time(r.last_used_at)?,
+            last_rotated_at: opt_time(r.last_rotated_at)?,
+            secret: SealedSecret { current: r.sealed_secret, previous },
         })
     }
 }

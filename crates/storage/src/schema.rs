@@ -46,6 +46,33 @@ diesel::table! {
 }
 
 diesel::table! {
+    secret_keys (id) {
+        id -> Text,
+        account_id -> Text,
+        service_account_id -> Text,
+        name -> Text,
+        scopes -> Text,
+        active -> Bool,
+        expires_at -> Nullable<BigInt>,
+        sealed_secret -> Binary,
+        previous_sealed_secret -> Nullable<Binary>,
+        previous_expires_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+        last_rotated_at -> Nullable<BigInt>,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
+    settings (name) {
+        name -> Text,
+        value -> Binary,
+    }
+}
+
+diesel::table! {
     audit_events (id) {
         id -> Text,
         account_id -> Text,
@@ -60,4 +87,12 @@ diesel::table! {
 
 diesel::joinable!(api_keys -> service_accounts (service_account_id));
 diesel::joinable!(service_accounts -> accounts (account_id));
-diesel::allow_tables_to_appear_in_same_query!(accounts, service_accounts, api_keys, audit_events);
+diesel::joinable!(secret_keys -> service_accounts (service_account_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    accounts,
+    service_accounts,
+    api_keys,
+    secret_keys,
+    settings,
+    audit_events
+);

@@ -12,6 +12,25 @@ use crate::connection::{Backend, DatabaseUrl, DbConnection, Manager};
 use crate::error::TxError;
 use crate::{StorageError, migrate};
 
+/// How often a change that lost a race with another change of the same row is re-run.
+const MAX_ATTEMPTS: usize = 8;
+
+/// On PostgreSQL, locks row `id` of `table` until the transaction ends, so that concurrent
+/// read-modify-writes of one row queue up instead of racing; answers whether it locked. On SQLite,
+/// writers are already serialized and nothing needs doing.
+pub(crate) fn lock_row(conn: &mut DbConnection, table: &'static str, id: &str) -> diesel::QueryResult<bool> {
+    use diesel::RunQueryDsl;
+    match conn {
+        DbConnection::Postgresql(pg) => {
+            diesel::sql_query(format!("SELECT id FROM {table} WHERE id = $1 FOR UPDATE"))
+                .bind::<diesel::sql_types::Text, _>(id)
+                .execute(pg)?;
+            Ok(true)
+        }
+        DbConnection::Sqlite(_) => Ok(false),
+    }
+}
+
 /// Keyward's storage: implements every repository trait of the domain.
 #[derive(Debug)]
 pub struct Store {
@@ -83,6 +102,24 @@ impl Store {
         f: impl FnOnce(&mut DbConnection) -> Result<T, TxError>,
     ) -> RepoResult<T> {
         self.transaction(f).map_err(|e| e.into_repo(entity))
+    }
+
+    /// Runs a read-modify-write of one row in a transaction until it commits with no concurrent
+    /// change in between. `attempt` answers `None` when its versioned update matched no row (the
+    /// row changed since it was read); the attempt is then re-run on the new row.
+    pub(crate) fn read_modify_write<T>(
+        &self,
+        entity: Entity,
+        mut attempt: impl FnMut(&mut DbConnection) -> Result<Option<T>, TxError>,
+    ) -> Result<T, domain::Error> {
+        for _ in 0..MAX_ATTEMPTS {
+            match self.transaction(&mut attempt) {
+                Ok(Some(done)) => return Ok(done),
+                Ok(None) => continue,
+                Err(e) => return Err(e.into_domain(entity)),
+            }
+        }
+        Err(domain::Error::Unavailable("the row kept changing concurrently; try again".to_owned()))
     }
 
     /// Runs `f` in one write transaction and hands back its error as it is.

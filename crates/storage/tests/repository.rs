@@ -19,6 +19,8 @@ use domain::page::{CursorCodec, Direction, Limit, PageRequest};
 use domain::principal::Principal;
 use domain::repository::{AuditQuery, KeyRef, ServiceAccountQuery, ServiceAccountSort};
 use domain::scope::Scopes;
+use domain::sealing::Sealer;
+use domain::secret_key::NewSecretKey;
 use domain::service::Keyward;
 use domain::service_account::{NewServiceAccount, ServiceAccountChanges};
 use domain::text::{Description, Metadata, Name};
@@ -351,6 +353,46 @@ fn a_malformed_key_is_refused_without_touching_the_database(db: TestDb) {
     );
 }
 
+fn secret_keys_are_sealed_at_rest_and_bound_to_their_row(db: TestDb) {
+    let url = db.url().clone();
+    let f = fixture(db);
+    let sealer = Sealer::new(&[7; 32]);
+    let kw = f.kw.clone().with_sealer(Sealer::new(&[7; 32]));
+    let (acct, sa) = (f.root.account_id, f.root.service_account_id);
+    let new = |n: &str| NewSecretKey { name: name(n), scopes: Scopes::default(), expiry: Expiry::Never };
+    let a = kw.create_secret_key(&f.root, acct, sa, new("a")).unwrap();
+    let b = kw.create_secret_key(&f.root, acct, sa, new("b")).unwrap();
+    assert!(a.secret.expose().starts_with("kw_sk_"));
+    let secret_hex = &a.secret.expose()[39..103];
+    let secret: Vec<u8> = (0..32).map(|i| u8::from_str_radix(&secret_hex[2 * i..2 * i + 2], 16).unwrap()).collect();
+    let stored = kw.get_secret_key(&f.root, acct, sa, a.key.id).unwrap();
+    assert!(!stored.secret.current.windows(32).any(|w| w == secret.as_slice()), "never stored in plaintext");
+    assert_eq!(stored.open_secrets(&sealer, kw.now()).unwrap(), vec![secret]);
+    // Move B's ciphertext into A's row, as an attacker with database access might.
+    let sql = format!(
+        "UPDATE secret_keys SET sealed_secret = (SELECT sealed_secret FROM secret_keys WHERE id = '{}') WHERE id = '{}'",
+        b.key.id, a.key.id
+    );
+    match &url {
+        storage::DatabaseUrl::Sqlite(path) => SqliteConnection::establish(path).unwrap().batch_execute(&sql).unwrap(),
+        storage::DatabaseUrl::Postgres(pg) => PgConnection::establish(pg).unwrap().batch_execute(&sql).unwrap(),
+    }
+    let moved = kw.get_secret_key(&f.root, acct, sa, a.key.id).unwrap();
+    assert!(moved.open_secrets(&sealer, kw.now()).is_err(), "a ciphertext moved to another row does not open");
+    assert!(b.key.id != a.key.id);
+}
+
+fn the_master_key_is_checked_against_the_database(db: TestDb) {
+    let store = Arc::new(db.store());
+    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 6, 1, 9, 0, 0).unwrap()));
+    let entropy = Arc::new(SystemEntropy::new());
+    let with =
+        |key: u8| Keyward::new(store.clone(), clock.clone(), entropy.clone()).with_sealer(Sealer::new(&[key; 32]));
+    with(1).check_master_key().unwrap();
+    with(1).check_master_key().unwrap();
+    assert!(matches!(with(2).check_master_key(), Err(Error::WrongMasterKey)));
+}
+
 fn migrations_are_idempotent(db: TestDb) {
     let store = db.store();
     assert!(store.migrate().unwrap().is_empty(), "a second run applies nothing");
@@ -369,4 +411,6 @@ backend_tests!(
     concurrent_rotations_never_lose_an_acknowledged_secret,
     usage_is_written_in_one_batch_and_never_goes_back,
     a_malformed_key_is_refused_without_touching_the_database,
+    secret_keys_are_sealed_at_rest_and_bound_to_their_row,
+    the_master_key_is_checked_against_the_database,
 );

@@ -1,5 +1,7 @@
 //! Extractors that turn request parts into domain values, answering bad input with a problem.
 
+use serde::Deserialize as _;
+
 mod auth;
 mod json;
 mod path;
@@ -9,3 +11,13 @@ pub use auth::Caller;
 pub use json::ApiJson;
 pub use path::ApiPath;
 pub use query::ApiQuery;
+
+/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`), for `PATCH` bodies where
+/// `null` means "remove".
+pub(crate) fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}

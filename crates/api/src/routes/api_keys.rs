@@ -199,24 +199,15 @@ pub struct UpdateApiKey {
     #[schema(value_type = Option<Vec<String>>)]
     pub scopes: Option<Scopes>,
     /// A new expiry in the future, or `null` for none.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::extract::present")]
     #[schema(value_type = Option<DateTime<Utc>>)]
     pub expires_at: Option<Option<DateTime<Utc>>>,
-}
-
-/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
-fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 /// How long the old secret keeps working after a rotation.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RotateApiKey {
+pub struct RotateCredential {
     /// Seconds the previous secret keeps working, 0 (not at all) to 2592000 (30 days). Only one
     /// previous secret is kept: rotating again ends the one retained before.
     #[schema(minimum = 0, maximum = 2_592_000, example = 3600)]
@@ -254,7 +245,7 @@ pub async fn update_api_key(
 
 /// Gives a key a new secret, returned once; the old secret keeps working for the retain period.
 #[utoipa::path(post, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/api-keys/{key_id_or_name}/rotate",
-    tag = "api keys", request_body = RotateApiKey,
+    tag = "api keys", request_body = RotateCredential,
     params(("account_id" = String, Path, description = "The account's id"),
            ("service_account_id" = String, Path, description = "The service account's id"),
            ("key_id_or_name" = String, Path, description = "The key's id, or its name")),
@@ -265,7 +256,7 @@ pub async fn rotate_api_key(
     State(state): State<AppState>,
     Caller(p): Caller,
     ApiPath(path): ApiPath<(String, String, String)>,
-    ApiJson(body): ApiJson<RotateApiKey>,
+    ApiJson(body): ApiJson<RotateCredential>,
 ) -> ApiResult<Json<IssuedApiKeyBody>> {
     let (account, sa) = ids(&path.0, &path.1)?;
     let key = key_ref(&path.2)?;

@@ -5,6 +5,7 @@ pub mod api_key_lists;
 pub mod api_keys;
 pub mod audit;
 pub mod health;
+pub mod secret_keys;
 pub mod service_accounts;
 pub mod verify;
 
@@ -28,6 +29,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(api_keys::get_api_key, api_keys::update_api_key, api_keys::delete_api_key))
         .routes(routes!(api_keys::rotate_api_key))
         .routes(routes!(api_key_lists::list_account_api_keys))
+        .routes(routes!(secret_keys::create_secret_key, secret_keys::list_secret_keys))
+        .routes(routes!(secret_keys::get_secret_key, secret_keys::update_secret_key, secret_keys::delete_secret_key))
+        .routes(routes!(secret_keys::rotate_secret_key))
         .routes(routes!(verify::verify_api_key))
         .routes(routes!(verify::lookup_api_key))
         .routes(routes!(audit::list_audit_events))

@@ -12,5 +12,6 @@ mod key_lifecycle;
 mod key_lists;
 mod lists;
 mod openapi;
+mod secret_keys;
 mod verify;
 mod walkthrough;

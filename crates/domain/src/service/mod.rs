@@ -6,6 +6,7 @@ mod api_keys;
 mod audit;
 mod auth;
 mod bootstrap;
+mod secret_keys;
 mod service_accounts;
 mod usage;
 mod verify;
@@ -16,11 +17,13 @@ use crate::audit::{Action, AuditEvent, Outcome};
 use crate::id::{AccountId, AuditEventId};
 use crate::principal::Principal;
 use crate::repository::Repository;
+use crate::sealing::Sealer;
 use crate::usage::UsageBuffer;
 use crate::{Clock, Entropy, Timestamp};
 
 pub use api_keys::IssuedApiKey;
 pub use bootstrap::Bootstrapped;
+pub use secret_keys::IssuedSecretKey;
 pub use verify::Verification;
 
 /// Keyward's operations over some storage, clock and random source.
@@ -30,12 +33,20 @@ pub struct Keyward {
     clock: Arc<dyn Clock>,
     entropy: Arc<dyn Entropy>,
     usage: Arc<UsageBuffer>,
+    sealer: Arc<Sealer>,
 }
 
 impl Keyward {
     /// Keyward over `repo`, reading time from `clock` and randomness from `entropy`.
     pub fn new(repo: Arc<dyn Repository>, clock: Arc<dyn Clock>, entropy: Arc<dyn Entropy>) -> Self {
-        Self { repo, clock, entropy, usage: Arc::new(UsageBuffer::default()) }
+        let sealer = Arc::new(Sealer::random(entropy.as_ref()));
+        Self { repo, clock, entropy, usage: Arc::new(UsageBuffer::default()), sealer }
+    }
+
+    /// The same, sealing secrets with `sealer` (keyed from the master key) instead of a random key.
+    pub fn with_sealer(mut self, sealer: Sealer) -> Self {
+        self.sealer = Arc::new(sealer);
+        self
     }
 
     /// The current time.

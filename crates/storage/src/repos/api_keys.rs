@@ -13,17 +13,15 @@ use domain::usage::Usage;
 
 use super::{fetch_limit, record};
 use crate::Store;
-use crate::connection::{DbConnection, MultiBackend};
+use crate::connection::MultiBackend;
 use crate::convert::{ApiKeyRow, all, micros};
 use crate::error::TxError;
 use crate::schema::api_keys::{self, dsl};
 use crate::schema::{accounts, service_accounts};
+use crate::store::lock_row;
 
 /// The SQL type of a selected [`ApiKeyRow`].
 type ApiKeyRowSql = diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<ApiKeyRow, MultiBackend>>;
-
-/// How often a change that lost a race with another change of the same key is re-run.
-const MAX_ATTEMPTS: usize = 8;
 
 /// The query for one key of a service account, by id or by name.
 fn by_ref<'a>(
@@ -175,50 +173,37 @@ impl ApiKeyRepository for Store {
         key: &KeyRef,
         change: &mut dyn FnMut(&mut ApiKey) -> Result<AuditEvent, Error>,
     ) -> Result<ApiKey, Error> {
-        for _ in 0..MAX_ATTEMPTS {
-            let outcome = self.transaction(|c| {
-                let mut row = by_ref(account, sa, key).first(c)?;
-                if let DbConnection::Postgresql(pg) = c {
-                    // Queue concurrent changes of this key behind one another instead of letting
-                    // them race; the version check below stays as the guard for every backend.
-                    diesel::sql_query("SELECT id FROM api_keys WHERE id = $1 FOR UPDATE")
-                        .bind::<diesel::sql_types::Text, _>(&row.id)
-                        .execute(pg)?;
-                    row = by_ref(account, sa, key).first(c)?;
-                }
-                let version = row.version;
-                let mut key = ApiKey::try_from(row)?;
-                let audit = change(&mut key).map_err(TxError::Domain)?;
-                let new = ApiKeyRow::from(&key);
-                let unchanged_since_read = dsl::id.eq(&new.id).and(dsl::version.eq(version));
-                let updated = diesel::update(api_keys::table.filter(unchanged_since_read))
-                    .set((
-                        dsl::name.eq(&new.name),
-                        dsl::description.eq(&new.description),
-                        dsl::scopes.eq(&new.scopes),
-                        dsl::active.eq(new.active),
-                        dsl::expires_at.eq(new.expires_at),
-                        dsl::secret_hash.eq(&new.secret_hash),
-                        dsl::previous_secret_hash.eq(&new.previous_secret_hash),
-                        dsl::previous_expires_at.eq(new.previous_expires_at),
-                        dsl::updated_at.eq(new.updated_at),
-                        dsl::last_rotated_at.eq(new.last_rotated_at),
-                        dsl::version.eq(version + 1),
-                    ))
-                    .execute(c)?;
-                if updated == 0 {
-                    return Ok(None);
-                }
-                record(c, &audit)?;
-                Ok(Some(key))
-            });
-            match outcome {
-                Ok(Some(key)) => return Ok(key),
-                Ok(None) => continue,
-                Err(e) => return Err(e.into_domain(Entity::ApiKey)),
+        self.read_modify_write(Entity::ApiKey, |c| {
+            let mut row = by_ref(account, sa, key).first(c)?;
+            if lock_row(c, "api_keys", &row.id)? {
+                row = by_ref(account, sa, key).first(c)?;
             }
-        }
-        Err(Error::Unavailable("the key kept changing concurrently; try again".to_owned()))
+            let version = row.version;
+            let mut key = ApiKey::try_from(row)?;
+            let audit = change(&mut key).map_err(TxError::Domain)?;
+            let new = ApiKeyRow::from(&key);
+            let unchanged_since_read = dsl::id.eq(&new.id).and(dsl::version.eq(version));
+            let updated = diesel::update(api_keys::table.filter(unchanged_since_read))
+                .set((
+                    dsl::name.eq(&new.name),
+                    dsl::description.eq(&new.description),
+                    dsl::scopes.eq(&new.scopes),
+                    dsl::active.eq(new.active),
+                    dsl::expires_at.eq(new.expires_at),
+                    dsl::secret_hash.eq(&new.secret_hash),
+                    dsl::previous_secret_hash.eq(&new.previous_secret_hash),
+                    dsl::previous_expires_at.eq(new.previous_expires_at),
+                    dsl::updated_at.eq(new.updated_at),
+                    dsl::last_rotated_at.eq(new.last_rotated_at),
+                    dsl::version.eq(version + 1),
+                ))
+                .execute(c)?;
+            if updated == 0 {
+                return Ok(None);
+            }
+            record(c, &audit)?;
+            Ok(Some(key))
+        })
     }
 
     fn record_api_key_usage(&self, batch: &[(ApiKeyId, Usage)]) -> RepoResult<()> {

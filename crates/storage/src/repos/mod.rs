@@ -3,6 +3,7 @@
 mod accounts;
 mod api_keys;
 mod audit;
+mod secret_keys;
 mod service_accounts;
 
 use diesel::connection::SimpleConnection;

@@ -1,0 +1,273 @@
+//! `.../service-accounts/{service_account_id}/secret-keys`: symmetric credentials, stored sealed.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use domain::api_key::{Expiry, KeyState, RetainPeriod};
+use domain::id::SecretKeyId;
+use domain::scope::Scopes;
+use domain::secret_key::{NewSecretKey, SecretKey, SecretKeyChanges};
+use domain::service::IssuedSecretKey;
+use domain::text::Name;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::api_keys::{RotateCredential, ids};
+use crate::error::{ApiResult, Problem};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Caller};
+use crate::list::{list_body, next_cursor, page_request};
+use crate::state::AppState;
+
+/// A secret key, without its secret.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SecretKeyBody {
+    /// Its id (UUIDv7): the OAuth 2.0 `client_id` and the JWT `kid`.
+    pub id: String,
+    /// The account of its service account.
+    pub account_id: String,
+    /// The service account it belongs to.
+    pub service_account_id: String,
+    /// Its name, unique per service account.
+    pub name: String,
+    /// What it may do.
+    pub scopes: Vec<String>,
+    /// Whether it is enabled.
+    pub active: bool,
+    /// `active`, `disabled` or `expired`, as of the response.
+    #[schema(value_type = String, example = "active")]
+    pub state: KeyState,
+    /// When it stops working; `null` for never.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it was last changed.
+    pub updated_at: DateTime<Utc>,
+    /// When it was last used successfully.
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// When its secret was last rotated.
+    pub last_rotated_at: Option<DateTime<Utc>>,
+}
+
+impl SecretKeyBody {
+    fn new(k: SecretKey, now: DateTime<Utc>) -> Self {
+        Self {
+            state: k.state(now),
+            id: k.id.to_string(),
+            account_id: k.account_id.to_string(),
+            service_account_id: k.service_account_id.to_string(),
+            name: k.name.into(),
+            scopes: k.scopes.iter().map(|s| s.as_str().to_owned()).collect(),
+            active: k.active,
+            expires_at: k.expires_at,
+            created_at: k.created_at,
+            updated_at: k.updated_at,
+            last_used_at: k.last_used_at,
+            last_rotated_at: k.last_rotated_at,
+        }
+    }
+}
+
+/// A secret key just created or rotated: its metadata and, this once, its secret.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IssuedSecretKeyBody {
+    /// The key.
+    #[serde(flatten)]
+    pub key: SecretKeyBody,
+    /// The credential string `kw_sk_<id>_<secret><checksum>`, shown only in this response. Keyward
+    /// keeps it sealed (AES-256-GCM) under its master key.
+    #[schema(example = "kw_sk_0190f1c27a3b7c4d8e5f0123456789ab_<72 hex digits>")]
+    pub secret: String,
+}
+
+impl IssuedSecretKeyBody {
+    fn new(issued: IssuedSecretKey, now: DateTime<Utc>) -> Self {
+        Self { key: SecretKeyBody::new(issued.key, now), secret: issued.secret.expose().to_owned() }
+    }
+}
+
+list_body!(SecretKeyList, SecretKeyBody);
+
+/// A new secret key.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSecretKey {
+    /// 1 to 100 characters, unique per service account.
+    #[schema(value_type = String, example = "token-issuer")]
+    pub name: Name,
+    /// Scopes, each `[a-z0-9:._*-]{1,64}`, at most 100; the caller must hold each one itself.
+    #[serde(default)]
+    #[schema(value_type = Vec<String>)]
+    pub scopes: Scopes,
+    /// When the key stops working (RFC 3339, in the future). Give this or `ttl_seconds`, not both.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Lifetime in seconds from now, 1 to 10 years. Give this or `expires_at`, not both.
+    #[schema(minimum = 1, maximum = 316_224_000)]
+    pub ttl_seconds: Option<i64>,
+}
+
+/// Changes to a secret key; absent fields stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSecretKey {
+    /// A new name.
+    #[schema(value_type = Option<String>)]
+    pub name: Option<Name>,
+    /// Enable or disable the key.
+    pub active: Option<bool>,
+    /// New scopes, replacing the old ones; the caller must hold each one itself.
+    #[schema(value_type = Option<Vec<String>>)]
+    pub scopes: Option<Scopes>,
+    /// A new expiry in the future, or `null` for none.
+    #[serde(default, deserialize_with = "crate::extract::present")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub expires_at: Option<Option<DateTime<Utc>>>,
+}
+
+/// Paging of a secret-key list (creation order).
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SecretKeyListParams {
+    /// Items per page, 1 to 1000 (default 50).
+    #[param(value_type = Option<u16>, minimum = 1, maximum = 1000)]
+    pub limit: Option<String>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+fn key_id(raw: &str) -> ApiResult<SecretKeyId> {
+    Ok(SecretKeyId::parse(raw, "key_id")?)
+}
+
+/// Creates a secret key. The response holds the secret, once.
+#[utoipa::path(post, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/secret-keys", tag = "secret keys",
+    request_body = CreateSecretKey,
+    params(("account_id" = String, Path, description = "The account's id"),
+           ("service_account_id" = String, Path, description = "The service account's id")),
+    security(("bearer" = [])),
+    responses((status = 201, body = IssuedSecretKeyBody), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+#[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]
+pub async fn create_secret_key(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    ApiPath(path): ApiPath<(String, String)>,
+    ApiJson(body): ApiJson<CreateSecretKey>,
+) -> ApiResult<(StatusCode, Json<IssuedSecretKeyBody>)> {
+    let (account, sa) = ids(&path.0, &path.1)?;
+    let expiry = Expiry::parse(body.expires_at, body.ttl_seconds)?;
+    let new = NewSecretKey { name: body.name, scopes: body.scopes, expiry };
+    let (issued, now) = state.run(move |kw| kw.create_secret_key(&p, account, sa, new).map(|i| (i, kw.now()))).await?;
+    Ok((StatusCode::CREATED, Json(IssuedSecretKeyBody::new(issued, now))))
+}
+
+/// Lists the secret keys of a service account, expired ones included.
+#[utoipa::path(get, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/secret-keys", tag = "secret keys",
+    params(("account_id" = String, Path, description = "The account's id"),
+           ("service_account_id" = String, Path, description = "The service account's id"), SecretKeyListParams),
+    security(("bearer" = [])),
+    responses((status = 200, body = SecretKeyList), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+#[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]
+pub async fn list_secret_keys(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    ApiPath(path): ApiPath<(String, String)>,
+    ApiQuery(q): ApiQuery<SecretKeyListParams>,
+) -> ApiResult<Json<SecretKeyList>> {
+    let (account, sa) = ids(&path.0, &path.1)?;
+    let list = format!("/v1/accounts/{account}/service-accounts/{sa}/secret-keys");
+    let page = page_request(&state, &list, q.limit.as_deref(), q.cursor.as_deref())?;
+    let (result, now) = state.run(move |kw| kw.list_secret_keys(&p, account, sa, &page).map(|r| (r, kw.now()))).await?;
+    let next_cursor = next_cursor(&state, &list, result.next.as_ref());
+    Ok(Json(SecretKeyList {
+        items: result.items.into_iter().map(|k| SecretKeyBody::new(k, now)).collect(),
+        next_cursor,
+    }))
+}
+
+/// One secret key.
+#[utoipa::path(get, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/secret-keys/{key_id}",
+    tag = "secret keys",
+    params(("account_id" = String, Path, description = "The account's id"),
+           ("service_account_id" = String, Path, description = "The service account's id"),
+           ("key_id" = String, Path, description = "The key's id")),
+    security(("bearer" = [])),
+    responses((status = 200, body = SecretKeyBody), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+#[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]
+pub async fn get_secret_key(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    ApiPath(path): ApiPath<(String, String, String)>,
+) -> ApiResult<Json<SecretKeyBody>> {
+    let (account, sa) = ids(&path.0, &path.1)?;
+    let id = key_id(&path.2)?;
+    let (key, now) = state.run(move |kw| kw.get_secret_key(&p, account, sa, id).map(|k| (k, kw.now()))).await?;
+    Ok(Json(SecretKeyBody::new(key, now)))
+}
+
+/// Changes a secret key's name, state, scopes or expiry.
+#[utoipa::path(patch, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/secret-keys/{key_id}",
+    tag = "secret keys", request_body = UpdateSecretKey,
+    params(("account_id" = String, Path, description = "The account's id"),
+           ("service_account_id" = String, Path, description = "The service account's id"),
+           ("key_id" = String, Path, description = "The key's id")),
+    security(("bearer" = [])),
+    responses((status = 200, body = SecretKeyBody), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+#[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]
+pub async fn update_secret_key(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    ApiPath(path): ApiPath<(String, String, String)>,
+    ApiJson(body): ApiJson<UpdateSecretKey>,
+) -> ApiResult<Json<SecretKeyBody>> {
+    let (account, sa) = ids(&path.0, &path.1)?;
+    let id = key_id(&path.2)?;
+    let changes =
+        SecretKeyChanges { name: body.name, active: body.active, scopes: body.scopes, expires_at: body.expires_at };
+    let (key, now) =
+        state.run(move |kw| kw.update_secret_key(&p, account, sa, id, changes).map(|k| (k, kw.now()))).await?;
+    Ok(Json(SecretKeyBody::new(key, now)))
+}
+
+/// Gives a secret key a new secret, returned once; the old one keeps working for the retain period.
+#[utoipa::path(post, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/secret-keys/{key_id}/rotate",
+    tag = "secret keys", request_body = RotateCredential,
+    params(("account_id" = String, Path, description = "The account's id"),
+           ("service_account_id" = String, Path, description = "The service account's id"),
+           ("key_id" = String, Path, description = "The key's id")),
+    security(("bearer" = [])),
+    responses((status = 200, body = IssuedSecretKeyBody), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+#[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]
+pub async fn rotate_secret_key(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    ApiPath(path): ApiPath<(String, String, String)>,
+    ApiJson(body): ApiJson<RotateCredential>,
+) -> ApiResult<Json<IssuedSecretKeyBody>> {
+    let (account, sa) = ids(&path.0, &path.1)?;
+    let id = key_id(&path.2)?;
+    let retain = RetainPeriod::parse(body.retain_period_seconds, "retain_period_seconds")?;
+    let (issued, now) =
+        state.run(move |kw| kw.rotate_secret_key(&p, account, sa, id, retain).map(|i| (i, kw.now()))).await?;
+    Ok(Json(IssuedSecretKeyBody::new(issued, now)))
+}
+
+/// Deletes a secret key.
+#[utoipa::path(delete, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/secret-keys/{key_id}",
+    tag = "secret keys",
+    params(("account_id" = String, Path, description = "The account's id"),
+           ("service_account_id" = String, Path, description = "The service account's id"),
+           ("key_id" = String, Path, description = "The key's id")),
+    security(("bearer" = [])),
+    responses((status = 204), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+#[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]
+pub async fn delete_secret_key(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    ApiPath(path): ApiPath<(String, String, String)>,
+) -> ApiResult<StatusCode> {
+    let (account, sa) = ids(&path.0, &path.1)?;
+    let id = key_id(&path.2)?;
+    state.run(move |kw| kw.delete_secret_key(&p, account, sa, id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,187 @@
+//! Secret keys: symmetric credentials of a service account. The id is the OAuth 2.0 `client_id`
+//! and the JWT `kid`; the secret is the client secret and the HMAC key, so Keyward must be able to
+//! read it back: it is stored sealed (AES-256-GCM) under the master key, bound to the key's id.
+
+use std::fmt;
+
+use crate::api_key::{KeyState, RetainPeriod};
+use crate::id::{AccountId, SecretKeyId, ServiceAccountId};
+use crate::scope::Scopes;
+use crate::sealing::{Sealer, Unsealable};
+use crate::text::Name;
+use crate::{Entropy, Timestamp, ValidationError};
+
+/// The sealed secret of a key and, after a rotation, the sealed previous one with the moment it
+/// stops being accepted. `Debug` shows neither.
+#[derive(Clone)]
+pub struct SealedSecret {
+    /// The current secret, sealed.
+    pub current: Vec<u8>,
+    /// The previous secret, sealed, and when it stops working.
+    pub previous: Option<(Vec<u8>, Timestamp)>,
+}
+
+impl fmt::Debug for SealedSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SealedSecret([REDACTED])")
+    }
+}
+
+/// The associated data a key's secret is sealed with: it ties the ciphertext to this key's row.
+pub fn seal_context(id: SecretKeyId) -> Vec<u8> {
+    format!("keyward secret key v1:{id}").into_bytes()
+}
+
+/// A secret key.
+#[derive(Debug, Clone)]
+pub struct SecretKey {
+    /// Its id: the OAuth 2.0 `client_id`, the JWT `kid`, and the id part of its credential string.
+    pub id: SecretKeyId,
+    /// The account of its service account.
+    pub account_id: AccountId,
+    /// The service account it belongs to.
+    pub service_account_id: ServiceAccountId,
+    /// Its name, unique per service account.
+    pub name: Name,
+    /// What it may do.
+    pub scopes: Scopes,
+    /// Whether it may be used.
+    pub active: bool,
+    /// When it stops working, if ever.
+    pub expires_at: Option<Timestamp>,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it was last changed.
+    pub updated_at: Timestamp,
+    /// When it was last used successfully.
+    pub last_used_at: Option<Timestamp>,
+    /// When its secret was last rotated.
+    pub last_rotated_at: Option<Timestamp>,
+    /// Its secret, sealed.
+    pub secret: SealedSecret,
+}
+
+impl SecretKey {
+    /// The key's state at `now`, ignoring its service account.
+    pub fn state(&self, now: Timestamp) -> KeyState {
+        if !self.active {
+            KeyState::Disabled
+        } else if self.expires_at.is_some_and(|e| e <= now) {
+            KeyState::Expired
+        } else {
+            KeyState::Active
+        }
+    }
+
+    /// The secrets that are accepted at `now`, opened: the current one, then the retained previous one.
+    pub fn open_secrets(&self, sealer: &Sealer, now: Timestamp) -> Result<Vec<Vec<u8>>, Unsealable> {
+        let context = seal_context(self.id);
+        let mut secrets = vec![sealer.open(&self.secret.current, &context)?];
+        if let Some((previous, until)) = &self.secret.previous
+            && now < *until
+        {
+            secrets.push(sealer.open(previous, &context)?);
+        }
+        Ok(secrets)
+    }
+
+    /// Replaces the secret with `new` (already sealed for this key), keeping the current one
+    /// working until `now + retain`. Only one previous secret is kept.
+    pub fn rotate(&mut self, new: Vec<u8>, retain: RetainPeriod, now: Timestamp) {
+        let old = std::mem::replace(&mut self.secret.current, new);
+        self.secret.previous = (retain.seconds() > 0).then(|| (old, now + chrono::Duration::seconds(retain.seconds())));
+        self.last_rotated_at = Some(now);
+        self.updated_at = now;
+    }
+
+    /// Seals `secret` for this key.
+    pub fn seal(id: SecretKeyId, secret: &[u8], sealer: &Sealer, entropy: &dyn Entropy) -> Vec<u8> {
+        sealer.seal(secret, &seal_context(id), entropy)
+    }
+}
+
+/// What a caller supplies to create a secret key.
+#[derive(Debug, Clone)]
+pub struct NewSecretKey {
+    /// The name.
+    pub name: Name,
+    /// What it may do.
+    pub scopes: Scopes,
+    /// When it stops working.
+    pub expiry: crate::api_key::Expiry,
+}
+
+/// A change to a secret key; `None` leaves a field as it is. `expires_at: Some(None)` removes the expiry.
+#[derive(Debug, Clone, Default)]
+pub struct SecretKeyChanges {
+    /// A new name.
+    pub name: Option<Name>,
+    /// Enable or disable the key.
+    pub active: Option<bool>,
+    /// Replace its scopes.
+    pub scopes: Option<Scopes>,
+    /// A new expiry (in the future), or `Some(None)` for none.
+    pub expires_at: Option<Option<Timestamp>>,
+}
+
+impl SecretKeyChanges {
+    /// Applies the changes to `key` as of `now`; refuses an expiry that is not in the future.
+    pub fn apply(&self, key: &mut SecretKey, now: Timestamp) -> Result<(), ValidationError> {
+        if let Some(Some(at)) = self.expires_at
+            && at <= now
+        {
+            return Err(ValidationError::new("expires_at", "must be in the future"));
+        }
+        if let Some(name) = &self.name {
+            key.name = name.clone();
+        }
+        if let Some(a) = self.active {
+            key.active = a;
+        }
+        if let Some(s) = &self.scopes {
+            key.scopes = s.clone();
+        }
+        if let Some(e) = self.expires_at {
+            key.expires_at = e.map(crate::clock::truncate);
+        }
+        key.updated_at = now;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SeededEntropy;
+    use chrono::{Duration, TimeZone, Utc};
+
+    #[test]
+    fn a_rotated_secret_opens_until_its_retain_period_ends() {
+        let e = SeededEntropy::new(3);
+        let sealer = Sealer::random(&e);
+        let now = Utc.with_ymd_and_hms(2026, 7, 1, 0, 0, 0).unwrap();
+        let id = SecretKeyId::generate(now, &e);
+        let mut key = SecretKey {
+            id,
+            account_id: AccountId::generate(now, &e),
+            service_account_id: ServiceAccountId::generate(now, &e),
+            name: Name::parse("k", "name").unwrap(),
+            scopes: Scopes::default(),
+            active: true,
+            expires_at: None,
+            created_at: now,
+            updated_at: now,
+            last_used_at: None,
+            last_rotated_at: None,
+            secret: SealedSecret { current: SecretKey::seal(id, b"sesame-1", &sealer, &e), previous: None },
+        };
+        assert_eq!(key.open_secrets(&sealer, now).unwrap(), vec![b"sesame-1".to_vec()]);
+        key.rotate(SecretKey::seal(id, b"sesame-2", &sealer, &e), RetainPeriod::parse(60, "r").unwrap(), now);
+        assert_eq!(key.open_secrets(&sealer, now).unwrap(), vec![b"sesame-2".to_vec(), b"sesame-1".to_vec()]);
+        assert_eq!(key.open_secrets(&sealer, now + Duration::seconds(60)).unwrap(), vec![b"sesame-2".to_vec()]);
+        let other = SecretKeyId::generate(now, &e);
+        let moved = SecretKey { id: other, ..key.clone() };
+        assert!(moved.open_secrets(&sealer, now).is_err(), "a ciphertext moved to another row does not open");
+        assert!(!format!("{key:?}").contains("sesame"));
+    }
+}

@@ -1,0 +1,153 @@
+//! Secret keys, and the server settings beside them.
+
+use diesel::prelude::*;
+use domain::Error;
+use domain::audit::AuditEvent;
+use domain::error::Entity;
+use domain::id::{AccountId, SecretKeyId, ServiceAccountId};
+use domain::page::{Page, PageRequest, Position, SortKey};
+use domain::repository::{RepoError, RepoResult, SecretKeyRepository, SettingsRepository};
+use domain::secret_key::SecretKey;
+
+use super::{fetch_limit, record};
+use crate::Store;
+use crate::convert::{SecretKeyRow, all};
+use crate::error::TxError;
+use crate::schema::secret_keys::{self, dsl};
+use crate::schema::settings;
+use crate::store::lock_row;
+
+fn one(
+    account: AccountId,
+    sa: ServiceAccountId,
+    id: SecretKeyId,
+) -> secret_keys::BoxedQuery<'static, crate::connection::MultiBackend> {
+    secret_keys::table
+        .filter(dsl::id.eq(id.to_string()))
+        .filter(dsl::account_id.eq(account.to_string()))
+        .filter(dsl::service_account_id.eq(sa.to_string()))
+        .into_boxed()
+}
+
+impl SecretKeyRepository for Store {
+    fn insert_secret_key(&self, key: &SecretKey, audit: &AuditEvent) -> RepoResult<()> {
+        self.write(Entity::SecretKey, |c| {
+            diesel::insert_into(secret_keys::table).values(SecretKeyRow::from(key)).execute(c)?;
+            record(c, audit)?;
+            Ok(())
+        })
+    }
+
+    fn secret_key(&self, account: AccountId, sa: ServiceAccountId, id: SecretKeyId) -> RepoResult<SecretKey> {
+        self.read(Entity::SecretKey, |c| {
+            Ok(SecretKey::try_from(one(account, sa, id).select(SecretKeyRow::as_select()).first(c)?)?)
+        })
+    }
+
+    fn list_secret_keys(
+        &self,
+        account: AccountId,
+        sa: ServiceAccountId,
+        page: &PageRequest,
+    ) -> RepoResult<Page<SecretKey>> {
+        let rows = self.read(Entity::SecretKey, |c| {
+            let mut q = secret_keys::table
+                .filter(dsl::account_id.eq(account.to_string()))
+                .filter(dsl::service_account_id.eq(sa.to_string()))
+                .select(SecretKeyRow::as_select())
+                .order(dsl::id.asc())
+                .limit(fetch_limit(page.limit))
+                .into_boxed();
+            if let Some(after) = &page.after {
+                q = q.filter(dsl::id.gt(after.id.hyphenated().to_string()));
+            }
+            Ok(all::<_, SecretKey>(q.load(c)?)?)
+        })?;
+        Ok(Page::from_rows(rows, page.limit, |k| Position { key: SortKey::Id, id: *k.id.as_uuid() }))
+    }
+
+    fn update_secret_key(
+        &self,
+        account: AccountId,
+        sa: ServiceAccountId,
+        id: SecretKeyId,
+        change: &mut dyn FnMut(&mut SecretKey) -> Result<AuditEvent, Error>,
+    ) -> Result<SecretKey, Error> {
+        self.read_modify_write(Entity::SecretKey, |c| {
+            let read = |c: &mut _| one(account, sa, id).select(SecretKeyRow::as_select()).first(c);
+            let mut row = read(c)?;
+            if lock_row(c, "secret_keys", &row.id)? {
+                row = read(c)?;
+            }
+            let version = row.version;
+            let mut key = SecretKey::try_from(row)?;
+            let audit = change(&mut key).map_err(TxError::Domain)?;
+            let new = SecretKeyRow::from(&key);
+            let unchanged_since_read = dsl::id.eq(&new.id).and(dsl::version.eq(version));
+            let updated = diesel::update(secret_keys::table.filter(unchanged_since_read))
+                .set((
+                    dsl::name.eq(&new.name),
+                    dsl::scopes.eq(&new.scopes),
+                    dsl::active.eq(new.active),
+                    dsl::expires_at.eq(new.expires_at),
+                    dsl::sealed_secret.eq(&new.sealed_secret),
+                    dsl::previous_sealed_secret.eq(&new.previous_sealed_secret),
+                    dsl::previous_expires_at.eq(new.previous_expires_at),
+                    dsl::updated_at.eq(new.updated_at),
+                    dsl::last_rotated_at.eq(new.last_rotated_at),
+                    dsl::version.eq(version + 1),
+                ))
+                .execute(c)?;
+            if updated == 0 {
+                return Ok(None);
+            }
+            record(c, &audit)?;
+            Ok(Some(key))
+        })
+    }
+
+    fn delete_secret_key(
+        &self,
+        account: AccountId,
+        sa: ServiceAccountId,
+        id: SecretKeyId,
+        audit: &AuditEvent,
+    ) -> RepoResult<()> {
+        self.write(Entity::SecretKey, |c| {
+            let deleted = diesel::delete(
+                secret_keys::table
+                    .filter(dsl::id.eq(id.to_string()))
+                    .filter(dsl::account_id.eq(account.to_string()))
+                    .filter(dsl::service_account_id.eq(sa.to_string())),
+            )
+            .execute(c)?;
+            if deleted == 0 {
+                return Err(TxError::Repo(RepoError::NotFound(Entity::SecretKey)));
+            }
+            record(c, audit)?;
+            Ok(())
+        })
+    }
+}
+
+impl SettingsRepository for Store {
+    fn init_setting(&self, name: &str, value: &[u8]) -> RepoResult<Vec<u8>> {
+        let result = self.write(Entity::Account, |c| {
+            let existing: Option<Vec<u8>> = settings::table.find(name).select(settings::value).first(c).optional()?;
+            if let Some(v) = existing {
+                return Ok(v);
+            }
+            diesel::insert_into(settings::table)
+                .values((settings::name.eq(name), settings::value.eq(value)))
+                .execute(c)?;
+            Ok(value.to_vec())
+        });
+        match result {
+            // Another node stored the setting at the same moment: read what it stored.
+            Err(RepoError::NameTaken(_)) => {
+                self.read(Entity::Account, |c| Ok(settings::table.find(name).select(settings::value).first(c)?))
+            }
+            other => other,
+        }
+    }
+}
