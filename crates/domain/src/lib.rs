@@ -13,6 +13,7 @@ pub mod credential;
 pub mod entropy;
 pub mod error;
 pub mod id;
+pub mod jwt;
 pub mod page;
 pub mod principal;
 pub mod repository;

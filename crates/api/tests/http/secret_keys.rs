@@ -12,7 +12,8 @@ async fn secret_keys_live_and_rotate_like_api_keys(db: TestDb) {
     let app = spawn(db).await;
     let (acct, sa, _, writer) = app.tenant("acme", &["secret-keys:write", "tokens:*"]).await;
     let keys = format!("/v1/accounts/{acct}/service-accounts/{sa}/secret-keys");
-    let created = app.post(&keys, &writer, json!({"name": "issuer", "scopes": ["tokens:mint"], "ttl_seconds": 3600})).await;
+    let created =
+        app.post(&keys, &writer, json!({"name": "issuer", "scopes": ["tokens:mint"], "ttl_seconds": 3600})).await;
     assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
     let secret = created.body["secret"].as_str().unwrap().to_owned();
     assert!(secret.starts_with("kw_sk_") && secret.len() == 111);
@@ -46,7 +47,8 @@ async fn secret_keys_live_and_rotate_like_api_keys(db: TestDb) {
     assert_eq!(app.get(&format!("{keys}/{id}"), &writer).await.code(), "not_found");
 
     let audit = app.get(&format!("/v1/accounts/{acct}/audit-events?target=secret_key:{id}"), &app.admin).await;
-    let actions: Vec<&str> = audit.body["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    let actions: Vec<&str> =
+        audit.body["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert_eq!(actions, ["secret_key.delete", "secret_key.rotate", "secret_key.update", "secret_key.create"]);
 }
 
@@ -57,7 +59,9 @@ async fn secret_keys_need_their_scopes_and_stay_in_their_account(db: TestDb) {
     let keys_a = format!("/v1/accounts/{a}/service-accounts/{sa_a}/secret-keys");
     let refused = app.post(&keys_a, &api_writer, json!({"name": "x"})).await;
     assert_eq!((refused.status, refused.code()), (StatusCode::FORBIDDEN, "insufficient_scope"));
-    let in_b = app.post(&format!("/v1/accounts/{b}/service-accounts/{sa_b}/secret-keys"), &app.admin, json!({"name": "x"})).await;
+    let in_b = app
+        .post(&format!("/v1/accounts/{b}/service-accounts/{sa_b}/secret-keys"), &app.admin, json!({"name": "x"}))
+        .await;
     let id_b = in_b.body["id"].as_str().unwrap();
     let (_, _, _, reader_a) = app.tenant("a2", &["secret-keys:read"]).await;
     let probe = app.get(&format!("/v1/accounts/{b}/service-accounts/{sa_b}/secret-keys/{id_b}"), &reader_a).await;

@@ -1,0 +1,3 @@
+//! JSON Web Tokens: signing and verification through jsonwebtoken with ring as its cryptography.
+
+pub mod provider;

@@ -1,0 +1,222 @@
+//! A jsonwebtoken `CryptoProvider` backed by ring, so that ring stays the only cryptography library
+//! in the tree: HS256, EdDSA (Ed25519) and ES256. Every other algorithm is refused.
+
+use std::sync::Once;
+
+use jsonwebtoken::crypto::{CryptoProvider, JwtSigner, JwtVerifier, KeyUtils};
+use jsonwebtoken::errors::{ErrorKind, Result, new_error};
+use jsonwebtoken::signature::{Error as SignatureError, Signer, Verifier};
+use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, EncodingKey};
+use ring::hmac;
+use ring::rand::SystemRandom;
+use ring::signature::{self as sig, EcdsaKeyPair, Ed25519KeyPair, UnparsedPublicKey};
+
+struct Hs256Signer(hmac::Key);
+
+impl Signer<Vec<u8>> for Hs256Signer {
+    fn try_sign(&self, msg: &[u8]) -> std::result::Result<Vec<u8>, SignatureError> {
+        Ok(hmac::sign(&self.0, msg).as_ref().to_vec())
+    }
+}
+
+impl JwtSigner for Hs256Signer {
+    fn algorithm(&self) -> Algorithm {
+        Algorithm::HS256
+    }
+}
+
+struct Hs256Verifier(hmac::Key);
+
+impl Verifier<Vec<u8>> for Hs256Verifier {
+    fn verify(&self, msg: &[u8], signature: &Vec<u8>) -> std::result::Result<(), SignatureError> {
+        // Constant-time comparison of the tags, inside ring.
+        hmac::verify(&self.0, msg, signature).map_err(|_| SignatureError::new())
+    }
+}
+
+impl JwtVerifier for Hs256Verifier {
+    fn algorithm(&self) -> Algorithm {
+        Algorithm::HS256
+    }
+}
+
+struct EdDsaSigner(Ed25519KeyPair);
+
+impl Signer<Vec<u8>> for EdDsaSigner {
+    fn try_sign(&self, msg: &[u8]) -> std::result::Result<Vec<u8>, SignatureError> {
+        Ok(self.0.sign(msg).as_ref().to_vec())
+    }
+}
+
+impl JwtSigner for EdDsaSigner {
+    fn algorithm(&self) -> Algorithm {
+        Algorithm::EdDSA
+    }
+}
+
+struct Es256Signer(EcdsaKeyPair);
+
+impl Signer<Vec<u8>> for Es256Signer {
+    fn try_sign(&self, msg: &[u8]) -> std::result::Result<Vec<u8>, SignatureError> {
+        let signature = self.0.sign(&SystemRandom::new(), msg).map_err(|_| SignatureError::new())?;
+        Ok(signature.as_ref().to_vec())
+    }
+}
+
+impl JwtSigner for Es256Signer {
+    fn algorithm(&self) -> Algorithm {
+        Algorithm::ES256
+    }
+}
+
+/// Verifies with a public key: Ed25519 (32 raw bytes) or P-256 (65-byte uncompressed point).
+struct PublicKeyVerifier {
+    algorithm: Algorithm,
+    key: UnparsedPublicKey<Vec<u8>>,
+}
+
+impl Verifier<Vec<u8>> for PublicKeyVerifier {
+    fn verify(&self, msg: &[u8], signature: &Vec<u8>) -> std::result::Result<(), SignatureError> {
+        self.key.verify(msg, signature).map_err(|_| SignatureError::new())
+    }
+}
+
+impl JwtVerifier for PublicKeyVerifier {
+    fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+}
+
+fn signer(algorithm: &Algorithm, key: &EncodingKey) -> Result<Box<dyn JwtSigner>> {
+    match (algorithm, key.family()) {
+        (Algorithm::HS256, AlgorithmFamily::Hmac) => {
+            Ok(Box::new(Hs256Signer(hmac::Key::new(hmac::HMAC_SHA256, key.as_bytes()))))
+        }
+        (Algorithm::EdDSA, AlgorithmFamily::Ed) => {
+            let pair = Ed25519KeyPair::from_pkcs8(key.as_bytes()).map_err(|_| new_error(ErrorKind::InvalidEddsaKey))?;
+            Ok(Box::new(EdDsaSigner(pair)))
+        }
+        (Algorithm::ES256, AlgorithmFamily::Ec) => {
+            let pair =
+                EcdsaKeyPair::from_pkcs8(&sig::ECDSA_P256_SHA256_FIXED_SIGNING, key.as_bytes(), &SystemRandom::new())
+                    .map_err(|_| new_error(ErrorKind::InvalidEcdsaKey))?;
+            Ok(Box::new(Es256Signer(pair)))
+        }
+        (Algorithm::HS256 | Algorithm::EdDSA | Algorithm::ES256, _) => Err(new_error(ErrorKind::InvalidKeyFormat)),
+        _ => Err(new_error(ErrorKind::InvalidAlgorithm)),
+    }
+}
+
+fn verifier(algorithm: &Algorithm, key: &DecodingKey) -> Result<Box<dyn JwtVerifier>> {
+    // The family check is what stops "HS256 signed with a public key": a public key is never an
+    // HMAC key, and an HMAC secret is never a public key.
+    match (algorithm, key.family()) {
+        (Algorithm::HS256, AlgorithmFamily::Hmac) => {
+            Ok(Box::new(Hs256Verifier(hmac::Key::new(hmac::HMAC_SHA256, key.try_get_as_bytes()?))))
+        }
+        (Algorithm::EdDSA, AlgorithmFamily::Ed) => Ok(Box::new(PublicKeyVerifier {
+            algorithm: Algorithm::EdDSA,
+            key: UnparsedPublicKey::new(&sig::ED25519, key.try_get_as_bytes()?.to_vec()),
+        })),
+        (Algorithm::ES256, AlgorithmFamily::Ec) => Ok(Box::new(PublicKeyVerifier {
+            algorithm: Algorithm::ES256,
+            key: UnparsedPublicKey::new(&sig::ECDSA_P256_SHA256_FIXED, key.try_get_as_bytes()?.to_vec()),
+        })),
+        (Algorithm::HS256 | Algorithm::EdDSA | Algorithm::ES256, _) => Err(new_error(ErrorKind::InvalidKeyFormat)),
+        _ => Err(new_error(ErrorKind::InvalidAlgorithm)),
+    }
+}
+
+static PROVIDER: CryptoProvider =
+    CryptoProvider { signer_factory: signer, verifier_factory: verifier, key_utils: KeyUtils::new_unimplemented() };
+
+/// Installs the ring provider for this process; safe to call any number of times.
+pub fn install() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // Another provider installed first would be one this crate chose not to use; keep going
+        // with it rather than fail, since both verify standard JWTs.
+        let _ = PROVIDER.install_default();
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jsonwebtoken::{Header, Validation, decode, encode};
+    use ring::signature::KeyPair;
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Debug, Serialize, Deserialize, PartialEq)]
+    struct Claims {
+        sub: String,
+        exp: u64,
+    }
+
+    fn claims() -> Claims {
+        Claims { sub: "svc".into(), exp: jsonwebtoken::get_current_timestamp() + 60 }
+    }
+
+    fn tamper(token: &str) -> String {
+        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+        parts[1] = parts[1].replacen('e', "f", 1);
+        parts.join(".")
+    }
+
+    #[test]
+    fn hs256_round_trips_and_refuses_tampering_and_other_keys() {
+        install();
+        let token = encode(&Header::new(Algorithm::HS256), &claims(), &EncodingKey::from_secret(b"s3cret")).unwrap();
+        let v = Validation::new(Algorithm::HS256);
+        assert_eq!(decode::<Claims>(&token, &DecodingKey::from_secret(b"s3cret"), &v).unwrap().claims.sub, "svc");
+        assert!(decode::<Claims>(&token, &DecodingKey::from_secret(b"other"), &v).is_err());
+        assert!(decode::<Claims>(&tamper(&token), &DecodingKey::from_secret(b"s3cret"), &v).is_err());
+    }
+
+    #[test]
+    fn eddsa_and_es256_round_trip_and_refuse_tampering() {
+        install();
+        let rng = SystemRandom::new();
+        let ed = Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
+        let ed_pub = Ed25519KeyPair::from_pkcs8(ed.as_ref()).unwrap().public_key().as_ref().to_vec();
+        let token = encode(&Header::new(Algorithm::EdDSA), &claims(), &EncodingKey::from_ed_der(ed.as_ref())).unwrap();
+        let v = Validation::new(Algorithm::EdDSA);
+        assert!(decode::<Claims>(&token, &DecodingKey::from_ed_der(&ed_pub), &v).is_ok());
+        assert!(decode::<Claims>(&tamper(&token), &DecodingKey::from_ed_der(&ed_pub), &v).is_err());
+
+        let ec = EcdsaKeyPair::generate_pkcs8(&sig::ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+        let ec_pub = EcdsaKeyPair::from_pkcs8(&sig::ECDSA_P256_SHA256_FIXED_SIGNING, ec.as_ref(), &rng)
+            .unwrap()
+            .public_key()
+            .as_ref()
+            .to_vec();
+        let token = encode(&Header::new(Algorithm::ES256), &claims(), &EncodingKey::from_ec_der(ec.as_ref())).unwrap();
+        let v = Validation::new(Algorithm::ES256);
+        assert!(decode::<Claims>(&token, &DecodingKey::from_ec_der(&ec_pub), &v).is_ok());
+        assert!(decode::<Claims>(&tamper(&token), &DecodingKey::from_ec_der(&ec_pub), &v).is_err());
+    }
+
+    #[test]
+    fn algorithm_confusion_and_none_are_refused() {
+        install();
+        let rng = SystemRandom::new();
+        let ed = Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
+        let ed_pub = Ed25519KeyPair::from_pkcs8(ed.as_ref()).unwrap().public_key().as_ref().to_vec();
+        // An attacker signs HS256 with the public key as the HMAC secret.
+        let forged = encode(&Header::new(Algorithm::HS256), &claims(), &EncodingKey::from_secret(&ed_pub)).unwrap();
+        let mut v = Validation::new(Algorithm::EdDSA);
+        v.algorithms = vec![Algorithm::EdDSA, Algorithm::HS256];
+        assert!(decode::<Claims>(&forged, &DecodingKey::from_ed_der(&ed_pub), &v).is_err());
+        // `alg: none` with no signature.
+        let none = format!("{}.{}.", b64(r#"{"alg":"none","typ":"JWT"}"#), b64(r#"{"sub":"svc","exp":99999999999}"#));
+        assert!(
+            decode::<Claims>(&none, &DecodingKey::from_secret(b"s3cret"), &Validation::new(Algorithm::HS256)).is_err()
+        );
+        assert!(encode(&Header::new(Algorithm::RS256), &claims(), &EncodingKey::from_secret(b"x")).is_err());
+    }
+
+    fn b64(s: &str) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s)
+    }
+}
