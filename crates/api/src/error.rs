@@ -167,6 +167,9 @@ impl From<Error> for ApiError {
                 ApiError::new(StatusCode::FORBIDDEN, "scope_not_grantable", "Scope not grantable", detail)
             }
             Error::OwnCredential => ApiError::new(StatusCode::CONFLICT, "own_credential", "Own credential", detail),
+            Error::Unusable(_) => {
+                ApiError::new(StatusCode::CONFLICT, "credential_unusable", "Credential unusable", detail)
+            }
             Error::SystemAccount => ApiError::new(StatusCode::CONFLICT, "system_account", "System account", detail),
             Error::WrongMasterKey => {
                 tracing::error!("{detail}");

@@ -40,7 +40,11 @@ impl Modify for BearerAuth {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("An API key `kw_ak_...` of a service account."))
+                    .description(Some(
+                        "An API key `kw_ak_...`, or a JWT signed with a secret key: HS256, `kid` = the key's id, \
+                         HMAC key = the whole `kw_sk_...` string, `exp` at most an hour ahead, optional `scope` \
+                         (space-separated) to narrow the key's scopes.",
+                    ))
                     .build(),
             ),
         );

@@ -62,6 +62,11 @@ impl Credential {
         Self { kind, id, secret }
     }
 
+    /// Rebuilds a credential from its parts, such as a secret key's opened secret.
+    pub fn from_parts(kind: CredentialKind, id: Uuid, secret: [u8; Self::SECRET_BYTES]) -> Self {
+        Self { kind, id, secret }
+    }
+
     /// The kind of credential.
     pub fn kind(&self) -> CredentialKind {
         self.kind

@@ -72,6 +72,9 @@ pub enum Error {
     /// The caller tried to disable, delete or rotate the credential it is using.
     #[error("a credential cannot disable, delete or rotate itself")]
     OwnCredential,
+    /// The credential cannot be used now (disabled, expired, or its service account disabled).
+    #[error("the credential cannot be used: {0}")]
+    Unusable(&'static str),
     /// The system account cannot be deleted or renamed away.
     #[error("the system account cannot be changed this way")]
     SystemAccount,

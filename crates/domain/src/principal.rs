@@ -1,7 +1,7 @@
 //! Who is calling, and the rules of what they may do: scopes, tenancy and granting.
 
 use crate::error::{Entity, Error};
-use crate::id::{AccountId, ApiKeyId, ServiceAccountId};
+use crate::id::{AccountId, ApiKeyId, SecretKeyId, ServiceAccountId};
 use crate::scope::{Scope, Scopes};
 
 /// The credential a caller authenticated with.
@@ -9,6 +9,8 @@ use crate::scope::{Scope, Scopes};
 pub enum CredentialRef {
     /// An API key.
     ApiKey(ApiKeyId),
+    /// A JWT signed with a secret key.
+    SecretKey(SecretKeyId),
 }
 
 impl CredentialRef {
@@ -16,6 +18,7 @@ impl CredentialRef {
     pub fn audit_ref(&self) -> String {
         match self {
             CredentialRef::ApiKey(id) => format!("api_key:{id}"),
+            CredentialRef::SecretKey(id) => format!("secret_key:{id}"),
         }
     }
 }

@@ -144,6 +144,17 @@ pub struct KeyForAuth {
     pub system: bool,
 }
 
+/// A secret key found for authentication, with what the verification rule needs about its owner.
+#[derive(Debug, Clone)]
+pub struct SecretKeyForAuth {
+    /// The key.
+    pub key: SecretKey,
+    /// Whether its service account is active.
+    pub owner_active: bool,
+    /// Whether it belongs to the system account.
+    pub system: bool,
+}
+
 /// Accounts.
 pub trait AccountRepository {
     /// Stores a new account.
@@ -252,6 +263,8 @@ pub trait SecretKeyRepository {
         id: SecretKeyId,
         change: &mut dyn FnMut(&mut SecretKey) -> Result<AuditEvent, Error>,
     ) -> Result<SecretKey, Error>;
+    /// The secret key with this id, in any account, for authentication.
+    fn secret_key_for_auth(&self, id: SecretKeyId) -> RepoResult<Option<SecretKeyForAuth>>;
     /// Deletes a key.
     fn delete_secret_key(
         &self,

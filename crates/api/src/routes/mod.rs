@@ -32,6 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(secret_keys::create_secret_key, secret_keys::list_secret_keys))
         .routes(routes!(secret_keys::get_secret_key, secret_keys::update_secret_key, secret_keys::delete_secret_key))
         .routes(routes!(secret_keys::rotate_secret_key))
+        .routes(routes!(secret_keys::issue_jwt))
         .routes(routes!(verify::verify_api_key))
         .routes(routes!(verify::lookup_api_key))
         .routes(routes!(audit::list_audit_events))

@@ -252,6 +252,61 @@ pub async fn rotate_secret_key(
     Ok(Json(IssuedSecretKeyBody::new(issued, now)))
 }
 
+/// What JWT to sign with a secret key.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IssueJwt {
+    /// Scopes to carry, each covered by the key's own (default: all of the key's scopes).
+    #[schema(value_type = Option<Vec<String>>)]
+    pub scopes: Option<Scopes>,
+    /// Lifetime in seconds, 1 to 3600 (default 3600).
+    #[schema(minimum = 1, maximum = 3600)]
+    pub ttl_seconds: Option<i64>,
+}
+
+/// A JWT signed with a secret key.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JwtBody {
+    /// The token: HS256, `kid` = the key's id; claims `iss`, `sub` (service account id), `aud`,
+    /// `exp`, `iat`, `nbf`, `jti`, `scope`, `client_id` (key id) and `acct` (account id).
+    pub token: String,
+    /// Always `Bearer`.
+    #[schema(example = "Bearer")]
+    pub token_type: &'static str,
+    /// Seconds until the token expires.
+    pub expires_in: i64,
+    /// The scopes it carries, space-separated.
+    pub scope: String,
+}
+
+/// Signs a JWT with a secret key (HS256, `kid` = key id), valid for at most an hour; usable as
+/// `Bearer` on this API. Needs `secret-keys:write`, since the token is as good as the secret.
+#[utoipa::path(post, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/secret-keys/{key_id}/jwt",
+    tag = "secret keys", request_body = IssueJwt,
+    params(("account_id" = String, Path, description = "The account's id"),
+           ("service_account_id" = String, Path, description = "The service account's id"),
+           ("key_id" = String, Path, description = "The key's id")),
+    security(("bearer" = [])),
+    responses((status = 200, body = JwtBody), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+#[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]
+pub async fn issue_jwt(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    ApiPath(path): ApiPath<(String, String, String)>,
+    ApiJson(body): ApiJson<IssueJwt>,
+) -> ApiResult<Json<JwtBody>> {
+    let (account, sa) = ids(&path.0, &path.1)?;
+    let id = key_id(&path.2)?;
+    let issued =
+        state.run(move |kw| kw.issue_secret_key_jwt(&p, account, sa, id, body.scopes, body.ttl_seconds)).await?;
+    Ok(Json(JwtBody {
+        token: issued.token.expose().to_owned(),
+        token_type: "Bearer",
+        expires_in: issued.expires_in,
+        scope: issued.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "),
+    }))
+}
+
 /// Deletes a secret key.
 #[utoipa::path(delete, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/secret-keys/{key_id}",
     tag = "secret keys",

@@ -10,13 +10,17 @@ use crate::principal::{CredentialRef, Principal};
 use crate::usage::Usage;
 
 impl Keyward {
-    /// Authenticates a bearer credential presented from `ip`.
+    /// Authenticates a bearer credential presented from `ip`: an API key, or a JWT signed with a
+    /// secret key.
     ///
     /// A malformed string is refused from its checksum alone, without touching storage. A refused
     /// credential whose key exists is recorded as an `auth.failure` audit event in that key's
     /// account. The outer error is a storage failure; the inner one says why the credential was
     /// refused.
     pub fn authenticate(&self, token: &str, ip: Option<String>) -> Result<Result<Principal, Rejection>, Error> {
+        if !token.starts_with("kw_") && token.bytes().filter(|&b| b == b'.').count() == 2 {
+            return self.authenticate_secret_key_jwt(token, ip);
+        }
         let Ok(credential) = Credential::parse(token) else {
             return Ok(Err(Rejection::Malformed));
         };

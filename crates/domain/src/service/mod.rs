@@ -6,6 +6,7 @@ mod api_keys;
 mod audit;
 mod auth;
 mod bootstrap;
+mod secret_key_jwt;
 mod secret_keys;
 mod service_accounts;
 mod usage;
@@ -23,6 +24,7 @@ use crate::{Clock, Entropy, Timestamp};
 
 pub use api_keys::IssuedApiKey;
 pub use bootstrap::Bootstrapped;
+pub use secret_key_jwt::IssuedJwt;
 pub use secret_keys::IssuedSecretKey;
 pub use verify::Verification;
 

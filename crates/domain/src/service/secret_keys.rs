@@ -7,7 +7,7 @@ use crate::credential::{Credential, CredentialKind};
 use crate::error::Error;
 use crate::id::{AccountId, SecretKeyId, ServiceAccountId};
 use crate::page::{Page, PageRequest};
-use crate::principal::{Permission, Principal};
+use crate::principal::{CredentialRef, Permission, Principal};
 use crate::secret::SecretString;
 use crate::secret_key::{NewSecretKey, SealedSecret, SecretKey, SecretKeyChanges};
 
@@ -97,6 +97,9 @@ impl Keyward {
             p.require_grantable(scopes, owner_account.system)?;
         }
         let now = self.now();
+        if changes.active == Some(false) {
+            p.require_not_self(CredentialRef::SecretKey(id))?;
+        }
         self.repo.update_secret_key(account, sa, id, &mut |k| {
             changes.apply(k, now)?;
             Ok(self.audit(p, account, Action::SecretKeyUpdate, format!("secret_key:{id}"), now))
@@ -113,6 +116,7 @@ impl Keyward {
         retain: RetainPeriod,
     ) -> Result<IssuedSecretKey, Error> {
         p.require(Permission::SecretKeysWrite, account)?;
+        p.require_not_self(CredentialRef::SecretKey(id))?;
         let now = self.now();
         let mut issued = None;
         let key = self.repo.update_secret_key(account, sa, id, &mut |k| {
@@ -134,6 +138,7 @@ impl Keyward {
         id: SecretKeyId,
     ) -> Result<(), Error> {
         p.require(Permission::SecretKeysWrite, account)?;
+        p.require_not_self(CredentialRef::SecretKey(id))?;
         let now = self.now();
         let audit = self.audit(p, account, Action::SecretKeyDelete, format!("secret_key:{id}"), now);
         Ok(self.repo.delete_secret_key(account, sa, id, &audit)?)

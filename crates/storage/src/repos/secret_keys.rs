@@ -6,7 +6,7 @@ use domain::audit::AuditEvent;
 use domain::error::Entity;
 use domain::id::{AccountId, SecretKeyId, ServiceAccountId};
 use domain::page::{Page, PageRequest, Position, SortKey};
-use domain::repository::{RepoError, RepoResult, SecretKeyRepository, SettingsRepository};
+use domain::repository::{RepoError, RepoResult, SecretKeyForAuth, SecretKeyRepository, SettingsRepository};
 use domain::secret_key::SecretKey;
 
 use super::{fetch_limit, record};
@@ -14,7 +14,7 @@ use crate::Store;
 use crate::convert::{SecretKeyRow, all};
 use crate::error::TxError;
 use crate::schema::secret_keys::{self, dsl};
-use crate::schema::settings;
+use crate::schema::{accounts, service_accounts, settings};
 use crate::store::lock_row;
 
 fn one(
@@ -103,6 +103,23 @@ impl SecretKeyRepository for Store {
             }
             record(c, &audit)?;
             Ok(Some(key))
+        })
+    }
+
+    fn secret_key_for_auth(&self, id: SecretKeyId) -> RepoResult<Option<SecretKeyForAuth>> {
+        self.read(Entity::SecretKey, |c| {
+            let found = secret_keys::table
+                .inner_join(service_accounts::table.inner_join(accounts::table))
+                .filter(dsl::id.eq(id.to_string()))
+                .select((SecretKeyRow::as_select(), service_accounts::active, accounts::system))
+                .first::<(SecretKeyRow, bool, bool)>(c)
+                .optional()?;
+            match found {
+                None => Ok(None),
+                Some((row, owner_active, system)) => {
+                    Ok(Some(SecretKeyForAuth { key: SecretKey::try_from(row)?, owner_active, system }))
+                }
+            }
         })
     }
 

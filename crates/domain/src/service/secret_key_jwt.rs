@@ -1,0 +1,194 @@
+//! JWTs signed with a secret key (HS256, `kid` = key id): issued by Keyward on request, or signed
+//! by the client itself, and accepted as `Bearer` on the management API.
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+
+use super::Keyward;
+use crate::api_key::{KeyState, Rejection};
+use crate::credential::{Credential, CredentialKind};
+use crate::error::Error;
+use crate::id::{AccountId, AuditEventId, SecretKeyId, ServiceAccountId};
+use crate::jwt::claims::{AUDIENCE, ISSUER, IssuedClaims, LEEWAY_SECONDS, MAX_SECRET_KEY_JWT_SECONDS, PresentedClaims};
+use crate::jwt::provider;
+use crate::principal::{CredentialRef, Permission, Principal};
+use crate::repository::SecretKeyForAuth;
+use crate::scope::Scopes;
+use crate::secret::SecretString;
+use crate::secret_key::SecretKey;
+use crate::{Timestamp, ValidationError};
+
+/// A JWT just issued.
+#[derive(Debug)]
+pub struct IssuedJwt {
+    /// The token.
+    pub token: SecretString,
+    /// Seconds until it expires.
+    pub expires_in: i64,
+    /// The scopes it carries.
+    pub scopes: Scopes,
+}
+
+/// The HMAC keys of a secret key: each accepted secret's whole credential string, as bytes, which
+/// is what a client holds and hands to its JWT library.
+fn hmac_keys(key: &SecretKey, opened: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    opened
+        .into_iter()
+        .filter_map(|bytes| <[u8; Credential::SECRET_BYTES]>::try_from(bytes.as_slice()).ok())
+        .map(|secret| {
+            let credential = Credential::from_parts(CredentialKind::SecretKey, *key.id.as_uuid(), secret);
+            credential.reveal().expose().as_bytes().to_vec()
+        })
+        .collect()
+}
+
+fn usable(key: &SecretKey, owner_active: bool, now: Timestamp) -> Result<(), Rejection> {
+    match key.state(now) {
+        KeyState::Disabled => Err(Rejection::Disabled),
+        KeyState::Expired => Err(Rejection::Expired),
+        KeyState::Active if !owner_active => Err(Rejection::OwnerDisabled),
+        KeyState::Active => Ok(()),
+    }
+}
+
+impl Keyward {
+    /// Signs a JWT with a secret key for its holder: HS256, `kid` = key id, at most the key's
+    /// scopes, for at most an hour. Needs `secret-keys:write`, since it is as good as the secret.
+    pub fn issue_secret_key_jwt(
+        &self,
+        p: &Principal,
+        account: AccountId,
+        sa: ServiceAccountId,
+        id: SecretKeyId,
+        scopes: Option<Scopes>,
+        ttl_seconds: Option<i64>,
+    ) -> Result<IssuedJwt, Error> {
+        p.require(Permission::SecretKeysWrite, account)?;
+        let ttl = ttl_seconds.unwrap_or(MAX_SECRET_KEY_JWT_SECONDS);
+        if !(1..=MAX_SECRET_KEY_JWT_SECONDS).contains(&ttl) {
+            return Err(ValidationError::new("ttl_seconds", "must be from 1 to 3600").into());
+        }
+        let key = self.repo.secret_key(account, sa, id)?;
+        let owner = self.repo.service_account(account, sa)?;
+        let now = self.now();
+        usable(&key, owner.active, now).map_err(|r| Error::Unusable(r.code()))?;
+        let scopes = match scopes {
+            Some(s) if !key.scopes.covers_all(&s) => {
+                return Err(ValidationError::new("scopes", "must be covered by the key's own scopes").into());
+            }
+            Some(s) => s,
+            None => key.scopes.clone(),
+        };
+        let opened = key.open_secrets(&self.sealer, now).map_err(|_| Error::WrongMasterKey)?;
+        let secret = hmac_keys(&key, opened).into_iter().next().ok_or(Error::WrongMasterKey)?;
+        let iat = now.timestamp();
+        let jti = crate::id::new_v7(now, self.entropy.as_ref()).to_string();
+        let claims = IssuedClaims {
+            iss: ISSUER.to_owned(),
+            sub: sa.to_string(),
+            aud: AUDIENCE.to_owned(),
+            exp: iat + ttl,
+            iat,
+            nbf: iat,
+            jti,
+            scope: scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "),
+            client_id: id.to_string(),
+            acct: account.to_string(),
+        };
+        provider::install();
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(id.to_string());
+        let token = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(&secret))
+            .map_err(|e| Error::Unavailable(format!("signing failed: {e}")))?;
+        Ok(IssuedJwt { token: SecretString::new(token), expires_in: ttl, scopes })
+    }
+
+    /// Authenticates a JWT signed with a secret key (HS256, `kid` = the key's id, `exp` at most an
+    /// hour ahead). Any other algorithm, an unknown `kid`, a bad signature or a bad time is refused.
+    pub(super) fn authenticate_secret_key_jwt(
+        &self,
+        token: &str,
+        ip: Option<String>,
+    ) -> Result<Result<Principal, Rejection>, Error> {
+        let Ok(header) = jsonwebtoken::decode_header(token) else {
+            return Ok(Err(Rejection::Malformed));
+        };
+        if header.alg != Algorithm::HS256 {
+            return Ok(Err(Rejection::NotFound));
+        }
+        let Some(id) = header.kid.as_deref().and_then(|kid| SecretKeyId::parse(kid, "kid").ok()) else {
+            return Ok(Err(Rejection::NotFound));
+        };
+        let Some(SecretKeyForAuth { key, owner_active, system }) = self.repo.secret_key_for_auth(id)? else {
+            return Ok(Err(Rejection::NotFound));
+        };
+        let now = self.now();
+        let verdict = self.check_secret_key_jwt(token, &key, owner_active, now);
+        let scopes = match verdict {
+            Ok(scopes) => scopes,
+            Err(rejection) => {
+                self.repo.insert_audit_event(&crate::audit::AuditEvent {
+                    id: AuditEventId::generate(now, self.entropy.as_ref()),
+                    account_id: key.account_id,
+                    actor: ip.as_deref().map_or_else(|| "anonymous".to_owned(), |ip| format!("ip:{ip}")),
+                    action: crate::audit::Action::AuthFailure,
+                    target: format!("secret_key:{id}"),
+                    at: now,
+                    ip,
+                    outcome: crate::audit::Outcome::Failure,
+                })?;
+                return Ok(Err(rejection));
+            }
+        };
+        Ok(Ok(Principal {
+            account_id: key.account_id,
+            service_account_id: key.service_account_id,
+            credential: CredentialRef::SecretKey(id),
+            scopes,
+            system,
+            ip,
+        }))
+    }
+
+    /// Checks a JWT against a secret key and returns the scopes it grants.
+    fn check_secret_key_jwt(
+        &self,
+        token: &str,
+        key: &SecretKey,
+        owner_active: bool,
+        now: Timestamp,
+    ) -> Result<Scopes, Rejection> {
+        // A stored secret that does not open was changed in the database (or sealed under another
+        // master key, which start-up rules out): refuse, as for a wrong signature.
+        let opened = key.open_secrets(&self.sealer, now).map_err(|_| Rejection::NotFound)?;
+        provider::install();
+        let mut validation = Validation::new(Algorithm::HS256);
+        // Times are checked below against Keyward's clock, not the library's.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        validation.set_required_spec_claims(&["exp"]);
+        let claims = hmac_keys(key, opened)
+            .iter()
+            .find_map(|secret| {
+                jsonwebtoken::decode::<PresentedClaims>(token, &DecodingKey::from_secret(secret), &validation).ok()
+            })
+            .ok_or(Rejection::NotFound)?
+            .claims;
+        let now_s = now.timestamp();
+        if claims.exp <= now_s - LEEWAY_SECONDS || claims.nbf.is_some_and(|nbf| nbf > now_s + LEEWAY_SECONDS) {
+            return Err(Rejection::Expired);
+        }
+        if claims.exp > now_s + MAX_SECRET_KEY_JWT_SECONDS + LEEWAY_SECONDS {
+            return Err(Rejection::Malformed);
+        }
+        usable(key, owner_active, now)?;
+        match claims.scope {
+            None => Ok(key.scopes.clone()),
+            Some(scope) => {
+                let items: Vec<&str> = scope.split_whitespace().collect();
+                let requested = Scopes::parse(&items, "scope").map_err(|_| Rejection::InsufficientScope)?;
+                Ok(requested.iter().filter(|s| key.scopes.covers(s)).cloned().collect())
+            }
+        }
+    }
+}
