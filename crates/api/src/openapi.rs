@@ -24,6 +24,7 @@ that creates it. Resources of another account answer 404, never 403.",
         (name = "api keys", description = "Opaque bearer credentials of a service account."),
         (name = "secret keys", description = "Symmetric credentials (OAuth 2.0 client secrets, HMAC keys), stored sealed under the master key."),
         (name = "verification", description = "The data plane: other services asking whether a presented key is good."),
+        (name = "oauth2", description = "OAuth 2.0 client credentials, Keyward's signing keys, the JWKS and server metadata."),
         (name = "audit", description = "The record of every change and refused credential."),
         (name = "operations", description = "Health and readiness."),
     )

@@ -52,6 +52,9 @@ pub enum Action {
     /// A secret key was deleted.
     #[serde(rename = "secret_key.delete")]
     SecretKeyDelete,
+    /// Keyward's signing keys were rotated.
+    #[serde(rename = "signing_key.rotate")]
+    SigningKeyRotate,
     /// A credential was presented and refused.
     #[serde(rename = "auth.failure")]
     AuthFailure,
@@ -59,7 +62,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, for documentation and filters.
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 16] = [
         Action::AccountCreate,
         Action::AccountUpdate,
         Action::AccountDelete,
@@ -74,6 +77,7 @@ impl Action {
         Action::SecretKeyUpdate,
         Action::SecretKeyRotate,
         Action::SecretKeyDelete,
+        Action::SigningKeyRotate,
         Action::AuthFailure,
     ];
 
@@ -94,6 +98,7 @@ impl Action {
             Action::SecretKeyUpdate => "secret_key.update",
             Action::SecretKeyRotate => "secret_key.rotate",
             Action::SecretKeyDelete => "secret_key.delete",
+            Action::SigningKeyRotate => "signing_key.rotate",
             Action::AuthFailure => "auth.failure",
         }
     }

@@ -118,6 +118,10 @@ id_type!(
     /// Identifies a [`SecretKey`](crate::secret_key::SecretKey); also its OAuth 2.0 `client_id`.
     SecretKeyId
 );
+id_type!(
+    /// Identifies a [`SigningKey`](crate::signing_key::SigningKey); also the JWT `kid`.
+    SigningKeyId
+);
 
 #[cfg(test)]
 mod tests {

@@ -23,6 +23,7 @@ pub mod secret;
 pub mod secret_key;
 pub mod service;
 pub mod service_account;
+pub mod signing_key;
 pub mod text;
 pub mod usage;
 

@@ -16,6 +16,7 @@ use crate::page::{Direction, Page, PageRequest};
 use crate::scope::Scope;
 use crate::secret_key::SecretKey;
 use crate::service_account::{ServiceAccount, ServiceAccountChanges};
+use crate::signing_key::SigningKey;
 use crate::text::Name;
 use crate::usage::Usage;
 
@@ -161,6 +162,8 @@ pub trait AccountRepository {
     fn insert_account(&self, account: &Account, audit: &AuditEvent) -> RepoResult<()>;
     /// One account.
     fn account(&self, id: AccountId) -> RepoResult<Account>;
+    /// The system account's id.
+    fn system_account(&self) -> RepoResult<AccountId>;
     /// The accounts in id order.
     fn list_accounts(&self, page: &PageRequest) -> RepoResult<Page<Account>>;
     /// Applies `changes` to an account and returns it as stored.
@@ -275,6 +278,25 @@ pub trait SecretKeyRepository {
     ) -> RepoResult<()>;
 }
 
+/// Keyward's own signing keys.
+pub trait SigningKeyRepository {
+    /// Every signing key, oldest first.
+    fn signing_keys(&self) -> RepoResult<Vec<SigningKey>>;
+    /// Stores the first active and next keys, unless an active key exists (another node may have
+    /// stored its own a moment earlier); answers whether it stored them.
+    fn init_signing_keys(&self, active: &SigningKey, next: &SigningKey) -> RepoResult<bool>;
+    /// One rotation, atomic and serialized across nodes: retiring keys that stopped signing before
+    /// `retire_before` become retired, the active key becomes retiring, the next key becomes
+    /// active, and `new_next` is stored as the next key.
+    fn rotate_signing_keys(
+        &self,
+        new_next: &SigningKey,
+        now: Timestamp,
+        retire_before: Timestamp,
+        audit: &AuditEvent,
+    ) -> RepoResult<()>;
+}
+
 /// Server-wide settings kept in the database, such as the master-key check value.
 pub trait SettingsRepository {
     /// Stores `value` under `name` unless a value is already stored; returns the stored value.
@@ -296,6 +318,7 @@ pub trait Repository:
     + ApiKeyRepository
     + SecretKeyRepository
     + SettingsRepository
+    + SigningKeyRepository
     + AuditRepository
     + Send
     + Sync

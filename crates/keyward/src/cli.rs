@@ -56,6 +56,31 @@ pub struct ServeArgs {
     /// The address to listen on.
     #[arg(long, env = "KEYWARD_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// The public base URL of this service, the `iss` of its tokens; defaults to `http://<listen>`.
+    #[arg(long, env = "KEYWARD_ISSUER")]
+    pub issuer: Option<String>,
+    /// The algorithm of new signing keys.
+    #[arg(long, env = "KEYWARD_SIGNING_ALGORITHM", value_enum, default_value_t = Algorithm::EdDSA)]
+    pub signing_algorithm: Algorithm,
+    /// Rotate the signing keys when the active one has signed for this many days (0: never).
+    #[arg(long, env = "KEYWARD_SIGNING_KEY_ROTATION_DAYS", default_value_t = 30)]
+    pub signing_key_rotation_days: u32,
+    /// Lifetime of access tokens, in seconds.
+    #[arg(long, env = "KEYWARD_ACCESS_TOKEN_TTL_SECONDS", default_value_t = 3600,
+          value_parser = clap::value_parser!(u32).range(60..=86_400))]
+    pub access_token_ttl_seconds: u32,
+}
+
+/// Signature algorithms for Keyward's own signing keys.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+#[allow(clippy::upper_case_acronyms)]
+pub enum Algorithm {
+    /// Ed25519.
+    #[value(name = "EdDSA")]
+    EdDSA,
+    /// ECDSA P-256.
+    #[value(name = "ES256")]
+    ES256,
 }
 
 /// How log lines look.

@@ -7,6 +7,7 @@ use anyhow::{Context, Result, bail};
 use api::{ApiConfig, AuthLimits};
 use domain::sealing::Sealer;
 use domain::service::Keyward;
+use domain::signing_key::SigningAlgorithm;
 use domain::{SystemClock, SystemEntropy};
 use storage::{DatabaseUrl, Store};
 
@@ -70,7 +71,15 @@ pub fn init(common: &Common) -> Result<()> {
 pub fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
     secret_file::ensure_private_dir(&common.data_dir)?;
     let master = MasterKey::load_or_create(&common.master_key_file())?;
-    let kw = keyward(open_store(common)?, &master)?;
+    let algorithm = match args.signing_algorithm {
+        crate::cli::Algorithm::EdDSA => SigningAlgorithm::EdDsa,
+        crate::cli::Algorithm::ES256 => SigningAlgorithm::Es256,
+    };
+    let issuer = args.issuer.clone().unwrap_or_else(|| format!("http://{}", args.listen));
+    let kw = keyward(open_store(common)?, &master)?
+        .with_issuer(issuer)
+        .with_tokens(algorithm, chrono::Duration::seconds(i64::from(args.access_token_ttl_seconds)));
+    kw.ensure_signing_keys().context("creating the first signing keys")?;
     if let Some(boot) = kw.bootstrap().context("creating the system account")? {
         let path = common.data_dir.join("admin.key");
         secret_file::write(&path, format!("{}\n", boot.admin_key.expose()).as_bytes())
@@ -84,17 +93,38 @@ pub fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
     };
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
-    runtime.block_on(run(config, kw, args.listen))
+    let rotation =
+        (args.signing_key_rotation_days > 0).then(|| chrono::Duration::days(i64::from(args.signing_key_rotation_days)));
+    runtime.block_on(run(config, kw, args.listen, rotation))
 }
 
-async fn run(config: ApiConfig, kw: Keyward, listen: SocketAddr) -> Result<()> {
+/// Rotates the signing keys whenever the active one is older than `period`; checks hourly.
+async fn rotate_on_schedule(kw: Keyward, period: chrono::Duration) {
+    let mut ticker = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        ticker.tick().await;
+        let kw = kw.clone();
+        match tokio::task::spawn_blocking(move || kw.rotate_signing_keys_if_due(period)).await {
+            Ok(Ok(true)) => tracing::info!("rotated the signing keys on schedule"),
+            Ok(Ok(false)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "scheduled signing-key rotation failed; will retry"),
+            Err(e) => tracing::warn!(error = %e, "scheduled signing-key rotation task failed"),
+        }
+    }
+}
+
+async fn run(config: ApiConfig, kw: Keyward, listen: SocketAddr, rotation: Option<chrono::Duration>) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
     let local = listener.local_addr().context("reading the bound address")?;
     tracing::info!(address = %local, "listening on http://{local}");
     let flusher = tokio::spawn(api::usage::flush_periodically(kw.clone(), api::usage::FLUSH_EVERY));
+    let rotator = rotation.map(|period| tokio::spawn(rotate_on_schedule(kw.clone(), period)));
     let app = api::app(config).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")?;
     flusher.abort();
+    if let Some(rotator) = rotator {
+        rotator.abort();
+    }
     match api::usage::flush(&kw).await {
         Ok(n) => tracing::info!(keys = n, "recorded the last key usage"),
         Err(e) => tracing::error!(error = %e, "could not record the last key usage"),

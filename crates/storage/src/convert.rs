@@ -9,16 +9,17 @@ use domain::Timestamp;
 use domain::account::Account;
 use domain::api_key::{ApiKey, StoredSecret};
 use domain::audit::{Action, AuditEvent, Outcome};
-use domain::id::{AccountId, ApiKeyId, AuditEventId, SecretKeyId, ServiceAccountId};
+use domain::id::{AccountId, ApiKeyId, AuditEventId, SecretKeyId, ServiceAccountId, SigningKeyId};
 use domain::repository::{RepoError, RepoResult};
 use domain::scope::Scopes;
 use domain::secret::SecretHash;
 use domain::secret_key::{SealedSecret, SecretKey};
 use domain::service_account::ServiceAccount;
+use domain::signing_key::{SigningAlgorithm, SigningKey, SigningKeyState};
 use domain::text::{Description, Metadata, Name};
 use uuid::Uuid;
 
-use crate::schema::{accounts, api_keys, audit_events, secret_keys, service_accounts};
+use crate::schema::{accounts, api_keys, audit_events, secret_keys, service_accounts, signing_keys};
 
 fn corrupt(what: &str) -> RepoError {
     RepoError::Unavailable(format!("a stored {what} is invalid"))
@@ -282,6 +283,53 @@ impl TryFrom<SecretKeyRow> for SecretKey {
             last_used_at: opt_time(r.last_used_at)?,
             last_rotated_at: opt_time(r.last_rotated_at)?,
             secret: SealedSecret { current: r.sealed_secret, previous },
+        })
+    }
+}
+
+#[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = signing_keys)]
+pub(crate) struct SigningKeyRow {
+    pub kid: String,
+    pub algorithm: String,
+    pub state: String,
+    pub public_key: Vec<u8>,
+    pub sealed_private_key: Vec<u8>,
+    pub created_at: i64,
+    pub activated_at: Option<i64>,
+    pub deactivated_at: Option<i64>,
+    pub retired_at: Option<i64>,
+}
+
+impl From<&SigningKey> for SigningKeyRow {
+    fn from(k: &SigningKey) -> Self {
+        Self {
+            kid: k.kid.to_string(),
+            algorithm: k.algorithm.as_str().to_owned(),
+            state: k.state.as_str().to_owned(),
+            public_key: k.public_key.clone(),
+            sealed_private_key: k.sealed_private_key.clone(),
+            created_at: micros(k.created_at),
+            activated_at: k.activated_at.map(micros),
+            deactivated_at: k.deactivated_at.map(micros),
+            retired_at: k.retired_at.map(micros),
+        }
+    }
+}
+
+impl TryFrom<SigningKeyRow> for SigningKey {
+    type Error = RepoError;
+    fn try_from(r: SigningKeyRow) -> RepoResult<Self> {
+        Ok(SigningKey {
+            kid: SigningKeyId::from_uuid(uuid(&r.kid)?),
+            algorithm: SigningAlgorithm::parse(&r.algorithm).ok_or_else(|| corrupt("signing algorithm"))?,
+            state: SigningKeyState::parse(&r.state).ok_or_else(|| corrupt("signing key state"))?,
+            public_key: r.public_key,
+            sealed_private_key: r.sealed_private_key,
+            created_at: time(r.created_at)?,
+            activated_at: opt_time(r.activated_at)?,
+            deactivated_at: opt_time(r.deactivated_at)?,
+            retired_at: opt_time(r.retired_at)?,
         })
     }
 }

@@ -66,6 +66,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    signing_keys (kid) {
+        kid -> Text,
+        algorithm -> Text,
+        state -> Text,
+        public_key -> Binary,
+        sealed_private_key -> Binary,
+        created_at -> BigInt,
+        activated_at -> Nullable<BigInt>,
+        deactivated_at -> Nullable<BigInt>,
+        retired_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
     settings (name) {
         name -> Text,
         value -> Binary,

@@ -5,9 +5,12 @@ pub mod api_key_lists;
 pub mod api_keys;
 pub mod audit;
 pub mod health;
+pub mod oauth;
 pub mod secret_keys;
 pub mod service_accounts;
+pub mod signing_keys;
 pub mod verify;
+pub mod well_known;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -36,6 +39,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(verify::verify_api_key))
         .routes(routes!(verify::lookup_api_key))
         .routes(routes!(audit::list_audit_events))
+        .routes(routes!(signing_keys::list_signing_keys))
+        .routes(routes!(signing_keys::rotate_signing_keys))
+        .routes(routes!(oauth::token))
+        .routes(routes!(well_known::jwks))
+        .routes(routes!(well_known::metadata))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
 }

@@ -11,6 +11,7 @@ mod bad_input;
 mod key_lifecycle;
 mod key_lists;
 mod lists;
+mod oauth;
 mod openapi;
 mod secret_keys;
 mod verify;

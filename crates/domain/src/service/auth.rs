@@ -2,10 +2,9 @@
 
 use super::Keyward;
 use crate::api_key::{Rejection, compare_with_nothing};
-use crate::audit::{Action, AuditEvent, Outcome};
 use crate::credential::{Credential, CredentialKind};
 use crate::error::Error;
-use crate::id::{ApiKeyId, AuditEventId};
+use crate::id::ApiKeyId;
 use crate::principal::{CredentialRef, Principal};
 use crate::usage::Usage;
 
@@ -19,7 +18,16 @@ impl Keyward {
     /// refused.
     pub fn authenticate(&self, token: &str, ip: Option<String>) -> Result<Result<Principal, Rejection>, Error> {
         if !token.starts_with("kw_") && token.bytes().filter(|&b| b == b'.').count() == 2 {
-            return self.authenticate_secret_key_jwt(token, ip);
+            let Ok(header) = jsonwebtoken::decode_header(token) else {
+                return Ok(Err(Rejection::Malformed));
+            };
+            return match header.alg {
+                jsonwebtoken::Algorithm::HS256 => self.authenticate_secret_key_jwt(token, &header, ip),
+                jsonwebtoken::Algorithm::EdDSA | jsonwebtoken::Algorithm::ES256 => {
+                    self.authenticate_access_token(token, &header, ip)
+                }
+                _ => Ok(Err(Rejection::NotFound)),
+            };
         }
         let Ok(credential) = Credential::parse(token) else {
             return Ok(Err(Rejection::Malformed));
@@ -36,16 +44,7 @@ impl Keyward {
         };
         let now = self.now();
         if let Err(rejection) = found.key.check(&presented, found.owner_active, now) {
-            self.repo.insert_audit_event(&AuditEvent {
-                id: AuditEventId::generate(now, self.entropy.as_ref()),
-                account_id: found.key.account_id,
-                actor: ip.as_deref().map_or_else(|| "anonymous".to_owned(), |ip| format!("ip:{ip}")),
-                action: Action::AuthFailure,
-                target: format!("api_key:{id}"),
-                at: now,
-                ip,
-                outcome: Outcome::Failure,
-            })?;
+            self.record_auth_failure(found.key.account_id, format!("api_key:{id}"), now, ip)?;
             return Ok(Err(rejection));
         }
         self.usage.record(id, Usage { at: now, ip: ip.clone() });

@@ -6,9 +6,11 @@ mod api_keys;
 mod audit;
 mod auth;
 mod bootstrap;
+mod oauth;
 mod secret_key_jwt;
 mod secret_keys;
 mod service_accounts;
+mod signing;
 mod usage;
 mod verify;
 
@@ -19,11 +21,13 @@ use crate::id::{AccountId, AuditEventId};
 use crate::principal::Principal;
 use crate::repository::Repository;
 use crate::sealing::Sealer;
+use crate::signing_key::SigningAlgorithm;
 use crate::usage::UsageBuffer;
 use crate::{Clock, Entropy, Timestamp};
 
 pub use api_keys::IssuedApiKey;
 pub use bootstrap::Bootstrapped;
+pub use oauth::{AccessToken, OAuthError};
 pub use secret_key_jwt::IssuedJwt;
 pub use secret_keys::IssuedSecretKey;
 pub use verify::Verification;
@@ -36,13 +40,58 @@ pub struct Keyward {
     entropy: Arc<dyn Entropy>,
     usage: Arc<UsageBuffer>,
     sealer: Arc<Sealer>,
+    signing_algorithm: SigningAlgorithm,
+    access_token_ttl: chrono::Duration,
+    issuer: String,
 }
 
 impl Keyward {
     /// Keyward over `repo`, reading time from `clock` and randomness from `entropy`.
     pub fn new(repo: Arc<dyn Repository>, clock: Arc<dyn Clock>, entropy: Arc<dyn Entropy>) -> Self {
         let sealer = Arc::new(Sealer::random(entropy.as_ref()));
-        Self { repo, clock, entropy, usage: Arc::new(UsageBuffer::default()), sealer }
+        Self {
+            repo,
+            clock,
+            entropy,
+            usage: Arc::new(UsageBuffer::default()),
+            sealer,
+            signing_algorithm: SigningAlgorithm::EdDsa,
+            access_token_ttl: chrono::Duration::hours(1),
+            issuer: "http://127.0.0.1:8080".to_owned(),
+        }
+    }
+
+    /// The same, naming itself `issuer` (its public base URL) in the tokens it signs.
+    pub fn with_issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = issuer.into().trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// How long access tokens live.
+    pub fn access_token_ttl(&self) -> chrono::Duration {
+        self.access_token_ttl
+    }
+
+    /// Records a refused credential in its account's audit trail.
+    fn record_auth_failure(
+        &self,
+        account: AccountId,
+        target: String,
+        now: Timestamp,
+        ip: Option<String>,
+    ) -> Result<(), crate::Error> {
+        let actor = ip.as_deref().map_or_else(|| "anonymous".to_owned(), |ip| format!("ip:{ip}"));
+        let mut event = self.audit_as(&actor, account, Action::AuthFailure, target, now);
+        event.ip = ip;
+        event.outcome = Outcome::Failure;
+        Ok(self.repo.insert_audit_event(&event)?)
+    }
+
+    /// The same, with new signing keys of `algorithm` and access tokens valid for `ttl`.
+    pub fn with_tokens(mut self, algorithm: SigningAlgorithm, ttl: chrono::Duration) -> Self {
+        self.signing_algorithm = algorithm;
+        self.access_token_ttl = ttl;
+        self
     }
 
     /// The same, sealing secrets with `sealer` (keyed from the master key) instead of a random key.
@@ -63,14 +112,21 @@ impl Keyward {
 
     /// An audit event for a successful change made by `p`.
     fn audit(&self, p: &Principal, account: AccountId, action: Action, target: String, now: Timestamp) -> AuditEvent {
+        let mut event = self.audit_as(&p.actor(), account, action, target, now);
+        event.ip = p.ip.clone();
+        event
+    }
+
+    /// An audit event for a successful change made by `actor`, such as `system:schedule`.
+    fn audit_as(&self, actor: &str, account: AccountId, action: Action, target: String, now: Timestamp) -> AuditEvent {
         AuditEvent {
             id: AuditEventId::generate(now, self.entropy.as_ref()),
             account_id: account,
-            actor: p.actor(),
+            actor: actor.to_owned(),
             action,
             target,
             at: now,
-            ip: p.ip.clone(),
+            ip: None,
             outcome: Outcome::Success,
         }
     }

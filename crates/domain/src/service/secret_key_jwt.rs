@@ -7,7 +7,7 @@ use super::Keyward;
 use crate::api_key::{KeyState, Rejection};
 use crate::credential::{Credential, CredentialKind};
 use crate::error::Error;
-use crate::id::{AccountId, AuditEventId, SecretKeyId, ServiceAccountId};
+use crate::id::{AccountId, SecretKeyId, ServiceAccountId};
 use crate::jwt::claims::{AUDIENCE, ISSUER, IssuedClaims, LEEWAY_SECONDS, MAX_SECRET_KEY_JWT_SECONDS, PresentedClaims};
 use crate::jwt::provider;
 use crate::principal::{CredentialRef, Permission, Principal};
@@ -107,11 +107,9 @@ impl Keyward {
     pub(super) fn authenticate_secret_key_jwt(
         &self,
         token: &str,
+        header: &Header,
         ip: Option<String>,
     ) -> Result<Result<Principal, Rejection>, Error> {
-        let Ok(header) = jsonwebtoken::decode_header(token) else {
-            return Ok(Err(Rejection::Malformed));
-        };
         if header.alg != Algorithm::HS256 {
             return Ok(Err(Rejection::NotFound));
         }
@@ -126,16 +124,7 @@ impl Keyward {
         let scopes = match verdict {
             Ok(scopes) => scopes,
             Err(rejection) => {
-                self.repo.insert_audit_event(&crate::audit::AuditEvent {
-                    id: AuditEventId::generate(now, self.entropy.as_ref()),
-                    account_id: key.account_id,
-                    actor: ip.as_deref().map_or_else(|| "anonymous".to_owned(), |ip| format!("ip:{ip}")),
-                    action: crate::audit::Action::AuthFailure,
-                    target: format!("secret_key:{id}"),
-                    at: now,
-                    ip,
-                    outcome: crate::audit::Outcome::Failure,
-                })?;
+                self.record_auth_failure(key.account_id, format!("secret_key:{id}"), now, ip)?;
                 return Ok(Err(rejection));
             }
         };

@@ -33,6 +33,15 @@ impl AccountRepository for Store {
         })
     }
 
+    fn system_account(&self) -> RepoResult<AccountId> {
+        self.read(Entity::Account, |c| {
+            let id: String = accounts::table.filter(accounts::system.eq(true)).select(accounts::id).first(c)?;
+            Ok(AccountId::from_uuid(
+                uuid::Uuid::try_parse(&id).map_err(|_| RepoError::Unavailable("a stored id is invalid".to_owned()))?,
+            ))
+        })
+    }
+
     fn list_accounts(&self, page: &PageRequest) -> RepoResult<Page<Account>> {
         let rows = self.read(Entity::Account, |c| {
             let mut q = accounts::table

@@ -5,6 +5,7 @@ mod api_keys;
 mod audit;
 mod secret_keys;
 mod service_accounts;
+mod signing_keys;
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;

@@ -45,12 +45,14 @@ pub async fn spawn(db: TestDb) -> TestApp {
 
 pub async fn spawn_with(db: TestDb, auth_limits: AuthLimits) -> TestApp {
     let store = db.store();
-    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 6, 1, 9, 0, 0).unwrap()));
-    let keyward = Keyward::new(Arc::new(store), clock.clone(), Arc::new(SystemEntropy::new()));
-    let boot = keyward.bootstrap().unwrap().unwrap();
-    let app = api::app(ApiConfig { keyward: keyward.clone(), cursor_key: b"test cursor key".to_vec(), auth_limits });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 6, 1, 9, 0, 0).unwrap()));
+    let keyward = Keyward::new(Arc::new(store), clock.clone(), Arc::new(SystemEntropy::new()))
+        .with_issuer(format!("http://{addr}"));
+    let boot = keyward.bootstrap().unwrap().unwrap();
+    keyward.ensure_signing_keys().unwrap();
+    let app = api::app(ApiConfig { keyward: keyward.clone(), cursor_key: b"test cursor key".to_vec(), auth_limits });
     tokio::spawn(async move {
         axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
     });

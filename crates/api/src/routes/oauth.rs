@@ -1,0 +1,186 @@
+//! `/oauth2/token`: the OAuth 2.0 client-credentials grant (RFC 6749 §4.4), with client
+//! authentication by `client_secret_basic` or `client_secret_post`. Errors follow RFC 6749 §5.2.
+
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::body::to_bytes;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use domain::service::OAuthError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::state::AppState;
+
+/// A successful token response (RFC 6749 §5.1).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// The access token: a JWT signed by Keyward's active signing key (EdDSA by default), with the
+    /// claims `iss`, `sub`, `aud`, `exp`, `iat`, `nbf`, `jti`, `scope`, `client_id` and `acct`.
+    pub access_token: String,
+    /// Always `Bearer`.
+    #[schema(example = "Bearer")]
+    pub token_type: &'static str,
+    /// Seconds until the token expires.
+    pub expires_in: i64,
+    /// The granted scopes, space-separated.
+    pub scope: String,
+}
+
+/// An error response (RFC 6749 §5.2).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenError {
+    /// `invalid_request`, `invalid_client`, `unsupported_grant_type` or `invalid_scope`.
+    #[schema(example = "invalid_client")]
+    pub error: &'static str,
+    /// A sentence for the developer; never repeats a secret.
+    pub error_description: String,
+}
+
+fn no_store(mut res: Response) -> Response {
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    res
+}
+
+/// A refused token request, answered as RFC 6749 §5.2 says.
+#[derive(Debug)]
+struct Refusal {
+    status: StatusCode,
+    body: TokenError,
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let mut res = (self.status, Json(self.body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(r#"Basic realm="keyward""#));
+        }
+        no_store(res)
+    }
+}
+
+fn error(status: StatusCode, error: &'static str, description: impl Into<String>) -> Refusal {
+    Refusal { status, body: TokenError { error, error_description: description.into() } }
+}
+
+fn invalid_request(description: impl Into<String>) -> Refusal {
+    error(StatusCode::BAD_REQUEST, "invalid_request", description)
+}
+
+/// `client_id` and `client_secret` from an `Authorization: Basic` header, whose parts are
+/// form-encoded before base64 (RFC 6749 §2.3.1).
+fn basic(headers: &HeaderMap) -> Option<Result<(String, String), Refusal>> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let bad = || error(StatusCode::UNAUTHORIZED, "invalid_client", "the Basic credentials are malformed");
+    let Some(decoded) = STANDARD.decode(encoded.trim()).ok().and_then(|b| String::from_utf8(b).ok()) else {
+        return Some(Err(bad()));
+    };
+    let Some((id, secret)) = decoded.split_once(':') else { return Some(Err(bad())) };
+    let unescape = |s: &str| form_urlencoded::parse(format!("v={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
+    match (unescape(id), unescape(secret)) {
+        (Some(id), Some(secret)) => Some(Ok((id, secret))),
+        _ => Some(Err(bad())),
+    }
+}
+
+/// The form parameters, each at most once (RFC 6749 §3.2).
+fn form(body: &[u8]) -> Result<std::collections::BTreeMap<String, String>, Refusal> {
+    let mut params = std::collections::BTreeMap::new();
+    for (k, v) in form_urlencoded::parse(body) {
+        if params.insert(k.clone().into_owned(), v.into_owned()).is_some() {
+            return Err(invalid_request(format!("the parameter `{k}` is repeated")));
+        }
+    }
+    Ok(params)
+}
+
+/// Issues an access token for a secret key (grant `client_credentials`). Authenticate with HTTP
+/// Basic (`client_id` = the key's id, `client_secret` = its `kw_sk_...` string) or with the same two
+/// form parameters; `scope` narrows the key's scopes.
+#[utoipa::path(post, path = "/oauth2/token", tag = "oauth2",
+    request_body(content_type = "application/x-www-form-urlencoded", content = String,
+        description = "`grant_type=client_credentials`, optional `scope`, and `client_id` + `client_secret` unless sent with HTTP Basic."),
+    responses((status = 200, body = TokenResponse), (status = 400, body = TokenError), (status = 401, body = TokenError)))]
+#[tracing::instrument(skip_all)]
+pub async fn token(State(state): State<AppState>, req: Request) -> Response {
+    match grant(state, req).await {
+        Ok(res) => res,
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+async fn grant(state: AppState, req: Request) -> Result<Response, Refusal> {
+    let ip = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    if let Some(ip) = ip
+        && let Err(e) = state.limiter().check(ip)
+    {
+        return Ok(e.into_response());
+    }
+    let headers = req.headers().clone();
+    let form_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+        v.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/x-www-form-urlencoded")
+    });
+    if !form_type {
+        return Err(invalid_request("send the request as application/x-www-form-urlencoded"));
+    }
+    let Ok(body) = to_bytes(req.into_body(), crate::BODY_LIMIT).await else {
+        return Err(invalid_request("the request body is too large or unreadable"));
+    };
+    let params = form(&body)?;
+    match params.get("grant_type").map(String::as_str) {
+        None => return Err(invalid_request("`grant_type` is required")),
+        Some("client_credentials") => {}
+        Some(_) => {
+            let why = "only `client_credentials` is supported";
+            return Err(error(StatusCode::BAD_REQUEST, "unsupported_grant_type", why));
+        }
+    }
+    if params.contains_key("client_assertion") || params.contains_key("client_assertion_type") {
+        let why = "client_secret_jwt is not supported yet; use client_secret_basic or client_secret_post";
+        return Err(invalid_request(why));
+    }
+    let posted = (params.get("client_id"), params.get("client_secret"));
+    let (client_id, client_secret) = match (basic(&headers).transpose()?, posted) {
+        (Some(_), (_, Some(_))) => return Err(invalid_request("use one client authentication method, not two")),
+        (Some(pair), _) => pair,
+        (None, (Some(id), Some(secret))) => (id.clone(), secret.clone()),
+        (None, _) => {
+            return Err(error(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication is required"));
+        }
+    };
+    let scope = params.get("scope").cloned();
+    let ip_text = ip.map(|i| i.to_string());
+    let outcome =
+        state.run(move |kw| kw.client_credentials(&client_id, &client_secret, scope.as_deref(), ip_text)).await;
+    match outcome {
+        Err(e) => Ok(e.into_response()),
+        Ok(Ok(token)) => Ok(no_store(
+            Json(TokenResponse {
+                access_token: token.token.expose().to_owned(),
+                token_type: "Bearer",
+                expires_in: token.expires_in,
+                scope: token.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "),
+            })
+            .into_response(),
+        )),
+        Ok(Err(OAuthError::InvalidClient(why))) => {
+            if let Some(ip) = ip {
+                let delay = state.limiter().record_failure(ip);
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
+                }
+            }
+            Err(error(StatusCode::UNAUTHORIZED, "invalid_client", why))
+        }
+        Ok(Err(OAuthError::InvalidScope(why))) => Err(error(StatusCode::BAD_REQUEST, "invalid_scope", why)),
+    }
+}

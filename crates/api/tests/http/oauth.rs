@@ -1,0 +1,264 @@
+//! OAuth 2.0 client credentials, the JWKS and the metadata, checked the way a standard client and
+//! an offline verifier would use them.
+
+use chrono::Duration;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use storage::testing::TestDb;
+
+use crate::common::{TestApp, spawn};
+
+struct Client {
+    id: String,
+    secret: String,
+    acct: String,
+    sa: String,
+}
+
+async fn client(app: &TestApp, scopes: &[&str]) -> Client {
+    let (acct, sa, _, _) = app.tenant("acme", &[]).await;
+    let key = app
+        .post(
+            &format!("/v1/accounts/{acct}/service-accounts/{sa}/secret-keys"),
+            &app.admin,
+            json!({"name": "client", "scopes": scopes}),
+        )
+        .await;
+    Client {
+        id: key.body["id"].as_str().unwrap().to_owned(),
+        secret: key.body["secret"].as_str().unwrap().to_owned(),
+        acct,
+        sa,
+    }
+}
+
+async fn token(app: &TestApp, c: &Client, form: &[(&str, &str)]) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+    let res = app
+        .client
+        .post(format!("{}/oauth2/token", app.base))
+        .basic_auth(&c.id, Some(&c.secret))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let (status, headers) = (res.status(), res.headers().clone());
+    (status, headers, res.json().await.unwrap())
+}
+
+/// Verifies a token offline, from the JWKS and the metadata alone.
+async fn verify_offline(app: &TestApp, token: &str) -> Result<Value, jsonwebtoken::errors::Error> {
+    domain::jwt::provider::install();
+    let meta: Value = app
+        .client
+        .get(format!("{}/.well-known/oauth-authorization-server", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let jwks: JwkSet = app.client.get(meta["jwks_uri"].as_str().unwrap()).send().await.unwrap().json().await.unwrap();
+    let kid = jsonwebtoken::decode_header(token)?.kid.unwrap_or_default();
+    let jwk = jwks
+        .find(&kid)
+        .ok_or_else(|| jsonwebtoken::errors::Error::from(jsonwebtoken::errors::ErrorKind::InvalidKeyFormat))?;
+    let mut validation = Validation::new(Algorithm::EdDSA);
+    validation.set_issuer(&[meta["issuer"].as_str().unwrap()]);
+    validation.set_audience(&["keyward"]);
+    // The server runs on a test clock in 2026; check expiry against that, not the wall clock.
+    validation.validate_exp = false;
+    Ok(jsonwebtoken::decode::<Value>(token, &DecodingKey::from_jwk(jwk)?, &validation)?.claims)
+}
+
+async fn a_standard_client_gets_a_token_and_anyone_verifies_it_offline(db: TestDb) {
+    let app = spawn(db).await;
+    let c = client(&app, &["service-accounts:read", "audit:read"]).await;
+    let meta: Value = app
+        .client
+        .get(format!("{}/.well-known/oauth-authorization-server", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(meta["issuer"], app.base);
+    assert_eq!(meta["token_endpoint"], format!("{}/oauth2/token", app.base));
+    assert_eq!(meta["grant_types_supported"], json!(["client_credentials"]));
+
+    let (status, headers, body) =
+        token(&app, &c, &[("grant_type", "client_credentials"), ("scope", "service-accounts:read")]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(headers["cache-control"], "no-store");
+    assert_eq!((body["token_type"].as_str(), body["expires_in"].as_i64()), (Some("Bearer"), Some(3600)));
+    assert_eq!(body["scope"], "service-accounts:read");
+    let access = body["access_token"].as_str().unwrap().to_owned();
+    let claims = verify_offline(&app, &access).await.unwrap();
+    assert_eq!((claims["sub"].as_str(), claims["acct"].as_str()), (Some(c.sa.as_str()), Some(c.acct.as_str())));
+    assert_eq!(
+        (claims["client_id"].as_str(), claims["scope"].as_str()),
+        (Some(c.id.as_str()), Some("service-accounts:read"))
+    );
+    for claim in ["exp", "iat", "nbf", "jti", "iss", "aud"] {
+        assert!(claims.get(claim).is_some(), "{claim}");
+    }
+
+    let me = format!("/v1/accounts/{}/service-accounts/{}", c.acct, c.sa);
+    assert_eq!(app.get(&me, &access).await.status, StatusCode::OK, "access tokens work as Bearer");
+    assert_eq!(app.get(&format!("/v1/accounts/{}/audit-events", c.acct), &access).await.status, StatusCode::FORBIDDEN);
+
+    let post = app
+        .client
+        .post(format!("{}/oauth2/token", app.base))
+        .form(&[("grant_type", "client_credentials"), ("client_id", &c.id), ("client_secret", &c.secret)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), StatusCode::OK, "client_secret_post works too");
+
+    app.clock.advance(Duration::seconds(3600));
+    assert_eq!(app.get(&me, &access).await.status, StatusCode::UNAUTHORIZED, "expired");
+}
+
+async fn token_errors_follow_rfc_6749(db: TestDb) {
+    let app = spawn(db).await;
+    let c = client(&app, &["service-accounts:read"]).await;
+    let wrong = Client { secret: format!("{}0", &c.secret[..110]), ..client_copy(&c) };
+    let (status, headers, body) = token(&app, &wrong, &[("grant_type", "client_credentials")]).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")));
+    assert_eq!(headers["www-authenticate"], r#"Basic realm="keyward""#);
+    assert!(!body.to_string().contains(&c.secret[39..103]));
+    for (form, code) in [
+        (vec![("grant_type", "password")], "unsupported_grant_type"),
+        (vec![("scope", "x")], "invalid_request"),
+        (vec![("grant_type", "client_credentials"), ("scope", "audit:read")], "invalid_scope"),
+        (vec![("grant_type", "client_credentials"), ("scope", "NOT A SCOPE")], "invalid_scope"),
+        (vec![("grant_type", "client_credentials"), ("grant_type", "client_credentials")], "invalid_request"),
+        (vec![("grant_type", "client_credentials"), ("client_secret", "x")], "invalid_request"),
+    ] {
+        let (status, _, body) = token(&app, &c, &form).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{form:?}");
+        assert_eq!(body["error"], code, "{form:?}");
+    }
+    let json_body = app
+        .client
+        .post(format!("{}/oauth2/token", app.base))
+        .json(&json!({"grant_type": "client_credentials"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_body.status(), StatusCode::BAD_REQUEST);
+    let anonymous = app
+        .client
+        .post(format!("{}/oauth2/token", app.base))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+
+    app.patch(&format!("/v1/accounts/{}/service-accounts/{}", c.acct, c.sa), &app.admin, json!({"active": false}))
+        .await;
+    let (status, _, body) = token(&app, &c, &[("grant_type", "client_credentials")]).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")), "disabled owner");
+}
+
+fn client_copy(c: &Client) -> Client {
+    Client { id: c.id.clone(), secret: c.secret.clone(), acct: c.acct.clone(), sa: c.sa.clone() }
+}
+
+async fn tokens_survive_a_signing_key_rotation(db: TestDb) {
+    let app = spawn(db).await;
+    let c = client(&app, &["service-accounts:read"]).await;
+    let before =
+        token(&app, &c, &[("grant_type", "client_credentials")]).await.2["access_token"].as_str().unwrap().to_owned();
+    let old_kid = jsonwebtoken::decode_header(&before).unwrap().kid.unwrap();
+
+    let rotated = app.post("/v1/signing-keys/rotate", &app.admin, json!({})).await;
+    assert_eq!(rotated.status, StatusCode::OK, "{:?}", rotated.body);
+    let states: Vec<(String, String)> = rotated.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| (k["kid"].as_str().unwrap().to_owned(), k["state"].as_str().unwrap().to_owned()))
+        .collect();
+    assert!(states.contains(&(old_kid.clone(), "retiring".to_owned())));
+    assert_eq!(states.iter().filter(|(_, s)| s == "active").count(), 1);
+    assert_eq!(states.iter().filter(|(_, s)| s == "next").count(), 1);
+
+    assert!(
+        verify_offline(&app, &before).await.is_ok(),
+        "a token signed before the rotation still verifies from the JWKS"
+    );
+    let me = format!("/v1/accounts/{}/service-accounts/{}", c.acct, c.sa);
+    assert_eq!(app.get(&me, &before).await.status, StatusCode::OK);
+    let after =
+        token(&app, &c, &[("grant_type", "client_credentials")]).await.2["access_token"].as_str().unwrap().to_owned();
+    assert_ne!(jsonwebtoken::decode_header(&after).unwrap().kid.unwrap(), old_kid);
+
+    app.post("/v1/signing-keys/rotate", &app.admin, json!({})).await;
+    assert!(verify_offline(&app, &before).await.is_ok(), "still published while its tokens may live");
+    app.clock.advance(Duration::seconds(3601));
+    let third = app.post("/v1/signing-keys/rotate", &app.admin, json!({})).await;
+    let old = third.body["items"].as_array().unwrap().iter().find(|k| k["kid"] == old_kid).cloned().unwrap();
+    assert_eq!(old["state"], "retired");
+    assert!(verify_offline(&app, &before).await.is_err(), "retired keys leave the JWKS");
+
+    let (acct, _, _, outsider) = app.tenant("other", &["account:admin"]).await;
+    assert_eq!(app.get("/v1/signing-keys", &outsider).await.status, StatusCode::FORBIDDEN);
+    let _ = acct;
+}
+
+async fn forged_access_tokens_are_refused(db: TestDb) {
+    let app = spawn(db).await;
+    let c = client(&app, &["service-accounts:read"]).await;
+    let real =
+        token(&app, &c, &[("grant_type", "client_credentials")]).await.2["access_token"].as_str().unwrap().to_owned();
+    let me = format!("/v1/accounts/{}/service-accounts/{}", c.acct, c.sa);
+    let kid = jsonwebtoken::decode_header(&real).unwrap().kid.unwrap();
+    let jwks: JwkSet =
+        app.client.get(format!("{}/.well-known/jwks.json", app.base)).send().await.unwrap().json().await.unwrap();
+    let public = match &jwks.find(&kid).unwrap().algorithm {
+        jsonwebtoken::jwk::AlgorithmParameters::OctetKeyPair(okp) => okp.x.clone(),
+        other => panic!("unexpected key {other:?}"),
+    };
+    // HS256 "signed" with the public key, naming the signing key's kid.
+    domain::jwt::provider::install();
+    let claims: Value = jsonwebtoken::dangerous::insecure_decode_claims(&real).unwrap();
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = Some(kid.clone());
+    let confused = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(public.as_bytes())).unwrap();
+    assert_eq!(app.get(&me, &confused).await.status, StatusCode::UNAUTHORIZED);
+    let mut parts: Vec<&str> = real.split('.').collect();
+    let forged_payload = base64_claims(
+        json!({"sub": c.sa, "scope": "account:admin", "client_id": c.id, "acct": c.acct, "aud": "keyward", "iss": app.base, "exp": 9_999_999_999_i64}),
+    );
+    parts[1] = &forged_payload;
+    assert_eq!(
+        app.get(&me, &parts.join(".")).await.status,
+        StatusCode::UNAUTHORIZED,
+        "a changed payload breaks the signature"
+    );
+
+    app.patch(
+        &format!("/v1/accounts/{}/service-accounts/{}/secret-keys/{}", c.acct, c.sa, c.id),
+        &app.admin,
+        json!({"active": false}),
+    )
+    .await;
+    assert_eq!(app.get(&me, &real).await.status, StatusCode::UNAUTHORIZED, "disabling the client stops its tokens");
+}
+
+fn base64_claims(v: Value) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+}
+
+http_tests!(
+    a_standard_client_gets_a_token_and_anyone_verifies_it_offline,
+    token_errors_follow_rfc_6749,
+    tokens_survive_a_signing_key_rotation,
+    forged_access_tokens_are_refused,
+);
