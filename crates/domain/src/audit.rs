@@ -52,6 +52,9 @@ pub enum Action {
     /// A secret key was deleted.
     #[serde(rename = "secret_key.delete")]
     SecretKeyDelete,
+    /// An access token was revoked.
+    #[serde(rename = "token.revoke")]
+    TokenRevoke,
     /// Keyward's signing keys were rotated.
     #[serde(rename = "signing_key.rotate")]
     SigningKeyRotate,
@@ -62,7 +65,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, for documentation and filters.
-    pub const ALL: [Action; 16] = [
+    pub const ALL: [Action; 17] = [
         Action::AccountCreate,
         Action::AccountUpdate,
         Action::AccountDelete,
@@ -77,6 +80,7 @@ impl Action {
         Action::SecretKeyUpdate,
         Action::SecretKeyRotate,
         Action::SecretKeyDelete,
+        Action::TokenRevoke,
         Action::SigningKeyRotate,
         Action::AuthFailure,
     ];
@@ -98,6 +102,7 @@ impl Action {
             Action::SecretKeyUpdate => "secret_key.update",
             Action::SecretKeyRotate => "secret_key.rotate",
             Action::SecretKeyDelete => "secret_key.delete",
+            Action::TokenRevoke => "token.revoke",
             Action::SigningKeyRotate => "signing_key.rotate",
             Action::AuthFailure => "auth.failure",
         }

@@ -297,6 +297,17 @@ pub trait SigningKeyRepository {
     ) -> RepoResult<()>;
 }
 
+/// The state that stateless tokens need: revocations and single-use assertions.
+pub trait TokenStateRepository {
+    /// Records that the access token `jti` is revoked until it would have expired anyway.
+    fn revoke_token(&self, jti: &str, expires_at: Timestamp, audit: &AuditEvent) -> RepoResult<()>;
+    /// Whether the access token `jti` was revoked.
+    fn is_revoked(&self, jti: &str) -> RepoResult<bool>;
+    /// Records the first use of a client assertion; answers `false` if `(client, jti)` was used
+    /// before (a replay). Forgets assertions that expired before `now`.
+    fn use_assertion(&self, client: &str, jti: &str, expires_at: Timestamp, now: Timestamp) -> RepoResult<bool>;
+}
+
 /// Server-wide settings kept in the database, such as the master-key check value.
 pub trait SettingsRepository {
     /// Stores `value` under `name` unless a value is already stored; returns the stored value.
@@ -319,6 +330,7 @@ pub trait Repository:
     + SecretKeyRepository
     + SettingsRepository
     + SigningKeyRepository
+    + TokenStateRepository
     + AuditRepository
     + Send
     + Sync

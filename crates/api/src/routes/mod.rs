@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod health;
 pub mod oauth;
+pub mod oauth_tokens;
 pub mod secret_keys;
 pub mod service_accounts;
 pub mod signing_keys;
@@ -42,6 +43,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(signing_keys::list_signing_keys))
         .routes(routes!(signing_keys::rotate_signing_keys))
         .routes(routes!(oauth::token))
+        .routes(routes!(oauth_tokens::introspect))
+        .routes(routes!(oauth_tokens::revoke))
         .routes(routes!(well_known::jwks))
         .routes(routes!(well_known::metadata))
         .routes(routes!(health::healthz))

@@ -41,7 +41,7 @@ pub struct TokenError {
     pub error_description: String,
 }
 
-fn no_store(mut res: Response) -> Response {
+pub(super) fn no_store(mut res: Response) -> Response {
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     res
@@ -49,7 +49,7 @@ fn no_store(mut res: Response) -> Response {
 
 /// A refused token request, answered as RFC 6749 §5.2 says.
 #[derive(Debug)]
-struct Refusal {
+pub(super) struct Refusal {
     status: StatusCode,
     body: TokenError,
 }
@@ -64,11 +64,11 @@ impl IntoResponse for Refusal {
     }
 }
 
-fn error(status: StatusCode, error: &'static str, description: impl Into<String>) -> Refusal {
+pub(super) fn error(status: StatusCode, error: &'static str, description: impl Into<String>) -> Refusal {
     Refusal { status, body: TokenError { error, error_description: description.into() } }
 }
 
-fn invalid_request(description: impl Into<String>) -> Refusal {
+pub(super) fn invalid_request(description: impl Into<String>) -> Refusal {
     error(StatusCode::BAD_REQUEST, "invalid_request", description)
 }
 
@@ -92,8 +92,24 @@ fn basic(headers: &HeaderMap) -> Option<Result<(String, String), Refusal>> {
     }
 }
 
+/// The client assertion type of RFC 7523.
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// `client_id` and `client_secret` from HTTP Basic or from the form, refusing both at once.
+pub(super) fn client_auth(
+    headers: &HeaderMap,
+    params: &std::collections::BTreeMap<String, String>,
+) -> Result<Option<(String, String)>, Refusal> {
+    match (basic(headers).transpose()?, params.get("client_id"), params.get("client_secret")) {
+        (Some(_), _, Some(_)) => Err(invalid_request("use one client authentication method, not two")),
+        (Some(pair), _, _) => Ok(Some(pair)),
+        (None, Some(id), Some(secret)) => Ok(Some((id.clone(), secret.clone()))),
+        (None, _, _) => Ok(None),
+    }
+}
+
 /// The form parameters, each at most once (RFC 6749 §3.2).
-fn form(body: &[u8]) -> Result<std::collections::BTreeMap<String, String>, Refusal> {
+pub(super) fn form(body: &[u8]) -> Result<std::collections::BTreeMap<String, String>, Refusal> {
     let mut params = std::collections::BTreeMap::new();
     for (k, v) in form_urlencoded::parse(body) {
         if params.insert(k.clone().into_owned(), v.into_owned()).is_some() {
@@ -104,11 +120,13 @@ fn form(body: &[u8]) -> Result<std::collections::BTreeMap<String, String>, Refus
 }
 
 /// Issues an access token for a secret key (grant `client_credentials`). Authenticate with HTTP
-/// Basic (`client_id` = the key's id, `client_secret` = its `kw_sk_...` string) or with the same two
-/// form parameters; `scope` narrows the key's scopes.
+/// Basic (`client_id` = the key's id, `client_secret` = its `kw_sk_...` string), with the same two
+/// form parameters, or with a `client_secret_jwt` assertion (RFC 7523: HS256 with the `kw_sk_...`
+/// string as HMAC key, `iss` = `sub` = client id, `aud` = the issuer or this endpoint, a single-use
+/// `jti`); `scope` narrows the key's scopes.
 #[utoipa::path(post, path = "/oauth2/token", tag = "oauth2",
     request_body(content_type = "application/x-www-form-urlencoded", content = String,
-        description = "`grant_type=client_credentials`, optional `scope`, and `client_id` + `client_secret` unless sent with HTTP Basic."),
+        description = "`grant_type=client_credentials`, optional `scope`, and `client_id` + `client_secret` (unless sent with HTTP Basic) or `client_assertion_type` + `client_assertion`."),
     responses((status = 200, body = TokenResponse), (status = 400, body = TokenError), (status = 401, body = TokenError)))]
 #[tracing::instrument(skip_all)]
 pub async fn token(State(state): State<AppState>, req: Request) -> Response {
@@ -144,23 +162,26 @@ async fn grant(state: AppState, req: Request) -> Result<Response, Refusal> {
             return Err(error(StatusCode::BAD_REQUEST, "unsupported_grant_type", why));
         }
     }
-    if params.contains_key("client_assertion") || params.contains_key("client_assertion_type") {
-        let why = "client_secret_jwt is not supported yet; use client_secret_basic or client_secret_post";
-        return Err(invalid_request(why));
-    }
-    let posted = (params.get("client_id"), params.get("client_secret"));
-    let (client_id, client_secret) = match (basic(&headers).transpose()?, posted) {
-        (Some(_), (_, Some(_))) => return Err(invalid_request("use one client authentication method, not two")),
-        (Some(pair), _) => pair,
-        (None, (Some(id), Some(secret))) => (id.clone(), secret.clone()),
-        (None, _) => {
-            return Err(error(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication is required"));
-        }
-    };
     let scope = params.get("scope").cloned();
     let ip_text = ip.map(|i| i.to_string());
-    let outcome =
-        state.run(move |kw| kw.client_credentials(&client_id, &client_secret, scope.as_deref(), ip_text)).await;
+    let outcome = if params.contains_key("client_assertion") || params.contains_key("client_assertion_type") {
+        if params.get("client_assertion_type").map(String::as_str) != Some(JWT_BEARER) {
+            return Err(invalid_request(format!("`client_assertion_type` must be `{JWT_BEARER}`")));
+        }
+        if basic(&headers).is_some() || params.contains_key("client_secret") {
+            return Err(invalid_request("use one client authentication method, not two"));
+        }
+        let Some(assertion) = params.get("client_assertion").cloned() else {
+            return Err(invalid_request("`client_assertion` is required with `client_assertion_type`"));
+        };
+        let client_id = params.get("client_id").cloned();
+        state.run(move |kw| kw.client_assertion(client_id.as_deref(), &assertion, scope.as_deref(), ip_text)).await
+    } else {
+        let Some((client_id, client_secret)) = client_auth(&headers, &params)? else {
+            return Err(error(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication is required"));
+        };
+        state.run(move |kw| kw.client_credentials(&client_id, &client_secret, scope.as_deref(), ip_text)).await
+    };
     match outcome {
         Err(e) => Ok(e.into_response()),
         Ok(Ok(token)) => Ok(no_store(

@@ -137,6 +137,7 @@ async fn token_errors_follow_rfc_6749(db: TestDb) {
         (vec![("grant_type", "client_credentials"), ("scope", "NOT A SCOPE")], "invalid_scope"),
         (vec![("grant_type", "client_credentials"), ("grant_type", "client_credentials")], "invalid_request"),
         (vec![("grant_type", "client_credentials"), ("client_secret", "x")], "invalid_request"),
+        (vec![("grant_type", "client_credentials"), ("client_assertion_type", "other")], "invalid_request"),
     ] {
         let (status, _, body) = token(&app, &c, &form).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{form:?}");
@@ -256,7 +257,121 @@ fn base64_claims(v: Value) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
 }
 
+fn assertion(app: &TestApp, c: &Client, jti: &str, exp_in: i64) -> String {
+    domain::jwt::provider::install();
+    let now = app.keyward.now().timestamp();
+    let claims =
+        json!({"iss": c.id, "sub": c.id, "aud": format!("{}/oauth2/token", app.base), "exp": now + exp_in, "jti": jti});
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(c.secret.as_bytes()))
+        .unwrap()
+}
+
+async fn assertion_token(app: &TestApp, assertion: &str) -> (StatusCode, Value) {
+    let res = app
+        .client
+        .post(format!("{}/oauth2/token", app.base))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+            ("client_assertion", assertion),
+        ])
+        .send()
+        .await
+        .unwrap();
+    (res.status(), res.json().await.unwrap())
+}
+
+async fn client_secret_jwt_assertions_work_once(db: TestDb) {
+    let app = spawn(db).await;
+    let c = client(&app, &["service-accounts:read"]).await;
+    let first = assertion(&app, &c, "a-1", 300);
+    let (status, body) = assertion_token(&app, &first).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["access_token"].is_string());
+    let (status, body) = assertion_token(&app, &first).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client")),
+        "a replay is refused"
+    );
+    let (status, _) = assertion_token(&app, &assertion(&app, &c, "a-2", 7200)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "assertions live at most an hour");
+    let forged = Client { secret: format!("{}x", c.secret), ..client_copy(&c) };
+    let (status, _) = assertion_token(&app, &assertion(&app, &forged, "a-3", 300)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "wrong key");
+    let wrong_aud = {
+        let claims = json!({"iss": c.id, "sub": c.id, "aud": "https://elsewhere.example/token", "exp": app.keyward.now().timestamp() + 60, "jti": "a-4"});
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(c.secret.as_bytes()))
+            .unwrap()
+    };
+    assert_eq!(assertion_token(&app, &wrong_aud).await.0, StatusCode::UNAUTHORIZED, "another audience");
+    let (status, _) = assertion_token(&app, &assertion(&app, &c, "a-5", 300)).await;
+    assert_eq!(status, StatusCode::OK, "a fresh jti works");
+}
+
+async fn introspection_and_revocation(db: TestDb) {
+    let app = spawn(db).await;
+    let c = client(&app, &["service-accounts:read"]).await;
+    let access =
+        token(&app, &c, &[("grant_type", "client_credentials")]).await.2["access_token"].as_str().unwrap().to_owned();
+    let introspect = |token: String, auth: Option<(String, String)>, bearer: Option<String>| {
+        let mut req = app.client.post(format!("{}/oauth2/introspect", app.base)).form(&[("token", token)]);
+        if let Some((id, secret)) = auth {
+            req = req.basic_auth(id, Some(secret));
+        }
+        if let Some(b) = bearer {
+            req = req.bearer_auth(b);
+        }
+        async move {
+            let res = req.send().await.unwrap();
+            (res.status(), res.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let creds = Some((c.id.clone(), c.secret.clone()));
+    let (status, body) = introspect(access.clone(), creds.clone(), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!((body["active"].as_bool(), body["token_type"].as_str()), (Some(true), Some("Bearer")));
+    assert_eq!(
+        (body["client_id"].as_str(), body["scope"].as_str()),
+        (Some(c.id.as_str()), Some("service-accounts:read"))
+    );
+    let (_, api_key_view) = introspect(app.admin.clone(), None, Some(app.admin.clone())).await;
+    assert_eq!((api_key_view["active"].as_bool(), api_key_view["token_type"].as_str()), (Some(true), Some("api_key")));
+    let (_, junk) = introspect("junk".into(), creds.clone(), None).await;
+    assert_eq!(junk, json!({"active": false}));
+    let (status, _) = introspect(access.clone(), None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "introspection needs an authenticated caller");
+    let (_, foreign) = introspect(app.admin.clone(), creds.clone(), None).await;
+    assert_eq!(foreign, json!({"active": false}), "another account's key looks inactive");
+
+    let revoke = app
+        .client
+        .post(format!("{}/oauth2/revoke", app.base))
+        .basic_auth(&c.id, Some(&c.secret))
+        .form(&[("token", &access)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoke.status(), StatusCode::OK);
+    let me = format!("/v1/accounts/{}/service-accounts/{}", c.acct, c.sa);
+    assert_eq!(app.get(&me, &access).await.status, StatusCode::UNAUTHORIZED, "a revoked token stops at once");
+    assert_eq!(introspect(access.clone(), creds.clone(), None).await.1, json!({"active": false}));
+    let again = app
+        .client
+        .post(format!("{}/oauth2/revoke", app.base))
+        .basic_auth(&c.id, Some(&c.secret))
+        .form(&[("token", "nonsense")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::OK, "an invalid token is not an error");
+    let audit = app.get(&format!("/v1/accounts/{}/audit-events?action=token.revoke", c.acct), &app.admin).await;
+    assert_eq!(audit.body["items"].as_array().unwrap().len(), 1);
+}
+
 http_tests!(
+    client_secret_jwt_assertions_work_once,
+    introspection_and_revocation,
     a_standard_client_gets_a_token_and_anyone_verifies_it_offline,
     token_errors_follow_rfc_6749,
     tokens_survive_a_signing_key_rotation,

@@ -27,7 +27,7 @@ use crate::{Clock, Entropy, Timestamp};
 
 pub use api_keys::IssuedApiKey;
 pub use bootstrap::Bootstrapped;
-pub use oauth::{AccessToken, OAuthError};
+pub use oauth::{AccessToken, Introspection, OAuthError};
 pub use secret_key_jwt::IssuedJwt;
 pub use secret_keys::IssuedSecretKey;
 pub use verify::Verification;

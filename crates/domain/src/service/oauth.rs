@@ -9,7 +9,7 @@ use crate::api_key::{KeyState, Rejection};
 use crate::credential::{Credential, CredentialKind};
 use crate::error::Error;
 use crate::id::{SecretKeyId, SigningKeyId};
-use crate::jwt::claims::{AUDIENCE, IssuedClaims, LEEWAY_SECONDS};
+use crate::jwt::claims::{AUDIENCE, IssuedClaims, LEEWAY_SECONDS, MAX_SECRET_KEY_JWT_SECONDS};
 use crate::jwt::provider;
 use crate::principal::{CredentialRef, Principal};
 use crate::repository::SecretKeyForAuth;
@@ -70,9 +70,58 @@ impl Keyward {
         &self.issuer
     }
 
-    /// The client-credentials grant: authenticates the secret key `client_id` with `client_secret`
-    /// (its `kw_sk_...` string) and issues an access token for `scope` (space-separated; at most the
-    /// key's scopes; all of them when absent). The outer error is a server failure.
+    /// Authenticates the secret key `client_id` by its `client_secret` (its `kw_sk_...` string),
+    /// comparing in constant time with the current and any retained previous secret.
+    fn authenticate_client(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+        ip: Option<String>,
+    ) -> Result<Result<SecretKeyForAuth, OAuthError>, Error> {
+        let Ok(id) = SecretKeyId::parse(client_id, "client_id") else {
+            return Ok(Err(OAuthError::InvalidClient("unknown client")));
+        };
+        let Some(found) = self.repo.secret_key_for_auth(id)? else {
+            return Ok(Err(OAuthError::InvalidClient("unknown client")));
+        };
+        let now = self.now();
+        let presented = Credential::parse(client_secret)
+            .ok()
+            .filter(|c| c.kind() == CredentialKind::SecretKey && c.id() == *id.as_uuid());
+        let opened = found.key.open_secrets(&self.sealer, now).unwrap_or_default();
+        let matches = presented.is_some_and(|c| {
+            opened.iter().fold(false, |found, secret| found | bool::from(secret.as_slice().ct_eq(c.secret_bytes())))
+        });
+        if !matches {
+            self.record_auth_failure(found.key.account_id, format!("secret_key:{id}"), now, ip)?;
+            return Ok(Err(OAuthError::InvalidClient("client authentication failed")));
+        }
+        if let Some(why) = state_rejection(&found.key, found.owner_active, now) {
+            return Ok(Err(OAuthError::InvalidClient(why)));
+        }
+        Ok(Ok(found))
+    }
+
+    /// Authenticates a client for introspection or revocation and returns it as a caller.
+    pub fn client_principal(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+        ip: Option<String>,
+    ) -> Result<Result<Principal, OAuthError>, Error> {
+        Ok(self.authenticate_client(client_id, client_secret, ip.clone())?.map(|found| Principal {
+            account_id: found.key.account_id,
+            service_account_id: found.key.service_account_id,
+            credential: CredentialRef::SecretKey(found.key.id),
+            scopes: found.key.scopes.clone(),
+            system: found.system,
+            ip,
+        }))
+    }
+
+    /// The client-credentials grant with `client_secret_basic` or `client_secret_post`: issues an
+    /// access token for `scope` (space-separated; at most the key's scopes; all of them when
+    /// absent). The outer error is a server failure.
     pub fn client_credentials(
         &self,
         client_id: &str,
@@ -80,27 +129,72 @@ impl Keyward {
         scope: Option<&str>,
         ip: Option<String>,
     ) -> Result<Result<AccessToken, OAuthError>, Error> {
-        let Ok(id) = SecretKeyId::parse(client_id, "client_id") else {
-            return Ok(Err(OAuthError::InvalidClient("unknown client")));
+        match self.authenticate_client(client_id, client_secret, ip)? {
+            Ok(found) => self.grant(&found.key, scope),
+            Err(e) => Ok(Err(e)),
+        }
+    }
+
+    /// The client-credentials grant with `client_secret_jwt` (RFC 7523): the client signs an
+    /// assertion with HS256 (HMAC key = its `kw_sk_...` string) with `iss` = `sub` = its id, `aud`
+    /// naming this issuer or its token endpoint, `exp` at most an hour ahead and a `jti` that is
+    /// accepted once.
+    pub fn client_assertion(
+        &self,
+        client_id: Option<&str>,
+        assertion: &str,
+        scope: Option<&str>,
+        ip: Option<String>,
+    ) -> Result<Result<AccessToken, OAuthError>, Error> {
+        let refused = |why| Ok(Err(OAuthError::InvalidClient(why)));
+        let Ok(header) = jsonwebtoken::decode_header(assertion) else { return refused("the assertion is malformed") };
+        if header.alg != Algorithm::HS256 {
+            return refused("the assertion must be signed with HS256");
+        }
+        let Ok(unverified) = jsonwebtoken::dangerous::insecure_decode_claims::<AssertionClaims>(assertion) else {
+            return refused("the assertion lacks iss, sub, aud, exp or jti");
         };
-        let Some(SecretKeyForAuth { key, owner_active, .. }) = self.repo.secret_key_for_auth(id)? else {
-            return Ok(Err(OAuthError::InvalidClient("unknown client")));
-        };
+        if unverified.iss != unverified.sub || client_id.is_some_and(|c| c != unverified.sub) {
+            return refused("the assertion's iss, sub and client_id must all name the client");
+        }
+        let Ok(id) = SecretKeyId::parse(&unverified.sub, "sub") else { return refused("unknown client") };
+        let Some(found) = self.repo.secret_key_for_auth(id)? else { return refused("unknown client") };
         let now = self.now();
-        let presented = Credential::parse(client_secret)
-            .ok()
-            .filter(|c| c.kind() == CredentialKind::SecretKey && c.id() == *id.as_uuid());
-        let opened = key.open_secrets(&self.sealer, now).unwrap_or_default();
-        let matches = presented.is_some_and(|c| {
-            opened.iter().fold(false, |found, secret| found | bool::from(secret.as_slice().ct_eq(c.secret_bytes())))
+        provider::install();
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        let token_endpoint = format!("{}/oauth2/token", self.issuer);
+        validation.set_audience(&[self.issuer.as_str(), token_endpoint.as_str()]);
+        validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
+        let opened = found.key.open_secrets(&self.sealer, now).unwrap_or_default();
+        let verified = super::secret_key_jwt::hmac_keys(&found.key, opened).iter().find_map(|secret| {
+            jsonwebtoken::decode::<AssertionClaims>(assertion, &DecodingKey::from_secret(secret), &validation).ok()
         });
-        if !matches {
-            self.record_auth_failure(key.account_id, format!("secret_key:{id}"), now, ip)?;
-            return Ok(Err(OAuthError::InvalidClient("client authentication failed")));
+        let Some(claims) = verified.map(|d| d.claims) else {
+            self.record_auth_failure(found.key.account_id, format!("secret_key:{id}"), now, ip)?;
+            return refused("the assertion's signature or audience is wrong");
+        };
+        let now_s = now.timestamp();
+        if claims.exp <= now_s || claims.exp > now_s + MAX_SECRET_KEY_JWT_SECONDS + LEEWAY_SECONDS {
+            return refused("the assertion is expired or lives longer than an hour");
         }
-        if let Some(why) = state_rejection(&key, owner_active, now) {
-            return Ok(Err(OAuthError::InvalidClient(why)));
+        let expires = chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or(now);
+        if !self.repo.use_assertion(&id.to_string(), &claims.jti, expires, now)? {
+            self.record_auth_failure(found.key.account_id, format!("secret_key:{id}"), now, ip)?;
+            return refused("the assertion was used before");
         }
+        if let Some(why) = state_rejection(&found.key, found.owner_active, now) {
+            return refused(why);
+        }
+        self.grant(&found.key, scope)
+    }
+
+    fn grant(
+        &self,
+        key: &crate::secret_key::SecretKey,
+        scope: Option<&str>,
+    ) -> Result<Result<AccessToken, OAuthError>, Error> {
         let scopes = match scope {
             None => key.scopes.clone(),
             Some(s) => {
@@ -112,7 +206,7 @@ impl Keyward {
                 }
             }
         };
-        Ok(Ok(self.sign_access_token(&key, scopes)?))
+        Ok(Ok(self.sign_access_token(key, scopes)?))
     }
 
     fn sign_access_token(&self, key: &crate::secret_key::SecretKey, scopes: Scopes) -> Result<AccessToken, Error> {
@@ -150,14 +244,9 @@ impl Keyward {
         Ok(AccessToken { token: SecretString::new(token), expires_in: ttl, scopes })
     }
 
-    /// Authenticates an access token Keyward signed: a published signing key, this issuer, this
-    /// audience, unexpired by Keyward's clock, and a client that is still usable.
-    pub(super) fn authenticate_access_token(
-        &self,
-        token: &str,
-        header: &Header,
-        ip: Option<String>,
-    ) -> Result<Result<Principal, Rejection>, Error> {
+    /// Verifies an access token Keyward signed: a published signing key, this issuer, this
+    /// audience, unexpired by Keyward's clock, and not revoked.
+    fn verify_access_token(&self, token: &str, header: &Header) -> Result<Result<IssuedClaims, Rejection>, Error> {
         let Some(kid) = header.kid.as_deref().and_then(|k| SigningKeyId::parse(k, "kid").ok()) else {
             return Ok(Err(Rejection::NotFound));
         };
@@ -178,32 +267,179 @@ impl Keyward {
             return Ok(Err(Rejection::NotFound));
         };
         let claims = data.claims;
-        let now = self.now();
-        let now_s = now.timestamp();
+        let now_s = self.now().timestamp();
         if claims.exp <= now_s || claims.nbf > now_s + LEEWAY_SECONDS {
             return Ok(Err(Rejection::Expired));
         }
+        if self.repo.is_revoked(&claims.jti)? {
+            return Ok(Err(Rejection::Disabled));
+        }
+        Ok(Ok(claims))
+    }
+
+    /// The client of verified access-token claims, if it is still usable, with the scopes the
+    /// token carries that the client still holds.
+    fn token_client(&self, claims: &IssuedClaims) -> Result<Result<(SecretKeyForAuth, Scopes), Rejection>, Error> {
         let Ok(client) = SecretKeyId::parse(&claims.client_id, "client_id") else {
             return Ok(Err(Rejection::NotFound));
         };
-        let Some(SecretKeyForAuth { key, owner_active, system }) = self.repo.secret_key_for_auth(client)? else {
+        let Some(found) = self.repo.secret_key_for_auth(client)? else {
             return Ok(Err(Rejection::NotFound));
         };
-        if state_rejection(&key, owner_active, now).is_some() {
+        if state_rejection(&found.key, found.owner_active, self.now()).is_some() {
             return Ok(Err(Rejection::Disabled));
         }
         let items: Vec<&str> = claims.scope.split_whitespace().collect();
         let Ok(carried) = Scopes::parse(&items, "scope") else {
             return Ok(Err(Rejection::Malformed));
         };
-        let _ = ip.as_deref();
+        let scopes = carried.iter().filter(|s| found.key.scopes.covers(s)).cloned().collect();
+        Ok(Ok((found, scopes)))
+    }
+
+    /// Authenticates an access token Keyward signed, for a request to its own API.
+    pub(super) fn authenticate_access_token(
+        &self,
+        token: &str,
+        header: &Header,
+        ip: Option<String>,
+    ) -> Result<Result<Principal, Rejection>, Error> {
+        let claims = match self.verify_access_token(token, header)? {
+            Ok(c) => c,
+            Err(r) => return Ok(Err(r)),
+        };
+        let (found, scopes) = match self.token_client(&claims)? {
+            Ok(f) => f,
+            Err(r) => return Ok(Err(r)),
+        };
         Ok(Ok(Principal {
-            account_id: key.account_id,
-            service_account_id: key.service_account_id,
-            credential: CredentialRef::SecretKey(client),
-            scopes: carried.iter().filter(|s| key.scopes.covers(s)).cloned().collect(),
-            system,
+            account_id: found.key.account_id,
+            service_account_id: found.key.service_account_id,
+            credential: CredentialRef::SecretKey(found.key.id),
+            scopes,
+            system: found.system,
             ip,
         }))
+    }
+
+    /// Revokes an access token issued to the client `p` (RFC 7009). A token that is not valid, or
+    /// was issued to another client, is left alone: the answer is the same either way.
+    pub fn revoke_access_token(&self, p: &Principal, token: &str) -> Result<(), Error> {
+        let Ok(header) = jsonwebtoken::decode_header(token) else { return Ok(()) };
+        let Ok(claims) = self.verify_access_token(token, &header)? else { return Ok(()) };
+        if p.credential != CredentialRef::SecretKey(SecretKeyId::parse(&claims.client_id, "client_id")?) {
+            return Ok(());
+        }
+        let now = self.now();
+        let expires = chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or(now);
+        let audit =
+            self.audit(p, p.account_id, crate::audit::Action::TokenRevoke, format!("token:{}", claims.jti), now);
+        Ok(self.repo.revoke_token(&claims.jti, expires, &audit)?)
+    }
+
+    /// What a token is and whether it is active (RFC 7662), for access tokens and API keys. A token
+    /// of another account is reported inactive unless `p` is a system administrator.
+    pub fn introspect(&self, p: &Principal, token: &str) -> Result<Introspection, Error> {
+        let now = self.now();
+        let visible = |account: crate::id::AccountId| p.is_system_admin() || p.account_id == account;
+        if token.starts_with("kw_ak_") {
+            let Ok(credential) = Credential::parse(token) else { return Ok(Introspection::inactive()) };
+            let id = crate::id::ApiKeyId::from_uuid(credential.id());
+            let Some(found) = self.repo.api_key_for_auth(id)? else { return Ok(Introspection::inactive()) };
+            if !visible(found.key.account_id)
+                || found.key.check(&credential.secret_hash(), found.owner_active, now).is_err()
+            {
+                return Ok(Introspection::inactive());
+            }
+            return Ok(Introspection {
+                active: true,
+                token_type: Some("api_key"),
+                scope: Some(found.key.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")),
+                client_id: Some(id.to_string()),
+                sub: Some(found.key.service_account_id.to_string()),
+                acct: Some(found.key.account_id.to_string()),
+                exp: found.key.expires_at.map(|t| t.timestamp()),
+                ..Introspection::inactive()
+            });
+        }
+        let Ok(header) = jsonwebtoken::decode_header(token) else { return Ok(Introspection::inactive()) };
+        if !matches!(header.alg, Algorithm::EdDSA | Algorithm::ES256) {
+            return Ok(Introspection::inactive());
+        }
+        let Ok(claims) = self.verify_access_token(token, &header)? else { return Ok(Introspection::inactive()) };
+        let Ok((found, scopes)) = self.token_client(&claims)? else { return Ok(Introspection::inactive()) };
+        if !visible(found.key.account_id) {
+            return Ok(Introspection::inactive());
+        }
+        Ok(Introspection {
+            active: true,
+            token_type: Some("Bearer"),
+            scope: Some(scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")),
+            client_id: Some(claims.client_id),
+            sub: Some(claims.sub),
+            acct: Some(claims.acct),
+            exp: Some(claims.exp),
+            iat: Some(claims.iat),
+            nbf: Some(claims.nbf),
+            iss: Some(claims.iss),
+            aud: Some(claims.aud),
+            jti: Some(claims.jti),
+        })
+    }
+}
+
+/// The claims of a client assertion (RFC 7523 §3).
+#[derive(Debug, serde::Deserialize)]
+struct AssertionClaims {
+    iss: String,
+    sub: String,
+    exp: i64,
+    jti: String,
+}
+
+/// An introspection answer (RFC 7662 §2.2); only `active` when the token is not active.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Introspection {
+    /// Whether the token is usable now.
+    pub active: bool,
+    /// `Bearer` for an access token, `api_key` for an API key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<&'static str>,
+    /// Its scopes, space-separated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// The credential it belongs to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The service account.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    /// The account.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acct: Option<String>,
+    /// Expiry, seconds since the Unix epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    /// Issued at.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    /// Not before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
+    /// Issuer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    /// Audience.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+    /// Token id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+}
+
+impl Introspection {
+    /// The answer for anything that is not an active token.
+    pub fn inactive() -> Self {
+        Self::default()
     }
 }

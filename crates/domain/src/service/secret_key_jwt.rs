@@ -30,7 +30,7 @@ pub struct IssuedJwt {
 
 /// The HMAC keys of a secret key: each accepted secret's whole credential string, as bytes, which
 /// is what a client holds and hands to its JWT library.
-fn hmac_keys(key: &SecretKey, opened: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+pub(super) fn hmac_keys(key: &SecretKey, opened: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
     opened
         .into_iter()
         .filter_map(|bytes| <[u8; Credential::SECRET_BYTES]>::try_from(bytes.as_slice()).ok())

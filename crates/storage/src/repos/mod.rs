@@ -6,6 +6,7 @@ mod audit;
 mod secret_keys;
 mod service_accounts;
 mod signing_keys;
+mod token_state;
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;

@@ -1,0 +1,154 @@
+//! `/oauth2/introspect` (RFC 7662) and `/oauth2/revoke` (RFC 7009).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::body::to_bytes;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use domain::principal::Principal;
+use domain::service::Introspection;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::oauth::{Refusal, client_auth, error, form, invalid_request, no_store};
+use crate::state::AppState;
+
+/// An introspection answer (RFC 7662 §2.2). For anything but an active token, only `active: false`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IntrospectionBody {
+    /// Whether the token is usable now.
+    pub active: bool,
+    /// `Bearer` for an access token, `api_key` for an API key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<&'static str>,
+    /// Scopes, space-separated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// The secret key (access token) or API key the token belongs to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The service account.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    /// The account.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acct: Option<String>,
+    /// Expiry, seconds since the Unix epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    /// Issued at (access tokens).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    /// Not before (access tokens).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
+    /// Issuer (access tokens).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    /// Audience (access tokens).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+    /// Token id (access tokens).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+}
+
+impl From<Introspection> for IntrospectionBody {
+    fn from(i: Introspection) -> Self {
+        Self {
+            active: i.active,
+            token_type: i.token_type,
+            scope: i.scope,
+            client_id: i.client_id,
+            sub: i.sub,
+            acct: i.acct,
+            exp: i.exp,
+            iat: i.iat,
+            nbf: i.nbf,
+            iss: i.iss,
+            aud: i.aud,
+            jti: i.jti,
+        }
+    }
+}
+
+/// The form and the caller of an introspection or revocation request: a client authenticated with
+/// HTTP Basic or form credentials or, where `bearer_ok`, any credential sent as `Bearer`.
+async fn caller(
+    state: &AppState,
+    req: Request,
+    bearer_ok: bool,
+) -> Result<(BTreeMap<String, String>, Principal), Refusal> {
+    let ip = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
+    let headers: HeaderMap = req.headers().clone();
+    let Ok(body) = to_bytes(req.into_body(), crate::BODY_LIMIT).await else {
+        return Err(invalid_request("the request body is too large or unreadable"));
+    };
+    let params = form(&body)?;
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim().to_owned());
+    let unauthorized = || error(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication failed");
+    let outcome = match (bearer, client_auth(&headers, &params)?) {
+        (Some(token), None) if bearer_ok => state
+            .run(move |kw| kw.authenticate(&token, ip))
+            .await
+            .map(|r| r.map_err(|_| ()))
+            .map_err(|_| unauthorized())?,
+        (None, Some((id, secret))) => state
+            .run(move |kw| kw.client_principal(&id, &secret, ip))
+            .await
+            .map(|r| r.map_err(|_| ()))
+            .map_err(|_| unauthorized())?,
+        _ => Err(()),
+    };
+    let principal = outcome.map_err(|()| unauthorized())?;
+    Ok((params, principal))
+}
+
+/// Tells whether an access token or an API key is active, and what it is (RFC 7662). The caller
+/// authenticates as a client (HTTP Basic or form credentials of a secret key) or with any `Bearer`
+/// credential; tokens of other accounts are reported inactive, except to system administrators.
+#[utoipa::path(post, path = "/oauth2/introspect", tag = "oauth2",
+    request_body(content_type = "application/x-www-form-urlencoded", content = String, description = "`token`, optional `token_type_hint`."),
+    responses((status = 200, body = IntrospectionBody), (status = 401, body = super::oauth::TokenError)))]
+#[tracing::instrument(skip_all)]
+pub async fn introspect(State(state): State<AppState>, req: Request) -> Response {
+    let (params, p) = match caller(&state, req, true).await {
+        Ok(c) => c,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let Some(token) = params.get("token").cloned() else {
+        return invalid_request("`token` is required").into_response();
+    };
+    match state.run(move |kw| kw.introspect(&p, &token)).await {
+        Ok(answer) => no_store(Json(IntrospectionBody::from(answer)).into_response()),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Revokes an access token issued to the authenticated client (RFC 7009); it stops working on every
+/// node at once. Answers 200 whether or not the token was valid or the client's own.
+#[utoipa::path(post, path = "/oauth2/revoke", tag = "oauth2",
+    request_body(content_type = "application/x-www-form-urlencoded", content = String, description = "`token`, optional `token_type_hint`."),
+    responses((status = 200), (status = 401, body = super::oauth::TokenError)))]
+#[tracing::instrument(skip_all)]
+pub async fn revoke(State(state): State<AppState>, req: Request) -> Response {
+    let (params, p) = match caller(&state, req, false).await {
+        Ok(c) => c,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let Some(token) = params.get("token").cloned() else {
+        return invalid_request("`token` is required").into_response();
+    };
+    match state.run(move |kw| kw.revoke_access_token(&p, &token)).await {
+        Ok(()) => no_store(StatusCode::OK.into_response()),
+        Err(e) => e.into_response(),
+    }
+}
