@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use api::{ApiConfig, AuthLimits};
 use chrono::{TimeZone, Utc};
+use domain::sealing::Sealer;
 use domain::service::Keyward;
+use domain::signing_key::SigningAlgorithm;
 use domain::{ManualClock, SystemEntropy};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
@@ -43,13 +45,27 @@ pub async fn spawn(db: TestDb) -> TestApp {
     spawn_with(db, AuthLimits { free: 1000, max: 1000, ..AuthLimits::default() }).await
 }
 
+/// The key the test servers seal secrets with, so that tests can open what the database holds.
+pub const SEALING_KEY: [u8; 32] = [9; 32];
+
 pub async fn spawn_with(db: TestDb, auth_limits: AuthLimits) -> TestApp {
+    spawn_full(db, auth_limits, SigningAlgorithm::EdDsa).await
+}
+
+/// A server whose signing keys use `algorithm`.
+pub async fn spawn_signing_with(db: TestDb, algorithm: SigningAlgorithm) -> TestApp {
+    spawn_full(db, AuthLimits { free: 1000, max: 1000, ..AuthLimits::default() }, algorithm).await
+}
+
+async fn spawn_full(db: TestDb, auth_limits: AuthLimits, algorithm: SigningAlgorithm) -> TestApp {
     let store = db.store();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 6, 1, 9, 0, 0).unwrap()));
     let keyward = Keyward::new(Arc::new(store), clock.clone(), Arc::new(SystemEntropy::new()))
-        .with_issuer(format!("http://{addr}"));
+        .with_issuer(format!("http://{addr}"))
+        .with_sealer(Sealer::new(&SEALING_KEY))
+        .with_tokens(algorithm, chrono::Duration::hours(1));
     let boot = keyward.bootstrap().unwrap().unwrap();
     keyward.ensure_signing_keys().unwrap();
     let app = api::app(ApiConfig { keyward: keyward.clone(), cursor_key: b"test cursor key".to_vec(), auth_limits });
