@@ -2,9 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Who issues Keyward's tokens, and whom they are for.
-pub const ISSUER: &str = "keyward";
-/// The audience of tokens meant for Keyward's own API.
+/// The audience of tokens meant for Keyward's own API. (The issuer is the configured public URL.)
 pub const AUDIENCE: &str = "keyward";
 /// The longest lifetime of a JWT signed with a secret key, whoever signed it: one hour.
 pub const MAX_SECRET_KEY_JWT_SECONDS: i64 = 3600;
@@ -14,7 +12,7 @@ pub const LEEWAY_SECONDS: i64 = 60;
 /// The claims of a token Keyward signs.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct IssuedClaims {
-    /// The issuer, [`ISSUER`].
+    /// The issuer: Keyward's public base URL.
     pub iss: String,
     /// The service account the token speaks for.
     pub sub: String,

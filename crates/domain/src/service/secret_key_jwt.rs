@@ -8,7 +8,7 @@ use crate::api_key::{KeyState, Rejection};
 use crate::credential::{Credential, CredentialKind};
 use crate::error::Error;
 use crate::id::{AccountId, SecretKeyId, ServiceAccountId};
-use crate::jwt::claims::{AUDIENCE, ISSUER, IssuedClaims, LEEWAY_SECONDS, MAX_SECRET_KEY_JWT_SECONDS, PresentedClaims};
+use crate::jwt::claims::{AUDIENCE, IssuedClaims, LEEWAY_SECONDS, MAX_SECRET_KEY_JWT_SECONDS, PresentedClaims};
 use crate::jwt::provider;
 use crate::principal::{CredentialRef, Permission, Principal};
 use crate::repository::SecretKeyForAuth;
@@ -83,7 +83,7 @@ impl Keyward {
         let iat = now.timestamp();
         let jti = crate::id::new_v7(now, self.entropy.as_ref()).to_string();
         let claims = IssuedClaims {
-            iss: ISSUER.to_owned(),
+            iss: self.issuer.clone(),
             sub: sa.to_string(),
             aud: AUDIENCE.to_owned(),
             exp: iat + ttl,
