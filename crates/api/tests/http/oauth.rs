@@ -125,7 +125,9 @@ async fn a_standard_client_gets_a_token_and_anyone_verifies_it_offline(db: TestD
 async fn token_errors_follow_rfc_6749(db: TestDb) {
     let app = spawn(db).await;
     let c = client(&app, &["service-accounts:read"]).await;
-    let wrong = Client { secret: format!("{}0", &c.secret[..110]), ..client_copy(&c) };
+    // Change the last character, to a different one whatever it was.
+    let last = if c.secret.ends_with('0') { '1' } else { '0' };
+    let wrong = Client { secret: format!("{}{last}", &c.secret[..110]), ..client_copy(&c) };
     let (status, headers, body) = token(&app, &wrong, &[("grant_type", "client_credentials")]).await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")));
     assert_eq!(headers["www-authenticate"], r#"Basic realm="keyward""#);
