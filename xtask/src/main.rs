@@ -5,7 +5,9 @@
 //! - `cargo xtask ci`: what CI runs: `lint`, then `test`.
 //! - `cargo xtask postgres [stop]`: start (or stop) the throwaway PostgreSQL and print its URL.
 //! - `cargo xtask new-migration NAME`: a new migration folder for both backends.
+//! - `cargo xtask bench [--quick]`: criterion benchmarks, then the service under wrk load.
 
+mod bench;
 mod ci;
 mod migration;
 mod postgres;
@@ -26,13 +28,15 @@ fn main() -> Result<()> {
         ["postgres"] => postgres::start().map(|url| println!("{url}")),
         ["postgres", "stop"] => postgres::stop(),
         ["new-migration", name] => migration::create(name),
+        ["bench", rest @ ..] => bench::run(rest),
         _ => {
             eprintln!(
                 "usage: cargo xtask <task>\n\n  test [ARGS]          run every test (extra ARGS go to the test runner)\n  \
                  lint                 formatting, clippy, layering and migration checks\n  \
                  ci                   lint, then test\n  \
                  postgres [stop]      start or stop a throwaway PostgreSQL for the tests\n  \
-                 new-migration NAME   create migrations/{{sqlite,postgres}}/<timestamp>_NAME"
+                 new-migration NAME   create migrations/{{sqlite,postgres}}/<timestamp>_NAME\n  \
+                 bench [--quick]      criterion benchmarks, then the service under wrk load"
             );
             bail!("unknown task")
         }

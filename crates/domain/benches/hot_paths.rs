@@ -34,9 +34,12 @@ fn credentials(c: &mut Criterion) {
 }
 
 fn scopes(c: &mut Criterion) {
-    let granted = Scopes::parse(&["metrics:*", "logs:read", "api-keys:verify", "audit:read", "traces:write"], "s").unwrap();
+    let granted =
+        Scopes::parse(&["metrics:*", "logs:read", "api-keys:verify", "audit:read", "traces:write"], "s").unwrap();
     let requested = Scopes::parse(&["metrics:write", "logs:read"], "s").unwrap();
-    c.bench_function("scope check (5 granted, 2 requested)", |b| b.iter(|| black_box(&granted).covers_all(black_box(&requested))));
+    c.bench_function("scope check (5 granted, 2 requested)", |b| {
+        b.iter(|| black_box(&granted).covers_all(black_box(&requested)))
+    });
 }
 
 fn jwts(c: &mut Criterion) {
@@ -44,10 +47,14 @@ fn jwts(c: &mut Criterion) {
     let claims = json!({"iss": "http://127.0.0.1:8080", "sub": "0190f1c2-7a3b-7c4d-8e5f-0123456789ab", "aud": "keyward",
                         "exp": 1_900_000_000, "iat": 1_800_000_000, "scope": "service-accounts:read"});
     let hs = EncodingKey::from_secret(b"kw_sk_0190f1c27a3b7c4d8e5f0123456789ab_0000");
-    c.bench_function("jwt sign HS256", |b| b.iter(|| jsonwebtoken::encode(&Header::new(Algorithm::HS256), black_box(&claims), &hs).unwrap()));
+    c.bench_function("jwt sign HS256", |b| {
+        b.iter(|| jsonwebtoken::encode(&Header::new(Algorithm::HS256), black_box(&claims), &hs).unwrap())
+    });
     let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).unwrap();
     let ed = EncodingKey::from_ed_der(pkcs8.as_ref());
-    c.bench_function("jwt sign EdDSA", |b| b.iter(|| jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), black_box(&claims), &ed).unwrap()));
+    c.bench_function("jwt sign EdDSA", |b| {
+        b.iter(|| jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), black_box(&claims), &ed).unwrap())
+    });
 }
 
 criterion_group!(benches, credentials, scopes, jwts);

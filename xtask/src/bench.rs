@@ -1,0 +1,337 @@
+//! `cargo xtask bench`: the service under load, every scenario measured in one run against the
+//! same machine's baseline (a bare `/healthz`), plus the criterion benchmarks of the hot functions.
+//!
+//! It builds the release binary, starts it on a fresh SQLite data directory, creates what the
+//! scenarios need through the API (with curl), and loads each scenario with wrk (Debian's package;
+//! installed if missing and allowed). Results go to standard output as a Markdown table.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+use crate::{cargo, exec, root};
+
+/// One load scenario.
+struct Scenario {
+    name: &'static str,
+    method: &'static str,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Option<String>,
+    /// Lua that makes every request unique (for writes), instead of a fixed body.
+    unique_body: Option<String>,
+}
+
+/// What wrk reported.
+struct Measured {
+    rps: f64,
+    p50: String,
+    p99: String,
+    errors: String,
+}
+
+fn ensure_wrk() -> Result<()> {
+    if Command::new("wrk").arg("--version").output().is_ok() {
+        return Ok(());
+    }
+    eprintln!("wrk is not installed; installing Debian's package");
+    if exec(Command::new("apt-get").args(["install", "-y", "-qq", "wrk"])).is_ok() {
+        return Ok(());
+    }
+    exec(Command::new("apt-get").args(["update", "-qq"]))?;
+    exec(Command::new("apt-get").args(["install", "-y", "-qq", "wrk"])).context("installing wrk (or install it yourself)")
+}
+
+fn curl(args: &[&str]) -> Result<String> {
+    let out = Command::new("curl").arg("-sS").args(args).output().context("running curl")?;
+    if !out.status.success() {
+        bail!("curl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The first string value of `field` in a JSON text (enough for the few answers used here).
+fn field(json: &str, field: &str) -> Result<String> {
+    let needle = format!("\"{field}\":\"");
+    let start = json.find(&needle).with_context(|| format!("no `{field}` in {json}"))? + needle.len();
+    let end = json[start..].find('"').context("unterminated string")? + start;
+    Ok(json[start..end].to_owned())
+}
+
+fn start_server(exe: &Path, data: &Path) -> Result<(Child, String)> {
+    let mut child = Command::new(exe)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("KEYWARD_DATA_DIR", data)
+        .env("KEYWARD_LOG", "warn,keyward=info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("starting keyward")?;
+    let stderr = child.stderr.take().context("no stderr")?;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    loop {
+        let line = rx.recv_timeout(Duration::from_secs(60)).context("keyward did not start")?;
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            let addr = rest.split_whitespace().next().unwrap_or_default().to_owned();
+            return Ok((child, format!("http://{addr}")));
+        }
+    }
+}
+
+fn lua_for(s: &Scenario) -> String {
+    let mut lua = format!("wrk.method = \"{}\"\n", s.method);
+    for (k, v) in &s.headers {
+        lua.push_str(&format!("wrk.headers[\"{k}\"] = \"{v}\"\n"));
+    }
+    if let Some(body) = &s.body {
+        lua.push_str(&format!("wrk.body = [[{body}]]\n"));
+    }
+    if let Some(template) = &s.unique_body {
+        lua.push_str(&format!(
+            "local n = 0\nrequest = function()\n  n = n + 1\n  return wrk.format(nil, nil, nil, string.format([[{template}]], n))\nend\n"
+        ));
+    }
+    lua
+}
+
+fn run_wrk(base: &str, s: &Scenario, seconds: u32, dir: &Path) -> Result<Measured> {
+    let script = dir.join(format!("{}.lua", s.name.replace(' ', "_")));
+    std::fs::write(&script, lua_for(s))?;
+    let out = Command::new("wrk")
+        .args(["-t1", "-c64", &format!("-d{seconds}s"), "--latency", "-s"])
+        .arg(&script)
+        .arg(format!("{base}{}", s.path))
+        .output()
+        .context("running wrk")?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let rps = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .with_context(|| format!("wrk printed no rate:\n{text}"))?;
+    let pct = |p: &str| {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(p).map(|v| v.trim().to_owned()))
+            .unwrap_or_else(|| "?".to_owned())
+    };
+    let errors = text
+        .lines()
+        .filter(|l| l.contains("Non-2xx") || l.contains("Socket errors"))
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join("; ");
+    Ok(Measured { rps, p50: pct("50%"), p99: pct("99%"), errors })
+}
+
+/// Runs the criterion benchmarks, then the load scenarios, and prints the results.
+pub fn run(args: &[&str]) -> Result<()> {
+    let seconds: u32 = if args.contains(&"--quick") { 3 } else { 10 };
+    exec(cargo().args([
+        "bench",
+        "-p",
+        "domain",
+        "--bench",
+        "hot_paths",
+        "--",
+        "--warm-up-time",
+        "1",
+        "--measurement-time",
+        "3",
+    ]))?;
+    ensure_wrk()?;
+    exec(cargo().args(["build", "--release", "-p", "keyward"]))?;
+    let exe = root().join("target/release/keyward");
+    let dir = std::env::temp_dir().join(format!("keyward-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let (mut server, base) = start_server(&exe, &dir.join("data"))?;
+    let idle_rss = rss_kib(server.id());
+    let result = scenarios(&base, seconds, &dir);
+    let _ = Command::new("kill").args(["-TERM", &server.id().to_string()]).status();
+    let _ = server.wait();
+    result?;
+    println!(
+        "\nidle RSS after start-up: {} MiB",
+        idle_rss.map_or_else(|| "?".to_owned(), |k| format!("{:.1}", k as f64 / 1024.0))
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+fn scenarios(base: &str, seconds: u32, dir: &Path) -> Result<()> {
+    let admin = std::fs::read_to_string(dir.join("data/admin.key"))?.trim().to_owned();
+    let auth = format!("Authorization: Bearer {admin}");
+    let json = "Content-Type: application/json";
+    let acct = field(
+        &curl(&["-X", "POST", &format!("{base}/v1/accounts"), "-H", &auth, "-H", json, "-d", r#"{"name":"bench"}"#])?,
+        "id",
+    )?;
+    let sa = field(
+        &curl(&[
+            "-X",
+            "POST",
+            &format!("{base}/v1/accounts/{acct}/service-accounts"),
+            "-H",
+            &auth,
+            "-H",
+            json,
+            "-d",
+            r#"{"name":"svc"}"#,
+        ])?,
+        "id",
+    )?;
+    let keys = format!("/v1/accounts/{acct}/service-accounts/{sa}/api-keys");
+    let verifier = field(
+        &curl(&[
+            "-X",
+            "POST",
+            &format!("{base}{keys}"),
+            "-H",
+            &auth,
+            "-H",
+            json,
+            "-d",
+            r#"{"name":"verifier","scopes":["api-keys:verify","api-keys:read"]}"#,
+        ])?,
+        "secret",
+    )?;
+    let presented_answer = curl(&[
+        "-X",
+        "POST",
+        &format!("{base}{keys}"),
+        "-H",
+        &auth,
+        "-H",
+        json,
+        "-d",
+        r#"{"name":"presented","scopes":["metrics:write"]}"#,
+    ])?;
+    let presented = field(&presented_answer, "secret")?;
+    let presented_id = field(&presented_answer, "id")?;
+    for i in 0..48 {
+        curl(&[
+            "-o",
+            "/dev/null",
+            "-X",
+            "POST",
+            &format!("{base}{keys}"),
+            "-H",
+            &auth,
+            "-H",
+            json,
+            "-d",
+            &format!(r#"{{"name":"filler-{i}"}}"#),
+        ])?;
+    }
+    let sk = curl(&[
+        "-X",
+        "POST",
+        &format!("{base}/v1/accounts/{acct}/service-accounts/{sa}/secret-keys"),
+        "-H",
+        &auth,
+        "-H",
+        json,
+        "-d",
+        r#"{"name":"client","scopes":["metrics:write"]}"#,
+    ])?;
+    let (client_id, client_secret) = (field(&sk, "id")?, field(&sk, "secret")?);
+    let basic = {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(format!("printf '%s' '{client_id}:{client_secret}' | base64 -w0"))
+            .output()?;
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let bearer = |token: &str| vec![("Authorization".to_owned(), format!("Bearer {token}"))];
+    let json_h = ("Content-Type".to_owned(), "application/json".to_owned());
+    let list = vec![
+        Scenario {
+            name: "healthz (baseline)",
+            method: "GET",
+            path: "/healthz".into(),
+            headers: vec![],
+            body: None,
+            unique_body: None,
+        },
+        Scenario {
+            name: "api-key verify",
+            method: "POST",
+            path: "/v1/api-keys/verify".into(),
+            headers: [bearer(&verifier), vec![json_h.clone()]].concat(),
+            body: Some(format!(r#"{{"key":"{presented}","required_scopes":["metrics:write"]}}"#)),
+            unique_body: None,
+        },
+        Scenario {
+            name: "bearer GET one key",
+            method: "GET",
+            path: format!("{keys}/{presented_id}"),
+            headers: bearer(&verifier),
+            body: None,
+            unique_body: None,
+        },
+        Scenario {
+            name: "client_credentials token",
+            method: "POST",
+            path: "/oauth2/token".into(),
+            headers: vec![
+                ("Authorization".to_owned(), format!("Basic {basic}")),
+                ("Content-Type".to_owned(), "application/x-www-form-urlencoded".to_owned()),
+            ],
+            body: Some("grant_type=client_credentials".into()),
+            unique_body: None,
+        },
+        Scenario {
+            name: "list 50 keys",
+            method: "GET",
+            path: format!("{keys}?limit=50"),
+            headers: bearer(&admin),
+            body: None,
+            unique_body: None,
+        },
+        Scenario {
+            name: "create-key writes",
+            method: "POST",
+            path: keys.clone(),
+            headers: [bearer(&admin), vec![json_h]].concat(),
+            body: None,
+            unique_body: Some(r#"{"name":"load-%d"}"#.into()),
+        },
+    ];
+    println!(
+        "\n| scenario | req/s | ratio to baseline | p50 | p99 | errors |\n| --- | ---: | ---: | ---: | ---: | --- |"
+    );
+    let mut baseline = None;
+    for s in &list {
+        let m = run_wrk(base, s, seconds, dir)?;
+        let base_rps = *baseline.get_or_insert(m.rps);
+        println!(
+            "| {} | {:.0} | {:.2} | {} | {} | {} |",
+            s.name,
+            m.rps,
+            m.rps / base_rps,
+            m.p50,
+            m.p99,
+            if m.errors.is_empty() { "none" } else { &m.errors }
+        );
+    }
+    Ok(())
+}
+
+/// The resident memory of a process, in KiB, from /proc.
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+}
