@@ -43,7 +43,8 @@ fn ensure_wrk() -> Result<()> {
         return Ok(());
     }
     exec(Command::new("apt-get").args(["update", "-qq"]))?;
-    exec(Command::new("apt-get").args(["install", "-y", "-qq", "wrk"])).context("installing wrk (or install it yourself)")
+    exec(Command::new("apt-get").args(["install", "-y", "-qq", "wrk"]))
+        .context("installing wrk (or install it yourself)")
 }
 
 fn curl(args: &[&str]) -> Result<String> {

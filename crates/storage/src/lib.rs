@@ -5,6 +5,7 @@
 //! URL's scheme ([`DatabaseUrl`]); both share one schema of portable column types (ids as text,
 //! times as 64-bit microseconds) and one set of queries over a `MultiConnection`.
 
+mod auth_cache;
 mod connection;
 mod convert;
 mod error;
@@ -16,6 +17,7 @@ mod store;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
+pub use auth_cache::FRESHNESS;
 pub use connection::{Backend, DatabaseUrl};
 pub use error::StorageError;
 pub use store::Store;

@@ -8,6 +8,7 @@ use diesel::r2d2::{ManageConnection, Pool, PooledConnection};
 use domain::error::Entity;
 use domain::repository::{RepoError, RepoResult};
 
+use crate::auth_cache::AuthCache;
 use crate::connection::{Backend, DatabaseUrl, DbConnection, Manager};
 use crate::error::TxError;
 use crate::{StorageError, migrate};
@@ -39,6 +40,8 @@ pub struct Store {
     /// SQLite allows one writer at a time; taking this lock before a write transaction keeps
     /// writers of this process queued here instead of failing with "database is locked".
     sqlite_writer: Option<Mutex<()>>,
+    /// Key lookups for authentication, kept for at most a second.
+    pub(crate) auth_cache: AuthCache,
 }
 
 impl Store {
@@ -64,7 +67,7 @@ impl Store {
             .build(manager)
             .map_err(|e| StorageError::Connect(format!("{url}: {e}")))?;
         let sqlite_writer = (url.backend() == Backend::Sqlite).then(|| Mutex::new(()));
-        Ok(Self { pool, backend: url.backend(), sqlite_writer })
+        Ok(Self { pool, backend: url.backend(), sqlite_writer, auth_cache: AuthCache::new() })
     }
 
     /// Applies pending migrations and returns the versions it applied.

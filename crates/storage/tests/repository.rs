@@ -393,6 +393,24 @@ fn the_master_key_is_checked_against_the_database(db: TestDb) {
     assert!(matches!(with(2).check_master_key(), Err(Error::WrongMasterKey)));
 }
 
+fn another_node_sees_a_revocation_within_the_freshness_window(db: TestDb) {
+    let f = fixture(db);
+    let acct = f.root.account_id;
+    let sa = f.kw.create_service_account(&f.root, acct, new_sa("shared")).unwrap();
+    let issued = f.kw.create_api_key(&f.root, acct, sa.id, new_key("k", &[])).unwrap();
+    // A second node: its own store (and cache) on the same database.
+    let other = Keyward::new(Arc::new(f._db.store()), f.clock.clone(), Arc::new(SystemEntropy::new()));
+    assert!(other.authenticate(issued.secret.expose(), None).unwrap().is_ok(), "the other node has it cached now");
+    f.kw.delete_api_key(&f.root, acct, sa.id, &KeyRef::Id(issued.key.id)).unwrap();
+    assert!(f.kw.authenticate(issued.secret.expose(), None).unwrap().is_err(), "at once on the node that changed it");
+    let start = std::time::Instant::now();
+    while other.authenticate(issued.secret.expose(), None).unwrap().is_ok() {
+        // Generous, so a loaded machine does not fail it; the freshness window itself is one second.
+        assert!(start.elapsed() < storage::FRESHNESS * 10, "the other node still accepts the deleted key");
+        std::thread::yield_now();
+    }
+}
+
 fn migrations_are_idempotent(db: TestDb) {
     let store = db.store();
     assert!(store.migrate().unwrap().is_empty(), "a second run applies nothing");
@@ -413,4 +431,5 @@ backend_tests!(
     a_malformed_key_is_refused_without_touching_the_database,
     secret_keys_are_sealed_at_rest_and_bound_to_their_row,
     the_master_key_is_checked_against_the_database,
+    another_node_sees_a_revocation_within_the_freshness_window,
 );

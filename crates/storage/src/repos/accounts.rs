@@ -87,7 +87,9 @@ impl AccountRepository for Store {
             }
             record(c, audit)?;
             Ok(())
-        })
+        })?;
+        self.auth_cache.forget_all();
+        Ok(())
     }
 
     fn bootstrap(

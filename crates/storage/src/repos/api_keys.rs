@@ -71,7 +71,9 @@ impl ApiKeyRepository for Store {
             diesel::insert_into(api_keys::table).values(ApiKeyRow::from(key)).execute(c)?;
             record(c, audit)?;
             Ok(())
-        })
+        })?;
+        self.auth_cache.forget_api_key(key.id);
+        Ok(())
     }
 
     fn api_key(&self, account: AccountId, sa: ServiceAccountId, key: &KeyRef) -> RepoResult<ApiKey> {
@@ -163,7 +165,9 @@ impl ApiKeyRepository for Store {
             }
             record(c, audit)?;
             Ok(())
-        })
+        })?;
+        self.auth_cache.forget_api_key(id);
+        Ok(())
     }
 
     fn update_api_key(
@@ -173,7 +177,7 @@ impl ApiKeyRepository for Store {
         key: &KeyRef,
         change: &mut dyn FnMut(&mut ApiKey) -> Result<AuditEvent, Error>,
     ) -> Result<ApiKey, Error> {
-        self.read_modify_write(Entity::ApiKey, |c| {
+        let key = self.read_modify_write(Entity::ApiKey, |c| {
             let mut row = by_ref(account, sa, key).first(c)?;
             if lock_row(c, "api_keys", &row.id)? {
                 row = by_ref(account, sa, key).first(c)?;
@@ -203,7 +207,9 @@ impl ApiKeyRepository for Store {
             }
             record(c, &audit)?;
             Ok(Some(key))
-        })
+        })?;
+        self.auth_cache.forget_api_key(key.id);
+        Ok(key)
     }
 
     fn record_api_key_usage(&self, batch: &[(ApiKeyId, Usage)]) -> RepoResult<()> {
@@ -223,6 +229,12 @@ impl ApiKeyRepository for Store {
     }
 
     fn api_key_for_auth(&self, id: ApiKeyId) -> RepoResult<Option<KeyForAuth>> {
+        self.auth_cache.api_key(id, || self.api_key_for_auth_uncached(id))
+    }
+}
+
+impl Store {
+    fn api_key_for_auth_uncached(&self, id: ApiKeyId) -> RepoResult<Option<KeyForAuth>> {
         self.read(Entity::ApiKey, |c| {
             let found = api_keys::table
                 .inner_join(service_accounts::table.inner_join(accounts::table))

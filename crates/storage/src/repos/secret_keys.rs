@@ -35,7 +35,9 @@ impl SecretKeyRepository for Store {
             diesel::insert_into(secret_keys::table).values(SecretKeyRow::from(key)).execute(c)?;
             record(c, audit)?;
             Ok(())
-        })
+        })?;
+        self.auth_cache.forget_secret_key(key.id);
+        Ok(())
     }
 
     fn secret_key(&self, account: AccountId, sa: ServiceAccountId, id: SecretKeyId) -> RepoResult<SecretKey> {
@@ -73,7 +75,7 @@ impl SecretKeyRepository for Store {
         id: SecretKeyId,
         change: &mut dyn FnMut(&mut SecretKey) -> Result<AuditEvent, Error>,
     ) -> Result<SecretKey, Error> {
-        self.read_modify_write(Entity::SecretKey, |c| {
+        let key = self.read_modify_write(Entity::SecretKey, |c| {
             let read = |c: &mut _| one(account, sa, id).select(SecretKeyRow::as_select()).first(c);
             let mut row = read(c)?;
             if lock_row(c, "secret_keys", &row.id)? {
@@ -103,26 +105,14 @@ impl SecretKeyRepository for Store {
             }
             record(c, &audit)?;
             Ok(Some(key))
-        })
+        })?;
+        self.auth_cache.forget_secret_key(key.id);
+        Ok(key)
     }
 
     fn secret_key_for_auth(&self, id: SecretKeyId) -> RepoResult<Option<SecretKeyForAuth>> {
-        self.read(Entity::SecretKey, |c| {
-            let found = secret_keys::table
-                .inner_join(service_accounts::table.inner_join(accounts::table))
-                .filter(dsl::id.eq(id.to_string()))
-                .select((SecretKeyRow::as_select(), service_accounts::active, accounts::system))
-                .first::<(SecretKeyRow, bool, bool)>(c)
-                .optional()?;
-            match found {
-                None => Ok(None),
-                Some((row, owner_active, system)) => {
-                    Ok(Some(SecretKeyForAuth { key: SecretKey::try_from(row)?, owner_active, system }))
-                }
-            }
-        })
+        self.auth_cache.secret_key(id, || self.secret_key_for_auth_uncached(id))
     }
-
     fn delete_secret_key(
         &self,
         account: AccountId,
@@ -143,7 +133,9 @@ impl SecretKeyRepository for Store {
             }
             record(c, audit)?;
             Ok(())
-        })
+        })?;
+        self.auth_cache.forget_secret_key(id);
+        Ok(())
     }
 }
 
@@ -166,5 +158,24 @@ impl SettingsRepository for Store {
             }
             other => other,
         }
+    }
+}
+
+impl Store {
+    fn secret_key_for_auth_uncached(&self, id: SecretKeyId) -> RepoResult<Option<SecretKeyForAuth>> {
+        self.read(Entity::SecretKey, |c| {
+            let found = secret_keys::table
+                .inner_join(service_accounts::table.inner_join(accounts::table))
+                .filter(dsl::id.eq(id.to_string()))
+                .select((SecretKeyRow::as_select(), service_accounts::active, accounts::system))
+                .first::<(SecretKeyRow, bool, bool)>(c)
+                .optional()?;
+            match found {
+                None => Ok(None),
+                Some((row, owner_active, system)) => {
+                    Ok(Some(SecretKeyForAuth { key: SecretKey::try_from(row)?, owner_active, system }))
+                }
+            }
+        })
     }
 }

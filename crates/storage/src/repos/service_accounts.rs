@@ -100,7 +100,7 @@ impl ServiceAccountRepository for Store {
         now: Timestamp,
         audit: &AuditEvent,
     ) -> RepoResult<ServiceAccount> {
-        self.write(Entity::ServiceAccount, |c| {
+        let sa = self.write(Entity::ServiceAccount, |c| {
             let row = service_accounts::table
                 .filter(dsl::id.eq(id.to_string()))
                 .filter(dsl::account_id.eq(account.to_string()))
@@ -120,7 +120,10 @@ impl ServiceAccountRepository for Store {
                 .execute(c)?;
             record(c, audit)?;
             Ok(sa)
-        })
+        })?;
+        // Its keys' owner state changed: drop every cached key (rare, and simplest).
+        self.auth_cache.forget_all();
+        Ok(sa)
     }
 
     fn delete_service_account(&self, account: AccountId, id: ServiceAccountId, audit: &AuditEvent) -> RepoResult<()> {
@@ -136,6 +139,8 @@ impl ServiceAccountRepository for Store {
             }
             record(c, audit)?;
             Ok(())
-        })
+        })?;
+        self.auth_cache.forget_all();
+        Ok(())
     }
 }
