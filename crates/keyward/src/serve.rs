@@ -95,7 +95,11 @@ pub fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     let rotation =
         (args.signing_key_rotation_days > 0).then(|| chrono::Duration::days(i64::from(args.signing_key_rotation_days)));
-    runtime.block_on(run(config, kw, args.listen, rotation))
+    let served = runtime.block_on(run(config, kw, args.listen, rotation));
+    // Let blocking tasks finish and every database connection close while the process is still
+    // whole: libpq's TLS (OpenSSL) must not be in use when the exit handlers tear it down.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(10));
+    served
 }
 
 /// Rotates the signing keys whenever the active one is older than `period`; checks hourly.

@@ -30,7 +30,11 @@ fn keyward(data_dir: &Path, db: Option<&TestDb>) -> Command {
 
 impl Server {
     fn start(data_dir: &Path, db: Option<&TestDb>) -> Server {
-        let mut child = keyward(data_dir, db)
+        Self::start_cmd(keyward(data_dir, db))
+    }
+
+    fn start_cmd(mut cmd: Command) -> Server {
+        let mut child = cmd
             .args(["serve", "--listen", "127.0.0.1:0"])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -208,6 +212,53 @@ fn a_bad_database_url_fails_clearly() {
     assert!(!err.contains("hunter2"), "passwords never reach the output");
 }
 
+/// Three nodes on one PostgreSQL database: a key deleted through one stops working on the others
+/// within the freshness window (one second), as PRODUCT.md promises for revocation.
+async fn a_revocation_reaches_every_node(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let master = dir.path().join("master.key");
+    let node = |name: &str| {
+        let mut cmd = keyward(&dir.path().join(name), Some(&db));
+        cmd.env("KEYWARD_MASTER_KEY_FILE", &master);
+        Server::start_cmd(cmd)
+    };
+    let one = node("one");
+    let two = node("two");
+    let three = node("three");
+    let admin = std::fs::read_to_string(dir.path().join("one/admin.key")).unwrap().trim().to_owned();
+    let post =
+        |base: &str, path: &str, body: Value| call(reqwest::Method::POST, format!("{base}{path}"), &admin, Some(body));
+    let (_, acct) = post(&one.base, "/v1/accounts", json!({"name": "acme"})).await;
+    let acct = acct["id"].as_str().unwrap().to_owned();
+    let (_, sa) = post(&two.base, &format!("/v1/accounts/{acct}/service-accounts"), json!({"name": "svc"})).await;
+    let sa = sa["id"].as_str().unwrap().to_owned();
+    let keys = format!("/v1/accounts/{acct}/service-accounts/{sa}/api-keys");
+    let (status, key) = post(&three.base, &keys, json!({"name": "k", "scopes": ["service-accounts:read"]})).await;
+    assert_eq!(status, 201, "a key created on one node");
+    let secret = key["secret"].as_str().unwrap().to_owned();
+    let me = format!("/v1/accounts/{acct}/service-accounts/{sa}");
+    for node in [&one, &two, &three] {
+        let (status, _) = call(reqwest::Method::GET, format!("{}{me}", node.base), &secret, None).await;
+        assert_eq!(status, 200, "works on every node (and is now in each node's cache)");
+    }
+    let (status, _) = call(reqwest::Method::DELETE, format!("{}{keys}/k", one.base), &admin, None).await;
+    assert_eq!(status, 204);
+    let start = std::time::Instant::now();
+    for node in [&one, &two, &three] {
+        loop {
+            let (status, _) = call(reqwest::Method::GET, format!("{}{me}", node.base), &secret, None).await;
+            if status == 401 {
+                break;
+            }
+            // Generous, so a loaded machine does not fail it; the window itself is one second.
+            assert!(start.elapsed() < Duration::from_secs(10), "{} still accepts a deleted key", node.base);
+        }
+    }
+    for node in [one, two, three] {
+        node.stop();
+    }
+}
+
 mod sqlite {
     #[tokio::test]
     async fn first_start_then_restart() {
@@ -256,6 +307,12 @@ mod postgres {
     fn a_wrong_master_key_stops_the_start() {
         if let Some(db) = TestDb::postgres() {
             super::a_wrong_master_key_stops_the_start(Some(db));
+        }
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_revocation_reaches_every_node() {
+        if let Some(db) = TestDb::postgres() {
+            super::a_revocation_reaches_every_node(db).await;
         }
     }
 }
