@@ -91,6 +91,30 @@ pub enum KeyState {
     Expired,
 }
 
+impl KeyState {
+    /// The state of a credential that is `active` (enabled) and expires at `expires_at`, at `now`.
+    pub fn of(active: bool, expires_at: Option<Timestamp>, now: Timestamp) -> Self {
+        if !active {
+            KeyState::Disabled
+        } else if expires_at.is_some_and(|e| e <= now) {
+            KeyState::Expired
+        } else {
+            KeyState::Active
+        }
+    }
+
+    /// Whether a credential in this state may be used, given whether its service account is
+    /// active: the one rule for every kind of credential.
+    pub fn usable(self, owner_active: bool) -> Result<(), Rejection> {
+        match self {
+            KeyState::Disabled => Err(Rejection::Disabled),
+            KeyState::Expired => Err(Rejection::Expired),
+            KeyState::Active if !owner_active => Err(Rejection::OwnerDisabled),
+            KeyState::Active => Ok(()),
+        }
+    }
+}
+
 /// Why a presented credential is refused; the codes of the verify endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -126,13 +150,7 @@ impl Rejection {
 impl ApiKey {
     /// The key's state at `now`, ignoring its service account.
     pub fn state(&self, now: Timestamp) -> KeyState {
-        if !self.active {
-            KeyState::Disabled
-        } else if self.expires_at.is_some_and(|e| e <= now) {
-            KeyState::Expired
-        } else {
-            KeyState::Active
-        }
+        KeyState::of(self.active, self.expires_at, now)
     }
 
     /// Replaces the secret with `new`, keeping the current one working until `now + retain` (not at
@@ -157,12 +175,7 @@ impl ApiKey {
     /// Whether the key may be used at `now`, given whether its service account is active; says
     /// nothing about any secret.
     pub fn usable(&self, owner_active: bool, now: Timestamp) -> Result<(), Rejection> {
-        match self.state(now) {
-            KeyState::Disabled => Err(Rejection::Disabled),
-            KeyState::Expired => Err(Rejection::Expired),
-            KeyState::Active if !owner_active => Err(Rejection::OwnerDisabled),
-            KeyState::Active => Ok(()),
-        }
+        self.state(now).usable(owner_active)
     }
 }
 

@@ -64,13 +64,12 @@ pub struct SecretKey {
 impl SecretKey {
     /// The key's state at `now`, ignoring its service account.
     pub fn state(&self, now: Timestamp) -> KeyState {
-        if !self.active {
-            KeyState::Disabled
-        } else if self.expires_at.is_some_and(|e| e <= now) {
-            KeyState::Expired
-        } else {
-            KeyState::Active
-        }
+        KeyState::of(self.active, self.expires_at, now)
+    }
+
+    /// Whether the key may be used at `now`, given whether its service account is active.
+    pub fn usable(&self, owner_active: bool, now: Timestamp) -> Result<(), crate::api_key::Rejection> {
+        self.state(now).usable(owner_active)
     }
 
     /// The secrets that are accepted at `now`, opened: the current one, then the retained previous one.

@@ -9,71 +9,9 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use domain::principal::Principal;
-use domain::service::Introspection;
-use serde::Serialize;
-use utoipa::ToSchema;
 
 use super::oauth::{Refusal, client_auth, error, form, invalid_request, no_store};
 use crate::state::AppState;
-
-/// An introspection answer (RFC 7662 §2.2). For anything but an active token, only `active: false`.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct IntrospectionBody {
-    /// Whether the token is usable now.
-    pub active: bool,
-    /// `Bearer` for an access token, `api_key` for an API key.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub token_type: Option<&'static str>,
-    /// Scopes, space-separated.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub scope: Option<String>,
-    /// The secret key (access token) or API key the token belongs to.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_id: Option<String>,
-    /// The service account.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sub: Option<String>,
-    /// The account.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub acct: Option<String>,
-    /// Expiry, seconds since the Unix epoch.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub exp: Option<i64>,
-    /// Issued at (access tokens).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub iat: Option<i64>,
-    /// Not before (access tokens).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub nbf: Option<i64>,
-    /// Issuer (access tokens).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub iss: Option<String>,
-    /// Audience (access tokens).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub aud: Option<String>,
-    /// Token id (access tokens).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub jti: Option<String>,
-}
-
-impl From<Introspection> for IntrospectionBody {
-    fn from(i: Introspection) -> Self {
-        Self {
-            active: i.active,
-            token_type: i.token_type,
-            scope: i.scope,
-            client_id: i.client_id,
-            sub: i.sub,
-            acct: i.acct,
-            exp: i.exp,
-            iat: i.iat,
-            nbf: i.nbf,
-            iss: i.iss,
-            aud: i.aud,
-            jti: i.jti,
-        }
-    }
-}
 
 /// The form and the caller of an introspection or revocation request: a client authenticated with
 /// HTTP Basic or form credentials or, where `bearer_ok`, any credential sent as `Bearer`.
@@ -117,7 +55,9 @@ async fn caller(
 /// credential; tokens of other accounts are reported inactive, except to system administrators.
 #[utoipa::path(post, path = "/oauth2/introspect", tag = "oauth2",
     request_body(content_type = "application/x-www-form-urlencoded", content = String, description = "`token`, optional `token_type_hint`."),
-    responses((status = 200, body = IntrospectionBody), (status = 401, body = super::oauth::TokenError)))]
+    responses((status = 200, body = Object,
+        description = "RFC 7662 §2.2: `active`; for an active token also `token_type` (`Bearer` or `api_key`), `scope`, `client_id`, `sub`, `acct`, `exp`, and for access tokens `iat`, `nbf`, `iss`, `aud` and `jti`."),
+        (status = 401, body = super::oauth::TokenError)))]
 #[tracing::instrument(skip_all)]
 pub async fn introspect(State(state): State<AppState>, req: Request) -> Response {
     let (params, p) = match caller(&state, req, true).await {
@@ -128,7 +68,7 @@ pub async fn introspect(State(state): State<AppState>, req: Request) -> Response
         return invalid_request("`token` is required").into_response();
     };
     match state.run(move |kw| kw.introspect(&p, &token)).await {
-        Ok(answer) => no_store(Json(IntrospectionBody::from(answer)).into_response()),
+        Ok(answer) => no_store(Json(answer).into_response()),
         Err(e) => e.into_response(),
     }
 }

@@ -5,7 +5,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use subtle::ConstantTimeEq;
 
 use super::Keyward;
-use crate::api_key::{KeyState, Rejection};
+use crate::api_key::Rejection;
 use crate::credential::{Credential, CredentialKind};
 use crate::error::Error;
 use crate::id::{SecretKeyId, SigningKeyId};
@@ -56,12 +56,11 @@ fn state_rejection(
     owner_active: bool,
     now: crate::Timestamp,
 ) -> Option<&'static str> {
-    match key.state(now) {
-        KeyState::Disabled => Some("the client is disabled"),
-        KeyState::Expired => Some("the client has expired"),
-        KeyState::Active if !owner_active => Some("the client's service account is disabled"),
-        KeyState::Active => None,
-    }
+    key.usable(owner_active, now).err().map(|r| match r {
+        Rejection::Disabled => "the client is disabled",
+        Rejection::Expired => "the client has expired",
+        _ => "the client's service account is disabled",
+    })
 }
 
 impl Keyward {

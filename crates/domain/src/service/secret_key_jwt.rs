@@ -4,7 +4,7 @@
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 
 use super::Keyward;
-use crate::api_key::{KeyState, Rejection};
+use crate::api_key::Rejection;
 use crate::credential::{Credential, CredentialKind};
 use crate::error::Error;
 use crate::id::{AccountId, SecretKeyId, ServiceAccountId};
@@ -41,15 +41,6 @@ pub(super) fn hmac_keys(key: &SecretKey, opened: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
         .collect()
 }
 
-fn usable(key: &SecretKey, owner_active: bool, now: Timestamp) -> Result<(), Rejection> {
-    match key.state(now) {
-        KeyState::Disabled => Err(Rejection::Disabled),
-        KeyState::Expired => Err(Rejection::Expired),
-        KeyState::Active if !owner_active => Err(Rejection::OwnerDisabled),
-        KeyState::Active => Ok(()),
-    }
-}
-
 impl Keyward {
     /// Signs a JWT with a secret key for its holder: HS256, `kid` = key id, at most the key's
     /// scopes, for at most an hour. Needs `secret-keys:write`, since it is as good as the secret.
@@ -70,7 +61,7 @@ impl Keyward {
         let key = self.repo.secret_key(account, sa, id)?;
         let owner = self.repo.service_account(account, sa)?;
         let now = self.now();
-        usable(&key, owner.active, now).map_err(|r| Error::Unusable(r.code()))?;
+        key.usable(owner.active, now).map_err(|r| Error::Unusable(r.code()))?;
         let scopes = match scopes {
             Some(s) if !key.scopes.covers_all(&s) => {
                 return Err(ValidationError::new("scopes", "must be covered by the key's own scopes").into());
@@ -170,7 +161,7 @@ impl Keyward {
         if claims.exp > now_s + MAX_SECRET_KEY_JWT_SECONDS + LEEWAY_SECONDS {
             return Err(Rejection::Malformed);
         }
-        usable(key, owner_active, now)?;
+        key.usable(owner_active, now)?;
         match claims.scope {
             None => Ok(key.scopes.clone()),
             Some(scope) => {
