@@ -11,6 +11,7 @@ mod secret_key_jwt;
 mod secret_keys;
 mod service_accounts;
 mod signing;
+mod signing_cache;
 mod usage;
 mod verify;
 
@@ -43,6 +44,7 @@ pub struct Keyward {
     signing_algorithm: SigningAlgorithm,
     access_token_ttl: chrono::Duration,
     issuer: String,
+    signing_cache: Arc<signing_cache::SigningCache>,
 }
 
 impl Keyward {
@@ -58,6 +60,7 @@ impl Keyward {
             signing_algorithm: SigningAlgorithm::EdDsa,
             access_token_ttl: chrono::Duration::hours(1),
             issuer: "http://127.0.0.1:8080".to_owned(),
+            signing_cache: Arc::default(),
         }
     }
 

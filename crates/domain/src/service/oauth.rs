@@ -1,7 +1,7 @@
 //! OAuth 2.0 client credentials: client authentication with a secret key, and access tokens signed
 //! by Keyward's active signing key, verifiable by anyone from the JWKS.
 
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
 use subtle::ConstantTimeEq;
 
 use super::Keyward;
@@ -15,7 +15,7 @@ use crate::principal::{CredentialRef, Principal};
 use crate::repository::SecretKeyForAuth;
 use crate::scope::Scopes;
 use crate::secret::SecretString;
-use crate::signing_key::{SigningAlgorithm, SigningKey, SigningKeyState};
+use crate::signing_key::{SigningAlgorithm, SigningKey};
 
 /// Why a token request was refused, in RFC 6749 §5.2 terms.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -209,17 +209,8 @@ impl Keyward {
     }
 
     fn sign_access_token(&self, key: &crate::secret_key::SecretKey, scopes: Scopes) -> Result<AccessToken, Error> {
-        let signer = self
-            .repo
-            .signing_keys()?
-            .into_iter()
-            .find(|k| k.state == SigningKeyState::Active)
-            .ok_or_else(|| Error::Unavailable("no active signing key".to_owned()))?;
-        let pkcs8 = signer.private_key(&self.sealer).map_err(|_| Error::WrongMasterKey)?;
-        let encoding = match signer.algorithm {
-            SigningAlgorithm::EdDsa => EncodingKey::from_ed_der(&pkcs8),
-            SigningAlgorithm::Es256 => EncodingKey::from_ec_der(&pkcs8),
-        };
+        let (signer, encoding) =
+            self.signing_snapshot()?.active.ok_or_else(|| Error::Unavailable("no active signing key".to_owned()))?;
         let now = self.now();
         let ttl = self.access_token_ttl.num_seconds();
         let iat = now.timestamp();
@@ -249,7 +240,8 @@ impl Keyward {
         let Some(kid) = header.kid.as_deref().and_then(|k| SigningKeyId::parse(k, "kid").ok()) else {
             return Ok(Err(Rejection::NotFound));
         };
-        let Some(signer) = self.published_signing_keys()?.into_iter().find(|k| k.kid == kid) else {
+        let snapshot = self.signing_snapshot()?;
+        let Some(signer) = snapshot.published.iter().find(|k| k.kid == kid) else {
             return Ok(Err(Rejection::NotFound));
         };
         if header.alg != algorithm(signer.algorithm) {
@@ -262,7 +254,7 @@ impl Keyward {
         validation.set_audience(&[AUDIENCE]);
         validation.set_issuer(&[self.issuer.as_str()]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        let Ok(data) = jsonwebtoken::decode::<IssuedClaims>(token, &decoding_key(&signer), &validation) else {
+        let Ok(data) = jsonwebtoken::decode::<IssuedClaims>(token, &decoding_key(signer), &validation) else {
             return Ok(Err(Rejection::NotFound));
         };
         let claims = data.claims;

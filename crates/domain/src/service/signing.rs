@@ -22,6 +22,7 @@ impl Keyward {
         let active = self.new_signing_key(SigningKeyState::Active)?;
         let next = self.new_signing_key(SigningKeyState::Next)?;
         self.repo.init_signing_keys(&active, &next)?;
+        self.signing_cache.forget();
         Ok(())
     }
 
@@ -69,7 +70,9 @@ impl Keyward {
             }
         };
         let retire_before = now - Duration::seconds(self.access_token_ttl.num_seconds().max(0));
-        Ok(self.repo.rotate_signing_keys(&next, now, retire_before, &audit)?)
+        self.repo.rotate_signing_keys(&next, now, retire_before, &audit)?;
+        self.signing_cache.forget();
+        Ok(())
     }
 
     /// The algorithm new signing keys use.
