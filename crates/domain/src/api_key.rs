@@ -197,11 +197,7 @@ pub struct ApiKeyChanges {
 impl ApiKeyChanges {
     /// Applies the changes to `key` as of `now`; refuses an expiry that is not in the future.
     pub fn apply(&self, key: &mut ApiKey, now: Timestamp) -> Result<(), ValidationError> {
-        if let Some(Some(at)) = self.expires_at
-            && at <= now
-        {
-            return Err(ValidationError::new("expires_at", "must be in the future"));
-        }
+        require_future(self.expires_at, now)?;
         if let Some(name) = &self.name {
             key.name = name.clone();
         }
@@ -219,6 +215,14 @@ impl ApiKeyChanges {
         }
         key.updated_at = now;
         Ok(())
+    }
+}
+
+/// Refuses a new expiry that is not in the future; `Some(None)` (remove the expiry) is fine.
+pub(crate) fn require_future(expires_at: Option<Option<Timestamp>>, now: Timestamp) -> Result<(), ValidationError> {
+    match expires_at {
+        Some(Some(at)) if at <= now => Err(ValidationError::new("expires_at", "must be in the future")),
+        _ => Ok(()),
     }
 }
 

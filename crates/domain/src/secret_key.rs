@@ -126,11 +126,7 @@ pub struct SecretKeyChanges {
 impl SecretKeyChanges {
     /// Applies the changes to `key` as of `now`; refuses an expiry that is not in the future.
     pub fn apply(&self, key: &mut SecretKey, now: Timestamp) -> Result<(), ValidationError> {
-        if let Some(Some(at)) = self.expires_at
-            && at <= now
-        {
-            return Err(ValidationError::new("expires_at", "must be in the future"));
-        }
+        crate::api_key::require_future(self.expires_at, now)?;
         if let Some(name) = &self.name {
             key.name = name.clone();
         }
