@@ -20,7 +20,13 @@ async fn caller(
     req: Request,
     bearer_ok: bool,
 ) -> Result<(BTreeMap<String, String>, Principal), Refusal> {
-    let ip = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
+    let ip_addr = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    if let Some(addr) = ip_addr
+        && state.limiter().check(addr).is_err()
+    {
+        return Err(error(StatusCode::TOO_MANY_REQUESTS, "invalid_client", "too many failed authentication attempts"));
+    }
+    let ip = ip_addr.map(|a| a.to_string());
     let headers: HeaderMap = req.headers().clone();
     let Ok(body) = to_bytes(req.into_body(), crate::BODY_LIMIT).await else {
         return Err(invalid_request("the request body is too large or unreadable"));
@@ -46,7 +52,15 @@ async fn caller(
             .map_err(|_| unauthorized())?,
         _ => Err(()),
     };
-    let principal = outcome.map_err(|()| unauthorized())?;
+    let Ok(principal) = outcome else {
+        if let Some(addr) = ip_addr {
+            let delay = state.limiter().record_failure(addr);
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+        }
+        return Err(unauthorized());
+    };
     Ok((params, principal))
 }
 
