@@ -50,6 +50,13 @@ impl AppState {
         &self.0.limiter
     }
 
+    /// The domain facade, for the operations that never block (the `*_from_memory` ones, which
+    /// answer from in-process caches or say they cannot): the hot paths try them on the event loop
+    /// first and skip the hop to a blocking thread.
+    pub fn keyward(&self) -> &Keyward {
+        &self.0.keyward
+    }
+
     /// Runs a domain operation on a blocking thread (the domain and storage are synchronous).
     pub async fn run<T, F>(&self, f: F) -> ApiResult<T>
     where

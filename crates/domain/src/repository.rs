@@ -230,6 +230,12 @@ pub trait ApiKeyRepository {
     ) -> RepoResult<()>;
     /// The key with this id, in any account, for authentication.
     fn api_key_for_auth(&self, id: ApiKeyId) -> RepoResult<Option<KeyForAuth>>;
+    /// The same, if memory alone can answer (an in-process cache holds a fresh answer); `None`
+    /// when answering would need storage. It never blocks, so an event loop may call it.
+    fn api_key_for_auth_in_memory(&self, id: ApiKeyId) -> Option<Option<KeyForAuth>> {
+        let _ = id;
+        None
+    }
     /// Reads a key, lets `change` modify it and name the audit event, and writes both back in one
     /// transaction. Two concurrent changes of one key never overwrite each other: the later one is
     /// re-run on the result of the earlier. An error from `change` aborts and changes nothing.
@@ -268,6 +274,11 @@ pub trait SecretKeyRepository {
     ) -> Result<SecretKey, Error>;
     /// The secret key with this id, in any account, for authentication.
     fn secret_key_for_auth(&self, id: SecretKeyId) -> RepoResult<Option<SecretKeyForAuth>>;
+    /// The same, if memory alone can answer; `None` when answering would need storage.
+    fn secret_key_for_auth_in_memory(&self, id: SecretKeyId) -> Option<Option<SecretKeyForAuth>> {
+        let _ = id;
+        None
+    }
     /// Deletes a key.
     fn delete_secret_key(
         &self,

@@ -69,6 +69,12 @@ pub struct ServeArgs {
     #[arg(long, env = "KEYWARD_ACCESS_TOKEN_TTL_SECONDS", default_value_t = 3600,
           value_parser = clap::value_parser!(u32).range(60..=86_400))]
     pub access_token_ttl_seconds: u32,
+    /// How long a cached key lookup may be served, in milliseconds: the longest a change made on
+    /// another node goes unseen here if its PostgreSQL notification is lost (normally it arrives
+    /// within milliseconds). Also how often a busy key is read again in the background (at half).
+    #[arg(long, env = "KEYWARD_CACHE_FRESHNESS_MS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(10..=3_600_000))]
+    pub cache_freshness_ms: u64,
 }
 
 /// Signature algorithms for Keyward's own signing keys.

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use api::{ApiConfig, AuthLimits};
@@ -15,10 +16,10 @@ use crate::cli::{Common, ServeArgs};
 use crate::master_key::MasterKey;
 use crate::secret_file;
 
-fn open_store(common: &Common) -> Result<Store> {
+fn open_store(common: &Common, freshness: Duration) -> Result<Store> {
     secret_file::ensure_private_dir(&common.data_dir)?;
     let url = DatabaseUrl::parse(&common.database_url()).context("reading the database URL")?;
-    let store = Store::open(&url).with_context(|| format!("opening {url}"))?;
+    let store = Store::open_with(&url, freshness).with_context(|| format!("opening {url}"))?;
     let applied = store.migrate().with_context(|| format!("migrating {url}"))?;
     tracing::info!(database = %url, migrations_applied = applied.len(), "database ready");
     Ok(store)
@@ -56,7 +57,7 @@ pub fn migrate(common: &Common) -> Result<()> {
 pub fn init(common: &Common) -> Result<()> {
     secret_file::ensure_private_dir(&common.data_dir)?;
     let master = MasterKey::load_or_create(&common.master_key_file())?;
-    let kw = keyward(open_store(common)?, &master)?;
+    let kw = keyward(open_store(common, storage::FRESHNESS)?, &master)?;
     match kw.bootstrap().context("creating the system account")? {
         Some(boot) => {
             tracing::info!(account_id = %boot.account_id, "created the system account and its admin key");
@@ -76,7 +77,7 @@ pub fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
         crate::cli::Algorithm::ES256 => SigningAlgorithm::Es256,
     };
     let issuer = args.issuer.clone().unwrap_or_else(|| format!("http://{}", args.listen));
-    let kw = keyward(open_store(common)?, &master)?
+    let kw = keyward(open_store(common, Duration::from_millis(args.cache_freshness_ms))?, &master)?
         .with_issuer(issuer)
         .with_tokens(algorithm, chrono::Duration::seconds(i64::from(args.access_token_ttl_seconds)));
     kw.ensure_signing_keys().context("creating the first signing keys")?;

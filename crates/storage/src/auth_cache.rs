@@ -1,82 +1,445 @@
 //! An in-process cache of the key lookups that authentication and verification make on every
 //! request, so that the hot path rarely reaches the database.
 //!
-//! Entries (found and not found alike) live at most [`FRESHNESS`]; a change made through this
-//! process drops the affected entries at once, and a change made by another node sharing the
-//! database is seen within [`FRESHNESS`]. Concurrent misses for one key share one database read.
+//! Entries, found and not found alike, are served for at most the freshness window (one second by
+//! default), counted from the moment their database read began. A change made through this
+//! process forgets the affected entries at once; a change made by another node is announced over
+//! the change feed (PostgreSQL `LISTEN`/`NOTIFY`, see [`crate::change_feed`]) and forgotten as
+//! soon as it arrives; and if an announcement is lost, the entry still expires at the end of its
+//! window. Concurrent misses for one key share one database read, and an entry that has been
+//! served for half its window is read again in the background, so a busy key never misses.
+//!
+//! A read that raced with a change must not put the old row back after the change forgot it.
+//! Every forget therefore takes a new number from one counter (the epoch) and leaves it behind as
+//! a tombstone for one window; every read notes the epoch before it starts; an entry older than a
+//! tombstone of its key (or than the last forget-everything) is never served.
 
+use std::collections::HashSet;
 use std::fmt;
-use std::sync::Arc;
-use std::time::Duration;
+use std::hash::Hash;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
+use diesel::r2d2::Pool;
 use domain::id::{ApiKeyId, SecretKeyId};
 use domain::repository::{KeyForAuth, RepoError, RepoResult, SecretKeyForAuth};
+use moka::Expiry;
 use moka::sync::Cache;
 
-/// How long an entry may be served without asking the database again.
+use crate::connection::Manager;
+use crate::error::TxError;
+
+/// How long an entry may be served without asking the database again, unless configured.
 pub const FRESHNESS: Duration = Duration::from_secs(1);
 /// The most entries of each kind.
 const CAPACITY: u64 = 100_000;
+/// The most background reads waiting at once; beyond it, entries simply expire and are read on
+/// the next request.
+const REFRESH_QUEUE: usize = 1024;
 
-/// Cached lookups of API keys and secret keys by id.
-pub(crate) struct AuthCache {
-    api_keys: Cache<ApiKeyId, Option<KeyForAuth>>,
-    secret_keys: Cache<SecretKeyId, Option<SecretKeyForAuth>>,
+/// A change that makes cached lookups wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Change {
+    /// One API key changed or was deleted.
+    ApiKey(ApiKeyId),
+    /// One secret key changed or was deleted.
+    SecretKey(SecretKeyId),
+    /// Many keys at once (a service account or an account changed).
+    Everything,
 }
 
-impl fmt::Debug for AuthCache {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuthCache")
-            .field("api_keys", &self.api_keys.entry_count())
-            .field("secret_keys", &self.secret_keys.entry_count())
-            .finish()
+impl Change {
+    /// The change as a notification payload.
+    pub(crate) fn to_payload(self) -> String {
+        match self {
+            Change::ApiKey(id) => format!("ak:{id}"),
+            Change::SecretKey(id) => format!("sk:{id}"),
+            Change::Everything => "*".to_owned(),
+        }
     }
+
+    /// A payload back as a change; anything unreadable means everything, to be safe.
+    pub(crate) fn from_payload(payload: &str) -> Change {
+        let parsed = match payload.split_once(':') {
+            Some(("ak", id)) => id.parse().ok().map(Change::ApiKey),
+            Some(("sk", id)) => id.parse().ok().map(Change::SecretKey),
+            _ => None,
+        };
+        parsed.unwrap_or(Change::Everything)
+    }
+}
+
+/// One cached answer.
+struct Entry<V> {
+    /// The row, or `None` for "no such key".
+    value: Option<V>,
+    /// When its database read began.
+    read_at: Instant,
+    /// The epoch when its database read began.
+    epoch: u64,
+}
+
+/// Expires each entry one window after its read began.
+struct Window(Duration);
+
+impl<K, V> Expiry<K, Arc<Entry<V>>> for Window {
+    fn expire_after_create(&self, _: &K, entry: &Arc<Entry<V>>, created_at: Instant) -> Option<Duration> {
+        Some(self.0.saturating_sub(created_at.saturating_duration_since(entry.read_at)))
+    }
+
+    fn expire_after_update(
+        &self,
+        _: &K,
+        entry: &Arc<Entry<V>>,
+        updated_at: Instant,
+        _: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(self.0.saturating_sub(updated_at.saturating_duration_since(entry.read_at)))
+    }
+}
+
+/// The counter that orders reads against forgets.
+#[derive(Default)]
+struct Epochs {
+    current: AtomicU64,
+    everything_forgotten: AtomicU64,
+}
+
+impl Epochs {
+    fn now(&self) -> u64 {
+        self.current.load(Ordering::SeqCst)
+    }
+
+    fn next(&self) -> u64 {
+        self.current.fetch_add(1, Ordering::SeqCst) + 1
+    }
+}
+
+/// Cached lookups of one kind of key.
+struct Table<K, V> {
+    entries: Cache<K, Arc<Entry<V>>>,
+    /// The epoch of the latest forget of each key, kept for one window.
+    tombstones: Cache<K, u64>,
+    /// Keys with a background read queued or running.
+    refreshing: Mutex<HashSet<K>>,
+}
+
+impl<K, V> Table<K, V>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    fn new(freshness: Duration) -> Self {
+        Self {
+            entries: Cache::builder().max_capacity(CAPACITY).expire_after(Window(freshness)).build(),
+            tombstones: Cache::builder().max_capacity(CAPACITY).time_to_live(freshness).build(),
+            refreshing: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// Whether no forget of `key` happened since `entry`'s read began.
+    fn current(&self, key: &K, entry: &Entry<V>, epochs: &Epochs) -> bool {
+        entry.epoch >= epochs.everything_forgotten.load(Ordering::SeqCst)
+            && self.tombstones.get(key).is_none_or(|forgotten| entry.epoch >= forgotten)
+    }
+
+    /// The entry for `key`, if one is cached and current.
+    fn hit(&self, key: &K, epochs: &Epochs) -> Option<Arc<Entry<V>>> {
+        self.entries.get(key).filter(|entry| self.current(key, entry, epochs))
+    }
+
+    /// The entry for `key`, from the cache or from `load`; concurrent misses share one load.
+    fn get(&self, key: &K, epochs: &Epochs, load: impl Fn() -> RepoResult<Option<V>>) -> RepoResult<Arc<Entry<V>>> {
+        for _ in 0..3 {
+            let entry = self.entries.try_get_with_by_ref(key, || read(epochs, &load)).map_err(unshare)?;
+            if self.current(key, &entry, epochs) {
+                return Ok(entry);
+            }
+            // A change raced with the read: read again.
+            self.entries.invalidate(key);
+        }
+        // Changes keep racing with reads: answer from the database without caching.
+        read(epochs, &load)
+    }
+
+    fn forget(&self, key: K, epochs: &Epochs) {
+        let epoch = epochs.next();
+        self.tombstones.entry(key.clone()).and_upsert_with(|old| old.map_or(epoch, |old| epoch.max(old.into_value())));
+        self.entries.invalidate(&key);
+    }
+
+    /// Claims a background read of `key`; false if one is already queued.
+    fn claim_refresh(&self, key: &K) -> bool {
+        self.refreshing.lock().unwrap_or_else(|p| p.into_inner()).insert(key.clone())
+    }
+
+    fn release_refresh(&self, key: &K) {
+        self.refreshing.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
+    }
+
+    /// Reads `key` again and stores the answer (unless the read fails).
+    fn refresh(&self, key: K, epochs: &Epochs, load: impl Fn() -> RepoResult<Option<V>>) {
+        match read(epochs, &load) {
+            Ok(entry) => self.entries.insert(key.clone(), entry),
+            Err(e) => tracing::debug!(error = %e, "background read of a cached key failed"),
+        }
+        self.release_refresh(&key);
+    }
+}
+
+/// Reads one entry, noting the epoch and time first.
+fn read<V>(epochs: &Epochs, load: &impl Fn() -> RepoResult<Option<V>>) -> RepoResult<Arc<Entry<V>>> {
+    let epoch = epochs.now();
+    let read_at = Instant::now();
+    let value = load()?;
+    Ok(Arc::new(Entry { value, read_at, epoch }))
 }
 
 fn unshare(e: Arc<RepoError>) -> RepoError {
     Arc::try_unwrap(e).unwrap_or_else(|shared| (*shared).clone())
 }
 
-impl AuthCache {
-    pub(crate) fn new() -> Self {
-        Self {
-            api_keys: Cache::builder().max_capacity(CAPACITY).time_to_live(FRESHNESS).build(),
-            secret_keys: Cache::builder().max_capacity(CAPACITY).time_to_live(FRESHNESS).build(),
+/// The state shared by the cache, its background reader and the change feed.
+pub(crate) struct Tables {
+    freshness: Duration,
+    epochs: Epochs,
+    api_keys: Table<ApiKeyId, KeyForAuth>,
+    secret_keys: Table<SecretKeyId, SecretKeyForAuth>,
+}
+
+impl Tables {
+    /// Forgets what `change` makes wrong.
+    pub(crate) fn forget(&self, change: Change) {
+        match change {
+            Change::ApiKey(id) => self.api_keys.forget(id, &self.epochs),
+            Change::SecretKey(id) => self.secret_keys.forget(id, &self.epochs),
+            Change::Everything => {
+                let epoch = self.epochs.next();
+                self.epochs.everything_forgotten.fetch_max(epoch, Ordering::SeqCst);
+                self.api_keys.entries.invalidate_all();
+                self.secret_keys.entries.invalidate_all();
+            }
         }
+    }
+}
+
+/// A background read to do.
+enum Refresh {
+    ApiKey(ApiKeyId),
+    SecretKey(SecretKeyId),
+}
+
+/// Cached lookups of API keys and secret keys by id.
+pub(crate) struct AuthCache {
+    tables: Arc<Tables>,
+    /// Queues background reads; dropping it stops the background reader.
+    refresh: SyncSender<Refresh>,
+}
+
+impl fmt::Debug for AuthCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthCache")
+            .field("freshness", &self.tables.freshness)
+            .field("api_keys", &self.tables.api_keys.entries.entry_count())
+            .field("secret_keys", &self.tables.secret_keys.entries.entry_count())
+            .finish()
+    }
+}
+
+impl AuthCache {
+    /// A cache whose entries live `freshness`, with a background reader on `pool`.
+    pub(crate) fn new(freshness: Duration, pool: Pool<Manager>) -> Self {
+        let tables = Arc::new(Tables {
+            freshness,
+            epochs: Epochs::default(),
+            api_keys: Table::new(freshness),
+            secret_keys: Table::new(freshness),
+        });
+        let (refresh, queue) = sync_channel(REFRESH_QUEUE);
+        let reader = tables.clone();
+        let spawned = std::thread::Builder::new()
+            .name("keyward-cache-refresh".to_owned())
+            .spawn(move || refresh_in_background(&reader, &queue, &pool));
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "no background reader for the key cache; entries will expire instead");
+        }
+        Self { tables, refresh }
+    }
+
+    /// The state the change feed forgets entries in.
+    pub(crate) fn tables(&self) -> &Arc<Tables> {
+        &self.tables
     }
 
     /// The API key `id`, from the cache or from `load`. Errors are not cached.
     pub(crate) fn api_key(
         &self,
         id: ApiKeyId,
-        load: impl FnOnce() -> RepoResult<Option<KeyForAuth>>,
+        load: impl Fn() -> RepoResult<Option<KeyForAuth>>,
     ) -> RepoResult<Option<KeyForAuth>> {
-        self.api_keys.try_get_with(id, load).map_err(unshare)
+        let t = &self.tables;
+        let entry = match t.api_keys.hit(&id, &t.epochs) {
+            Some(entry) => entry,
+            None => t.api_keys.get(&id, &t.epochs, load)?,
+        };
+        self.refresh_if_old(&t.api_keys, id, &entry, Refresh::ApiKey(id));
+        Ok(entry.value.clone())
+    }
+
+    /// The API key `id` if the cache holds it; never touches the database.
+    pub(crate) fn api_key_in_memory(&self, id: ApiKeyId) -> Option<Option<KeyForAuth>> {
+        let t = &self.tables;
+        let entry = t.api_keys.hit(&id, &t.epochs)?;
+        self.refresh_if_old(&t.api_keys, id, &entry, Refresh::ApiKey(id));
+        Some(entry.value.clone())
     }
 
     /// The secret key `id`, from the cache or from `load`. Errors are not cached.
     pub(crate) fn secret_key(
         &self,
         id: SecretKeyId,
-        load: impl FnOnce() -> RepoResult<Option<SecretKeyForAuth>>,
+        load: impl Fn() -> RepoResult<Option<SecretKeyForAuth>>,
     ) -> RepoResult<Option<SecretKeyForAuth>> {
-        self.secret_keys.try_get_with(id, load).map_err(unshare)
+        let t = &self.tables;
+        let entry = match t.secret_keys.hit(&id, &t.epochs) {
+            Some(entry) => entry,
+            None => t.secret_keys.get(&id, &t.epochs, load)?,
+        };
+        self.refresh_if_old(&t.secret_keys, id, &entry, Refresh::SecretKey(id));
+        Ok(entry.value.clone())
     }
 
-    /// Forgets one API key.
-    pub(crate) fn forget_api_key(&self, id: ApiKeyId) {
-        self.api_keys.invalidate(&id);
+    /// The secret key `id` if the cache holds it; never touches the database.
+    pub(crate) fn secret_key_in_memory(&self, id: SecretKeyId) -> Option<Option<SecretKeyForAuth>> {
+        let t = &self.tables;
+        let entry = t.secret_keys.hit(&id, &t.epochs)?;
+        self.refresh_if_old(&t.secret_keys, id, &entry, Refresh::SecretKey(id));
+        Some(entry.value.clone())
     }
 
-    /// Forgets one secret key.
-    pub(crate) fn forget_secret_key(&self, id: SecretKeyId) {
-        self.secret_keys.invalidate(&id);
+    /// Forgets what a change made through this process makes wrong.
+    pub(crate) fn forget(&self, change: Change) {
+        self.tables.forget(change);
     }
 
-    /// Forgets everything: for changes that touch many keys at once (a service account disabled,
-    /// an account deleted), which are rare.
-    pub(crate) fn forget_all(&self) {
-        self.api_keys.invalidate_all();
-        self.secret_keys.invalidate_all();
+    /// Queues a background read of an entry served for more than half its window.
+    fn refresh_if_old<K, V>(&self, table: &Table<K, V>, key: K, entry: &Entry<V>, job: Refresh)
+    where
+        K: Hash + Eq + Clone + Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+    {
+        if entry.read_at.elapsed() < self.tables.freshness / 2 || !table.claim_refresh(&key) {
+            return;
+        }
+        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = self.refresh.try_send(job) {
+            table.release_refresh(&key);
+        }
+    }
+}
+
+/// The background reader: reads queued keys again until the cache is dropped.
+fn refresh_in_background(tables: &Tables, queue: &Receiver<Refresh>, pool: &Pool<Manager>) {
+    let connection = || pool.get().map_err(|e| RepoError::Unavailable(format!("no database connection: {e}")));
+    let failed = |e: TxError| e.into_repo(domain::error::Entity::ApiKey);
+    while let Ok(job) = queue.recv() {
+        match job {
+            Refresh::ApiKey(id) => tables.api_keys.refresh(id, &tables.epochs, || {
+                crate::repos::api_key_for_auth(&mut *connection()?, id).map_err(failed)
+            }),
+            Refresh::SecretKey(id) => tables.secret_keys.refresh(id, &tables.epochs, || {
+                crate::repos::secret_key_for_auth(&mut *connection()?, id).map_err(failed)
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+
+    const LONG: Duration = Duration::from_secs(600);
+
+    #[test]
+    fn a_read_that_raced_with_a_change_is_not_served() {
+        let epochs = Epochs::default();
+        let table: Table<u32, &str> = Table::new(LONG);
+        let reads = Cell::new(0);
+        let entry = table
+            .get(&1, &epochs, || {
+                reads.set(reads.get() + 1);
+                if reads.get() == 1 {
+                    // The change commits and is forgotten while this read is under way.
+                    table.forget(1, &epochs);
+                    Ok(Some("before the change"))
+                } else {
+                    Ok(Some("after the change"))
+                }
+            })
+            .unwrap();
+        assert_eq!(entry.value, Some("after the change"));
+        assert_eq!(reads.get(), 2);
+        assert_eq!(table.hit(&1, &epochs).and_then(|e| e.value), Some("after the change"));
+    }
+
+    #[test]
+    fn a_forget_drops_one_key_and_everything_drops_all() {
+        let epochs = Epochs::default();
+        let table: Table<u32, &str> = Table::new(LONG);
+        for key in [1, 2] {
+            table.get(&key, &epochs, || Ok(Some("row"))).unwrap();
+        }
+        table.forget(1, &epochs);
+        assert!(table.hit(&1, &epochs).is_none());
+        assert!(table.hit(&2, &epochs).is_some(), "other keys stay");
+
+        let tables = Tables {
+            freshness: LONG,
+            epochs: Epochs::default(),
+            api_keys: Table::new(LONG),
+            secret_keys: Table::new(LONG),
+        };
+        let id = ApiKeyId::from_uuid(uuid::Uuid::from_u128(7));
+        tables.api_keys.get(&id, &tables.epochs, || Ok(None)).unwrap();
+        assert!(tables.api_keys.hit(&id, &tables.epochs).is_some(), "a negative entry is cached too");
+        tables.forget(Change::Everything);
+        assert!(tables.api_keys.hit(&id, &tables.epochs).is_none());
+    }
+
+    #[test]
+    fn a_stale_background_read_does_not_undo_a_forget() {
+        let epochs = Epochs::default();
+        let table: Table<u32, &str> = Table::new(LONG);
+        table.get(&1, &epochs, || Ok(Some("old"))).unwrap();
+        assert!(table.claim_refresh(&1));
+        table.refresh(1, &epochs, || {
+            table.forget(1, &epochs);
+            Ok(Some("old"))
+        });
+        assert!(table.hit(&1, &epochs).is_none(), "the refreshed entry predates the forget");
+        assert!(table.claim_refresh(&1), "the refresh released its claim");
+    }
+
+    #[test]
+    fn one_background_read_per_key_at_a_time() {
+        let table: Table<u32, &str> = Table::new(LONG);
+        assert!(table.claim_refresh(&1));
+        assert!(!table.claim_refresh(&1), "a second claim waits for the first");
+        assert!(table.claim_refresh(&2));
+        table.release_refresh(&1);
+        assert!(table.claim_refresh(&1));
+    }
+
+    #[test]
+    fn changes_travel_as_payloads() {
+        let ak = Change::ApiKey(ApiKeyId::from_uuid(uuid::Uuid::from_u128(1)));
+        let sk = Change::SecretKey(SecretKeyId::from_uuid(uuid::Uuid::from_u128(2)));
+        for change in [ak, sk, Change::Everything] {
+            assert_eq!(Change::from_payload(&change.to_payload()), change);
+        }
+        assert_eq!(Change::from_payload("ak:not-an-id"), Change::Everything, "unreadable means everything");
     }
 }

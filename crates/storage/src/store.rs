@@ -1,6 +1,6 @@
 //! The [`Store`]: a connection pool and the helpers every repository method goes through.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use diesel::Connection;
@@ -8,7 +8,7 @@ use diesel::r2d2::{ManageConnection, Pool, PooledConnection};
 use domain::error::Entity;
 use domain::repository::{RepoError, RepoResult};
 
-use crate::auth_cache::AuthCache;
+use crate::auth_cache::{AuthCache, Change, FRESHNESS};
 use crate::connection::{Backend, DatabaseUrl, DbConnection, Manager};
 use crate::error::TxError;
 use crate::{StorageError, migrate};
@@ -40,13 +40,20 @@ pub struct Store {
     /// SQLite allows one writer at a time; taking this lock before a write transaction keeps
     /// writers of this process queued here instead of failing with "database is locked".
     sqlite_writer: Option<Mutex<()>>,
-    /// Key lookups for authentication, kept for at most a second.
-    pub(crate) auth_cache: AuthCache,
+    /// Key lookups for authentication, kept for at most the freshness window.
+    auth_cache: AuthCache,
 }
 
 impl Store {
-    /// Opens a pool of connections to `url`. Does not migrate; see [`Store::migrate`].
+    /// Opens a pool of connections to `url`, caching key lookups for [`FRESHNESS`]. Does not
+    /// migrate; see [`Store::migrate`].
     pub fn open(url: &DatabaseUrl) -> Result<Self, StorageError> {
+        Self::open_with(url, FRESHNESS)
+    }
+
+    /// The same, serving cached key lookups for at most `freshness`: how long a change made by
+    /// another node can go unseen here if its announcement is lost.
+    pub fn open_with(url: &DatabaseUrl, freshness: Duration) -> Result<Self, StorageError> {
         if let DatabaseUrl::Sqlite(path) = url
             && let Some(parent) = std::path::Path::new(path).parent().filter(|p| !p.as_os_str().is_empty())
         {
@@ -67,7 +74,11 @@ impl Store {
             .build(manager)
             .map_err(|e| StorageError::Connect(format!("{url}: {e}")))?;
         let sqlite_writer = (url.backend() == Backend::Sqlite).then(|| Mutex::new(()));
-        Ok(Self { pool, backend: url.backend(), sqlite_writer, auth_cache: AuthCache::new() })
+        let auth_cache = AuthCache::new(freshness, pool.clone());
+        if let DatabaseUrl::Postgres(pg) = url {
+            crate::change_feed::listen(pg.clone(), Arc::downgrade(auth_cache.tables()));
+        }
+        Ok(Self { pool, backend: url.backend(), sqlite_writer, auth_cache })
     }
 
     /// Applies pending migrations and returns the versions it applied.
@@ -79,6 +90,17 @@ impl Store {
     /// The backend in use.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The key-lookup cache.
+    pub(crate) fn auth_cache(&self) -> &AuthCache {
+        &self.auth_cache
+    }
+
+    /// Forgets cached lookups that a committed change made wrong (other nodes learn of it from
+    /// the announcement made inside the change's transaction).
+    pub(crate) fn forget(&self, change: Change) {
+        self.auth_cache.forget(change);
     }
 
     fn conn(&self) -> RepoResult<PooledConnection<Manager>> {

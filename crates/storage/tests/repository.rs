@@ -411,6 +411,32 @@ fn another_node_sees_a_revocation_within_the_freshness_window(db: TestDb) {
     }
 }
 
+fn the_hot_path_answers_from_memory_once_a_key_is_cached(db: TestDb) {
+    let f = fixture(db);
+    let acct = f.root.account_id;
+    let sa = f.kw.create_service_account(&f.root, acct, new_sa("hot")).unwrap();
+    let issued = f.kw.create_api_key(&f.root, acct, sa.id, new_key("k", &[])).unwrap();
+    let secret = issued.secret.expose();
+    assert!(f.kw.authenticate_from_memory(secret, None).is_none(), "not cached yet: storage is needed");
+    assert!(f.kw.authenticate(secret, None).unwrap().is_ok());
+    let from_memory = f.kw.authenticate_from_memory(secret, None).expect("cached now").unwrap();
+    assert_eq!(from_memory.unwrap().credential, domain::principal::CredentialRef::ApiKey(issued.key.id));
+    f.kw.update_api_key(
+        &f.root,
+        acct,
+        sa.id,
+        &KeyRef::Id(issued.key.id),
+        domain::api_key::ApiKeyChanges { active: Some(false), ..Default::default() },
+    )
+    .unwrap();
+    assert!(f.kw.authenticate_from_memory(secret, None).is_none(), "a local change forgets the entry at once");
+    assert!(matches!(f.kw.authenticate(secret, None).unwrap(), Err(Rejection::Disabled)));
+    assert!(
+        f.kw.authenticate_from_memory(secret, None).is_none(),
+        "a refusal is answered with storage, which records it in the audit trail"
+    );
+}
+
 fn migrations_are_idempotent(db: TestDb) {
     let store = db.store();
     assert!(store.migrate().unwrap().is_empty(), "a second run applies nothing");
@@ -432,4 +458,40 @@ backend_tests!(
     secret_keys_are_sealed_at_rest_and_bound_to_their_row,
     the_master_key_is_checked_against_the_database,
     another_node_sees_a_revocation_within_the_freshness_window,
+    the_hot_path_answers_from_memory_once_a_key_is_cached,
 );
+
+/// PostgreSQL nodes hear of each other's changes over `LISTEN`/`NOTIFY`: with a freshness window of
+/// ten minutes, only the notification can make the other node refuse the key in time.
+#[test]
+fn postgres_nodes_hear_of_each_others_changes_at_once() {
+    let Some(db) = TestDb::postgres() else { return };
+    let other_store = storage::Store::open_with(db.url(), std::time::Duration::from_secs(600)).unwrap();
+    let f = fixture(db);
+    let acct = f.root.account_id;
+    let other = Keyward::new(Arc::new(other_store), f.clock.clone(), Arc::new(SystemEntropy::new()));
+    let sa = f.kw.create_service_account(&f.root, acct, new_sa("shared")).unwrap();
+    let deleted = f.kw.create_api_key(&f.root, acct, sa.id, new_key("deleted", &[])).unwrap();
+    let owner_disabled = f.kw.create_api_key(&f.root, acct, sa.id, new_key("owner-off", &[])).unwrap();
+    for key in [&deleted, &owner_disabled] {
+        assert!(other.authenticate(key.secret.expose(), None).unwrap().is_ok(), "the other node has it cached now");
+    }
+    let refused_soon = |secret: &str, what: &str| {
+        let start = std::time::Instant::now();
+        while other.authenticate(secret, None).unwrap().is_ok() {
+            // Generous, so a loaded machine does not fail it; notifications arrive in milliseconds.
+            assert!(start.elapsed() < std::time::Duration::from_secs(10), "the other node never heard: {what}");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    };
+    f.kw.delete_api_key(&f.root, acct, sa.id, &KeyRef::Id(deleted.key.id)).unwrap();
+    refused_soon(deleted.secret.expose(), "a key deleted");
+    f.kw.update_service_account(
+        &f.root,
+        acct,
+        sa.id,
+        ServiceAccountChanges { active: Some(false), ..Default::default() },
+    )
+    .unwrap();
+    refused_soon(owner_disabled.secret.expose(), "its service account disabled");
+}

@@ -35,7 +35,10 @@ impl FromRequestParts<AppState> for Caller {
         }
         let token = bearer(parts)?.to_owned();
         let ip_text = ip.map(|ip| ip.to_string());
-        let outcome = state.run(move |kw| kw.authenticate(&token, ip_text)).await?;
+        let outcome = match state.keyward().authenticate_from_memory(&token, ip_text.clone()) {
+            Some(outcome) => outcome?,
+            None => state.run(move |kw| kw.authenticate(&token, ip_text)).await?,
+        };
         match outcome {
             Ok(principal) => Ok(Caller(principal)),
             Err(rejection) => {

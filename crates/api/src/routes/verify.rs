@@ -58,9 +58,15 @@ pub async fn verify_api_key(
     Caller(p): Caller,
     ApiJson(body): ApiJson<VerifyRequest>,
 ) -> ApiResult<Json<VerifyResponse>> {
-    let (verdict, now) = state
-        .run(move |kw| kw.verify_api_key(&p, body.key.expose(), &body.required_scopes).map(|v| (v, kw.now())))
-        .await?;
+    let kw = state.keyward();
+    let (verdict, now) = match kw.verify_api_key_from_memory(&p, body.key.expose(), &body.required_scopes) {
+        Some(verdict) => (verdict?, kw.now()),
+        None => {
+            state
+                .run(move |kw| kw.verify_api_key(&p, body.key.expose(), &body.required_scopes).map(|v| (v, kw.now())))
+                .await?
+        }
+    };
     Ok(Json(VerifyResponse {
         valid: verdict.outcome.is_ok(),
         code: verdict.outcome.err().map_or("VALID", |r| r.code()),

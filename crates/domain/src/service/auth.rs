@@ -1,6 +1,7 @@
 //! Authentication: turning a presented credential string into a [`Principal`].
 
 use super::Keyward;
+use super::reach::{Reach, Stop, from_memory, with_storage};
 use crate::api_key::{Rejection, compare_with_nothing};
 use crate::credential::{Credential, CredentialKind};
 use crate::error::Error;
@@ -17,17 +18,40 @@ impl Keyward {
     /// account. The outer error is a storage failure; the inner one says why the credential was
     /// refused.
     pub fn authenticate(&self, token: &str, ip: Option<String>) -> Result<Result<Principal, Rejection>, Error> {
+        with_storage(self.authenticate_within(token, ip, Reach::Storage))
+    }
+
+    /// The same, from memory alone: `None` when the answer needs storage (the key is not cached,
+    /// the credential is a JWT, or a refusal must be written to the audit trail); then call
+    /// [`Keyward::authenticate`]. It never blocks.
+    pub fn authenticate_from_memory(
+        &self,
+        token: &str,
+        ip: Option<String>,
+    ) -> Option<Result<Result<Principal, Rejection>, Error>> {
+        from_memory(self.authenticate_within(token, ip, Reach::Memory))
+    }
+
+    fn authenticate_within(
+        &self,
+        token: &str,
+        ip: Option<String>,
+        reach: Reach,
+    ) -> Result<Result<Principal, Rejection>, Stop> {
         if !token.starts_with("kw_") && token.bytes().filter(|&b| b == b'.').count() == 2 {
+            if reach == Reach::Memory {
+                return Err(Stop::NeedsStorage);
+            }
             let Ok(header) = jsonwebtoken::decode_header(token) else {
                 return Ok(Err(Rejection::Malformed));
             };
-            return match header.alg {
-                jsonwebtoken::Algorithm::HS256 => self.authenticate_secret_key_jwt(token, &header, ip),
+            return Ok(match header.alg {
+                jsonwebtoken::Algorithm::HS256 => self.authenticate_secret_key_jwt(token, &header, ip)?,
                 jsonwebtoken::Algorithm::EdDSA | jsonwebtoken::Algorithm::ES256 => {
-                    self.authenticate_access_token(token, &header, ip)
+                    self.authenticate_access_token(token, &header, ip)?
                 }
-                _ => Ok(Err(Rejection::NotFound)),
-            };
+                _ => Err(Rejection::NotFound),
+            });
         }
         let Ok(credential) = Credential::parse(token) else {
             return Ok(Err(Rejection::Malformed));
@@ -38,12 +62,15 @@ impl Keyward {
             return Ok(Err(Rejection::NotFound));
         }
         let id = ApiKeyId::from_uuid(credential.id());
-        let Some(found) = self.repo.api_key_for_auth(id)? else {
+        let Some(found) = self.api_key_for_auth(id, reach)? else {
             compare_with_nothing(&presented);
             return Ok(Err(Rejection::NotFound));
         };
         let now = self.now();
         if let Err(rejection) = found.key.check(&presented, found.owner_active, now) {
+            if reach == Reach::Memory {
+                return Err(Stop::NeedsStorage);
+            }
             self.record_auth_failure(found.key.account_id, format!("api_key:{id}"), now, ip)?;
             return Ok(Err(rejection));
         }

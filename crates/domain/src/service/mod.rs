@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod bootstrap;
 mod oauth;
+mod reach;
 mod secret_key_jwt;
 mod secret_keys;
 mod service_accounts;

@@ -1,6 +1,7 @@
 //! The data plane: other services asking whether an API key presented to them is good.
 
 use super::Keyward;
+use super::reach::{Reach, Stop, from_memory, with_storage};
 use crate::api_key::{ApiKey, Rejection, compare_with_nothing};
 use crate::credential::{Credential, CredentialKind};
 use crate::error::{Entity, Error};
@@ -23,14 +24,14 @@ pub struct Verification {
 impl Keyward {
     /// Finds the key a presented secret belongs to, if the caller may see it. The secret must be
     /// the key's current one or its retained previous one; state does not matter.
-    fn find_presented(&self, p: &Principal, token: &str) -> Result<Result<KeyForAuth, Rejection>, Error> {
+    fn find_presented(&self, p: &Principal, token: &str, reach: Reach) -> Result<Result<KeyForAuth, Rejection>, Stop> {
         p.require(Permission::ApiKeysVerify, p.account_id)?;
         let Ok(credential) = Credential::parse(token) else {
             return Ok(Err(Rejection::Malformed));
         };
         let presented = credential.secret_hash();
         let found = match credential.kind() {
-            CredentialKind::ApiKey => self.repo.api_key_for_auth(ApiKeyId::from_uuid(credential.id()))?,
+            CredentialKind::ApiKey => self.api_key_for_auth(ApiKeyId::from_uuid(credential.id()), reach)?,
             CredentialKind::SecretKey => None,
         };
         let Some(found) = found else {
@@ -49,7 +50,22 @@ impl Keyward {
     /// other accounts are `NOT_FOUND` unless the caller is a system administrator. A valid answer
     /// counts as a use of the key.
     pub fn verify_api_key(&self, p: &Principal, token: &str, required: &Scopes) -> Result<Verification, Error> {
-        let found = match self.find_presented(p, token)? {
+        with_storage(self.verify_within(p, token, required, Reach::Storage))
+    }
+
+    /// The same, from memory alone: `None` when the answer needs storage (the key is not cached);
+    /// then call [`Keyward::verify_api_key`]. It never blocks.
+    pub fn verify_api_key_from_memory(
+        &self,
+        p: &Principal,
+        token: &str,
+        required: &Scopes,
+    ) -> Option<Result<Verification, Error>> {
+        from_memory(self.verify_within(p, token, required, Reach::Memory))
+    }
+
+    fn verify_within(&self, p: &Principal, token: &str, required: &Scopes, reach: Reach) -> Result<Verification, Stop> {
+        let found = match self.find_presented(p, token, reach)? {
             Ok(found) => found,
             Err(rejection) => return Ok(Verification { outcome: Err(rejection), key: None }),
         };
@@ -67,7 +83,7 @@ impl Keyward {
     /// The metadata of the key a presented secret belongs to, whatever its state. Needs
     /// `api-keys:verify`; an unknown, mistyped or foreign key is "not found".
     pub fn lookup_api_key(&self, p: &Principal, token: &str) -> Result<ApiKey, Error> {
-        match self.find_presented(p, token)? {
+        match with_storage(self.find_presented(p, token, Reach::Storage))? {
             Ok(found) => Ok(found.key),
             Err(_) => Err(Error::NotFound(Entity::ApiKey)),
         }

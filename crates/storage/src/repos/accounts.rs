@@ -13,6 +13,8 @@ use domain::service_account::ServiceAccount;
 
 use super::{fetch_limit, record};
 use crate::Store;
+use crate::auth_cache::Change;
+use crate::change_feed::announce;
 use crate::convert::{AccountRow, ApiKeyRow, ServiceAccountRow, all, micros};
 use crate::error::TxError;
 use crate::schema::{accounts, api_keys, service_accounts};
@@ -85,10 +87,11 @@ impl AccountRepository for Store {
             if deleted == 0 {
                 return Err(TxError::Repo(RepoError::NotFound(Entity::Account)));
             }
+            announce(c, Change::Everything)?;
             record(c, audit)?;
             Ok(())
         })?;
-        self.auth_cache.forget_all();
+        self.forget(Change::Everything);
         Ok(())
     }
 

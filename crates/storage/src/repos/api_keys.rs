@@ -13,6 +13,9 @@ use domain::usage::Usage;
 
 use super::{fetch_limit, record};
 use crate::Store;
+use crate::auth_cache::Change;
+use crate::change_feed::announce;
+use crate::connection::DbConnection;
 use crate::connection::MultiBackend;
 use crate::convert::{ApiKeyRow, all, micros};
 use crate::error::TxError;
@@ -72,7 +75,7 @@ impl ApiKeyRepository for Store {
             record(c, audit)?;
             Ok(())
         })?;
-        self.auth_cache.forget_api_key(key.id);
+        self.forget(Change::ApiKey(key.id));
         Ok(())
     }
 
@@ -163,10 +166,11 @@ impl ApiKeyRepository for Store {
             if deleted == 0 {
                 return Err(TxError::Repo(RepoError::NotFound(Entity::ApiKey)));
             }
+            announce(c, Change::ApiKey(id))?;
             record(c, audit)?;
             Ok(())
         })?;
-        self.auth_cache.forget_api_key(id);
+        self.forget(Change::ApiKey(id));
         Ok(())
     }
 
@@ -205,10 +209,11 @@ impl ApiKeyRepository for Store {
             if updated == 0 {
                 return Ok(None);
             }
+            announce(c, Change::ApiKey(key.id))?;
             record(c, &audit)?;
             Ok(Some(key))
         })?;
-        self.auth_cache.forget_api_key(key.id);
+        self.forget(Change::ApiKey(key.id));
         Ok(key)
     }
 
@@ -229,25 +234,24 @@ impl ApiKeyRepository for Store {
     }
 
     fn api_key_for_auth(&self, id: ApiKeyId) -> RepoResult<Option<KeyForAuth>> {
-        self.auth_cache.api_key(id, || self.api_key_for_auth_uncached(id))
+        self.auth_cache().api_key(id, || self.read(Entity::ApiKey, |c| load_for_auth(c, id)))
+    }
+
+    fn api_key_for_auth_in_memory(&self, id: ApiKeyId) -> Option<Option<KeyForAuth>> {
+        self.auth_cache().api_key_in_memory(id)
     }
 }
 
-impl Store {
-    fn api_key_for_auth_uncached(&self, id: ApiKeyId) -> RepoResult<Option<KeyForAuth>> {
-        self.read(Entity::ApiKey, |c| {
-            let found = api_keys::table
-                .inner_join(service_accounts::table.inner_join(accounts::table))
-                .filter(dsl::id.eq(id.to_string()))
-                .select((ApiKeyRow::as_select(), service_accounts::active, accounts::system))
-                .first::<(ApiKeyRow, bool, bool)>(c)
-                .optional()?;
-            match found {
-                None => Ok(None),
-                Some((row, owner_active, system)) => {
-                    Ok(Some(KeyForAuth { key: ApiKey::try_from(row)?, owner_active, system }))
-                }
-            }
-        })
+/// Reads the key `id` with what authentication needs to know about its owner.
+pub(crate) fn load_for_auth(c: &mut DbConnection, id: ApiKeyId) -> Result<Option<KeyForAuth>, TxError> {
+    let found = api_keys::table
+        .inner_join(service_accounts::table.inner_join(accounts::table))
+        .filter(dsl::id.eq(id.to_string()))
+        .select((ApiKeyRow::as_select(), service_accounts::active, accounts::system))
+        .first::<(ApiKeyRow, bool, bool)>(c)
+        .optional()?;
+    match found {
+        None => Ok(None),
+        Some((row, owner_active, system)) => Ok(Some(KeyForAuth { key: ApiKey::try_from(row)?, owner_active, system })),
     }
 }

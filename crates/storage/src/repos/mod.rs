@@ -19,6 +19,9 @@ use crate::connection::DbConnection;
 use crate::convert::AuditEventRow;
 use crate::schema::audit_events;
 
+pub(crate) use api_keys::load_for_auth as api_key_for_auth;
+pub(crate) use secret_keys::load_for_auth as secret_key_for_auth;
+
 /// Writes an audit event on the connection of the transaction it belongs to.
 fn record(conn: &mut DbConnection, event: &AuditEvent) -> QueryResult<usize> {
     diesel::insert_into(audit_events::table).values(AuditEventRow::from(event)).execute(conn)

@@ -11,6 +11,9 @@ use domain::secret_key::SecretKey;
 
 use super::{fetch_limit, record};
 use crate::Store;
+use crate::auth_cache::Change;
+use crate::change_feed::announce;
+use crate::connection::DbConnection;
 use crate::convert::{SecretKeyRow, all};
 use crate::error::TxError;
 use crate::schema::secret_keys::{self, dsl};
@@ -36,7 +39,7 @@ impl SecretKeyRepository for Store {
             record(c, audit)?;
             Ok(())
         })?;
-        self.auth_cache.forget_secret_key(key.id);
+        self.forget(Change::SecretKey(key.id));
         Ok(())
     }
 
@@ -103,15 +106,20 @@ impl SecretKeyRepository for Store {
             if updated == 0 {
                 return Ok(None);
             }
+            announce(c, Change::SecretKey(key.id))?;
             record(c, &audit)?;
             Ok(Some(key))
         })?;
-        self.auth_cache.forget_secret_key(key.id);
+        self.forget(Change::SecretKey(key.id));
         Ok(key)
     }
 
     fn secret_key_for_auth(&self, id: SecretKeyId) -> RepoResult<Option<SecretKeyForAuth>> {
-        self.auth_cache.secret_key(id, || self.secret_key_for_auth_uncached(id))
+        self.auth_cache().secret_key(id, || self.read(Entity::SecretKey, |c| load_for_auth(c, id)))
+    }
+
+    fn secret_key_for_auth_in_memory(&self, id: SecretKeyId) -> Option<Option<SecretKeyForAuth>> {
+        self.auth_cache().secret_key_in_memory(id)
     }
     fn delete_secret_key(
         &self,
@@ -131,10 +139,11 @@ impl SecretKeyRepository for Store {
             if deleted == 0 {
                 return Err(TxError::Repo(RepoError::NotFound(Entity::SecretKey)));
             }
+            announce(c, Change::SecretKey(id))?;
             record(c, audit)?;
             Ok(())
         })?;
-        self.auth_cache.forget_secret_key(id);
+        self.forget(Change::SecretKey(id));
         Ok(())
     }
 }
@@ -161,21 +170,18 @@ impl SettingsRepository for Store {
     }
 }
 
-impl Store {
-    fn secret_key_for_auth_uncached(&self, id: SecretKeyId) -> RepoResult<Option<SecretKeyForAuth>> {
-        self.read(Entity::SecretKey, |c| {
-            let found = secret_keys::table
-                .inner_join(service_accounts::table.inner_join(accounts::table))
-                .filter(dsl::id.eq(id.to_string()))
-                .select((SecretKeyRow::as_select(), service_accounts::active, accounts::system))
-                .first::<(SecretKeyRow, bool, bool)>(c)
-                .optional()?;
-            match found {
-                None => Ok(None),
-                Some((row, owner_active, system)) => {
-                    Ok(Some(SecretKeyForAuth { key: SecretKey::try_from(row)?, owner_active, system }))
-                }
-            }
-        })
+/// Reads the secret key `id` with what authentication needs to know about its owner.
+pub(crate) fn load_for_auth(c: &mut DbConnection, id: SecretKeyId) -> Result<Option<SecretKeyForAuth>, TxError> {
+    let found = secret_keys::table
+        .inner_join(service_accounts::table.inner_join(accounts::table))
+        .filter(dsl::id.eq(id.to_string()))
+        .select((SecretKeyRow::as_select(), service_accounts::active, accounts::system))
+        .first::<(SecretKeyRow, bool, bool)>(c)
+        .optional()?;
+    match found {
+        None => Ok(None),
+        Some((row, owner_active, system)) => {
+            Ok(Some(SecretKeyForAuth { key: SecretKey::try_from(row)?, owner_active, system }))
+        }
     }
 }

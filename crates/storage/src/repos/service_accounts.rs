@@ -11,6 +11,8 @@ use domain::service_account::{ServiceAccount, ServiceAccountChanges};
 
 use super::{fetch_limit, record};
 use crate::Store;
+use crate::auth_cache::Change;
+use crate::change_feed::announce;
 use crate::convert::{ServiceAccountRow, all};
 use crate::error::TxError;
 use crate::schema::service_accounts::{self, dsl};
@@ -118,11 +120,12 @@ impl ServiceAccountRepository for Store {
                     dsl::updated_at.eq(row.updated_at),
                 ))
                 .execute(c)?;
+            announce(c, Change::Everything)?;
             record(c, audit)?;
             Ok(sa)
         })?;
         // Its keys' owner state changed: drop every cached key (rare, and simplest).
-        self.auth_cache.forget_all();
+        self.forget(Change::Everything);
         Ok(sa)
     }
 
@@ -137,10 +140,11 @@ impl ServiceAccountRepository for Store {
             if deleted == 0 {
                 return Err(TxError::Repo(RepoError::NotFound(Entity::ServiceAccount)));
             }
+            announce(c, Change::Everything)?;
             record(c, audit)?;
             Ok(())
         })?;
-        self.auth_cache.forget_all();
+        self.forget(Change::Everything);
         Ok(())
     }
 }
