@@ -3,7 +3,9 @@
 //!
 //! It builds the release binary, starts it on a fresh SQLite data directory, creates what the
 //! scenarios need through the API (with curl), and loads each scenario with wrk (Debian's package;
-//! installed if missing and allowed). Results go to standard output as a Markdown table.
+//! installed if missing and allowed). The database holds 1,000 keys for the main table; then it is
+//! filled to 1,000,000 keys (rows inserted with the `sqlite3` shell, also Debian's) and the key
+//! lookups are measured again. Results go to standard output as Markdown tables.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -34,17 +36,43 @@ struct Measured {
     errors: String,
 }
 
-fn ensure_wrk() -> Result<()> {
-    if Command::new("wrk").arg("--version").output().is_ok() {
+/// Installs Debian's package `package` unless `program` runs.
+fn ensure_tool(program: &str, package: &str) -> Result<()> {
+    if Command::new(program).arg("--version").output().is_ok() {
         return Ok(());
     }
-    eprintln!("wrk is not installed; installing Debian's package");
-    if exec(Command::new("apt-get").args(["install", "-y", "-qq", "wrk"])).is_ok() {
+    eprintln!("{program} is not installed; installing Debian's package {package}");
+    if exec(Command::new("apt-get").args(["install", "-y", "-qq", package])).is_ok() {
         return Ok(());
     }
     exec(Command::new("apt-get").args(["update", "-qq"]))?;
-    exec(Command::new("apt-get").args(["install", "-y", "-qq", "wrk"]))
-        .context("installing wrk (or install it yourself)")
+    exec(Command::new("apt-get").args(["install", "-y", "-qq", package]))
+        .with_context(|| format!("installing {package} (or install it yourself)"))
+}
+
+/// Fills the filler service account `filler` with unusable keys (random hashes, no known secret)
+/// until the database holds `total` API keys, in one transaction of the `sqlite3` shell.
+fn fill_keys(db: &Path, filler: &str, total: u64) -> Result<()> {
+    let sql = format!(
+        "WITH RECURSIVE n(i) AS (SELECT (SELECT count(*) FROM api_keys) + 1 UNION ALL SELECT i + 1 FROM n WHERE i < {total})
+         INSERT INTO api_keys (id, account_id, service_account_id, name, description, scopes, active, secret_hash,
+                               created_at, updated_at, version)
+         SELECT printf('00000000-0000-4000-8000-%012d', n.i), sa.account_id, sa.id, 'filler-' || n.i, '', '[]', 1,
+                randomblob(32), sa.created_at, sa.created_at, 0
+         FROM n, service_accounts sa WHERE sa.id = '{filler}';"
+    );
+    let out = Command::new("sqlite3")
+        .args(["-cmd", ".timeout 60000"])
+        .arg(db)
+        .arg(&sql)
+        .output()
+        .context("running sqlite3")?;
+    if !out.status.success() {
+        bail!("filling the database failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let count = Command::new("sqlite3").arg(db).arg("SELECT count(*) FROM api_keys").output()?;
+    eprintln!("the database now holds {} API keys", String::from_utf8_lossy(&count.stdout).trim());
+    Ok(())
 }
 
 fn curl(args: &[&str]) -> Result<String> {
@@ -148,7 +176,8 @@ pub fn run(args: &[&str]) -> Result<()> {
         "--measurement-time",
         "3",
     ]))?;
-    ensure_wrk()?;
+    ensure_tool("wrk", "wrk")?;
+    ensure_tool("sqlite3", "sqlite3")?;
     exec(cargo().args(["build", "--release", "-p", "keyward"]))?;
     let exe = root().join("target/release/keyward");
     let dir = std::env::temp_dir().join(format!("keyward-bench-{}", std::process::id()));
@@ -307,24 +336,68 @@ fn scenarios(base: &str, seconds: u32, dir: &Path) -> Result<()> {
             unique_body: Some(r#"{"name":"load-%d"}"#.into()),
         },
     ];
-    println!(
-        "\n| scenario | req/s | ratio to baseline | p50 | p99 | errors |\n| --- | ---: | ---: | ---: | ---: | --- |"
-    );
+    let db = dir.join("data/keyward.db");
+    let filler = field(
+        &curl(&[
+            "-X",
+            "POST",
+            &format!("{base}/v1/accounts/{acct}/service-accounts"),
+            "-H",
+            &auth,
+            "-H",
+            json,
+            "-d",
+            r#"{"name":"filler"}"#,
+        ])?,
+        "id",
+    )?;
+    fill_keys(&db, &filler, 1_000)?;
+    println!("\nWith 1,000 keys in the database (create-key writes add more):");
+    print_header();
     let mut baseline = None;
+    let mut verify_1k = None;
     for s in &list {
         let m = run_wrk(base, s, seconds, dir)?;
         let base_rps = *baseline.get_or_insert(m.rps);
-        println!(
-            "| {} | {:.0} | {:.2} | {} | {} | {} |",
-            s.name,
-            m.rps,
-            m.rps / base_rps,
-            m.p50,
-            m.p99,
-            if m.errors.is_empty() { "none" } else { &m.errors }
-        );
+        if s.name == "api-key verify" {
+            verify_1k = Some(m.rps);
+        }
+        print_row(s.name, &m, base_rps);
+    }
+    fill_keys(&db, &filler, 1_000_000)?;
+    println!("\nWith 1,000,000 keys in the database (ratios to the baseline above):");
+    print_header();
+    let base_rps = baseline.unwrap_or(1.0);
+    let mut verify_1m = None;
+    for s in list.iter().filter(|s| s.name == "api-key verify" || s.name == "bearer GET one key") {
+        let m = run_wrk(base, s, seconds, dir)?;
+        if s.name == "api-key verify" {
+            verify_1m = Some(m.rps);
+        }
+        print_row(s.name, &m, base_rps);
+    }
+    if let (Some(small), Some(large)) = (verify_1k, verify_1m) {
+        println!("\nverify with 1,000,000 keys / with 1,000 keys: {:.2}", large / small);
     }
     Ok(())
+}
+
+fn print_header() {
+    println!(
+        "| scenario | req/s | ratio to baseline | p50 | p99 | errors |\n| --- | ---: | ---: | ---: | ---: | --- |"
+    );
+}
+
+fn print_row(name: &str, m: &Measured, base_rps: f64) {
+    println!(
+        "| {} | {:.0} | {:.2} | {} | {} | {} |",
+        name,
+        m.rps,
+        m.rps / base_rps,
+        m.p50,
+        m.p99,
+        if m.errors.is_empty() { "none" } else { &m.errors }
+    );
 }
 
 /// The resident memory of a process, in KiB, from /proc.

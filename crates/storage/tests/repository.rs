@@ -435,6 +435,18 @@ fn the_hot_path_answers_from_memory_once_a_key_is_cached(db: TestDb) {
         f.kw.authenticate_from_memory(secret, None).is_none(),
         "a refusal is answered with storage, which records it in the audit trail"
     );
+
+    f.kw.ensure_signing_keys().unwrap();
+    let new = NewSecretKey { name: name("client"), scopes: Scopes::default(), expiry: Expiry::Never };
+    let client = f.kw.create_secret_key(&f.root, acct, sa.id, new).unwrap();
+    let id = client.key.id.to_string();
+    let token = |kw: &Keyward| kw.client_credentials_from_memory(&id, client.secret.expose(), None, None);
+    assert!(token(&f.kw).is_none(), "the client is not cached yet");
+    assert!(f.kw.client_credentials(&id, client.secret.expose(), None, None).unwrap().is_ok());
+    let issued = token(&f.kw).expect("client and signing key are cached now").unwrap();
+    assert!(issued.is_ok_and(|t| t.token.expose().split('.').count() == 3), "a signed JWT from memory");
+    let wrong = f.kw.client_credentials_from_memory(&id, "kw_sk_wrong", None, None);
+    assert!(wrong.is_none(), "a failed client authentication goes to storage, for the audit trail");
 }
 
 fn migrations_are_idempotent(db: TestDb) {

@@ -180,7 +180,18 @@ async fn grant(state: AppState, req: Request) -> Result<Response, Refusal> {
         let Some((client_id, client_secret)) = client_auth(&headers, &params)? else {
             return Err(error(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication is required"));
         };
-        state.run(move |kw| kw.client_credentials(&client_id, &client_secret, scope.as_deref(), ip_text)).await
+        let from_memory = state.keyward().client_credentials_from_memory(
+            &client_id,
+            &client_secret,
+            scope.as_deref(),
+            ip_text.clone(),
+        );
+        match from_memory {
+            Some(outcome) => outcome.map_err(crate::ApiError::from),
+            None => {
+                state.run(move |kw| kw.client_credentials(&client_id, &client_secret, scope.as_deref(), ip_text)).await
+            }
+        }
     };
     match outcome {
         Err(e) => Ok(e.into_response()),

@@ -5,6 +5,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
 use subtle::ConstantTimeEq;
 
 use super::Keyward;
+use super::reach::{Reach, Stop, from_memory, with_storage};
 use crate::api_key::Rejection;
 use crate::credential::{Credential, CredentialKind};
 use crate::error::Error;
@@ -76,11 +77,16 @@ impl Keyward {
         client_id: &str,
         client_secret: &str,
         ip: Option<String>,
-    ) -> Result<Result<SecretKeyForAuth, OAuthError>, Error> {
+        reach: Reach,
+    ) -> Result<Result<SecretKeyForAuth, OAuthError>, Stop> {
         let Ok(id) = SecretKeyId::parse(client_id, "client_id") else {
             return Ok(Err(OAuthError::InvalidClient("unknown client")));
         };
-        let Some(found) = self.repo.secret_key_for_auth(id)? else {
+        let found = match reach {
+            Reach::Storage => self.repo.secret_key_for_auth(id)?,
+            Reach::Memory => self.repo.secret_key_for_auth_in_memory(id).ok_or(Stop::NeedsStorage)?,
+        };
+        let Some(found) = found else {
             return Ok(Err(OAuthError::InvalidClient("unknown client")));
         };
         let now = self.now();
@@ -92,6 +98,9 @@ impl Keyward {
             opened.iter().fold(false, |found, secret| found | bool::from(secret.as_slice().ct_eq(c.secret_bytes())))
         });
         if !matches {
+            if reach == Reach::Memory {
+                return Err(Stop::NeedsStorage);
+            }
             self.record_auth_failure(found.key.account_id, format!("secret_key:{id}"), now, ip)?;
             return Ok(Err(OAuthError::InvalidClient("client authentication failed")));
         }
@@ -108,7 +117,8 @@ impl Keyward {
         client_secret: &str,
         ip: Option<String>,
     ) -> Result<Result<Principal, OAuthError>, Error> {
-        Ok(self.authenticate_client(client_id, client_secret, ip.clone())?.map(|found| Principal {
+        let found = with_storage(self.authenticate_client(client_id, client_secret, ip.clone(), Reach::Storage))?;
+        Ok(found.map(|found| Principal {
             account_id: found.key.account_id,
             service_account_id: found.key.service_account_id,
             credential: CredentialRef::SecretKey(found.key.id),
@@ -128,8 +138,32 @@ impl Keyward {
         scope: Option<&str>,
         ip: Option<String>,
     ) -> Result<Result<AccessToken, OAuthError>, Error> {
-        match self.authenticate_client(client_id, client_secret, ip)? {
-            Ok(found) => self.grant(&found.key, scope),
+        with_storage(self.client_credentials_within(client_id, client_secret, scope, ip, Reach::Storage))
+    }
+
+    /// The same, from memory alone: `None` when it needs storage (the client or the signing keys
+    /// are not cached, or a refusal must be written to the audit trail); then call
+    /// [`Keyward::client_credentials`]. It never blocks (it does sign, which takes microseconds).
+    pub fn client_credentials_from_memory(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+        scope: Option<&str>,
+        ip: Option<String>,
+    ) -> Option<Result<Result<AccessToken, OAuthError>, Error>> {
+        from_memory(self.client_credentials_within(client_id, client_secret, scope, ip, Reach::Memory))
+    }
+
+    fn client_credentials_within(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+        scope: Option<&str>,
+        ip: Option<String>,
+        reach: Reach,
+    ) -> Result<Result<AccessToken, OAuthError>, Stop> {
+        match self.authenticate_client(client_id, client_secret, ip, reach)? {
+            Ok(found) => self.grant(&found.key, scope, reach),
             Err(e) => Ok(Err(e)),
         }
     }
@@ -186,14 +220,15 @@ impl Keyward {
         if let Some(why) = state_rejection(&found.key, found.owner_active, now) {
             return refused(why);
         }
-        self.grant(&found.key, scope)
+        with_storage(self.grant(&found.key, scope, Reach::Storage))
     }
 
     fn grant(
         &self,
         key: &crate::secret_key::SecretKey,
         scope: Option<&str>,
-    ) -> Result<Result<AccessToken, OAuthError>, Error> {
+        reach: Reach,
+    ) -> Result<Result<AccessToken, OAuthError>, Stop> {
         let scopes = match scope {
             None => key.scopes.clone(),
             Some(s) => {
@@ -205,12 +240,19 @@ impl Keyward {
                 }
             }
         };
-        Ok(Ok(self.sign_access_token(key, scopes)?))
+        Ok(Ok(self.sign_access_token(key, scopes, reach)?))
     }
 
-    fn sign_access_token(&self, key: &crate::secret_key::SecretKey, scopes: Scopes) -> Result<AccessToken, Error> {
-        let (signer, encoding) =
-            self.signing_snapshot()?.active.ok_or_else(|| Error::Unavailable("no active signing key".to_owned()))?;
+    fn sign_access_token(
+        &self,
+        key: &crate::secret_key::SecretKey,
+        scopes: Scopes,
+        reach: Reach,
+    ) -> Result<AccessToken, Stop> {
+        let (signer, encoding) = self
+            .signing_snapshot_within(reach)?
+            .active
+            .ok_or_else(|| Error::Unavailable("no active signing key".to_owned()))?;
         let now = self.now();
         let ttl = self.access_token_ttl.num_seconds();
         let iat = now.timestamp();

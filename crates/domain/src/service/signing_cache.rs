@@ -11,6 +11,7 @@ use chrono::Duration;
 use jsonwebtoken::EncodingKey;
 
 use super::Keyward;
+use super::reach::{Reach, Stop, with_storage};
 use crate::Timestamp;
 use crate::error::Error;
 use crate::signing_key::{SigningAlgorithm, SigningKey, SigningKeyState};
@@ -50,12 +51,20 @@ impl SigningCache {
 impl Keyward {
     /// The signing keys, from a fresh-enough snapshot or read anew.
     pub(super) fn signing_snapshot(&self) -> Result<Snapshot, Error> {
+        with_storage(self.signing_snapshot_within(Reach::Storage))
+    }
+
+    /// The same, from as far as `reach` allows.
+    pub(super) fn signing_snapshot_within(&self, reach: Reach) -> Result<Snapshot, Stop> {
         let now = self.now();
         if let Some(s) = self.signing_cache.snapshot.lock().unwrap_or_else(|p| p.into_inner()).as_ref()
             && now >= s.taken_at
             && now - s.taken_at < Duration::seconds(FRESHNESS_SECONDS)
         {
             return Ok(s.clone());
+        }
+        if reach == Reach::Memory {
+            return Err(Stop::NeedsStorage);
         }
         let published: Vec<SigningKey> = self.published_signing_keys()?;
         let active = match published.iter().find(|k| k.state == SigningKeyState::Active) {
