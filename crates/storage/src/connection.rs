@@ -91,9 +91,10 @@ impl fmt::Debug for DatabaseUrl {
 
 /// SQLite settings applied to every new connection: write-ahead logging so readers never block the
 /// writer, foreign keys enforced, a busy wait instead of an immediate error under contention, and
-/// `synchronous = FULL` so that every acknowledged commit is on disk.
+/// `synchronous = NORMAL`: a commit does not wait for the disk itself, because the store's group
+/// commit ([`crate::group_sync`]) syncs the log before any write is acknowledged.
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL;
-PRAGMA synchronous = FULL;
+PRAGMA synchronous = NORMAL;
 PRAGMA foreign_keys = ON;
 PRAGMA busy_timeout = 10000;";
 

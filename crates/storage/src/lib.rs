@@ -10,6 +10,7 @@ mod change_feed;
 mod connection;
 mod convert;
 mod error;
+mod group_sync;
 mod migrate;
 mod repos;
 mod schema;

@@ -11,6 +11,7 @@ use domain::repository::{RepoError, RepoResult};
 use crate::auth_cache::{AuthCache, Change, FRESHNESS};
 use crate::connection::{Backend, DatabaseUrl, DbConnection, Manager};
 use crate::error::TxError;
+use crate::group_sync::GroupSync;
 use crate::{StorageError, migrate};
 
 /// How often a change that lost a race with another change of the same row is re-run.
@@ -40,6 +41,8 @@ pub struct Store {
     /// SQLite allows one writer at a time; taking this lock before a write transaction keeps
     /// writers of this process queued here instead of failing with "database is locked".
     sqlite_writer: Option<Mutex<()>>,
+    /// SQLite commits become durable here, several per `fsync`.
+    group_sync: Option<GroupSync>,
     /// Key lookups for authentication, kept for at most the freshness window.
     auth_cache: AuthCache,
 }
@@ -74,11 +77,15 @@ impl Store {
             .build(manager)
             .map_err(|e| StorageError::Connect(format!("{url}: {e}")))?;
         let sqlite_writer = (url.backend() == Backend::Sqlite).then(|| Mutex::new(()));
+        let group_sync = match url {
+            DatabaseUrl::Sqlite(path) => Some(GroupSync::new(path)),
+            DatabaseUrl::Postgres(_) => None,
+        };
         let auth_cache = AuthCache::new(freshness, pool.clone());
         if let DatabaseUrl::Postgres(pg) = url {
             crate::change_feed::listen(pg.clone(), Arc::downgrade(auth_cache.tables()));
         }
-        Ok(Self { pool, backend: url.backend(), sqlite_writer, auth_cache })
+        Ok(Self { pool, backend: url.backend(), sqlite_writer, group_sync, auth_cache })
     }
 
     /// Applies pending migrations and returns the versions it applied.
@@ -147,11 +154,21 @@ impl Store {
         Err(domain::Error::Unavailable("the row kept changing concurrently; try again".to_owned()))
     }
 
-    /// Runs `f` in one write transaction and hands back its error as it is.
+    /// Runs `f` in one write transaction and hands back its error as it is. Returns once the
+    /// transaction is durable.
     pub(crate) fn transaction<T>(&self, f: impl FnOnce(&mut DbConnection) -> Result<T, TxError>) -> Result<T, TxError> {
         let mut conn = self.conn().map_err(TxError::Repo)?;
-        let _guard = self.sqlite_writer.as_ref().map(|m| m.lock().unwrap_or_else(|p| p.into_inner()));
+        let guard = self.sqlite_writer.as_ref().map(|m| m.lock().unwrap_or_else(|p| p.into_inner()));
         let conn: &mut DbConnection = &mut conn;
-        conn.transaction(f)
+        let committed = conn.transaction(f)?;
+        // The next writer may commit while this one waits for the disk: that is the grouping.
+        drop(guard);
+        if let Some(group) = &self.group_sync {
+            group.wait_durable().map_err(|e| {
+                tracing::error!(error = %e, "syncing the SQLite log failed");
+                TxError::Repo(RepoError::Unavailable(format!("syncing the database to disk failed: {e}")))
+            })?;
+        }
+        Ok(committed)
     }
 }
