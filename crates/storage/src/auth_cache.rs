@@ -118,7 +118,7 @@ impl Epochs {
 }
 
 /// Cached lookups of one kind of key.
-struct Table<K, V> {
+pub(crate) struct Table<K, V> {
     entries: Cache<K, Arc<Entry<V>>>,
     /// The epoch of the latest forget of each key, kept for one window.
     tombstones: Cache<K, u64>,
@@ -226,9 +226,39 @@ impl Tables {
 }
 
 /// A background read to do.
-enum Refresh {
+pub(crate) enum Refresh {
     ApiKey(ApiKeyId),
     SecretKey(SecretKeyId),
+}
+
+/// A kind of key the cache holds: its id type, what a lookup answers, and where it is kept.
+pub(crate) trait Cached: Hash + Eq + Clone + Send + Sync + 'static {
+    /// What a lookup answers when the key exists.
+    type Value: Clone + Send + Sync + 'static;
+    /// The table of this kind.
+    fn table(tables: &Tables) -> &Table<Self, Self::Value>;
+    /// A background read of this key.
+    fn refresh(self) -> Refresh;
+}
+
+impl Cached for ApiKeyId {
+    type Value = KeyForAuth;
+    fn table(tables: &Tables) -> &Table<Self, Self::Value> {
+        &tables.api_keys
+    }
+    fn refresh(self) -> Refresh {
+        Refresh::ApiKey(self)
+    }
+}
+
+impl Cached for SecretKeyId {
+    type Value = SecretKeyForAuth;
+    fn table(tables: &Tables) -> &Table<Self, Self::Value> {
+        &tables.secret_keys
+    }
+    fn refresh(self) -> Refresh {
+        Refresh::SecretKey(self)
+    }
 }
 
 /// Cached lookups of API keys and secret keys by id.
@@ -273,49 +303,28 @@ impl AuthCache {
         &self.tables
     }
 
-    /// The API key `id`, from the cache or from `load`. Errors are not cached.
-    pub(crate) fn api_key(
+    /// The key `id`, from the cache or from `load`. Errors are not cached.
+    pub(crate) fn get<K: Cached>(
         &self,
-        id: ApiKeyId,
-        load: impl Fn() -> RepoResult<Option<KeyForAuth>>,
-    ) -> RepoResult<Option<KeyForAuth>> {
+        id: K,
+        load: impl Fn() -> RepoResult<Option<K::Value>>,
+    ) -> RepoResult<Option<K::Value>> {
         let t = &self.tables;
-        let entry = match t.api_keys.hit(&id, &t.epochs) {
+        let table = K::table(t);
+        let entry = match table.hit(&id, &t.epochs) {
             Some(entry) => entry,
-            None => t.api_keys.get(&id, &t.epochs, load)?,
+            None => table.get(&id, &t.epochs, load)?,
         };
-        self.refresh_if_old(&t.api_keys, id, &entry, Refresh::ApiKey(id));
+        self.refresh_if_old(table, id, &entry);
         Ok(entry.value.clone())
     }
 
-    /// The API key `id` if the cache holds it; never touches the database.
-    pub(crate) fn api_key_in_memory(&self, id: ApiKeyId) -> Option<Option<KeyForAuth>> {
+    /// The key `id` if the cache holds it; never touches the database.
+    pub(crate) fn get_in_memory<K: Cached>(&self, id: K) -> Option<Option<K::Value>> {
         let t = &self.tables;
-        let entry = t.api_keys.hit(&id, &t.epochs)?;
-        self.refresh_if_old(&t.api_keys, id, &entry, Refresh::ApiKey(id));
-        Some(entry.value.clone())
-    }
-
-    /// The secret key `id`, from the cache or from `load`. Errors are not cached.
-    pub(crate) fn secret_key(
-        &self,
-        id: SecretKeyId,
-        load: impl Fn() -> RepoResult<Option<SecretKeyForAuth>>,
-    ) -> RepoResult<Option<SecretKeyForAuth>> {
-        let t = &self.tables;
-        let entry = match t.secret_keys.hit(&id, &t.epochs) {
-            Some(entry) => entry,
-            None => t.secret_keys.get(&id, &t.epochs, load)?,
-        };
-        self.refresh_if_old(&t.secret_keys, id, &entry, Refresh::SecretKey(id));
-        Ok(entry.value.clone())
-    }
-
-    /// The secret key `id` if the cache holds it; never touches the database.
-    pub(crate) fn secret_key_in_memory(&self, id: SecretKeyId) -> Option<Option<SecretKeyForAuth>> {
-        let t = &self.tables;
-        let entry = t.secret_keys.hit(&id, &t.epochs)?;
-        self.refresh_if_old(&t.secret_keys, id, &entry, Refresh::SecretKey(id));
+        let table = K::table(t);
+        let entry = table.hit(&id, &t.epochs)?;
+        self.refresh_if_old(table, id, &entry);
         Some(entry.value.clone())
     }
 
@@ -325,15 +334,12 @@ impl AuthCache {
     }
 
     /// Queues a background read of an entry served for more than half its window.
-    fn refresh_if_old<K, V>(&self, table: &Table<K, V>, key: K, entry: &Entry<V>, job: Refresh)
-    where
-        K: Hash + Eq + Clone + Send + Sync + 'static,
-        V: Clone + Send + Sync + 'static,
-    {
+    fn refresh_if_old<K: Cached>(&self, table: &Table<K, K::Value>, key: K, entry: &Entry<K::Value>) {
         if entry.read_at.elapsed() < self.tables.freshness / 2 || !table.claim_refresh(&key) {
             return;
         }
-        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = self.refresh.try_send(job) {
+        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = self.refresh.try_send(key.clone().refresh())
+        {
             table.release_refresh(&key);
         }
     }

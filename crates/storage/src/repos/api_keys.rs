@@ -234,11 +234,11 @@ impl ApiKeyRepository for Store {
     }
 
     fn api_key_for_auth(&self, id: ApiKeyId) -> RepoResult<Option<KeyForAuth>> {
-        self.auth_cache().api_key(id, || self.read(Entity::ApiKey, |c| load_for_auth(c, id)))
+        self.auth_cache().get(id, || self.read(Entity::ApiKey, |c| load_for_auth(c, id)))
     }
 
     fn api_key_for_auth_in_memory(&self, id: ApiKeyId) -> Option<Option<KeyForAuth>> {
-        self.auth_cache().api_key_in_memory(id)
+        self.auth_cache().get_in_memory(id)
     }
 }
 

@@ -115,11 +115,11 @@ impl SecretKeyRepository for Store {
     }
 
     fn secret_key_for_auth(&self, id: SecretKeyId) -> RepoResult<Option<SecretKeyForAuth>> {
-        self.auth_cache().secret_key(id, || self.read(Entity::SecretKey, |c| load_for_auth(c, id)))
+        self.auth_cache().get(id, || self.read(Entity::SecretKey, |c| load_for_auth(c, id)))
     }
 
     fn secret_key_for_auth_in_memory(&self, id: SecretKeyId) -> Option<Option<SecretKeyForAuth>> {
-        self.auth_cache().secret_key_in_memory(id)
+        self.auth_cache().get_in_memory(id)
     }
     fn delete_secret_key(
         &self,
