@@ -148,6 +148,25 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         self.0.code
     }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.0.status
+    }
+
+    /// What went wrong, naming the field at fault if there is one: the message a vendor dialect
+    /// renders in its own error shape. Never contains a secret.
+    pub fn message(&self) -> String {
+        match &self.0.field {
+            Some(field) => format!("{field}: {}", self.0.detail),
+            None => self.0.detail.clone(),
+        }
+    }
+
+    /// Seconds a refused client should wait, for 429 answers.
+    pub fn retry_after(&self) -> Option<u64> {
+        self.0.retry_after
+    }
 }
 
 impl From<Error> for ApiError {

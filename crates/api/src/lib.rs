@@ -4,6 +4,7 @@
 //! Handlers hold no business rules and never see a database: they run
 //! [`domain::service::Keyward`] operations on blocking threads through [`AppState::run`].
 
+pub mod dialects;
 mod error;
 mod extract;
 mod limiter;
@@ -34,6 +35,7 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     utoipa_axum::router::OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(routes::router())
+        .merge(dialects::router())
         .split_for_parts()
 }
 
@@ -52,15 +54,37 @@ pub fn app(config: ApiConfig) -> Router {
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request<_>| {
                     let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-                    // The path only: query strings and headers (which carry credentials) are never logged.
-                    tracing::info_span!("request", id = %request_id, method = %req.method(), path = %req.uri().path())
+                    // The path only, with any credential in it redacted (vendor dialects accept a token
+                    // in the path): query strings and headers (which carry credentials) are never logged.
+                    let path = redact_path(req.uri().path());
+                    tracing::info_span!("request", id = %request_id, method = %req.method(), path = %path)
                 })
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .layer(SetRequestIdLayer::x_request_id(request_id::MakeRequestId::default()))
 }
 
+/// `path` with every segment that holds a Keyward credential string replaced by `[REDACTED]`.
+pub fn redact_path(path: &str) -> std::borrow::Cow<'_, str> {
+    if !path.contains("kw_") {
+        return std::borrow::Cow::Borrowed(path);
+    }
+    let segments: Vec<&str> = path.split('/').map(|s| if s.contains("kw_") { "[REDACTED]" } else { s }).collect();
+    std::borrow::Cow::Owned(segments.join("/"))
+}
+
 /// The full OpenAPI document as served at `/openapi.json`.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
     documented().1
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn credentials_in_paths_are_redacted() {
+        let secret = format!("kw_ak_{}_{}", "a".repeat(32), "b".repeat(72));
+        let path = format!("/api/v2/apitoken/serviceaccount/sa::ci/{secret}");
+        assert_eq!(super::redact_path(&path), "/api/v2/apitoken/serviceaccount/sa::ci/[REDACTED]");
+        assert_eq!(super::redact_path("/v1/accounts"), "/v1/accounts");
+    }
 }

@@ -2,7 +2,7 @@
 
 use utoipa::Modify;
 use utoipa::OpenApi;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 /// The parts of the document that no handler declares.
 #[derive(OpenApi)]
@@ -27,6 +27,11 @@ that creates it. Resources of another account answer 404, never 403.",
         (name = "oauth2", description = "OAuth 2.0 client credentials, Keyward's signing keys, the JWKS and server metadata."),
         (name = "audit", description = "The record of every change and refused credential."),
         (name = "operations", description = "Health and readiness."),
+        (name = "dialect: Dynatrace API tokens v2", description = "Dynatrace's token API at its own paths, so that Dynatrace clients work unchanged. \
+A token is a Keyward API key; its `owner` is its service account's name. Errors are `{\"error\": {\"code\", \"message\"}}`. See docs/dialects.md."),
+        (name = "dialect: Wavefront API tokens", description = "Wavefront's service-account and API-token API at its own paths, so that Wavefront clients work unchanged. \
+A token is a Keyward API key whose secret is kept sealed so that, as in Wavefront, its `tokenID` is the token and is listed again. \
+Every answer is the `{\"status\", \"response\"}` envelope. See docs/dialects.md."),
     )
 )]
 pub(crate) struct ApiDoc;
@@ -48,6 +53,20 @@ impl Modify for BearerAuth {
                     ))
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "api_token",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "Authorization",
+                "Dynatrace's scheme: `Authorization: Api-Token <kw_ak_... key>` (`Bearer` works too).",
+            ))),
+        );
+        components.add_security_scheme(
+            "x_auth_token",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-AUTH-TOKEN",
+                "Wavefront's scheme: `X-AUTH-TOKEN: <kw_ak_... key>` (`Authorization: Bearer` works too).",
+            ))),
         );
     }
 }

@@ -19,6 +19,15 @@ pub struct StoredSecret {
     pub current: SecretHash,
     /// The hash of the previous secret and when it stops being accepted.
     pub previous: Option<(SecretHash, Timestamp)>,
+    /// The current credential string sealed under the master key, for the keys whose secret may
+    /// be shown again (tokens made through the Wavefront dialect, where a token's id is the token);
+    /// `None` for every other key, of which Keyward keeps only the hash.
+    pub sealed: Option<Vec<u8>>,
+}
+
+/// The context a key's sealed secret is bound to, so it cannot be moved to another row.
+pub fn seal_context(id: ApiKeyId) -> Vec<u8> {
+    format!("keyward api key v1:{id}").into_bytes()
 }
 
 impl StoredSecret {
@@ -42,7 +51,7 @@ static NEVER_MATCHES: LazyLock<SecretHash> = LazyLock::new(|| SecretHash::of(b"k
 /// Compares `presented` with hashes that never match. Called when the key id is unknown, so that
 /// an unknown id and a wrong secret take the same path through a constant-time comparison.
 pub fn compare_with_nothing(presented: &SecretHash) -> bool {
-    let stored = StoredSecret { current: NEVER_MATCHES.clone(), previous: None };
+    let stored = StoredSecret { current: NEVER_MATCHES.clone(), previous: None, sealed: None };
     stored.accepts(presented, Timestamp::MIN_UTC)
 }
 
@@ -155,8 +164,11 @@ impl ApiKey {
 
     /// Replaces the secret with `new`, keeping the current one working until `now + retain` (not at
     /// all for a zero period). Only one previous secret is kept: rotating again replaces it.
-    pub fn rotate(&mut self, new: SecretHash, retain: RetainPeriod, now: Timestamp) {
+    /// `sealed` is the new secret sealed under the master key, for a key whose secret may be shown
+    /// again.
+    pub fn rotate(&mut self, new: SecretHash, sealed: Option<Vec<u8>>, retain: RetainPeriod, now: Timestamp) {
         let old = std::mem::replace(&mut self.secret.current, new);
+        self.secret.sealed = sealed;
         self.secret.previous = (retain.0 > 0).then(|| (old, now + chrono::Duration::seconds(retain.0)));
         self.last_rotated_at = Some(now);
         self.updated_at = now;
@@ -300,6 +312,9 @@ pub struct NewApiKey {
     pub scopes: Scopes,
     /// When it stops working.
     pub expiry: Expiry,
+    /// Whether its secret is also kept sealed under the master key, so that it can be shown again
+    /// (tokens made through the Wavefront dialect).
+    pub retrievable: bool,
 }
 
 #[cfg(test)]
@@ -327,7 +342,7 @@ mod tests {
             last_used_at: None,
             last_used_ip: None,
             last_rotated_at: None,
-            secret: StoredSecret { current: hash.clone(), previous: None },
+            secret: StoredSecret { current: hash.clone(), previous: None, sealed: None },
         };
         (key, hash)
     }
@@ -352,13 +367,13 @@ mod tests {
         let (mut k, first) = key(now);
         let second = SecretHash::of(b"second");
         let third = SecretHash::of(b"third");
-        k.rotate(second.clone(), RetainPeriod::parse(600, "r").unwrap(), now);
+        k.rotate(second.clone(), None, RetainPeriod::parse(600, "r").unwrap(), now);
         assert!(k.secret.accepts(&first, now) && k.secret.accepts(&second, now));
         assert_eq!(k.last_rotated_at, Some(now));
-        k.rotate(third.clone(), RetainPeriod::parse(600, "r").unwrap(), now);
+        k.rotate(third.clone(), None, RetainPeriod::parse(600, "r").unwrap(), now);
         assert!(!k.secret.accepts(&first, now), "the first secret is gone after a second rotation");
         assert!(k.secret.accepts(&second, now) && k.secret.accepts(&third, now));
-        k.rotate(SecretHash::of(b"fourth"), RetainPeriod::parse(0, "r").unwrap(), now);
+        k.rotate(SecretHash::of(b"fourth"), None, RetainPeriod::parse(0, "r").unwrap(), now);
         assert!(!k.secret.accepts(&third, now), "a zero retain period ends the old secret at once");
         assert!(RetainPeriod::parse(-1, "r").is_err());
         assert!(RetainPeriod::parse(RetainPeriod::MAX_SECONDS + 1, "r").is_err());
@@ -380,7 +395,11 @@ mod tests {
         let now = Utc.with_ymd_and_hms(2026, 5, 1, 12, 0, 0).unwrap();
         let (mut k, old) = key(now);
         let new = SecretHash::of(b"new secret");
-        k.secret = StoredSecret { current: new.clone(), previous: Some((old.clone(), now + Duration::minutes(5))) };
+        k.secret = StoredSecret {
+            current: new.clone(),
+            previous: Some((old.clone(), now + Duration::minutes(5))),
+            sealed: None,
+        };
         assert!(k.secret.accepts(&new, now));
         assert!(k.secret.accepts(&old, now + Duration::minutes(4)));
         assert!(!k.secret.accepts(&old, now + Duration::minutes(5)));

@@ -55,51 +55,154 @@ impl Clock for ManualClock {
     }
 }
 
-/// A time given by a client, absolute (RFC 3339) or relative to now (`now`, `now-7d`, `now-12h`,
-/// with units `s`, `m`, `h`, `d`, `w`), resolved against the clock when the request runs.
+/// A unit of relative time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeUnit {
+    /// `s`.
+    Second,
+    /// `m`.
+    Minute,
+    /// `h`.
+    Hour,
+    /// `d`.
+    Day,
+    /// `w`: seven days; aligned, weeks start on Monday.
+    Week,
+    /// `M`: calendar months.
+    Month,
+    /// `y`: calendar years.
+    Year,
+}
+
+impl TimeUnit {
+    fn parse(c: &str) -> Option<Self> {
+        Some(match c {
+            "s" => TimeUnit::Second,
+            "m" => TimeUnit::Minute,
+            "h" => TimeUnit::Hour,
+            "d" => TimeUnit::Day,
+            "w" => TimeUnit::Week,
+            "M" => TimeUnit::Month,
+            "y" => TimeUnit::Year,
+            _ => return None,
+        })
+    }
+
+    /// The most of this unit a relative time may span: about a hundred years.
+    fn max_amount(self) -> i64 {
+        match self {
+            TimeUnit::Second => 100 * 366 * 86_400,
+            TimeUnit::Minute => 100 * 366 * 1440,
+            TimeUnit::Hour => 100 * 366 * 24,
+            TimeUnit::Day => 100 * 366,
+            TimeUnit::Week => 100 * 53,
+            TimeUnit::Month => 1200,
+            TimeUnit::Year => 100,
+        }
+    }
+
+    /// `t` moved by `n` of this unit (backwards for negative `n`); `t` itself if that leaves the
+    /// calendar, which the parse bounds rule out.
+    fn shift(self, t: Timestamp, n: i64) -> Timestamp {
+        let months = |m: i64| {
+            let m = chrono::Months::new(u32::try_from(m.unsigned_abs()).unwrap_or(u32::MAX));
+            if n < 0 { t.checked_sub_months(m) } else { t.checked_add_months(m) }
+        };
+        let moved = match self {
+            TimeUnit::Second => t.checked_add_signed(Duration::seconds(n)),
+            TimeUnit::Minute => t.checked_add_signed(Duration::minutes(n)),
+            TimeUnit::Hour => t.checked_add_signed(Duration::hours(n)),
+            TimeUnit::Day => t.checked_add_signed(Duration::days(n)),
+            TimeUnit::Week => t.checked_add_signed(Duration::weeks(n)),
+            TimeUnit::Month => months(n),
+            TimeUnit::Year => months(n.saturating_mul(12)),
+        };
+        moved.unwrap_or(t)
+    }
+
+    /// `t` rounded down to the start of its unit (UTC).
+    fn align(self, t: Timestamp) -> Timestamp {
+        use chrono::{Datelike, Timelike};
+        let day = t.date_naive();
+        let midnight = |d: chrono::NaiveDate| d.and_hms_opt(0, 0, 0).map(|n| n.and_utc());
+        let aligned = match self {
+            TimeUnit::Second => t.with_nanosecond(0),
+            TimeUnit::Minute => t.with_nanosecond(0).and_then(|t| t.with_second(0)),
+            TimeUnit::Hour => t.with_nanosecond(0).and_then(|t| t.with_second(0)).and_then(|t| t.with_minute(0)),
+            TimeUnit::Day => midnight(day),
+            TimeUnit::Week => midnight(day - Duration::days(i64::from(day.weekday().num_days_from_monday()))),
+            TimeUnit::Month => day.with_day(1).and_then(midnight),
+            TimeUnit::Year => day.with_day(1).and_then(|d| d.with_month(1)).and_then(midnight),
+        };
+        aligned.unwrap_or(t)
+    }
+}
+
+/// A time a list filter names: a fixed time, or one relative to now, such as `now-7d` (seven
+/// days ago), `now+14d` or `now-1y/w` (a year ago, rounded down to the start of its week).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimeBound {
     /// A fixed time.
     At(Timestamp),
-    /// This long before now.
-    Ago(Duration),
+    /// `amount` units from now (negative: in the past), then rounded down to `align`.
+    Relative {
+        /// How many units, signed.
+        amount: i64,
+        /// The unit of `amount`.
+        unit: TimeUnit,
+        /// The unit to round down to, if any.
+        align: Option<TimeUnit>,
+    },
 }
 
 impl TimeBound {
-    /// Parses a time bound; `field` names the input in the error.
+    /// Parses a time bound: RFC 3339, or `now`, `now-NU`, `now+NU`, optionally followed by `/A`,
+    /// with units `s`, `m`, `h`, `d`, `w`, `M` (months) and `y`; `field` names the input in errors.
     pub fn parse(s: &str, field: &str) -> Result<Self, crate::ValidationError> {
         let bad = || {
             crate::ValidationError::new(
                 field,
-                "must be an RFC 3339 time or relative to now, such as `now-7d` (units s, m, h, d, w)",
+                "must be an RFC 3339 time or relative to now, such as `now-7d` or `now-1y/w` \
+                 (units s, m, h, d, w, M, y; `/unit` rounds down)",
             )
         };
-        if let Some(rest) = s.strip_prefix("now") {
-            if rest.is_empty() {
-                return Ok(TimeBound::Ago(Duration::zero()));
-            }
-            let rest = rest.strip_prefix('-').ok_or_else(bad)?;
-            let (digits, unit) = rest.split_at(rest.len().saturating_sub(1));
-            let n: i64 = digits.parse().map_err(|_| bad())?;
-            let seconds = match unit {
-                "s" => Some(n),
-                "m" => n.checked_mul(60),
-                "h" => n.checked_mul(3600),
-                "d" => n.checked_mul(86_400),
-                "w" => n.checked_mul(604_800),
-                _ => None,
-            };
-            let seconds = seconds.filter(|s| (0..=100 * 366 * 86_400).contains(s)).ok_or_else(bad)?;
-            return Ok(TimeBound::Ago(Duration::seconds(seconds)));
+        let Some(rest) = s.strip_prefix("now") else {
+            return DateTime::parse_from_rfc3339(s)
+                .map(|t| TimeBound::At(truncate(t.with_timezone(&Utc))))
+                .map_err(|_| bad());
+        };
+        let (rest, align) = match rest.split_once('/') {
+            Some((r, a)) => (r, Some(TimeUnit::parse(a).ok_or_else(bad)?)),
+            None => (rest, None),
+        };
+        if rest.is_empty() {
+            return Ok(TimeBound::Relative { amount: 0, unit: TimeUnit::Second, align });
         }
-        DateTime::parse_from_rfc3339(s).map(|t| TimeBound::At(truncate(t.with_timezone(&Utc)))).map_err(|_| bad())
+        let (sign, rest) = match rest.split_at(1) {
+            ("-", r) => (-1, r),
+            ("+", r) => (1, r),
+            _ => return Err(bad()),
+        };
+        let (digits, unit) = rest.split_at(rest.len().saturating_sub(1));
+        let unit = TimeUnit::parse(unit).ok_or_else(bad)?;
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        let n: i64 = digits.parse().map_err(|_| bad())?;
+        if n > unit.max_amount() {
+            return Err(bad());
+        }
+        Ok(TimeBound::Relative { amount: sign * n, unit, align })
     }
 
     /// The time this bound names, given the current time.
     pub fn resolve(self, now: Timestamp) -> Timestamp {
         match self {
             TimeBound::At(t) => t,
-            TimeBound::Ago(d) => now - d,
+            TimeBound::Relative { amount, unit, align } => {
+                let moved = unit.shift(now, amount);
+                align.map_or(moved, |a| a.align(moved))
+            }
         }
     }
 }
@@ -116,7 +219,23 @@ mod tests {
         assert_eq!(TimeBound::parse("now", "from").unwrap().resolve(now), now);
         let abs = TimeBound::parse("2026-01-01T00:00:00+01:00", "from").unwrap().resolve(now);
         assert_eq!(abs, Utc.with_ymd_and_hms(2025, 12, 31, 23, 0, 0).unwrap());
-        for bad in ["now+1d", "now-1y", "now-d", "yesterday", "now-99999999999w", ""] {
+        assert_eq!(TimeBound::parse("now+14d", "to").unwrap().resolve(now), now + Duration::days(14));
+        assert_eq!(
+            TimeBound::parse("now-1y/w", "from").unwrap().resolve(now),
+            Utc.with_ymd_and_hms(2025, 3, 10, 0, 0, 0).unwrap(),
+            "2025-03-10 is a Monday"
+        );
+        assert_eq!(
+            TimeBound::parse("now-2M/M", "from").unwrap().resolve(now),
+            Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
+        );
+        assert_eq!(
+            TimeBound::parse("now/d", "from").unwrap().resolve(now),
+            Utc.with_ymd_and_hms(2026, 3, 10, 0, 0, 0).unwrap()
+        );
+        assert_eq!(TimeBound::parse("now-90m", "from").unwrap().resolve(now), now - Duration::minutes(90));
+        for bad in ["now*1d", "now-1q", "now-d", "now--1d", "now-1d/q", "yesterday", "now-99999999999w", "now-101y", ""]
+        {
             assert!(TimeBound::parse(bad, "from").is_err(), "{bad}");
         }
     }

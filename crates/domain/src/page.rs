@@ -32,6 +32,20 @@ impl Limit {
         }
     }
 
+    /// A page size from `min` to `max` items for a vendor dialect whose bounds differ from
+    /// Keyward's own (Dynatrace pages hold 100 to 10000); `field` names the input in the error.
+    pub fn parse_between(s: &str, min: u16, max: u16, field: &str) -> Result<Self, ValidationError> {
+        match s.parse::<u16>() {
+            Ok(n) if (min.max(1)..=max).contains(&n) => Ok(Self(n)),
+            _ => Err(ValidationError::new(field, format!("must be a whole number from {} to {max}", min.max(1)))),
+        }
+    }
+
+    /// A page size known to be positive.
+    pub const fn of(n: std::num::NonZeroU16) -> Self {
+        Self(n.get())
+    }
+
     /// The number of items.
     pub fn get(self) -> usize {
         usize::from(self.0)
@@ -101,6 +115,26 @@ impl<T> Page<T> {
         rows.truncate(limit.get());
         let next = if more { rows.last().map(position_of) } else { None };
         Self { items: rows, next }
+    }
+
+    /// An empty last page.
+    pub fn empty() -> Self {
+        Self { items: Vec::new(), next: None }
+    }
+
+    /// Every item of a list, fetched page by page (of the largest size) with `fetch`. For the
+    /// vendor dialects whose lists have no paging.
+    pub fn collect_all<E>(mut fetch: impl FnMut(PageRequest) -> Result<Page<T>, E>) -> Result<Vec<T>, E> {
+        let mut all = Vec::new();
+        let mut after = None;
+        loop {
+            let page = fetch(PageRequest { limit: Limit(Limit::MAX), after })?;
+            all.extend(page.items);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(all),
+            }
+        }
     }
 
     /// Converts the items, keeping the position.

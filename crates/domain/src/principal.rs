@@ -79,13 +79,18 @@ impl Permission {
         }
     }
 
-    /// A scope that also grants it: writing implies reading.
-    fn implied_by(self) -> Option<&'static str> {
+    /// Other scopes that also grant it: writing implies reading, and the Dynatrace token scopes
+    /// (`apiTokens.read`, `apiTokens.write`) are accepted alongside Keyward's own, so that tokens
+    /// made for Dynatrace clients work as they would there. Dynatrace's token lookup needs only
+    /// `apiTokens.read`, so that scope also grants verification.
+    fn implied_by(self) -> &'static [&'static str] {
         match self {
-            Permission::ServiceAccountsRead => Some("service-accounts:write"),
-            Permission::ApiKeysRead => Some("api-keys:write"),
-            Permission::SecretKeysRead => Some("secret-keys:write"),
-            _ => None,
+            Permission::ServiceAccountsRead => &["service-accounts:write"],
+            Permission::ApiKeysRead => &["api-keys:write", "apiTokens.read", "apiTokens.write"],
+            Permission::ApiKeysWrite => &["apiTokens.write"],
+            Permission::ApiKeysVerify => &["apiTokens.read", "apiTokens.write"],
+            Permission::SecretKeysRead => &["secret-keys:write"],
+            _ => &[],
         }
     }
 }
@@ -122,7 +127,7 @@ impl Principal {
         let allowed = self.is_system_admin()
             || self.holds(Scope::ACCOUNT_ADMIN)
             || self.holds(permission.scope())
-            || permission.implied_by().is_some_and(|s| self.holds(s));
+            || permission.implied_by().iter().any(|s| self.holds(s));
         if allowed { Ok(()) } else { Err(Error::Forbidden(permission.scope().to_owned())) }
     }
 
@@ -146,6 +151,22 @@ impl Principal {
             }
         }
         Ok(())
+    }
+
+    /// The caller's own scopes that it may grant to a credential in an account that is (or is not)
+    /// the system account: what a credential made through a vendor dialect without scopes
+    /// (Wavefront) inherits from the credential that made it, never more.
+    pub fn inheritable_scopes(&self, target_is_system: bool) -> Scopes {
+        self.scopes
+            .iter()
+            .filter(|s| self.require_grantable(&Scopes::from_iter([(*s).clone()]), target_is_system).is_ok())
+            .cloned()
+            .collect()
+    }
+
+    /// Whether the caller may do `permission` inside `account`.
+    pub fn may(&self, permission: Permission, account: AccountId) -> bool {
+        self.require(permission, account).is_ok()
     }
 
     /// Checks that `credential` is not the one the caller is using.
@@ -198,6 +219,28 @@ mod tests {
         assert!(
             matches!(p.require(Permission::AuditRead, p.account_id), Err(Error::Forbidden(s)) if s == "audit:read")
         );
+    }
+
+    #[test]
+    fn dynatrace_token_scopes_grant_key_permissions() {
+        let reader = principal(&["apiTokens.read"], false);
+        assert!(reader.may(Permission::ApiKeysRead, reader.account_id));
+        assert!(reader.may(Permission::ApiKeysVerify, reader.account_id));
+        assert!(!reader.may(Permission::ApiKeysWrite, reader.account_id));
+        let writer = principal(&["apiTokens.write"], false);
+        assert!(writer.may(Permission::ApiKeysWrite, writer.account_id));
+        assert!(!writer.may(Permission::ServiceAccountsRead, writer.account_id));
+        assert!(!principal(&["apitokens.write"], false).may(Permission::ApiKeysWrite, writer.account_id));
+    }
+
+    #[test]
+    fn inherited_scopes_never_exceed_what_the_caller_may_grant() {
+        let p = principal(&["api-keys:write", "metrics.read"], false);
+        let inherited = p.inheritable_scopes(false);
+        assert_eq!(inherited, Scopes::parse(&["api-keys:write", "metrics.read"], "scopes").unwrap());
+        let root = principal(&["admin"], true);
+        assert!(root.inheritable_scopes(false).is_empty());
+        assert!(root.inheritable_scopes(true).contains("admin"));
     }
 
     #[test]

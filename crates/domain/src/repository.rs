@@ -86,8 +86,11 @@ pub struct ApiKeyQuery {
     pub name: Option<Name>,
     /// Only enabled (or only disabled) keys.
     pub active: Option<bool>,
-    /// Only keys granted exactly this scope.
-    pub scope: Option<Scope>,
+    /// Only keys granted exactly one of these scopes (no wildcard matching); empty for any key.
+    pub scopes_any: Vec<Scope>,
+    /// Only the keys of the service account with this name (resolved by the domain into
+    /// `service_account_id`; storage never sees it).
+    pub owner: Option<Name>,
     /// Only expired (or only unexpired) keys, as of `now`.
     pub expired: Option<bool>,
     /// The time `expired` is judged at.

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::ValidationError;
 
-/// One scope: 1 to 64 characters from `[a-z0-9:._*-]`.
+/// One scope: 1 to 64 characters from `[A-Za-z0-9:._*/-]`, compared case-sensitively, so that
+/// vendor scopes such as `apiTokens.read` or `DataExport` can be granted as they are.
 ///
 /// A scope ending in `:*` is a wildcard: `x:*` covers every scope that starts with `x:`.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -23,13 +24,15 @@ impl Scope {
     /// Parses a scope; `field` names the input in the error.
     pub fn parse(s: &str, field: &str) -> Result<Self, ValidationError> {
         let ok = (1..=64).contains(&s.len())
-            && s.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b':' | b'.' | b'_' | b'*' | b'-'));
+            && s.bytes().all(
+                |b| matches!(b, b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b':' | b'.' | b'_' | b'*' | b'/' | b'-'),
+            );
         if ok {
             Ok(Self(s.to_owned()))
         } else {
             Err(ValidationError::new(
                 field,
-                "each scope must be 1 to 64 characters from a-z, 0-9, ':', '.', '_', '*' and '-'",
+                "each scope must be 1 to 64 characters from A-Z, a-z, 0-9, ':', '.', '_', '*', '/' and '-'",
             ))
         }
     }
@@ -173,7 +176,11 @@ mod tests {
 
     #[test]
     fn scope_characters_and_length_are_enforced() {
-        assert!(Scope::parse("Upper", "scopes").is_err());
+        assert!(Scope::parse("apiTokens.read", "scopes").is_ok());
+        assert!(Scope::parse("DataExport", "scopes").is_ok());
+        assert!(Scope::parse("a/b", "scopes").is_ok());
+        assert!(!s("DataExport").covers(&s("dataexport")));
+        assert!(Scope::parse("é", "scopes").is_err());
         assert!(Scope::parse("", "scopes").is_err());
         assert!(Scope::parse(&"a".repeat(65), "scopes").is_err());
         assert!(Scope::parse(&"a".repeat(64), "scopes").is_ok());

@@ -93,8 +93,11 @@ impl fmt::Debug for DatabaseUrl {
 /// writer, foreign keys enforced, a busy wait instead of an immediate error under contention, and
 /// `synchronous = NORMAL`: a commit does not wait for the disk itself, because the store's group
 /// commit ([`crate::group_sync`]) syncs the log before any write is acknowledged.
+/// `case_sensitive_like = ON`: scopes are case-sensitive, and SQLite's `LIKE` otherwise folds ASCII
+/// case where PostgreSQL's does not.
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL;
 PRAGMA synchronous = NORMAL;
+PRAGMA case_sensitive_like = ON;
 PRAGMA foreign_keys = ON;
 PRAGMA busy_timeout = 10000;";
 

@@ -167,6 +167,8 @@ pub(crate) struct ApiKeyRow {
     pub last_rotated_at: Option<i64>,
     /// Bumped by every change; see `update_api_key`.
     pub version: i64,
+    /// The credential string sealed under the master key, for retrievable keys only.
+    pub sealed_secret: Option<Vec<u8>>,
 }
 
 impl From<&ApiKey> for ApiKeyRow {
@@ -189,6 +191,7 @@ impl From<&ApiKey> for ApiKeyRow {
             last_used_ip: k.last_used_ip.clone(),
             last_rotated_at: k.last_rotated_at.map(micros),
             version: 0,
+            sealed_secret: k.secret.sealed.clone(),
         }
     }
 }
@@ -215,7 +218,7 @@ impl TryFrom<ApiKeyRow> for ApiKey {
             last_used_at: opt_time(r.last_used_at)?,
             last_used_ip: r.last_used_ip,
             last_rotated_at: opt_time(r.last_rotated_at)?,
-            secret: StoredSecret { current: hash(&r.secret_hash)?, previous },
+            secret: StoredSecret { current: hash(&r.secret_hash)?, previous, sealed: r.sealed_secret },
         })
     }
 }

@@ -42,6 +42,7 @@ diesel::table! {
         last_used_ip -> Nullable<Text>,
         last_rotated_at -> Nullable<BigInt>,
         version -> BigInt,
+        sealed_secret -> Nullable<Binary>,
     }
 }
 

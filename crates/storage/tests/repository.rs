@@ -63,6 +63,7 @@ fn new_key(n: &str, scopes: &[&str]) -> NewApiKey {
         description: Description::default(),
         scopes: Scopes::parse(scopes, "scopes").unwrap(),
         expiry: Expiry::Never,
+        retrievable: false,
     }
 }
 

@@ -29,28 +29,41 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-        if let Some(ip) = ip {
-            state.limiter().check(ip)?;
-        }
+        check_limiter(parts, state)?;
         let token = bearer(parts)?.to_owned();
-        let ip_text = ip.map(|ip| ip.to_string());
-        let outcome = match state.keyward().authenticate_from_memory(&token, ip_text.clone()) {
-            Some(outcome) => outcome?,
-            None => state.run(move |kw| kw.authenticate(&token, ip_text)).await?,
-        };
-        match outcome {
-            Ok(principal) => Ok(Caller(principal)),
-            Err(rejection) => {
-                tracing::info!(reason = rejection.code(), "authentication refused");
-                if let Some(ip) = ip {
-                    let delay = state.limiter().record_failure(ip);
-                    if !delay.is_zero() {
-                        tokio::time::sleep(delay).await;
-                    }
+        authenticate(parts, state, token).await.map(Caller)
+    }
+}
+
+/// Refuses the request at once if its address is locked out by the failed-authentication limiter.
+pub(crate) fn check_limiter(parts: &Parts, state: &AppState) -> Result<(), ApiError> {
+    match parts.extensions.get::<ConnectInfo<SocketAddr>>() {
+        Some(ConnectInfo(addr)) => state.limiter().check(addr.ip()),
+        None => Ok(()),
+    }
+}
+
+/// Authenticates a presented credential string (an API key or a JWT), whatever header carried it:
+/// from memory when it can, else from storage; a refusal counts toward the limiter and is delayed
+/// by it. Every dialect's way of presenting a credential ends here.
+pub(crate) async fn authenticate(parts: &Parts, state: &AppState, token: String) -> Result<Principal, ApiError> {
+    let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let ip_text = ip.map(|ip| ip.to_string());
+    let outcome = match state.keyward().authenticate_from_memory(&token, ip_text.clone()) {
+        Some(outcome) => outcome?,
+        None => state.run(move |kw| kw.authenticate(&token, ip_text)).await?,
+    };
+    match outcome {
+        Ok(principal) => Ok(principal),
+        Err(rejection) => {
+            tracing::info!(reason = rejection.code(), "authentication refused");
+            if let Some(ip) = ip {
+                let delay = state.limiter().record_failure(ip);
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
                 }
-                Err(ApiError::rejected(rejection))
             }
+            Err(ApiError::rejected(rejection))
         }
     }
 }

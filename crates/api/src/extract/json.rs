@@ -26,7 +26,7 @@ fn without_position(msg: &str) -> &str {
 }
 
 /// Parses a JSON document into `T`, naming the field at fault.
-pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -60,6 +60,6 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 ApiError::malformed_json(e.body_text())
             }
         })?;
-        parse(&bytes).map(ApiJson)
+        parse_json(&bytes).map(ApiJson)
     }
 }

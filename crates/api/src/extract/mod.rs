@@ -8,7 +8,9 @@ mod path;
 mod query;
 
 pub use auth::Caller;
+pub(crate) use auth::{authenticate, check_limiter};
 pub use json::ApiJson;
+pub(crate) use json::parse_json;
 pub use path::ApiPath;
 pub use query::ApiQuery;
 

@@ -116,7 +116,7 @@ fn parse(state: &AppState, base: String, q: ApiKeyListParams, sa: Option<Service
         service_account_id: sa,
         name: q.name.as_deref().map(|n| Name::parse(n, "name")).transpose()?,
         active: parse_bool(q.active.as_deref(), "active")?,
-        scope: q.scope.as_deref().map(|s| Scope::parse(s, "scope")).transpose()?,
+        scopes_any: q.scope.as_deref().map(|s| Scope::parse(s, "scope")).transpose()?.into_iter().collect(),
         expired: parse_bool(q.expired.as_deref(), "expired")?,
         sort,
         direction,

@@ -117,7 +117,7 @@ pub struct CreateApiKey {
     #[serde(default)]
     #[schema(value_type = String)]
     pub description: Description,
-    /// Scopes, each `[a-z0-9:._*-]{1,64}`, at most 100; the caller must hold each one itself.
+    /// Scopes, each `[A-Za-z0-9:._*/-]{1,64}` (case-sensitive), at most 100; the caller must hold each one itself.
     #[serde(default)]
     #[schema(value_type = Vec<String>, example = json!(["service-accounts:read"]))]
     pub scopes: Scopes,
@@ -156,7 +156,8 @@ pub async fn create_api_key(
 ) -> ApiResult<(StatusCode, Json<IssuedApiKeyBody>)> {
     let (account, sa) = ids(&path.0, &path.1)?;
     let expiry = Expiry::parse(body.expires_at, body.ttl_seconds)?;
-    let new = NewApiKey { name: body.name, description: body.description, scopes: body.scopes, expiry };
+    let new =
+        NewApiKey { name: body.name, description: body.description, scopes: body.scopes, expiry, retrievable: false };
     let issued = state.run(move |kw| kw.create_api_key(&p, account, sa, new).map(|issued| (issued, kw.now()))).await?;
     let (IssuedApiKey { key, secret }, now) = issued;
     let body = IssuedApiKeyBody { key: ApiKeyBody::new(key, now), secret: secret.expose().to_owned() };

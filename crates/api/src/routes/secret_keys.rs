@@ -95,7 +95,7 @@ pub struct CreateSecretKey {
     /// 1 to 100 characters, unique per service account.
     #[schema(value_type = String, example = "token-issuer")]
     pub name: Name,
-    /// Scopes, each `[a-z0-9:._*-]{1,64}`, at most 100; the caller must hold each one itself.
+    /// Scopes, each `[A-Za-z0-9:._*/-]{1,64}` (case-sensitive), at most 100; the caller must hold each one itself.
     #[serde(default)]
     #[schema(value_type = Vec<String>)]
     pub scopes: Scopes,

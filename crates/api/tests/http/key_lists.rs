@@ -89,7 +89,7 @@ async fn fields_choose_what_each_item_holds(db: TestDb) {
         ("scope=Not%20A%20Scope", "scope"),
         ("expired=soon", "expired"),
         ("created_from=last-week", "created_from"),
-        ("last_used_to=now%2B1d", "last_used_to"),
+        ("last_used_to=now%2B1q", "last_used_to"),
         ("service_account_id=x", "service_account_id"),
     ] {
         let res = app.get(&format!("{keys}?{query}"), &app.admin).await;

@@ -8,6 +8,7 @@ mod common;
 
 mod auth;
 mod bad_input;
+mod dialect_dynatrace;
 mod interop;
 mod key_lifecycle;
 mod key_lists;

@@ -68,7 +68,7 @@ async fn secret_keys_need_their_scopes_and_stay_in_their_account(db: TestDb) {
     assert_eq!(probe.status, StatusCode::NOT_FOUND);
     for (body, field) in [
         (json!({"name": ""}), "name"),
-        (json!({"name": "k", "scopes": ["Bad"]}), "scopes[0]"),
+        (json!({"name": "k", "scopes": ["Bad scope"]}), "scopes[0]"),
         (json!({"name": "k", "ttl_seconds": 0}), "ttl_seconds"),
         (json!({"name": "k", "secret": "mine"}), "secret"),
     ] {

@@ -88,7 +88,8 @@ async fn verify_sees_only_its_own_account(db: TestDb) {
     let (_, _, _, plain) = app.tenant("c", &["metrics:read"]).await;
     let forbidden = app.post("/v1/api-keys/verify", &plain, json!({"key": key_b})).await;
     assert_eq!((forbidden.status, forbidden.code()), (StatusCode::FORBIDDEN, "insufficient_scope"));
-    let bad = app.post("/v1/api-keys/verify", &verifier_a, json!({"key": key_b, "required_scopes": ["BAD"]})).await;
+    let bad =
+        app.post("/v1/api-keys/verify", &verifier_a, json!({"key": key_b, "required_scopes": ["BAD SCOPE"]})).await;
     assert_eq!((bad.status, bad.body["field"].as_str()), (StatusCode::BAD_REQUEST, Some("required_scopes[0]")));
     let _ = sa_a;
 }

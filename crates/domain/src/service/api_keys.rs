@@ -1,15 +1,18 @@
 //! Issuing, reading and deleting API keys.
 
 use super::Keyward;
-use crate::api_key::{ApiKey, ApiKeyChanges, NewApiKey, RetainPeriod, StoredSecret};
+use crate::api_key::{ApiKey, ApiKeyChanges, NewApiKey, RetainPeriod, StoredSecret, seal_context};
 use crate::audit::Action;
 use crate::credential::{Credential, CredentialKind};
+use crate::error::Entity;
 use crate::error::Error;
 use crate::id::{AccountId, ApiKeyId, ServiceAccountId};
 use crate::page::Page;
+use crate::page::PageRequest;
 use crate::principal::{CredentialRef, Permission, Principal};
-use crate::repository::{ApiKeyQuery, KeyRef};
+use crate::repository::{ApiKeyQuery, KeyRef, ServiceAccountQuery};
 use crate::secret::SecretString;
+use crate::service_account::ServiceAccount;
 
 /// A key just created, with its secret: the only time the secret is available.
 #[derive(Debug)]
@@ -37,6 +40,7 @@ impl Keyward {
         let expires_at = new.expiry.resolve(now)?;
         let id = ApiKeyId::generate(now, self.entropy.as_ref());
         let credential = Credential::generate(CredentialKind::ApiKey, *id.as_uuid(), self.entropy.as_ref());
+        let sealed = new.retrievable.then(|| self.seal_api_key_secret(id, &credential.reveal()));
         let key = ApiKey {
             id,
             account_id: account,
@@ -51,7 +55,7 @@ impl Keyward {
             last_used_at: None,
             last_used_ip: None,
             last_rotated_at: None,
-            secret: StoredSecret { current: credential.secret_hash(), previous: None },
+            secret: StoredSecret { current: credential.secret_hash(), previous: None, sealed },
         };
         let audit = self.audit(p, account, Action::ApiKeyCreate, format!("api_key:{id}"), now);
         self.repo.insert_api_key(&key, &audit)?;
@@ -81,7 +85,16 @@ impl Keyward {
     ) -> Result<Page<ApiKey>, Error> {
         p.require(Permission::ApiKeysRead, account)?;
         self.repo.account(account)?;
-        let query = ApiKeyQuery { now: self.now(), ..query };
+        let mut query = ApiKeyQuery { now: self.now(), ..query };
+        if let Some(owner) = query.owner.take() {
+            let by_name = ServiceAccountQuery { name: Some(owner), ..Default::default() };
+            let found = self.repo.list_service_accounts(account, &by_name)?.items.into_iter().next();
+            match (found, query.service_account_id) {
+                (Some(sa), None) => query.service_account_id = Some(sa.id),
+                (Some(sa), Some(id)) if sa.id == id => {}
+                _ => return Ok(Page::empty()),
+            }
+        }
         Ok(self.repo.list_api_keys(account, &query)?)
     }
 
@@ -137,7 +150,8 @@ impl Keyward {
         let key = self.repo.update_api_key(account, sa, key, &mut |k| {
             p.require_not_self(CredentialRef::ApiKey(k.id))?;
             let credential = Credential::generate(CredentialKind::ApiKey, *k.id.as_uuid(), self.entropy.as_ref());
-            k.rotate(credential.secret_hash(), retain, now);
+            let sealed = k.secret.sealed.is_some().then(|| self.seal_api_key_secret(k.id, &credential.reveal()));
+            k.rotate(credential.secret_hash(), sealed, retain, now);
             issued = Some(credential.reveal());
             Ok(self.audit(p, account, Action::ApiKeyRotate, format!("api_key:{}", k.id), now))
         })?;
@@ -159,5 +173,73 @@ impl Keyward {
         let now = self.now();
         let audit = self.audit(p, account, Action::ApiKeyDelete, format!("api_key:{}", existing.id), now);
         Ok(self.repo.delete_api_key(account, sa, existing.id, &audit)?)
+    }
+
+    /// One key of an account by its id alone, whatever its service account: for the vendor
+    /// dialects, whose paths name a token without its owner. Another account's key is "not found".
+    pub fn get_api_key_by_id(&self, p: &Principal, account: AccountId, id: ApiKeyId) -> Result<ApiKey, Error> {
+        p.require(Permission::ApiKeysRead, account)?;
+        let not_found = || Error::NotFound(Entity::ApiKey);
+        let found = self.repo.api_key_for_auth(id)?.ok_or_else(not_found)?;
+        if found.key.account_id != account {
+            return Err(not_found());
+        }
+        Ok(self.repo.api_key(account, found.key.service_account_id, &KeyRef::Id(id))?)
+    }
+
+    /// Every key of a service account (no paging), with each retrievable key's credential string
+    /// when the caller may manage keys: the Wavefront dialect's token lists. Keys made elsewhere
+    /// have no retrievable secret.
+    pub fn list_api_keys_with_secrets(
+        &self,
+        p: &Principal,
+        account: AccountId,
+        sa: Option<ServiceAccountId>,
+    ) -> Result<Vec<(ApiKey, Option<SecretString>)>, Error> {
+        p.require(Permission::ApiKeysRead, account)?;
+        self.repo.account(account)?;
+        if let Some(sa) = sa {
+            self.repo.service_account(account, sa)?;
+        }
+        let now = self.now();
+        let keys = Page::collect_all(|page: PageRequest| {
+            let query = ApiKeyQuery { service_account_id: sa, now, page, ..Default::default() };
+            self.repo.list_api_keys(account, &query)
+        })?;
+        let reveal = p.may(Permission::ApiKeysWrite, account);
+        keys.into_iter()
+            .map(|k| {
+                let secret = if reveal { self.open_api_key_secret(&k)? } else { None };
+                Ok((k, secret))
+            })
+            .collect()
+    }
+
+    /// The credential string of a retrievable key, opened from its sealed copy.
+    pub(crate) fn open_api_key_secret(&self, key: &ApiKey) -> Result<Option<SecretString>, Error> {
+        let Some(sealed) = &key.secret.sealed else { return Ok(None) };
+        let plain = self.sealer.open(sealed, &seal_context(key.id)).map_err(|_| Error::WrongMasterKey)?;
+        let text = String::from_utf8(plain).map_err(|_| Error::WrongMasterKey)?;
+        Ok(Some(SecretString::new(text)))
+    }
+
+    fn seal_api_key_secret(&self, id: ApiKeyId, secret: &SecretString) -> Vec<u8> {
+        self.sealer.seal(secret.expose().as_bytes(), &seal_context(id), self.entropy.as_ref())
+    }
+
+    /// The service accounts that own `keys`, for key lists that name each key's owner (the
+    /// Dynatrace and Wavefront dialects). Needs only `api-keys:read` or `api-keys:verify`: a key's
+    /// owner is part of what a caller who may read or look up the key sees.
+    pub fn key_owners(
+        &self,
+        p: &Principal,
+        account: AccountId,
+        keys: &[&ApiKey],
+    ) -> Result<Vec<ServiceAccount>, Error> {
+        if !p.may(Permission::ApiKeysVerify, account) {
+            p.require(Permission::ApiKeysRead, account)?;
+        }
+        let ids: std::collections::BTreeSet<ServiceAccountId> = keys.iter().map(|k| k.service_account_id).collect();
+        ids.into_iter().map(|id| Ok(self.repo.service_account(account, id)?)).collect()
     }
 }

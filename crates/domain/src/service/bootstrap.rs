@@ -61,7 +61,7 @@ impl Keyward {
             last_used_at: None,
             last_used_ip: None,
             last_rotated_at: None,
-            secret: StoredSecret { current: credential.secret_hash(), previous: None },
+            secret: StoredSecret { current: credential.secret_hash(), previous: None, sealed: None },
         };
         let event = |action, target: String| AuditEvent {
             id: AuditEventId::generate(now, e),

@@ -2,12 +2,13 @@
 
 use super::Keyward;
 use crate::audit::Action;
-use crate::error::Error;
+use crate::error::{Entity, Error};
 use crate::id::{AccountId, ServiceAccountId};
 use crate::page::Page;
 use crate::principal::{Permission, Principal};
 use crate::repository::ServiceAccountQuery;
 use crate::service_account::{NewServiceAccount, ServiceAccount, ServiceAccountChanges};
+use crate::text::Name;
 
 impl Keyward {
     /// Creates a service account in `account`.
@@ -84,5 +85,30 @@ impl Keyward {
         let now = self.now();
         let audit = self.audit(p, account, Action::ServiceAccountDelete, format!("service_account:{id}"), now);
         Ok(self.repo.delete_service_account(account, id, &audit)?)
+    }
+
+    /// One service account, by its name: for the vendor dialects that name service accounts
+    /// rather than number them (Wavefront's `sa::name`).
+    pub fn find_service_account(
+        &self,
+        p: &Principal,
+        account: AccountId,
+        name: &Name,
+    ) -> Result<ServiceAccount, Error> {
+        p.require(Permission::ServiceAccountsRead, account)?;
+        let query = ServiceAccountQuery { name: Some(name.clone()), ..Default::default() };
+        let found = self.repo.list_service_accounts(account, &query)?.items.into_iter().next();
+        found.ok_or(Error::NotFound(Entity::ServiceAccount))
+    }
+
+    /// Every service account of `account`, without paging: for the vendor dialects whose lists
+    /// have none.
+    pub fn all_service_accounts(&self, p: &Principal, account: AccountId) -> Result<Vec<ServiceAccount>, Error> {
+        p.require(Permission::ServiceAccountsRead, account)?;
+        self.repo.account(account)?;
+        Ok(Page::collect_all(|page| {
+            let query = ServiceAccountQuery { page, ..Default::default() };
+            self.repo.list_service_accounts(account, &query)
+        })?)
     }
 }

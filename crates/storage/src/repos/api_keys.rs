@@ -68,6 +68,21 @@ macro_rules! nulls_last_keyset {
     }};
 }
 
+/// A boxed condition on the `api_keys` table.
+type Condition = Box<dyn BoxableExpression<api_keys::table, MultiBackend, SqlType = diesel::sql_types::Bool>>;
+
+/// The condition "granted one of `scopes`", or `None` for no condition.
+fn scopes_any(scopes: &[domain::scope::Scope]) -> Option<Condition> {
+    // Scopes are stored as " a b c "; `_` is a LIKE wildcard and must be escaped. Both backends
+    // compare case-sensitively (SQLite through `case_sensitive_like`).
+    let like = |s: &domain::scope::Scope| -> Condition {
+        Box::new(dsl::scopes.like(format!("% {} %", s.as_str().replace('_', "\\_"))).escape('\\'))
+    };
+    let mut iter = scopes.iter();
+    let first = like(iter.next()?);
+    Some(iter.fold(first, |acc, s| Box::new(acc.or(like(s)))))
+}
+
 impl ApiKeyRepository for Store {
     fn insert_api_key(&self, key: &ApiKey, audit: &AuditEvent) -> RepoResult<()> {
         self.write(Entity::ApiKey, |c| {
@@ -100,10 +115,8 @@ impl ApiKeyRepository for Store {
             if let Some(active) = query.active {
                 q = q.filter(dsl::active.eq(active));
             }
-            if let Some(scope) = &query.scope {
-                // Scopes are stored as " a b c "; `_` is a LIKE wildcard and must be escaped.
-                let pattern = format!("% {} %", scope.as_str().replace('_', "\\_"));
-                q = q.filter(dsl::scopes.like(pattern).escape('\\'));
+            if let Some(any) = scopes_any(&query.scopes_any) {
+                q = q.filter(any);
             }
             let now = micros(query.now);
             match query.expired {
@@ -201,6 +214,7 @@ impl ApiKeyRepository for Store {
                     dsl::secret_hash.eq(&new.secret_hash),
                     dsl::previous_secret_hash.eq(&new.previous_secret_hash),
                     dsl::previous_expires_at.eq(new.previous_expires_at),
+                    dsl::sealed_secret.eq(&new.sealed_secret),
                     dsl::updated_at.eq(new.updated_at),
                     dsl::last_rotated_at.eq(new.last_rotated_at),
                     dsl::version.eq(version + 1),

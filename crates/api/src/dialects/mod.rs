@@ -1,0 +1,175 @@
+//! The vendor dialects: each seed product's own API at its own paths, so that its existing SDKs
+//! work against Keyward unchanged.
+//!
+//! A dialect is a translation table: its wire types, the domain call each route makes, and one
+//! function that renders an error in the vendor's shape. It holds no rule of its own: tenancy,
+//! scopes and audit are the domain's, exactly as for the native route that does the same thing.
+//! The extractors here let a dialect say how its clients present a credential and how a refusal
+//! looks, without re-implementing authentication or body parsing.
+
+pub mod dynatrace;
+pub mod wavefront;
+
+use std::marker::PhantomData;
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use domain::principal::Principal;
+use serde::de::DeserializeOwned;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiPath, ApiQuery, authenticate, check_limiter};
+use crate::state::AppState;
+
+/// What makes one vendor's API: how its clients present a credential, and its error shape.
+pub trait Dialect: Send + Sync + 'static {
+    /// The credential string a request presents, if it presents one the vendor's way.
+    fn credential(parts: &Parts) -> Option<&str>;
+
+    /// The vendor's answer for a failed request.
+    fn error(status: StatusCode, message: String) -> Response;
+
+    /// The status the vendor uses where Keyward's differs (for example 409 for a credential
+    /// changing itself, which some vendors answer with 400).
+    fn status(e: &ApiError) -> StatusCode {
+        e.status()
+    }
+}
+
+/// Every dialect's routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().merge(dynatrace::router()).merge(wavefront::router())
+}
+
+/// The value of an `Authorization` header with the given scheme (case-insensitive).
+pub(crate) fn authorization<'a>(parts: &'a Parts, scheme: &str) -> Option<&'a str> {
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (given, token) = value.split_once(' ')?;
+    given.eq_ignore_ascii_case(scheme).then(|| token.trim())
+}
+
+/// A failed request, rendered in dialect `D`'s shape.
+#[derive(Debug)]
+pub struct DialectError<D>(pub ApiError, PhantomData<D>);
+
+impl<D> From<ApiError> for DialectError<D> {
+    fn from(e: ApiError) -> Self {
+        Self(e, PhantomData)
+    }
+}
+
+impl<D> From<domain::Error> for DialectError<D> {
+    fn from(e: domain::Error) -> Self {
+        Self(e.into(), PhantomData)
+    }
+}
+
+impl<D> From<domain::ValidationError> for DialectError<D> {
+    fn from(e: domain::ValidationError) -> Self {
+        Self(e.into(), PhantomData)
+    }
+}
+
+impl<D: Dialect> IntoResponse for DialectError<D> {
+    fn into_response(self) -> Response {
+        let mut res = D::error(D::status(&self.0), self.0.message());
+        if let Some(secs) = self.0.retry_after() {
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        res
+    }
+}
+
+/// The result of a dialect's handler.
+pub type DialectResult<T, D> = Result<T, DialectError<D>>;
+
+/// The caller, authenticated the way dialect `D`'s clients present credentials.
+#[derive(Debug)]
+pub struct DialectCaller<D>(pub Principal, PhantomData<D>);
+
+impl<D: Dialect> FromRequestParts<AppState> for DialectCaller<D> {
+    type Rejection = DialectError<D>;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        check_limiter(parts, state)?;
+        let token = D::credential(parts)
+            .ok_or_else(|| ApiError::unauthenticated("no credential was presented", false))?
+            .to_owned();
+        Ok(Self(authenticate(parts, state, token).await?, PhantomData))
+    }
+}
+
+/// A JSON body, refused in dialect `D`'s shape.
+#[derive(Debug)]
+pub struct Json<D, T>(pub T, PhantomData<D>);
+
+impl<D: Dialect, S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<D, T> {
+    type Rejection = DialectError<D>;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let ApiJson(value) = ApiJson::from_request(req, state).await?;
+        Ok(Self(value, PhantomData))
+    }
+}
+
+/// A JSON body that may be missing or empty (some SDKs send none, others `{}`), refused in dialect
+/// `D`'s shape when it is there but wrong. Reading it also keeps the connection reusable.
+#[derive(Debug)]
+pub struct OptionalJson<D, T>(pub Option<T>, PhantomData<D>);
+
+impl<D: Dialect, S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalJson<D, T> {
+    type Rejection = DialectError<D>;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::body_too_large()
+            } else {
+                ApiError::malformed_json(e.body_text())
+            }
+        })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(None, PhantomData));
+        }
+        Ok(Self(Some(crate::extract::parse_json(&bytes)?), PhantomData))
+    }
+}
+
+/// Query parameters, refused in dialect `D`'s shape.
+#[derive(Debug)]
+pub struct Query<D, T>(pub T, PhantomData<D>);
+
+impl<D: Dialect, S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<D, T> {
+    type Rejection = DialectError<D>;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let ApiQuery(value) = ApiQuery::from_request_parts(parts, state).await?;
+        Ok(Self(value, PhantomData))
+    }
+}
+
+/// Path parameters, refused in dialect `D`'s shape.
+#[derive(Debug)]
+pub struct Path<D, T>(pub T, PhantomData<D>);
+
+impl<D: Dialect, S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<D, T> {
+    type Rejection = DialectError<D>;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let ApiPath(value) = ApiPath::from_request_parts(parts, state).await?;
+        Ok(Self(value, PhantomData))
+    }
+}
+
+/// The key a vendor path or body names: its id, or its whole credential string (Dynatrace and
+/// Wavefront accept either). `field` names the input in the error.
+pub(crate) fn key_id(raw: &str, field: &str) -> Result<domain::id::ApiKeyId, ApiError> {
+    use domain::credential::{Credential, CredentialKind};
+    match Credential::parse(raw) {
+        Ok(c) if c.kind() == CredentialKind::ApiKey => Ok(domain::id::ApiKeyId::from_uuid(c.id())),
+        _ => Ok(domain::id::ApiKeyId::parse(raw, field)?),
+    }
+}
