@@ -9,6 +9,7 @@ mod common;
 mod auth;
 mod bad_input;
 mod dialect_dynatrace;
+mod dialect_wavefront;
 mod interop;
 mod key_lifecycle;
 mod key_lists;

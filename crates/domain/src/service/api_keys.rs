@@ -62,6 +62,28 @@ impl Keyward {
         Ok(IssuedApiKey { key, secret: credential.reveal() })
     }
 
+    /// Creates a key whose scopes are inherited from the caller: every scope it holds and may
+    /// grant here, never more. For the vendor dialects without scopes (Wavefront), whose tokens
+    /// are kept retrievable so that, as there, a token can be listed again.
+    pub fn create_inheriting_api_key(
+        &self,
+        p: &Principal,
+        account: AccountId,
+        sa: ServiceAccountId,
+        name: crate::text::Name,
+    ) -> Result<IssuedApiKey, Error> {
+        p.require(Permission::ApiKeysWrite, account)?;
+        let scopes = p.inheritable_scopes(self.repo.account(account)?.system);
+        let new = NewApiKey {
+            name,
+            description: crate::text::Description::default(),
+            scopes,
+            expiry: crate::api_key::Expiry::Never,
+            retrievable: true,
+        };
+        self.create_api_key(p, account, sa, new)
+    }
+
     /// Lists the keys of one service account.
     pub fn list_api_keys(
         &self,
