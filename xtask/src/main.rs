@@ -1,6 +1,7 @@
 //! `cargo xtask`: local development tasks, one module per task.
 //!
 //! - `cargo xtask test`: every test, PostgreSQL included (a throwaway server is started if none runs).
+//! - `cargo xtask compat`: the vendors' SDKs (pinned, unmodified) against a real `keyward serve`.
 //! - `cargo xtask lint`: formatting, clippy, and the layering and migration checks.
 //! - `cargo xtask ci`: what CI runs: `lint`, then `test`.
 //! - `cargo xtask postgres [stop]`: start (or stop) the throwaway PostgreSQL and print its URL.
@@ -9,6 +10,7 @@
 
 mod bench;
 mod ci;
+mod compat;
 mod migration;
 mod postgres;
 mod test;
@@ -24,6 +26,7 @@ fn main() -> Result<()> {
     match args.as_slice() {
         ["test", rest @ ..] => test::run(rest),
         ["lint"] => ci::lint(),
+        ["compat"] => compat::run(postgres::for_tests().ok().as_deref()),
         ["ci"] => ci::run(),
         ["postgres"] => postgres::start().map(|url| println!("{url}")),
         ["postgres", "stop"] => postgres::stop(),
@@ -32,6 +35,7 @@ fn main() -> Result<()> {
         _ => {
             eprintln!(
                 "usage: cargo xtask <task>\n\n  test [ARGS]          run every test (extra ARGS go to the test runner)\n  \
+                 compat               the vendors' SDKs against a real keyward serve (part of test)\n  \
                  lint                 formatting, clippy, layering and migration checks\n  \
                  ci                   lint, then test\n  \
                  postgres [stop]      start or stop a throwaway PostgreSQL for the tests\n  \

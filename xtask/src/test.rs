@@ -1,22 +1,31 @@
 //! `cargo xtask test`: the whole test suite, with a PostgreSQL for the PostgreSQL half.
 
-use anyhow::Result;
+use std::process::Command;
 
-use crate::{cargo, exec, postgres};
+use anyhow::{Result, bail};
 
-/// Runs every test of the workspace.
+use crate::{cargo, compat, exec, postgres};
+
+/// Runs every test of the workspace: the vendor SDK suite (`cargo xtask compat`, when no test
+/// runner arguments narrow the run), then the Rust tests.
 ///
 /// PostgreSQL comes from `KEYWARD_TEST_DATABASE_URL`, else the server on 127.0.0.1:5432, else a
 /// throwaway server this task starts. If none can be had, the PostgreSQL tests are skipped and
-/// say so loudly, unless `KEYWARD_REQUIRE_POSTGRES=1` (as in CI), which makes that an error.
+/// say so loudly, unless `KEYWARD_REQUIRE_POSTGRES=1` (as in CI), which makes that an error; the
+/// same flag makes a missing Python (which the SDK suite needs) an error rather than a skip.
 pub fn run_tests(extra: &[&str]) -> Result<()> {
     let mut cmd = cargo();
-    match postgres::for_tests() {
+    let required = std::env::var("KEYWARD_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
+    let pg = postgres::for_tests();
+    if extra.is_empty() {
+        run_compat(pg.as_ref().ok().map(String::as_str), required)?;
+    }
+    match pg {
         Ok(url) => {
             eprintln!("PostgreSQL tests use {url}");
             cmd.env("KEYWARD_TEST_DATABASE_URL", url);
         }
-        Err(e) if std::env::var("KEYWARD_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") => {
+        Err(e) if required => {
             return Err(
                 e.context("PostgreSQL is required (KEYWARD_REQUIRE_POSTGRES=1) but none could be reached or started")
             );
@@ -35,6 +44,26 @@ pub fn run_tests(extra: &[&str]) -> Result<()> {
     }
     cmd.args(extra);
     exec(&mut cmd)
+}
+
+/// Runs the vendor SDK suite, skipping (loudly) what this machine cannot run unless `required`.
+fn run_compat(postgres: Option<&str>, required: bool) -> Result<()> {
+    let has_psql = Command::new("psql").arg("--version").output().is_ok_and(|o| o.status.success());
+    let postgres = match postgres {
+        Some(_) if !has_psql && required => bail!("the SDK suite needs psql to make a PostgreSQL schema"),
+        Some(_) if !has_psql => {
+            eprintln!("\n!!! The vendor SDK suite's PostgreSQL run is SKIPPED: psql is not installed.\n");
+            None
+        }
+        other => other,
+    };
+    match compat::run(postgres) {
+        Err(e) if !required && format!("{e:#}").contains("python3") => {
+            eprintln!("\n!!! The vendor SDK suite is SKIPPED: {e:#}\n");
+            Ok(())
+        }
+        other => other,
+    }
 }
 
 /// Entry point of the task.

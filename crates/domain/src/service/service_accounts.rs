@@ -87,6 +87,11 @@ impl Keyward {
         Ok(self.repo.delete_service_account(account, id, &audit)?)
     }
 
+    /// The caller's own service account: a credential may always see the identity it acts as.
+    pub fn own_service_account(&self, p: &Principal) -> Result<ServiceAccount, Error> {
+        Ok(self.repo.service_account(p.account_id, p.service_account_id)?)
+    }
+
     /// One service account, by its name: for the vendor dialects that name service accounts
     /// rather than number them (Wavefront's `sa::name`).
     pub fn find_service_account(

@@ -22,7 +22,7 @@ type DomainResult<T> = std::result::Result<T, domain::Error>;
 
 /// The caller's own service account.
 fn own(kw: &Keyward, p: &Principal) -> DomainResult<ServiceAccount> {
-    kw.get_service_account(p, p.account_id, p.service_account_id)
+    kw.own_service_account(p)
 }
 
 /// A name for a token generated without one: unique per service account to the microsecond.

@@ -1,0 +1,76 @@
+//! `cargo xtask compat`: the vendors' own SDKs, published, pinned and unmodified, driven by the
+//! suite in `xtask/compat/` against a real `keyward serve`, on SQLite and on PostgreSQL.
+//!
+//! The SDKs live in a virtualenv under `target/compat-venv`, made (or remade when
+//! `xtask/compat/requirements.txt` changes) from PyPI with the machine's `python3`.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+use crate::{cargo, exec, root};
+
+/// Where the suite lives.
+fn suite() -> PathBuf {
+    root().join("xtask").join("compat")
+}
+
+/// The virtualenv's Python, with the pinned SDKs installed.
+fn venv() -> Result<PathBuf> {
+    let dir = root().join("target").join("compat-venv");
+    let python = dir.join("bin").join("python");
+    let wanted = std::fs::read_to_string(suite().join("requirements.txt")).context("reading requirements.txt")?;
+    let marker = dir.join("keyward-requirements.txt");
+    if python.exists() && std::fs::read_to_string(&marker).is_ok_and(|had| had == wanted) {
+        return Ok(python);
+    }
+    let system = which_python()
+        .context("the SDK suite needs python3 with the venv module (apt-get install python3 python3-venv)")?;
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+    }
+    exec(Command::new(system).args(["-m", "venv"]).arg(&dir))?;
+    exec(
+        Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+            .arg(suite().join("requirements.txt")),
+    )?;
+    std::fs::write(&marker, wanted).context("recording the installed requirements")?;
+    Ok(python)
+}
+
+fn which_python() -> Result<String> {
+    for candidate in ["python3", "python"] {
+        let ok = Command::new(candidate).args(["-c", "import venv"]).output().is_ok_and(|o| o.status.success());
+        if ok {
+            return Ok(candidate.to_owned());
+        }
+    }
+    bail!("no python3 with the venv module was found")
+}
+
+/// Runs the suite on SQLite, then on the PostgreSQL at `postgres` if there is one.
+pub fn run(postgres: Option<&str>) -> Result<()> {
+    let python = venv()?;
+    exec(cargo().args(["build", "--quiet", "--package", "keyward"]))?;
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
+    let binary = target.join("debug").join("keyward");
+    let backends: Vec<(&str, Option<&str>)> = match postgres {
+        Some(url) => vec![("SQLite", None), ("PostgreSQL", Some(url))],
+        None => vec![("SQLite", None)],
+    };
+    for (name, url) in backends {
+        eprintln!("vendor SDK suite on {name}");
+        let mut cmd = Command::new(&python);
+        cmd.args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+            .arg(suite())
+            .env("KEYWARD_BIN", &binary)
+            .env_remove("KEYWARD_COMPAT_DATABASE_URL");
+        if let Some(url) = url {
+            cmd.env("KEYWARD_COMPAT_DATABASE_URL", url);
+        }
+        exec(&mut cmd).with_context(|| format!("the vendor SDK suite failed on {name}"))?;
+    }
+    Ok(())
+}
