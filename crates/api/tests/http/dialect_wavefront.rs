@@ -140,7 +140,7 @@ async fn service_accounts_and_their_tokens_live_through_the_wavefront_api(db: Te
 
 async fn own_and_customer_tokens(db: TestDb) {
     let app = spawn(db).await;
-    let (acct, sa, native_id, manager) = app.tenant("acme", &["api-keys:write", "service-accounts:read"]).await;
+    let (acct, sa, native_id, manager) = app.tenant("acme", &["api-keys:write"]).await;
     let made = wf(&app, Method::POST, "/api/v2/apitoken", &manager, None).await;
     assert_eq!(made.status, StatusCode::OK, "{:?}", made.body);
     let ids = token_ids(&made);
