@@ -18,7 +18,7 @@ pub(crate) fn page_request(
         Some(c) => Some(state.cursors().decode(list, c).map_err(|e| ApiError::validation(e.field, e.message))?),
         None => None,
     };
-    Ok(PageRequest { limit, after })
+    Ok(PageRequest { limit, after, skip: 0 })
 }
 
 /// The cursor for the next page, if there is one.

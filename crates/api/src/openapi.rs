@@ -32,6 +32,11 @@ A token is a Keyward API key; its `owner` is its service account's name. Errors 
         (name = "dialect: Wavefront API tokens", description = "Wavefront's service-account and API-token API at its own paths, so that Wavefront clients work unchanged. \
 A token is a Keyward API key whose secret is kept sealed so that, as in Wavefront, its `tokenID` is the token and is listed again. \
 Every answer is the `{\"status\", \"response\"}` envelope. See docs/dialects.md."),
+        (name = "dialect: Smooch service accounts", description = "Smooch's ServiceAccountApi at its own paths, so that Smooch clients work unchanged. \
+A Smooch secret key is a Keyward secret key (`_id` = its id). Clients authenticate with HTTP Basic (key id, secret) or an HS256 JWT \
+signed with the secret (`kid` = key id, `scope: \"account\"`). Errors are `{\"error\": {\"code\", \"description\"}}`. See docs/dialects.md."),
+        (name = "dialect: Service Identity", description = "The Service Identity API at its own paths: a service identity is a service account \
+with one secret key (`client_id`, `client_token`), exchanged for a Keyward access token. Errors are `{\"error\": \"…\"}`. See docs/dialects.md."),
     )
 )]
 pub(crate) struct ApiDoc;
@@ -59,6 +64,22 @@ impl Modify for BearerAuth {
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
                 "Authorization",
                 "Dynatrace's scheme: `Authorization: Api-Token <kw_ak_... key>` (`Bearer` works too).",
+            ))),
+        );
+        components.add_security_scheme(
+            "smooch_basic",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some("Smooch's scheme: a secret key's id as the user name and its `kw_sk_...` secret as the password."))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "x_api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-API-Key",
+                "The Service Identity API's scheme: `X-API-Key: <kw_ak_... key>` (`Authorization: Bearer` works too).",
             ))),
         );
         components.add_security_scheme(

@@ -97,6 +97,10 @@ pub struct PageRequest {
     pub limit: Limit,
     /// Start after this position; `None` for the first page.
     pub after: Option<Position>,
+    /// Items to skip first. Keyward's own lists page by key and leave this 0; only the vendor
+    /// dialects whose wire format pages by offset (Smooch, ZenML) set it, and there, as in those
+    /// products, an insert between two requests may shift what a page holds.
+    pub skip: u64,
 }
 
 /// One page of a list.
@@ -128,7 +132,7 @@ impl<T> Page<T> {
         let mut all = Vec::new();
         let mut after = None;
         loop {
-            let page = fetch(PageRequest { limit: Limit(Limit::MAX), after })?;
+            let page = fetch(PageRequest { limit: Limit(Limit::MAX), after, skip: 0 })?;
             all.extend(page.items);
             match page.next {
                 Some(next) => after = Some(next),

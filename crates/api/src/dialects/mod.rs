@@ -8,6 +8,8 @@
 //! looks, without re-implementing authentication or body parsing.
 
 pub mod dynatrace;
+pub mod service_identity;
+pub mod smooch;
 pub mod wavefront;
 
 use std::marker::PhantomData;
@@ -16,18 +18,36 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use domain::jwt::claims::JwtLifetime;
 use domain::principal::Principal;
 use serde::de::DeserializeOwned;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiPath, ApiQuery, authenticate, check_limiter};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, authenticate, check_limiter, client_ip, refused};
 use crate::state::AppState;
+
+/// A credential as a request presents it.
+#[derive(Debug)]
+pub enum Presented<'a> {
+    /// A credential string: an API key or a JWT.
+    Token(&'a str),
+    /// A secret key's id and secret, as HTTP Basic credentials (Smooch).
+    Basic {
+        /// The secret key's id.
+        id: String,
+        /// Its `kw_sk_...` secret.
+        secret: String,
+    },
+}
 
 /// What makes one vendor's API: how its clients present a credential, and its error shape.
 pub trait Dialect: Send + Sync + 'static {
-    /// The credential string a request presents, if it presents one the vendor's way.
-    fn credential(parts: &Parts) -> Option<&str>;
+    /// How a secret-key JWT's lifetime is checked in this dialect.
+    const JWT_LIFETIME: JwtLifetime = JwtLifetime::Bounded;
+
+    /// The credential a request presents, if it presents one the vendor's way.
+    fn credential(parts: &Parts) -> Option<Presented<'_>>;
 
     /// The vendor's answer for a failed request.
     fn error(status: StatusCode, message: String) -> Response;
@@ -41,7 +61,21 @@ pub trait Dialect: Send + Sync + 'static {
 
 /// Every dialect's routes.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().merge(dynatrace::router()).merge(wavefront::router())
+    OpenApiRouter::new()
+        .merge(dynatrace::router())
+        .merge(wavefront::router())
+        .merge(smooch::router())
+        .merge(service_identity::router())
+}
+
+/// HTTP Basic credentials (`Authorization: Basic base64(id:secret)`), as a secret key's id and
+/// secret.
+pub(crate) fn basic(parts: &Parts) -> Option<Presented<'static>> {
+    use base64::Engine as _;
+    let encoded = authorization(parts, "Basic")?;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded).ok()?;
+    let (id, secret) = std::str::from_utf8(&decoded).ok()?.split_once(':')?;
+    Some(Presented::Basic { id: id.to_owned(), secret: secret.to_owned() })
 }
 
 /// The value of an `Authorization` header with the given scheme (case-insensitive).
@@ -95,10 +129,22 @@ impl<D: Dialect> FromRequestParts<AppState> for DialectCaller<D> {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         check_limiter(parts, state)?;
-        let token = D::credential(parts)
-            .ok_or_else(|| ApiError::unauthenticated("no credential was presented", false))?
-            .to_owned();
-        Ok(Self(authenticate(parts, state, token).await?, PhantomData))
+        let presented =
+            D::credential(parts).ok_or_else(|| ApiError::unauthenticated("no credential was presented", false))?;
+        let principal = match presented {
+            Presented::Token(token) => authenticate(parts, state, token.to_owned(), D::JWT_LIFETIME).await?,
+            Presented::Basic { id, secret } => {
+                let ip = client_ip(parts).map(|ip| ip.to_string());
+                match state.run(move |kw| kw.client_principal(&id, &secret, ip)).await? {
+                    Ok(principal) => principal,
+                    Err(_) => {
+                        let e = ApiError::unauthenticated("the credential is not valid", true);
+                        return Err(refused(parts, state, e).await.into());
+                    }
+                }
+            }
+        };
+        Ok(Self(principal, PhantomData))
     }
 }
 

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header;
 use axum::http::request::Parts;
+use domain::jwt::claims::JwtLifetime;
 use domain::principal::Principal;
 
 use crate::error::ApiError;
@@ -31,7 +32,7 @@ impl FromRequestParts<AppState> for Caller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         check_limiter(parts, state)?;
         let token = bearer(parts)?.to_owned();
-        authenticate(parts, state, token).await.map(Caller)
+        authenticate(parts, state, token, JwtLifetime::Bounded).await.map(Caller)
     }
 }
 
@@ -46,24 +47,39 @@ pub(crate) fn check_limiter(parts: &Parts, state: &AppState) -> Result<(), ApiEr
 /// Authenticates a presented credential string (an API key or a JWT), whatever header carried it:
 /// from memory when it can, else from storage; a refusal counts toward the limiter and is delayed
 /// by it. Every dialect's way of presenting a credential ends here.
-pub(crate) async fn authenticate(parts: &Parts, state: &AppState, token: String) -> Result<Principal, ApiError> {
-    let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-    let ip_text = ip.map(|ip| ip.to_string());
+/// `lifetime` says how a secret-key JWT's lifetime is checked.
+pub(crate) async fn authenticate(
+    parts: &Parts,
+    state: &AppState,
+    token: String,
+    lifetime: JwtLifetime,
+) -> Result<Principal, ApiError> {
+    let ip_text = client_ip(parts).map(|ip| ip.to_string());
     let outcome = match state.keyward().authenticate_from_memory(&token, ip_text.clone()) {
         Some(outcome) => outcome?,
-        None => state.run(move |kw| kw.authenticate(&token, ip_text)).await?,
+        None => state.run(move |kw| kw.authenticate_with(&token, ip_text, lifetime)).await?,
     };
     match outcome {
         Ok(principal) => Ok(principal),
         Err(rejection) => {
             tracing::info!(reason = rejection.code(), "authentication refused");
-            if let Some(ip) = ip {
-                let delay = state.limiter().record_failure(ip);
-                if !delay.is_zero() {
-                    tokio::time::sleep(delay).await;
-                }
-            }
-            Err(ApiError::rejected(rejection))
+            Err(refused(parts, state, ApiError::rejected(rejection)).await)
         }
     }
+}
+
+/// The address a request came from, when known.
+pub(crate) fn client_ip(parts: &Parts) -> Option<std::net::IpAddr> {
+    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())
+}
+
+/// Counts a failed authentication toward the limiter, waits as long as it says, and returns `e`.
+pub(crate) async fn refused(parts: &Parts, state: &AppState, e: ApiError) -> ApiError {
+    if let Some(ip) = client_ip(parts) {
+        let delay = state.limiter().record_failure(ip);
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+    }
+    e
 }

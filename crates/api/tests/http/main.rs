@@ -9,6 +9,8 @@ mod common;
 mod auth;
 mod bad_input;
 mod dialect_dynatrace;
+mod dialect_service_identity;
+mod dialect_smooch;
 mod dialect_wavefront;
 mod interop;
 mod key_lifecycle;

@@ -34,14 +34,31 @@ pub struct IssuedClaims {
     pub acct: String,
 }
 
-/// The claims Keyward reads from a JWT a client signed with its secret key. Only `exp` is required;
-/// `scope`, when present, narrows the key's scopes.
+/// The `scope` of a secret-key JWT that stands for every scope of its key: Smooch's account-scoped
+/// JWTs carry `scope: "account"`, and mean the whole key by it.
+pub const WHOLE_KEY_SCOPE: &str = "account";
+
+/// The claims Keyward reads from a JWT a client signed with its secret key. `exp` is required
+/// except where [`JwtLifetime::AccountScopedUnbounded`] allows it; `scope`, when present, narrows
+/// the key's scopes (`account` alone stands for all of them).
 #[derive(Debug, Clone, Deserialize)]
 pub struct PresentedClaims {
     /// Expiry, seconds since the Unix epoch; at most an hour ahead.
-    pub exp: i64,
+    pub exp: Option<i64>,
     /// Not before, if given.
     pub nbf: Option<i64>,
     /// Space-separated scopes, if given.
     pub scope: Option<String>,
+}
+
+/// How a secret-key JWT's lifetime is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum JwtLifetime {
+    /// `exp` required, at most an hour ahead: Keyward's own rule, on the native API.
+    #[default]
+    Bounded,
+    /// As `Bounded`, except that a JWT with `scope: "account"` may carry no `exp`: the Smooch
+    /// contract, where an account-scoped JWT lives as long as its key (and dies with it, or with a
+    /// rotation). Only the Smooch dialect accepts this.
+    AccountScopedUnbounded,
 }

@@ -6,6 +6,7 @@ use crate::api_key::{Rejection, compare_with_nothing};
 use crate::credential::{Credential, CredentialKind};
 use crate::error::Error;
 use crate::id::ApiKeyId;
+use crate::jwt::claims::JwtLifetime;
 use crate::principal::{CredentialRef, Principal};
 use crate::usage::Usage;
 
@@ -18,7 +19,18 @@ impl Keyward {
     /// account. The outer error is a storage failure; the inner one says why the credential was
     /// refused.
     pub fn authenticate(&self, token: &str, ip: Option<String>) -> Result<Result<Principal, Rejection>, Error> {
-        with_storage(self.authenticate_within(token, ip, Reach::Storage))
+        self.authenticate_with(token, ip, JwtLifetime::Bounded)
+    }
+
+    /// The same, checking the lifetime of a secret-key JWT by `lifetime` (the Smooch dialect lets
+    /// an account-scoped JWT carry no `exp`).
+    pub fn authenticate_with(
+        &self,
+        token: &str,
+        ip: Option<String>,
+        lifetime: JwtLifetime,
+    ) -> Result<Result<Principal, Rejection>, Error> {
+        with_storage(self.authenticate_within(token, ip, Reach::Storage, lifetime))
     }
 
     /// The same, from memory alone: `None` when the answer needs storage (the key is not cached,
@@ -29,7 +41,7 @@ impl Keyward {
         token: &str,
         ip: Option<String>,
     ) -> Option<Result<Result<Principal, Rejection>, Error>> {
-        from_memory(self.authenticate_within(token, ip, Reach::Memory))
+        from_memory(self.authenticate_within(token, ip, Reach::Memory, JwtLifetime::Bounded))
     }
 
     fn authenticate_within(
@@ -37,6 +49,7 @@ impl Keyward {
         token: &str,
         ip: Option<String>,
         reach: Reach,
+        lifetime: JwtLifetime,
     ) -> Result<Result<Principal, Rejection>, Stop> {
         if !token.starts_with("kw_") && token.bytes().filter(|&b| b == b'.').count() == 2 {
             if reach == Reach::Memory {
@@ -46,7 +59,7 @@ impl Keyward {
                 return Ok(Err(Rejection::Malformed));
             };
             return Ok(match header.alg {
-                jsonwebtoken::Algorithm::HS256 => self.authenticate_secret_key_jwt(token, &header, ip)?,
+                jsonwebtoken::Algorithm::HS256 => self.authenticate_secret_key_jwt(token, &header, ip, lifetime)?,
                 jsonwebtoken::Algorithm::EdDSA | jsonwebtoken::Algorithm::ES256 => {
                     self.authenticate_access_token(token, &header, ip)?
                 }

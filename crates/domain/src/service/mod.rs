@@ -11,6 +11,7 @@ mod reach;
 mod secret_key_jwt;
 mod secret_keys;
 mod service_accounts;
+mod service_identities;
 mod signing;
 mod signing_cache;
 mod usage;

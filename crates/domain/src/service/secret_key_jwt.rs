@@ -8,7 +8,9 @@ use crate::api_key::Rejection;
 use crate::credential::{Credential, CredentialKind};
 use crate::error::Error;
 use crate::id::{AccountId, SecretKeyId, ServiceAccountId};
-use crate::jwt::claims::{AUDIENCE, IssuedClaims, LEEWAY_SECONDS, MAX_SECRET_KEY_JWT_SECONDS, PresentedClaims};
+use crate::jwt::claims::{
+    AUDIENCE, IssuedClaims, JwtLifetime, LEEWAY_SECONDS, MAX_SECRET_KEY_JWT_SECONDS, PresentedClaims, WHOLE_KEY_SCOPE,
+};
 use crate::jwt::provider;
 use crate::principal::{CredentialRef, Permission, Principal};
 use crate::repository::SecretKeyForAuth;
@@ -69,28 +71,58 @@ impl Keyward {
             Some(s) => s,
             None => key.scopes.clone(),
         };
+        let scope = scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ");
+        let token = self.sign_with_secret_key(&key, scope, ttl, now)?;
+        Ok(IssuedJwt { token, expires_in: ttl, scopes })
+    }
+
+    /// Signs a JWT with a secret key that stands for the whole key (`scope: "account"`, as Smooch's
+    /// account-scoped JWTs do), valid for an hour. Needs `secret-keys:write`.
+    pub fn issue_whole_key_jwt(
+        &self,
+        p: &Principal,
+        account: AccountId,
+        sa: ServiceAccountId,
+        id: SecretKeyId,
+    ) -> Result<SecretString, Error> {
+        p.require(Permission::SecretKeysWrite, account)?;
+        let key = self.repo.secret_key(account, sa, id)?;
+        let owner = self.repo.service_account(account, sa)?;
+        let now = self.now();
+        key.usable(owner.active, now).map_err(|r| Error::Unusable(r.code()))?;
+        self.sign_with_secret_key(&key, WHOLE_KEY_SCOPE.to_owned(), MAX_SECRET_KEY_JWT_SECONDS, now)
+    }
+
+    /// Signs HS256 claims for `key` (HMAC key = its current `kw_sk_...` string, `kid` = its id).
+    fn sign_with_secret_key(
+        &self,
+        key: &SecretKey,
+        scope: String,
+        ttl: i64,
+        now: Timestamp,
+    ) -> Result<SecretString, Error> {
         let opened = key.open_secrets(&self.sealer, now).map_err(|_| Error::WrongMasterKey)?;
-        let secret = hmac_keys(&key, opened).into_iter().next().ok_or(Error::WrongMasterKey)?;
+        let secret = hmac_keys(key, opened).into_iter().next().ok_or(Error::WrongMasterKey)?;
         let iat = now.timestamp();
         let jti = crate::id::new_v7(now, self.entropy.as_ref()).to_string();
         let claims = IssuedClaims {
             iss: self.issuer.clone(),
-            sub: sa.to_string(),
+            sub: key.service_account_id.to_string(),
             aud: AUDIENCE.to_owned(),
             exp: iat + ttl,
             iat,
             nbf: iat,
             jti,
-            scope: scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "),
-            client_id: id.to_string(),
-            acct: account.to_string(),
+            scope,
+            client_id: key.id.to_string(),
+            acct: key.account_id.to_string(),
         };
         provider::install();
         let mut header = Header::new(Algorithm::HS256);
-        header.kid = Some(id.to_string());
+        header.kid = Some(key.id.to_string());
         let token = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(&secret))
             .map_err(|e| Error::Unavailable(format!("signing failed: {e}")))?;
-        Ok(IssuedJwt { token: SecretString::new(token), expires_in: ttl, scopes })
+        Ok(SecretString::new(token))
     }
 
     /// Authenticates a JWT signed with a secret key (HS256, `kid` = the key's id, `exp` at most an
@@ -100,6 +132,7 @@ impl Keyward {
         token: &str,
         header: &Header,
         ip: Option<String>,
+        lifetime: JwtLifetime,
     ) -> Result<Result<Principal, Rejection>, Error> {
         if header.alg != Algorithm::HS256 {
             return Ok(Err(Rejection::NotFound));
@@ -111,7 +144,7 @@ impl Keyward {
             return Ok(Err(Rejection::NotFound));
         };
         let now = self.now();
-        let verdict = self.check_secret_key_jwt(token, &key, owner_active, now);
+        let verdict = self.check_secret_key_jwt(token, &key, owner_active, now, lifetime);
         let scopes = match verdict {
             Ok(scopes) => scopes,
             Err(rejection) => {
@@ -136,6 +169,7 @@ impl Keyward {
         key: &SecretKey,
         owner_active: bool,
         now: Timestamp,
+        lifetime: JwtLifetime,
     ) -> Result<Scopes, Rejection> {
         // A stored secret that does not open was changed in the database (or sealed under another
         // master key, which start-up rules out): refuse, as for a wrong signature.
@@ -146,7 +180,7 @@ impl Keyward {
         validation.validate_exp = false;
         validation.validate_nbf = false;
         validation.validate_aud = false;
-        validation.set_required_spec_claims(&["exp"]);
+        validation.set_required_spec_claims::<&str>(&[]);
         let claims = hmac_keys(key, opened)
             .iter()
             .find_map(|secret| {
@@ -155,15 +189,23 @@ impl Keyward {
             .ok_or(Rejection::NotFound)?
             .claims;
         let now_s = now.timestamp();
-        if claims.exp <= now_s - LEEWAY_SECONDS || claims.nbf.is_some_and(|nbf| nbf > now_s + LEEWAY_SECONDS) {
-            return Err(Rejection::Expired);
+        let whole_key = claims.scope.as_deref() == Some(WHOLE_KEY_SCOPE);
+        match claims.exp {
+            None if whole_key && lifetime == JwtLifetime::AccountScopedUnbounded => {}
+            None => return Err(Rejection::Malformed),
+            Some(exp) if exp <= now_s - LEEWAY_SECONDS => return Err(Rejection::Expired),
+            Some(exp) if exp > now_s + MAX_SECRET_KEY_JWT_SECONDS + LEEWAY_SECONDS => {
+                return Err(Rejection::Malformed);
+            }
+            Some(_) => {}
         }
-        if claims.exp > now_s + MAX_SECRET_KEY_JWT_SECONDS + LEEWAY_SECONDS {
-            return Err(Rejection::Malformed);
+        if claims.nbf.is_some_and(|nbf| nbf > now_s + LEEWAY_SECONDS) {
+            return Err(Rejection::Expired);
         }
         key.usable(owner_active, now)?;
         match claims.scope {
             None => Ok(key.scopes.clone()),
+            Some(_) if whole_key => Ok(key.scopes.clone()),
             Some(scope) => {
                 let items: Vec<&str> = scope.split_whitespace().collect();
                 let requested = Scopes::parse(&items, "scope").map_err(|_| Rejection::InsufficientScope)?;

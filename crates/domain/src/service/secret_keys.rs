@@ -156,4 +156,32 @@ impl Keyward {
             _ => Err(Error::WrongMasterKey),
         }
     }
+
+    /// Creates a secret key whose scopes are inherited from the caller: every scope it holds and
+    /// may grant here, never more. For the vendor dialects without scopes (Smooch, Service
+    /// Identity).
+    pub fn create_inheriting_secret_key(
+        &self,
+        p: &Principal,
+        account: AccountId,
+        sa: ServiceAccountId,
+        name: crate::text::Name,
+    ) -> Result<IssuedSecretKey, Error> {
+        p.require(Permission::SecretKeysWrite, account)?;
+        let scopes = p.inheritable_scopes(self.repo.account(account)?.system);
+        self.create_secret_key(p, account, sa, NewSecretKey { name, scopes, expiry: crate::api_key::Expiry::Never })
+    }
+
+    /// Every secret key of a service account, oldest first, without paging: for the vendor
+    /// dialects whose lists have none.
+    pub fn all_secret_keys(
+        &self,
+        p: &Principal,
+        account: AccountId,
+        sa: ServiceAccountId,
+    ) -> Result<Vec<SecretKey>, Error> {
+        p.require(Permission::SecretKeysRead, account)?;
+        self.repo.service_account(account, sa)?;
+        Ok(Page::collect_all(|page| self.repo.list_secret_keys(account, sa, &page))?)
+    }
 }

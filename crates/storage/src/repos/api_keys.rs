@@ -136,6 +136,9 @@ impl ApiKeyRepository for Store {
             if let Some(t) = query.last_used_to {
                 q = q.filter(dsl::last_used_at.lt(micros(t)));
             }
+            if query.page.skip > 0 {
+                q = q.offset(i64::try_from(query.page.skip).unwrap_or(i64::MAX));
+            }
             let after = query.page.after.as_ref().map(|p| (p.key.clone(), p.id.hyphenated().to_string()));
             q = match (query.sort, query.direction) {
                 (ApiKeySort::Name, Direction::Asc) => keyset!(q, after, Text, dsl::name, asc, gt),

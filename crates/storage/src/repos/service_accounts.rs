@@ -55,6 +55,9 @@ impl ServiceAccountRepository for Store {
             if let Some(active) = query.active {
                 q = q.filter(dsl::active.eq(active));
             }
+            if query.page.skip > 0 {
+                q = q.offset(i64::try_from(query.page.skip).unwrap_or(i64::MAX));
+            }
             let after = query.page.after.as_ref().map(|p| (p.key.clone(), p.id.hyphenated().to_string()));
             q = match (query.sort, query.direction) {
                 (ServiceAccountSort::Name, Direction::Asc) => {

@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{Dialect, authorization};
+use super::{Dialect, Presented, authorization};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -29,8 +29,8 @@ pub use wire::{
 pub struct Dynatrace;
 
 impl Dialect for Dynatrace {
-    fn credential(parts: &Parts) -> Option<&str> {
-        authorization(parts, "Api-Token").or_else(|| authorization(parts, "Bearer"))
+    fn credential(parts: &Parts) -> Option<Presented<'_>> {
+        authorization(parts, "Api-Token").or_else(|| authorization(parts, "Bearer")).map(Presented::Token)
     }
 
     fn error(status: StatusCode, message: String) -> Response {

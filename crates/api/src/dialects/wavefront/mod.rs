@@ -22,7 +22,7 @@ use domain::text::Name;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{Dialect, authorization};
+use super::{Dialect, Presented, authorization};
 use crate::state::AppState;
 
 pub use wire::{Account, ApiTokenModel, Envelope, Status, UserApiToken, UserApiTokenBody};
@@ -32,9 +32,9 @@ pub use wire::{Account, ApiTokenModel, Envelope, Status, UserApiToken, UserApiTo
 pub struct Wavefront;
 
 impl Dialect for Wavefront {
-    fn credential(parts: &Parts) -> Option<&str> {
+    fn credential(parts: &Parts) -> Option<Presented<'_>> {
         let header = parts.headers.get("x-auth-token").and_then(|v| v.to_str().ok()).map(str::trim);
-        header.or_else(|| authorization(parts, "Bearer"))
+        header.or_else(|| authorization(parts, "Bearer")).map(Presented::Token)
     }
 
     fn error(status: StatusCode, message: String) -> Response {
