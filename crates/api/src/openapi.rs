@@ -37,6 +37,9 @@ A Smooch secret key is a Keyward secret key (`_id` = its id). Clients authentica
 signed with the secret (`kid` = key id, `scope: \"account\"`). Errors are `{\"error\": {\"code\", \"description\"}}`. See docs/dialects.md."),
         (name = "dialect: Service Identity", description = "The Service Identity API at its own paths: a service identity is a service account \
 with one secret key (`client_id`, `client_token`), exchanged for a Keyward access token. Errors are `{\"error\": \"…\"}`. See docs/dialects.md."),
+        (name = "dialect: ZenML service accounts", description = "What ZenML's client needs to manage service accounts and API keys: server info, \
+login with an API key (`grant_type=zenml-api-key`) for a Keyward access token, the current user, and the service-account and API-key routes \
+with ZenML's filters, sort and pages. Errors are `{\"detail\": [<exception class>, <message>]}`. See docs/dialects.md."),
     )
 )]
 pub(crate) struct ApiDoc;

@@ -184,6 +184,15 @@ impl ApiKey {
         self.usable(owner_active, now)
     }
 
+    /// Whether the key was rotated after `issued` in a way that ends what its old secret obtained:
+    /// rotated since, and the old secret no longer accepted at `now` (no retain period, or it is
+    /// over). Access tokens a key logged in for stop then.
+    pub fn rotated_since(&self, issued: Timestamp, now: Timestamp) -> bool {
+        let rotated_after = self.last_rotated_at.is_some_and(|r| r > issued);
+        let old_still_accepted = self.secret.previous.as_ref().is_some_and(|(_, until)| now < *until);
+        rotated_after && !old_still_accepted
+    }
+
     /// Whether the key may be used at `now`, given whether its service account is active; says
     /// nothing about any secret.
     pub fn usable(&self, owner_active: bool, now: Timestamp) -> Result<(), Rejection> {
@@ -345,6 +354,20 @@ mod tests {
             secret: StoredSecret { current: hash.clone(), previous: None, sealed: None },
         };
         (key, hash)
+    }
+
+    #[test]
+    fn a_rotation_ends_what_the_old_secret_obtained_only_once_it_is_no_longer_accepted() {
+        let now = Utc.with_ymd_and_hms(2026, 3, 10, 12, 0, 0).unwrap();
+        let (mut k, _) = key(now);
+        let issued = now - Duration::minutes(1);
+        assert!(!k.rotated_since(issued, now), "never rotated");
+        k.rotate(SecretHash::of(b"second"), None, RetainPeriod::parse(600, "r").unwrap(), now);
+        assert!(!k.rotated_since(issued, now), "the old secret is still retained");
+        assert!(k.rotated_since(issued, now + Duration::minutes(11)), "the retain period is over");
+        assert!(!k.rotated_since(now + Duration::seconds(1), now + Duration::minutes(11)), "issued after the rotation");
+        k.rotate(SecretHash::of(b"third"), None, RetainPeriod::parse(0, "r").unwrap(), now + Duration::seconds(5));
+        assert!(k.rotated_since(now + Duration::seconds(1), now + Duration::seconds(6)), "no retain period: at once");
     }
 
     #[test]

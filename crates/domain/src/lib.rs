@@ -12,6 +12,7 @@ pub mod clock;
 pub mod credential;
 pub mod entropy;
 pub mod error;
+pub mod filter;
 pub mod id;
 pub mod jwt;
 pub mod page;

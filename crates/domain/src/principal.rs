@@ -14,6 +14,14 @@ pub enum CredentialRef {
 }
 
 impl CredentialRef {
+    /// The credential's id, as text (the `client_id` of the access tokens it obtains).
+    pub fn id(&self) -> String {
+        match self {
+            CredentialRef::ApiKey(id) => id.to_string(),
+            CredentialRef::SecretKey(id) => id.to_string(),
+        }
+    }
+
     /// The reference written into audit events, such as `api_key:<id>`.
     pub fn audit_ref(&self) -> String {
         match self {

@@ -11,6 +11,7 @@ pub mod dynatrace;
 pub mod service_identity;
 pub mod smooch;
 pub mod wavefront;
+pub mod zenml;
 
 use std::marker::PhantomData;
 
@@ -66,6 +67,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(wavefront::router())
         .merge(smooch::router())
         .merge(service_identity::router())
+        .merge(zenml::router())
 }
 
 /// HTTP Basic credentials (`Authorization: Basic base64(id:secret)`), as a secret key's id and

@@ -12,6 +12,7 @@ mod dialect_dynatrace;
 mod dialect_service_identity;
 mod dialect_smooch;
 mod dialect_wavefront;
+mod dialect_zenml;
 mod interop;
 mod key_lifecycle;
 mod key_lists;

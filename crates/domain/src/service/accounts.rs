@@ -56,4 +56,9 @@ impl Keyward {
         let audit = self.audit(p, p.account_id, Action::AccountDelete, format!("account:{id}"), now);
         Ok(self.repo.delete_account(id, &audit)?)
     }
+
+    /// The system account's id: a stable id of this deployment (the ZenML dialect's server id).
+    pub fn deployment_id(&self) -> Result<AccountId, Error> {
+        Ok(self.repo.system_account()?)
+    }
 }

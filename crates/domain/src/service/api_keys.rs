@@ -63,24 +63,21 @@ impl Keyward {
     }
 
     /// Creates a key whose scopes are inherited from the caller: every scope it holds and may
-    /// grant here, never more. For the vendor dialects without scopes (Wavefront), whose tokens
-    /// are kept retrievable so that, as there, a token can be listed again.
+    /// grant here, never more. For the vendor dialects without scopes (Wavefront, ZenML); a
+    /// `retrievable` key also keeps its secret sealed so that it can be shown again (Wavefront,
+    /// where a token's id is the token).
     pub fn create_inheriting_api_key(
         &self,
         p: &Principal,
         account: AccountId,
         sa: ServiceAccountId,
         name: crate::text::Name,
+        description: crate::text::Description,
+        retrievable: bool,
     ) -> Result<IssuedApiKey, Error> {
         p.require(Permission::ApiKeysWrite, account)?;
         let scopes = p.inheritable_scopes(self.repo.account(account)?.system);
-        let new = NewApiKey {
-            name,
-            description: crate::text::Description::default(),
-            scopes,
-            expiry: crate::api_key::Expiry::Never,
-            retrievable: true,
-        };
+        let new = NewApiKey { name, description, scopes, expiry: crate::api_key::Expiry::Never, retrievable };
         self.create_api_key(p, account, sa, new)
     }
 
@@ -263,5 +260,17 @@ impl Keyward {
         }
         let ids: std::collections::BTreeSet<ServiceAccountId> = keys.iter().map(|k| k.service_account_id).collect();
         ids.into_iter().map(|id| Ok(self.repo.service_account(account, id)?)).collect()
+    }
+
+    /// Every key of a service account, oldest first, without paging: for the vendor dialects that
+    /// filter and page lists themselves (ZenML).
+    pub fn all_api_keys(&self, p: &Principal, account: AccountId, sa: ServiceAccountId) -> Result<Vec<ApiKey>, Error> {
+        p.require(Permission::ApiKeysRead, account)?;
+        self.repo.service_account(account, sa)?;
+        let now = self.now();
+        Ok(Page::collect_all(|page: PageRequest| {
+            let query = ApiKeyQuery { service_account_id: Some(sa), now, page, ..Default::default() };
+            self.repo.list_api_keys(account, &query)
+        })?)
     }
 }

@@ -9,7 +9,7 @@ use super::reach::{Reach, Stop, from_memory, with_storage};
 use crate::api_key::Rejection;
 use crate::credential::{Credential, CredentialKind};
 use crate::error::Error;
-use crate::id::{SecretKeyId, SigningKeyId};
+use crate::id::{ApiKeyId, SecretKeyId, SigningKeyId};
 use crate::jwt::claims::{AUDIENCE, IssuedClaims, LEEWAY_SECONDS, MAX_SECRET_KEY_JWT_SECONDS};
 use crate::jwt::provider;
 use crate::principal::{CredentialRef, Principal};
@@ -240,15 +240,36 @@ impl Keyward {
                 }
             }
         };
-        Ok(Ok(self.sign_access_token(key, scopes, reach)?))
+        let holder = TokenHolder {
+            credential: CredentialRef::SecretKey(key.id),
+            account_id: key.account_id,
+            service_account_id: key.service_account_id,
+        };
+        Ok(Ok(self.sign_access_token(&holder, scopes, reach)?))
     }
 
-    fn sign_access_token(
-        &self,
-        key: &crate::secret_key::SecretKey,
-        scopes: Scopes,
-        reach: Reach,
-    ) -> Result<AccessToken, Stop> {
+    /// Logs in with an API key (the ZenML dialect's `zenml-api-key` grant): the key is
+    /// authenticated as on any request (audit and usage included) and an access token is signed
+    /// for it, carrying its scopes. The token stays bound to the key: it stops when the key is
+    /// disabled, expires, is deleted, or is rotated without a retain period.
+    pub fn login_with_api_key(&self, token: &str, ip: Option<String>) -> Result<Result<AccessToken, Rejection>, Error> {
+        match Credential::parse(token) {
+            Ok(c) if c.kind() == CredentialKind::ApiKey => {}
+            _ => return Ok(Err(Rejection::Malformed)),
+        }
+        let p = match self.authenticate(token, ip)? {
+            Ok(p) => p,
+            Err(r) => return Ok(Err(r)),
+        };
+        let holder = TokenHolder {
+            credential: p.credential,
+            account_id: p.account_id,
+            service_account_id: p.service_account_id,
+        };
+        Ok(Ok(with_storage(self.sign_access_token(&holder, p.scopes, Reach::Storage))?))
+    }
+
+    fn sign_access_token(&self, holder: &TokenHolder, scopes: Scopes, reach: Reach) -> Result<AccessToken, Stop> {
         let (signer, encoding) = self
             .signing_snapshot_within(reach)?
             .active
@@ -258,15 +279,15 @@ impl Keyward {
         let iat = now.timestamp();
         let claims = IssuedClaims {
             iss: self.issuer.clone(),
-            sub: key.service_account_id.to_string(),
+            sub: holder.service_account_id.to_string(),
             aud: AUDIENCE.to_owned(),
             exp: iat + ttl,
             iat,
             nbf: iat,
             jti: crate::id::new_v7(now, self.entropy.as_ref()).to_string(),
             scope: scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "),
-            client_id: key.id.to_string(),
-            acct: key.account_id.to_string(),
+            client_id: holder.credential.id(),
+            acct: holder.account_id.to_string(),
         };
         provider::install();
         let mut header = Header::new(algorithm(signer.algorithm));
@@ -310,24 +331,45 @@ impl Keyward {
         Ok(Ok(claims))
     }
 
-    /// The client of verified access-token claims, if it is still usable, with the scopes the
-    /// token carries that the client still holds.
-    fn token_client(&self, claims: &IssuedClaims) -> Result<Result<(SecretKeyForAuth, Scopes), Rejection>, Error> {
-        let Ok(client) = SecretKeyId::parse(&claims.client_id, "client_id") else {
+    /// The credential an access token was issued to (a secret key, or an API key that logged in),
+    /// if it is still usable, with the scopes the token carries that it still holds.
+    fn token_client(&self, claims: &IssuedClaims) -> Result<Result<(TokenHolder, Scopes, bool), Rejection>, Error> {
+        let Ok(client) = uuid::Uuid::try_parse(&claims.client_id) else {
             return Ok(Err(Rejection::NotFound));
         };
-        let Some(found) = self.repo.secret_key_for_auth(client)? else {
-            return Ok(Err(Rejection::NotFound));
-        };
-        if state_rejection(&found.key, found.owner_active, self.now()).is_some() {
-            return Ok(Err(Rejection::Disabled));
-        }
+        let now = self.now();
+        let (holder, held, system) =
+            if let Some(found) = self.repo.secret_key_for_auth(SecretKeyId::from_uuid(client))? {
+                if state_rejection(&found.key, found.owner_active, now).is_some() {
+                    return Ok(Err(Rejection::Disabled));
+                }
+                let k = found.key;
+                let holder = TokenHolder {
+                    credential: CredentialRef::SecretKey(k.id),
+                    account_id: k.account_id,
+                    service_account_id: k.service_account_id,
+                };
+                (holder, k.scopes, found.system)
+            } else if let Some(found) = self.repo.api_key_for_auth(ApiKeyId::from_uuid(client))? {
+                let k = found.key;
+                if k.usable(found.owner_active, now).is_err() || k.rotated_since(issued_at(claims), now) {
+                    return Ok(Err(Rejection::Disabled));
+                }
+                let holder = TokenHolder {
+                    credential: CredentialRef::ApiKey(k.id),
+                    account_id: k.account_id,
+                    service_account_id: k.service_account_id,
+                };
+                (holder, k.scopes, found.system)
+            } else {
+                return Ok(Err(Rejection::NotFound));
+            };
         let items: Vec<&str> = claims.scope.split_whitespace().collect();
         let Ok(carried) = Scopes::parse(&items, "scope") else {
             return Ok(Err(Rejection::Malformed));
         };
-        let scopes = carried.iter().filter(|s| found.key.scopes.covers(s)).cloned().collect();
-        Ok(Ok((found, scopes)))
+        let scopes = carried.iter().filter(|s| held.covers(s)).cloned().collect();
+        Ok(Ok((holder, scopes, system)))
     }
 
     /// Authenticates an access token Keyward signed, for a request to its own API.
@@ -341,16 +383,16 @@ impl Keyward {
             Ok(c) => c,
             Err(r) => return Ok(Err(r)),
         };
-        let (found, scopes) = match self.token_client(&claims)? {
+        let (holder, scopes, system) = match self.token_client(&claims)? {
             Ok(f) => f,
             Err(r) => return Ok(Err(r)),
         };
         Ok(Ok(Principal {
-            account_id: found.key.account_id,
-            service_account_id: found.key.service_account_id,
-            credential: CredentialRef::SecretKey(found.key.id),
+            account_id: holder.account_id,
+            service_account_id: holder.service_account_id,
+            credential: holder.credential,
             scopes,
-            system: found.system,
+            system,
             ip,
         }))
     }
@@ -360,7 +402,7 @@ impl Keyward {
     pub fn revoke_access_token(&self, p: &Principal, token: &str) -> Result<(), Error> {
         let Ok(header) = jsonwebtoken::decode_header(token) else { return Ok(()) };
         let Ok(claims) = self.verify_access_token(token, &header)? else { return Ok(()) };
-        if p.credential != CredentialRef::SecretKey(SecretKeyId::parse(&claims.client_id, "client_id")?) {
+        if p.credential.id() != claims.client_id {
             return Ok(());
         }
         let now = self.now();
@@ -400,8 +442,8 @@ impl Keyward {
             return Ok(Introspection::inactive());
         }
         let Ok(claims) = self.verify_access_token(token, &header)? else { return Ok(Introspection::inactive()) };
-        let Ok((found, scopes)) = self.token_client(&claims)? else { return Ok(Introspection::inactive()) };
-        if !visible(found.key.account_id) {
+        let Ok((holder, scopes, _)) = self.token_client(&claims)? else { return Ok(Introspection::inactive()) };
+        if !visible(holder.account_id) {
             return Ok(Introspection::inactive());
         }
         Ok(Introspection {
@@ -419,6 +461,24 @@ impl Keyward {
             jti: Some(claims.jti),
         })
     }
+}
+
+/// The credential an access token speaks for.
+#[derive(Debug, Clone)]
+struct TokenHolder {
+    credential: CredentialRef,
+    account_id: crate::id::AccountId,
+    service_account_id: crate::id::ServiceAccountId,
+}
+
+/// When a token was issued, to the millisecond where its `jti` (a UUIDv7) says, else to the
+/// second of its `iat`.
+fn issued_at(claims: &IssuedClaims) -> crate::Timestamp {
+    let from_jti = uuid::Uuid::try_parse(&claims.jti).ok().and_then(|u| u.get_timestamp()).and_then(|ts| {
+        let (secs, nanos) = ts.to_unix();
+        chrono::DateTime::from_timestamp(i64::try_from(secs).ok()?, nanos)
+    });
+    from_jti.or_else(|| chrono::DateTime::from_timestamp(claims.iat, 0)).unwrap_or_default()
 }
 
 /// The claims of a client assertion (RFC 7523 §3).

@@ -37,7 +37,7 @@ fn generate(kw: &Keyward, p: &Principal, sa: &ServiceAccount, name: Option<Strin
         Some(n) => Name::parse(&n, "tokenName")?,
         None => generated_name(kw)?,
     };
-    kw.create_inheriting_api_key(p, p.account_id, sa.id, name)?;
+    kw.create_inheriting_api_key(p, p.account_id, sa.id, name, domain::text::Description::default(), true)?;
     tokens_of(kw, p, sa)
 }
 
