@@ -20,5 +20,6 @@ mod lists;
 mod oauth;
 mod openapi;
 mod secret_keys;
+mod token_strictness;
 mod verify;
 mod walkthrough;

@@ -6,8 +6,53 @@ use serde::{Deserialize, Serialize};
 pub const AUDIENCE: &str = "keyward";
 /// The longest lifetime of a JWT signed with a secret key, whoever signed it: one hour.
 pub const MAX_SECRET_KEY_JWT_SECONDS: i64 = 3600;
-/// Clock skew tolerated between Keyward and a client that signs its own tokens.
-pub const LEEWAY_SECONDS: i64 = 60;
+/// Clock skew tolerated on `exp` and `nbf`, the same for every token Keyward verifies: five
+/// seconds.
+pub const LEEWAY_SECONDS: i64 = 5;
+/// The longest `jti` a client assertion may carry, in bytes: longer ones are refused, not stored.
+pub const MAX_JTI_BYTES: usize = 256;
+
+/// Whether a JWT's time claims hold at `now` (seconds): not expired, allowing [`LEEWAY_SECONDS`],
+/// and not before its `nbf`, allowing the same.
+pub fn times_hold(exp: i64, nbf: Option<i64>, now: i64) -> bool {
+    exp > now - LEEWAY_SECONDS && nbf.is_none_or(|nbf| nbf <= now + LEEWAY_SECONDS)
+}
+
+/// Whether a JWT's header asks for nothing Keyward does not understand: RFC 7515 §4.1.11 says a
+/// token whose `crit` names an extension the recipient does not support must be refused, and
+/// Keyward supports none.
+pub fn header_acceptable(header: &jsonwebtoken::Header) -> bool {
+    header.crit.is_none()
+}
+
+/// An `aud` claim: one string or an array of them (RFC 7519 §4.1.3).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    /// One audience.
+    One(String),
+    /// Several.
+    Many(Vec<String>),
+}
+
+impl Audience {
+    /// Whether `aud` is one of the audiences.
+    pub fn includes(&self, aud: &str) -> bool {
+        match self {
+            Audience::One(a) => a == aud,
+            Audience::Many(all) => all.iter().any(|a| a == aud),
+        }
+    }
+}
+
+/// Reads an `aud` that may be an array into the one entry that names Keyward (or the first), for
+/// claims whose audience has already been checked.
+fn one_audience<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(match Audience::deserialize(d)? {
+        Audience::One(a) => a,
+        Audience::Many(all) => all.iter().find(|a| *a == AUDIENCE).or(all.first()).cloned().unwrap_or_default(),
+    })
+}
 
 /// The claims of a token Keyward signs.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -16,7 +61,8 @@ pub struct IssuedClaims {
     pub iss: String,
     /// The service account the token speaks for.
     pub sub: String,
-    /// The audience, [`AUDIENCE`].
+    /// The audience, [`AUDIENCE`] (an array holding it is read as it).
+    #[serde(deserialize_with = "one_audience")]
     pub aud: String,
     /// Expiry, seconds since the Unix epoch.
     pub exp: i64,
@@ -49,6 +95,10 @@ pub struct PresentedClaims {
     pub nbf: Option<i64>,
     /// Space-separated scopes, if given.
     pub scope: Option<String>,
+    /// The issuer, if given: it must be the key's id.
+    pub iss: Option<String>,
+    /// The audience, if given: it must include Keyward's issuer URL or [`AUDIENCE`].
+    pub aud: Option<Audience>,
 }
 
 /// How a secret-key JWT's lifetime is checked.

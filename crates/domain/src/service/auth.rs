@@ -58,6 +58,9 @@ impl Keyward {
             let Ok(header) = jsonwebtoken::decode_header(token) else {
                 return Ok(Err(Rejection::Malformed));
             };
+            if !crate::jwt::claims::header_acceptable(&header) {
+                return Ok(Err(Rejection::Malformed));
+            }
             return Ok(match header.alg {
                 jsonwebtoken::Algorithm::HS256 => self.authenticate_secret_key_jwt(token, &header, ip, lifetime)?,
                 jsonwebtoken::Algorithm::EdDSA | jsonwebtoken::Algorithm::ES256 => {

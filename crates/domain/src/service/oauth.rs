@@ -10,7 +10,9 @@ use crate::api_key::Rejection;
 use crate::credential::{Credential, CredentialKind};
 use crate::error::Error;
 use crate::id::{ApiKeyId, SecretKeyId, SigningKeyId};
-use crate::jwt::claims::{AUDIENCE, IssuedClaims, LEEWAY_SECONDS, MAX_SECRET_KEY_JWT_SECONDS};
+use crate::jwt::claims::{
+    AUDIENCE, IssuedClaims, LEEWAY_SECONDS, MAX_JTI_BYTES, MAX_SECRET_KEY_JWT_SECONDS, header_acceptable, times_hold,
+};
 use crate::jwt::provider;
 use crate::principal::{CredentialRef, Principal};
 use crate::repository::SecretKeyForAuth;
@@ -184,6 +186,9 @@ impl Keyward {
         if header.alg != Algorithm::HS256 {
             return refused("the assertion must be signed with HS256");
         }
+        if !header_acceptable(&header) {
+            return refused("the assertion's header names an extension (crit) that Keyward does not support");
+        }
         let Ok(unverified) = jsonwebtoken::dangerous::insecure_decode_claims::<AssertionClaims>(assertion) else {
             return refused("the assertion lacks iss, sub, aud, exp or jti");
         };
@@ -209,8 +214,13 @@ impl Keyward {
             return refused("the assertion's signature or audience is wrong");
         };
         let now_s = now.timestamp();
-        if claims.exp <= now_s || claims.exp > now_s + MAX_SECRET_KEY_JWT_SECONDS + LEEWAY_SECONDS {
-            return refused("the assertion is expired or lives longer than an hour");
+        if !times_hold(claims.exp, claims.nbf, now_s)
+            || claims.exp > now_s + MAX_SECRET_KEY_JWT_SECONDS + LEEWAY_SECONDS
+        {
+            return refused("the assertion is expired, not yet valid, or lives longer than an hour");
+        }
+        if claims.jti.len() > MAX_JTI_BYTES {
+            return refused("the assertion's jti is longer than 256 bytes");
         }
         let expires = chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or(now);
         if !self.repo.use_assertion(&id.to_string(), &claims.jti, expires, now)? {
@@ -300,6 +310,9 @@ impl Keyward {
     /// Verifies an access token Keyward signed: a published signing key, this issuer, this
     /// audience, unexpired by Keyward's clock, and not revoked.
     fn verify_access_token(&self, token: &str, header: &Header) -> Result<Result<IssuedClaims, Rejection>, Error> {
+        if !header_acceptable(header) {
+            return Ok(Err(Rejection::Malformed));
+        }
         let Some(kid) = header.kid.as_deref().and_then(|k| SigningKeyId::parse(k, "kid").ok()) else {
             return Ok(Err(Rejection::NotFound));
         };
@@ -321,8 +334,7 @@ impl Keyward {
             return Ok(Err(Rejection::NotFound));
         };
         let claims = data.claims;
-        let now_s = self.now().timestamp();
-        if claims.exp <= now_s || claims.nbf > now_s + LEEWAY_SECONDS {
+        if !times_hold(claims.exp, Some(claims.nbf), self.now().timestamp()) {
             return Ok(Err(Rejection::Expired));
         }
         if self.repo.is_revoked(&claims.jti)? {
@@ -438,6 +450,27 @@ impl Keyward {
             });
         }
         let Ok(header) = jsonwebtoken::decode_header(token) else { return Ok(Introspection::inactive()) };
+        if header.alg == Algorithm::HS256 {
+            // A JWT signed with a secret key: the same verdict as the Bearer path gives it.
+            let Some((key, scopes)) = self.peek_secret_key_jwt(token, &header)? else {
+                return Ok(Introspection::inactive());
+            };
+            if !visible(key.account_id) {
+                return Ok(Introspection::inactive());
+            }
+            let claims =
+                jsonwebtoken::dangerous::insecure_decode_claims::<crate::jwt::claims::PresentedClaims>(token).ok();
+            return Ok(Introspection {
+                active: true,
+                token_type: Some("Bearer"),
+                scope: Some(scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")),
+                client_id: Some(key.id.to_string()),
+                sub: Some(key.service_account_id.to_string()),
+                acct: Some(key.account_id.to_string()),
+                exp: claims.and_then(|c| c.exp),
+                ..Introspection::inactive()
+            });
+        }
         if !matches!(header.alg, Algorithm::EdDSA | Algorithm::ES256) {
             return Ok(Introspection::inactive());
         }
@@ -487,6 +520,7 @@ struct AssertionClaims {
     iss: String,
     sub: String,
     exp: i64,
+    nbf: Option<i64>,
     jti: String,
 }
 

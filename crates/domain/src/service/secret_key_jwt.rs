@@ -10,6 +10,7 @@ use crate::error::Error;
 use crate::id::{AccountId, SecretKeyId, ServiceAccountId};
 use crate::jwt::claims::{
     AUDIENCE, IssuedClaims, JwtLifetime, LEEWAY_SECONDS, MAX_SECRET_KEY_JWT_SECONDS, PresentedClaims, WHOLE_KEY_SCOPE,
+    times_hold,
 };
 use crate::jwt::provider;
 use crate::principal::{CredentialRef, Permission, Principal};
@@ -105,8 +106,10 @@ impl Keyward {
         let secret = hmac_keys(key, opened).into_iter().next().ok_or(Error::WrongMasterKey)?;
         let iat = now.timestamp();
         let jti = crate::id::new_v7(now, self.entropy.as_ref()).to_string();
+        // The issuer of a JWT signed with a secret key is the key (as for a client assertion):
+        // only its holder, or Keyward on its behalf, can sign one.
         let claims = IssuedClaims {
-            iss: self.issuer.clone(),
+            iss: key.id.to_string(),
             sub: key.service_account_id.to_string(),
             aud: AUDIENCE.to_owned(),
             exp: iat + ttl,
@@ -162,6 +165,26 @@ impl Keyward {
         }))
     }
 
+    /// What a secret-key JWT would be granted as `Bearer` on the native API, without recording
+    /// anything: for introspection, which must give the same verdict.
+    pub(super) fn peek_secret_key_jwt(
+        &self,
+        token: &str,
+        header: &Header,
+    ) -> Result<Option<(SecretKey, Scopes)>, Error> {
+        if header.alg != Algorithm::HS256 || !crate::jwt::claims::header_acceptable(header) {
+            return Ok(None);
+        }
+        let Some(id) = header.kid.as_deref().and_then(|kid| SecretKeyId::parse(kid, "kid").ok()) else {
+            return Ok(None);
+        };
+        let Some(SecretKeyForAuth { key, owner_active, .. }) = self.repo.secret_key_for_auth(id)? else {
+            return Ok(None);
+        };
+        let verdict = self.check_secret_key_jwt(token, &key, owner_active, self.now(), JwtLifetime::Bounded);
+        Ok(verdict.ok().map(|scopes| (key, scopes)))
+    }
+
     /// Checks a JWT against a secret key and returns the scopes it grants.
     fn check_secret_key_jwt(
         &self,
@@ -190,13 +213,20 @@ impl Keyward {
             .claims;
         let now_s = now.timestamp();
         let whole_key = claims.scope.as_deref() == Some(WHOLE_KEY_SCOPE);
+        // A token minted for another service, or naming another issuer, is not for Keyward.
+        let key_id = key.id.to_string();
+        if claims.iss.as_deref().is_some_and(|iss| iss != key_id)
+            || claims.aud.as_ref().is_some_and(|aud| !aud.includes(&self.issuer) && !aud.includes(AUDIENCE))
+        {
+            return Err(Rejection::NotFound);
+        }
         match claims.exp {
             None if whole_key && lifetime == JwtLifetime::AccountScopedUnbounded => {}
             None => return Err(Rejection::Malformed),
-            Some(exp) if exp <= now_s - LEEWAY_SECONDS => return Err(Rejection::Expired),
             Some(exp) if exp > now_s + MAX_SECRET_KEY_JWT_SECONDS + LEEWAY_SECONDS => {
                 return Err(Rejection::Malformed);
             }
+            Some(exp) if !times_hold(exp, claims.nbf, now_s) => return Err(Rejection::Expired),
             Some(_) => {}
         }
         if claims.nbf.is_some_and(|nbf| nbf > now_s + LEEWAY_SECONDS) {
