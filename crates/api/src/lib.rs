@@ -4,6 +4,7 @@
 //! Handlers hold no business rules and never see a database: they run
 //! [`domain::service::Keyward`] operations on blocking threads through [`AppState::run`].
 
+mod client_addr;
 pub mod dialects;
 mod error;
 mod extract;
@@ -16,15 +17,17 @@ mod state;
 pub mod usage;
 
 use axum::Router;
+use axum::extract::ConnectInfo;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Request, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
+use std::net::SocketAddr;
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
-use tracing::Level;
+use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 
+pub use client_addr::TrustedProxies;
 pub use error::{ApiError, Problem};
 pub use limiter::AuthLimits;
 pub use state::{ApiConfig, AppState};
@@ -42,6 +45,7 @@ fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 /// The whole application: routes, error fallbacks and middleware.
 pub fn app(config: ApiConfig) -> Router {
     let (router, doc) = documented();
+    let proxies = config.trusted_proxies.clone();
     let doc_json = doc.to_pretty_json().unwrap_or_default();
     router
         .route("/openapi.json", get(move || async move { ([(header::CONTENT_TYPE, "application/json")], doc_json) }))
@@ -52,14 +56,30 @@ pub fn app(config: ApiConfig) -> Router {
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(|req: &Request<_>| {
+                .make_span_with(move |req: &Request<_>| {
                     let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
                     // The path only, with any credential in it redacted (vendor dialects accept a token
                     // in the path): query strings and headers (which carry credentials) are never logged.
                     let path = redact_path(req.uri().path());
-                    tracing::info_span!("request", id = %request_id, method = %req.method(), path = %path)
+                    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+                    let client = proxies.client(peer, req.headers()).map(|ip| ip.to_string());
+                    tracing::info_span!(
+                        "request",
+                        id = %request_id,
+                        method = %req.method(),
+                        path = %path,
+                        client = client.as_deref().unwrap_or("-"),
+                        // Filled in by authentication: the credential's id, never its secret.
+                        credential = tracing::field::Empty,
+                    )
                 })
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                .on_response(|res: &axum::http::Response<_>, latency: std::time::Duration, _: &tracing::Span| {
+                    tracing::info!(
+                        status = res.status().as_u16(),
+                        latency_ms = latency.as_secs_f64() * 1000.0,
+                        "answered"
+                    );
+                }),
         )
         .layer(SetRequestIdLayer::x_request_id(request_id::MakeRequestId::default()))
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use domain::page::CursorCodec;
 use domain::service::Keyward;
 
+use crate::client_addr::TrustedProxies;
 use crate::error::{ApiError, ApiResult};
 use crate::limiter::{AuthLimits, FailureLimiter};
 
@@ -17,6 +18,8 @@ pub struct ApiConfig {
     pub cursor_key: Vec<u8>,
     /// Thresholds for failed authentication.
     pub auth_limits: AuthLimits,
+    /// The proxies whose `Forwarded` / `X-Forwarded-For` headers are believed.
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// Shared, cheaply cloned handler state.
@@ -28,6 +31,7 @@ struct Inner {
     keyward: Keyward,
     cursors: CursorCodec,
     limiter: FailureLimiter,
+    trusted_proxies: TrustedProxies,
 }
 
 impl AppState {
@@ -37,12 +41,18 @@ impl AppState {
             keyward: config.keyward,
             cursors: CursorCodec::new(&config.cursor_key),
             limiter: FailureLimiter::new(config.auth_limits),
+            trusted_proxies: config.trusted_proxies,
         }))
     }
 
     /// The cursor codec.
     pub fn cursors(&self) -> &CursorCodec {
         &self.0.cursors
+    }
+
+    /// The proxies whose forwarding headers are believed.
+    pub fn trusted_proxies(&self) -> &TrustedProxies {
+        &self.0.trusted_proxies
     }
 
     /// The failed-authentication limiter.

@@ -21,12 +21,27 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the service. On an empty database, create the system account and write its admin key
-    /// to `<data dir>/admin.key`.
+    /// to `<data dir>/admin.key` (or, if that file exists, `admin.<system account id>.key`).
     Serve(ServeArgs),
     /// Create the system account and its admin key on a new database, and print the key once.
     Init,
     /// Apply pending database migrations, then exit.
     Migrate,
+    /// Operator commands on the configured database, without a running server.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+/// Operator commands.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Break-glass: a new admin API key for the system account's `root` service account, printed
+    /// once on stdout and audited as `system:break-glass`.
+    ResetKey {
+        /// Also disable every other key of `root`.
+        #[arg(long)]
+        revoke_old: bool,
+    },
 }
 
 /// Settings every command shares.
@@ -75,6 +90,10 @@ pub struct ServeArgs {
     #[arg(long, env = "KEYWARD_CACHE_FRESHNESS_MS", default_value_t = 1000,
           value_parser = clap::value_parser!(u64).range(10..=3_600_000))]
     pub cache_freshness_ms: u64,
+    /// Proxies (comma-separated addresses or networks such as `10.0.0.0/8`) whose `Forwarded` and
+    /// `X-Forwarded-For` headers are believed for the limiter, `last_used_ip` and logs.
+    #[arg(long, env = "KEYWARD_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: api::TrustedProxies,
 }
 
 /// Signature algorithms for Keyward's own signing keys.

@@ -1,4 +1,4 @@
-//! The `keyward` binary: `serve`, `init` and `migrate`.
+//! The `keyward` binary: `serve`, `init`, `migrate` and `admin`.
 
 mod cli;
 mod master_key;
@@ -15,5 +15,6 @@ fn main() -> Result<()> {
         cli::Command::Serve(args) => serve::serve(&cli.common, &args),
         cli::Command::Init => serve::init(&cli.common),
         cli::Command::Migrate => serve::migrate(&cli.common),
+        cli::Command::Admin(cli::AdminCommand::ResetKey { revoke_old }) => serve::reset_key(&cli.common, revoke_old),
     }
 }

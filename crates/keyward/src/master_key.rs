@@ -18,23 +18,32 @@ impl std::fmt::Debug for MasterKey {
 }
 
 impl MasterKey {
-    /// Reads the key from `path`, or generates it there (mode 0600) if the file does not exist.
-    pub fn load_or_create(path: &Path) -> Result<Self> {
+    /// The master key in `path`, or a freshly generated one (and `true`) if there is none yet. A
+    /// new key is not written until [`MasterKey::save`], so that a start-up that fails (a database
+    /// set up with another key, say) leaves no stray key file behind.
+    pub fn load_or_generate(path: &Path) -> Result<(Self, bool)> {
         match std::fs::read_to_string(path) {
             Ok(text) => {
-                Self::parse(text.trim()).with_context(|| format!("reading the master key from {}", path.display()))
+                let key = Self::parse(text.trim())
+                    .with_context(|| format!("reading the master key from {}", path.display()))?;
+                Ok((key, false))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut key = [0u8; 32];
                 SystemEntropy::new().fill(&mut key);
-                let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
-                secret_file::write(path, format!("{hex}\n").as_bytes())
-                    .with_context(|| format!("writing a new master key to {}", path.display()))?;
-                tracing::info!(path = %path.display(), "generated a new master key");
-                Ok(Self(key))
+                Ok((Self(key), true))
             }
             Err(e) => Err(e).with_context(|| format!("reading the master key from {}", path.display())),
         }
+    }
+
+    /// Writes a newly generated key to `path` (mode 0600).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let hex: String = self.0.iter().map(|b| format!("{b:02x}")).collect();
+        secret_file::write(path, format!("{hex}\n").as_bytes())
+            .with_context(|| format!("writing a new master key to {}", path.display()))?;
+        tracing::info!(path = %path.display(), "generated a new master key");
+        Ok(())
     }
 
     fn parse(hex: &str) -> Result<Self> {

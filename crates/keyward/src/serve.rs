@@ -43,6 +43,7 @@ fn keyward(store: Store, master: &MasterKey) -> Result<Keyward> {
 /// `keyward migrate`.
 pub fn migrate(common: &Common) -> Result<()> {
     secret_file::ensure_private_dir(&common.data_dir)?;
+    let _lock = lock_data_dir(common)?;
     let url = DatabaseUrl::parse(&common.database_url()).context("reading the database URL")?;
     let store = Store::open(&url).with_context(|| format!("opening {url}"))?;
     let applied = store.migrate().with_context(|| format!("migrating {url}"))?;
@@ -53,14 +54,58 @@ pub fn migrate(common: &Common) -> Result<()> {
     Ok(())
 }
 
+/// The master key and the domain over the configured store: a new master key is written only
+/// once the database has accepted it.
+fn open_keyward(common: &Common, freshness: Duration) -> Result<(MasterKey, Keyward)> {
+    let path = common.master_key_file();
+    let (master, new) = MasterKey::load_or_generate(&path)?;
+    let kw = keyward(open_store(common, freshness)?, &master)?;
+    if new {
+        master.save(&path)?;
+    }
+    Ok((master, kw))
+}
+
+/// Takes the data directory's lock when the database is SQLite in it: one process per SQLite
+/// database, or the second would compete for its write lock and its group commit. The lock lasts
+/// as long as the returned file is open.
+fn lock_data_dir(common: &Common) -> Result<Option<std::fs::File>> {
+    if !common.database_url().starts_with("sqlite:") {
+        return Ok(None);
+    }
+    let path = common.data_dir.join("keyward.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening the lock file {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => bail!(
+            "another keyward process is using the data directory {} (it holds {}); stop it first",
+            common.data_dir.display(),
+            path.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("locking {}", path.display())),
+    }
+}
+
+/// Where to write a new admin key: `admin.key`, or, if that file already holds another
+/// database's key, `admin.<system account id>.key`. An existing key file is never overwritten.
+fn admin_key_path(common: &Common, account: domain::id::AccountId) -> std::path::PathBuf {
+    let default = common.data_dir.join("admin.key");
+    if default.exists() { common.data_dir.join(format!("admin.{account}.key")) } else { default }
+}
+
 /// `keyward init`.
 pub fn init(common: &Common) -> Result<()> {
     secret_file::ensure_private_dir(&common.data_dir)?;
-    let master = MasterKey::load_or_create(&common.master_key_file())?;
-    let kw = keyward(open_store(common, storage::FRESHNESS)?, &master)?;
+    let _lock = lock_data_dir(common)?;
+    let (_, kw) = open_keyward(common, storage::FRESHNESS)?;
     match kw.bootstrap().context("creating the system account")? {
         Some(boot) => {
-            tracing::info!(account_id = %boot.account_id, "created the system account and its admin key");
+            tracing::info!(account_id = %boot.account_id, "created the system account; its admin key is printed on stdout, this once, and written nowhere");
             println!("{}", boot.admin_key.expose());
             Ok(())
         }
@@ -68,21 +113,36 @@ pub fn init(common: &Common) -> Result<()> {
     }
 }
 
+/// `keyward admin reset-key`: works on the database directly, so it needs no running server (on
+/// SQLite it refuses to run beside one, which holds the data directory).
+pub fn reset_key(common: &Common, revoke_old: bool) -> Result<()> {
+    secret_file::ensure_private_dir(&common.data_dir)?;
+    let _lock = lock_data_dir(common)?;
+    let (_, kw) = open_keyward(common, storage::FRESHNESS)?;
+    let issued = kw.reset_admin_key(revoke_old).context("making a new admin key")?;
+    tracing::info!(account_id = %issued.account_id, revoked_others = revoke_old, "made a new admin key; it is printed on stdout, this once");
+    println!("{}", issued.admin_key.expose());
+    Ok(())
+}
+
 /// `keyward serve`.
 pub fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
     secret_file::ensure_private_dir(&common.data_dir)?;
-    let master = MasterKey::load_or_create(&common.master_key_file())?;
+    let _lock = lock_data_dir(common)?;
+    // Take the address first, so that a taken port stops start-up before anything is created.
+    let listener = std::net::TcpListener::bind(args.listen).with_context(|| format!("listening on {}", args.listen))?;
     let algorithm = match args.signing_algorithm {
         crate::cli::Algorithm::EdDSA => SigningAlgorithm::EdDsa,
         crate::cli::Algorithm::ES256 => SigningAlgorithm::Es256,
     };
     let issuer = args.issuer.clone().unwrap_or_else(|| format!("http://{}", args.listen));
-    let kw = keyward(open_store(common, Duration::from_millis(args.cache_freshness_ms))?, &master)?
+    let (master, kw) = open_keyward(common, Duration::from_millis(args.cache_freshness_ms))?;
+    let kw = kw
         .with_issuer(issuer)
         .with_tokens(algorithm, chrono::Duration::seconds(i64::from(args.access_token_ttl_seconds)));
     kw.ensure_signing_keys().context("creating the first signing keys")?;
     if let Some(boot) = kw.bootstrap().context("creating the system account")? {
-        let path = common.data_dir.join("admin.key");
+        let path = admin_key_path(common, boot.account_id);
         secret_file::write(&path, format!("{}\n", boot.admin_key.expose()).as_bytes())
             .with_context(|| format!("writing the admin key to {}", path.display()))?;
         tracing::info!(path = %path.display(), account_id = %boot.account_id, "first start: the admin API key was written to this file");
@@ -91,12 +151,13 @@ pub fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
         keyward: kw.clone(),
         cursor_key: master.derive("keyward list cursors v1"),
         auth_limits: AuthLimits::default(),
+        trusted_proxies: args.trusted_proxies.clone(),
     };
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     let rotation =
         (args.signing_key_rotation_days > 0).then(|| chrono::Duration::days(i64::from(args.signing_key_rotation_days)));
-    let served = runtime.block_on(run(config, kw, args.listen, rotation));
+    let served = runtime.block_on(run(config, kw, listener, rotation));
     // Let blocking tasks finish and every database connection close while the process is still
     // whole: libpq's TLS (OpenSSL) must not be in use when the exit handlers tear it down.
     runtime.shutdown_timeout(std::time::Duration::from_secs(10));
@@ -118,14 +179,21 @@ async fn rotate_on_schedule(kw: Keyward, period: chrono::Duration) {
     }
 }
 
-async fn run(config: ApiConfig, kw: Keyward, listen: SocketAddr, rotation: Option<chrono::Duration>) -> Result<()> {
-    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+async fn run(
+    config: ApiConfig,
+    kw: Keyward,
+    listener: std::net::TcpListener,
+    rotation: Option<chrono::Duration>,
+) -> Result<()> {
+    listener.set_nonblocking(true).context("preparing the listener")?;
+    let listener = tokio::net::TcpListener::from_std(listener).context("preparing the listener")?;
+    let shutdown = shutdown_signal()?;
     let local = listener.local_addr().context("reading the bound address")?;
     tracing::info!(address = %local, "listening on http://{local}");
     let flusher = tokio::spawn(api::usage::flush_periodically(kw.clone(), api::usage::FLUSH_EVERY));
     let rotator = rotation.map(|period| tokio::spawn(rotate_on_schedule(kw.clone(), period)));
     let app = api::app(config).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")?;
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await.context("serving HTTP")?;
     flusher.abort();
     if let Some(rotator) = rotator {
         rotator.abort();
@@ -138,31 +206,25 @@ async fn run(config: ApiConfig, kw: Keyward, listen: SocketAddr, rotation: Optio
     Ok(())
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
+/// Resolves on SIGINT or SIGTERM. The handlers are installed when this is called, not when the
+/// future is first polled, so a signal that arrives right after start-up is not missed.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
+    let (mut int, mut term) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::interrupt()).context("listening for SIGINT")?,
+            signal(SignalKind::terminate()).context("listening for SIGTERM")?,
+        )
     };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-    tracing::info!("shutting down: finishing in-flight requests");
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = int.recv() => {},
+            _ = term.recv() => {},
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+    })
 }

@@ -196,6 +196,105 @@ fn init_prints_the_admin_key_once(db: Option<TestDb>) {
     assert!(second.stdout.is_empty());
 }
 
+/// Following the README top to bottom in one directory (SQLite first, then PostgreSQL with the
+/// same data dir) must not cost the first database its admin key.
+fn a_second_database_never_overwrites_the_admin_key(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let sqlite = Server::start(&data, None);
+    let first = std::fs::read_to_string(data.join("admin.key")).unwrap();
+    sqlite.stop();
+    let postgres = Server::start(&data, Some(&db));
+    let log = postgres.stop();
+    assert_eq!(std::fs::read_to_string(data.join("admin.key")).unwrap(), first, "admin.key is never overwritten");
+    let written: Vec<_> = std::fs::read_dir(&data)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .filter(|n| n.starts_with("admin.") && n != "admin.key")
+        .collect();
+    assert_eq!(written.len(), 1, "the new database's key has a file of its own: {written:?}");
+    assert!(log.iter().any(|l| l.contains(&written[0])), "the log names the file: {log:#?}");
+    let second = std::fs::read_to_string(data.join(&written[0])).unwrap();
+    assert!(second.starts_with("kw_ak_") && second != first);
+}
+
+fn one_process_per_sqlite_data_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data, None);
+    let second = keyward(&data, None).args(["serve", "--listen", "127.0.0.1:0"]).output().unwrap();
+    assert!(!second.status.success(), "a second serve on the same data dir must not start");
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(err.contains("another keyward process is using the data directory"), "{err}");
+    let migrate = keyward(&data, None).arg("migrate").output().unwrap();
+    assert!(!migrate.status.success(), "nor may a migration run under it");
+    server.stop();
+    let after = keyward(&data, None).arg("migrate").output().unwrap();
+    assert!(after.status.success(), "the lock is gone with the process: {}", String::from_utf8_lossy(&after.stderr));
+}
+
+fn a_taken_address_stops_start_up_before_anything_is_created() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = keyward(&data, None).args(["serve", "--listen", &addr]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("listening on"), "{}", String::from_utf8_lossy(&out.stderr));
+    for file in ["admin.key", "master.key", "keyward.db"] {
+        assert!(!data.join(file).exists(), "{file} must not be created");
+    }
+}
+
+fn a_refused_master_key_leaves_no_key_file(db: Option<TestDb>) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let first = keyward(&data, db.as_ref()).arg("init").output().unwrap();
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let elsewhere = dir.path().join("other.key");
+    let out = keyward(&data, db.as_ref())
+        .env("KEYWARD_MASTER_KEY_FILE", &elsewhere)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("master key does not match"));
+    assert!(!elsewhere.exists(), "a key the database refused is not left behind");
+}
+
+async fn admin_reset_key_makes_a_new_admin_key(db: Option<TestDb>) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let first = keyward(&data, db.as_ref()).arg("init").output().unwrap();
+    let old = String::from_utf8(first.stdout).unwrap().trim().to_owned();
+    let kept = keyward(&data, db.as_ref()).args(["admin", "reset-key"]).output().unwrap();
+    assert!(kept.status.success(), "{}", String::from_utf8_lossy(&kept.stderr));
+    let spare = String::from_utf8(kept.stdout).unwrap().trim().to_owned();
+    let reset = keyward(&data, db.as_ref()).args(["admin", "reset-key", "--revoke-old"]).output().unwrap();
+    assert!(reset.status.success(), "{}", String::from_utf8_lossy(&reset.stderr));
+    let new = String::from_utf8(reset.stdout).unwrap().trim().to_owned();
+    assert!(new.starts_with("kw_ak_") && new != old && new != spare);
+    assert!(!String::from_utf8_lossy(&reset.stderr).contains(&new), "the key goes to stdout only");
+
+    let server = Server::start(&data, db.as_ref());
+    let (status, accounts) = call(reqwest::Method::GET, format!("{}/v1/accounts", server.base), &new, None).await;
+    assert_eq!(status, 200, "the new key is a system administrator's");
+    for revoked in [&old, &spare] {
+        let (status, _) = call(reqwest::Method::GET, format!("{}/v1/accounts", server.base), revoked, None).await;
+        assert_eq!(status, 401, "--revoke-old disabled the others");
+    }
+    let system = accounts["items"][0]["id"].as_str().unwrap().to_owned();
+    let (_, events) = call(
+        reqwest::Method::GET,
+        format!("{}/v1/accounts/{system}/audit-events?actor=system:break-glass", server.base),
+        &new,
+        None,
+    )
+    .await;
+    assert_eq!(events["items"].as_array().unwrap().len(), 4, "two keys made, two disabled: {events}");
+    server.stop();
+}
+
 fn a_bad_database_url_fails_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let out = keyward(dir.path(), None).env("KEYWARD_DATABASE_URL", "mysql://h/db").arg("migrate").output().unwrap();
@@ -281,6 +380,22 @@ mod sqlite {
     fn a_wrong_master_key_stops_the_start() {
         super::a_wrong_master_key_stops_the_start(None);
     }
+    #[tokio::test]
+    async fn admin_reset_key_makes_a_new_admin_key() {
+        super::admin_reset_key_makes_a_new_admin_key(None).await;
+    }
+    #[test]
+    fn one_process_per_sqlite_data_dir() {
+        super::one_process_per_sqlite_data_dir();
+    }
+    #[test]
+    fn a_taken_address_stops_start_up_before_anything_is_created() {
+        super::a_taken_address_stops_start_up_before_anything_is_created();
+    }
+    #[test]
+    fn a_refused_master_key_leaves_no_key_file() {
+        super::a_refused_master_key_leaves_no_key_file(None);
+    }
 }
 
 mod postgres {
@@ -308,6 +423,24 @@ mod postgres {
     fn a_wrong_master_key_stops_the_start() {
         if let Some(db) = TestDb::postgres() {
             super::a_wrong_master_key_stops_the_start(Some(db));
+        }
+    }
+    #[tokio::test]
+    async fn admin_reset_key_makes_a_new_admin_key() {
+        if let Some(db) = TestDb::postgres() {
+            super::admin_reset_key_makes_a_new_admin_key(Some(db)).await;
+        }
+    }
+    #[test]
+    fn a_second_database_never_overwrites_the_admin_key() {
+        if let Some(db) = TestDb::postgres() {
+            super::a_second_database_never_overwrites_the_admin_key(db);
+        }
+    }
+    #[test]
+    fn a_refused_master_key_leaves_no_key_file() {
+        if let Some(db) = TestDb::postgres() {
+            super::a_refused_master_key_leaves_no_key_file(Some(db));
         }
     }
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

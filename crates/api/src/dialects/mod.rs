@@ -25,7 +25,7 @@ use serde::de::DeserializeOwned;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiPath, ApiQuery, authenticate, check_limiter, client_ip, refused};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, authenticate, client_ip, refused};
 use crate::state::AppState;
 
 /// A credential as a request presents it.
@@ -130,18 +130,21 @@ impl<D: Dialect> FromRequestParts<AppState> for DialectCaller<D> {
     type Rejection = DialectError<D>;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        check_limiter(parts, state)?;
         let presented =
             D::credential(parts).ok_or_else(|| ApiError::unauthenticated("no credential was presented", false))?;
         let principal = match presented {
             Presented::Token(token) => authenticate(parts, state, token.to_owned(), D::JWT_LIFETIME).await?,
             Presented::Basic { id, secret } => {
-                let ip = client_ip(parts).map(|ip| ip.to_string());
+                let ip = client_ip(parts, state).map(|ip| ip.to_string());
+                let named = id.clone();
                 match state.run(move |kw| kw.client_principal(&id, &secret, ip)).await? {
-                    Ok(principal) => principal,
+                    Ok(principal) => {
+                        tracing::Span::current().record("credential", principal.credential.audit_ref());
+                        principal
+                    }
                     Err(_) => {
                         let e = ApiError::unauthenticated("the credential is not valid", true);
-                        return Err(refused(parts, state, e).await.into());
+                        return Err(refused(parts, state, Some(&named), e).await.into());
                     }
                 }
             }

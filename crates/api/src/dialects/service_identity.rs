@@ -22,7 +22,7 @@ use utoipa_axum::routes;
 
 use super::{Dialect, DialectCaller, DialectResult, Presented, authorization};
 use crate::error::ApiError;
-use crate::extract::{check_limiter, client_ip, refused};
+use crate::extract::{client_ip, refused};
 use crate::state::AppState;
 
 /// The Service Identity dialect.
@@ -172,9 +172,9 @@ pub async fn generate_token(
     parts: Parts,
     super::Json(body, _): super::Json<ServiceIdentity, GenerateTokenRequest>,
 ) -> Result<Json<GenerateTokenResponse>> {
-    check_limiter(&parts, &state)?;
-    let ip = client_ip(&parts).map(|ip| ip.to_string());
+    let ip = client_ip(&parts, &state).map(|ip| ip.to_string());
     let GenerateTokenRequest { client_id, client_token } = body;
+    let named = client_id.clone();
     let outcome = match state.keyward().client_credentials_from_memory(&client_id, &client_token, None, ip.clone()) {
         Some(outcome) => outcome?,
         None => state.run(move |kw| kw.client_credentials(&client_id, &client_token, None, ip)).await?,
@@ -185,7 +185,7 @@ pub async fn generate_token(
         }
         Err(OAuthError::InvalidClient(_) | OAuthError::InvalidScope(_)) => {
             let e = ApiError::unauthenticated("the client id or client token is not valid", true);
-            Err(refused(&parts, &state, e).await.into())
+            Err(refused(&parts, &state, Some(&named), e).await.into())
         }
     }
 }

@@ -9,6 +9,7 @@ use domain::jwt::claims::JwtLifetime;
 use domain::principal::Principal;
 
 use crate::error::ApiError;
+use crate::limiter::named_credential;
 use crate::state::AppState;
 
 /// The authenticated caller.
@@ -30,23 +31,15 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        check_limiter(parts, state)?;
         let token = bearer(parts)?.to_owned();
         authenticate(parts, state, token, JwtLifetime::Bounded).await.map(Caller)
     }
 }
 
-/// Refuses the request at once if its address is locked out by the failed-authentication limiter.
-pub(crate) fn check_limiter(parts: &Parts, state: &AppState) -> Result<(), ApiError> {
-    match parts.extensions.get::<ConnectInfo<SocketAddr>>() {
-        Some(ConnectInfo(addr)) => state.limiter().check(addr.ip()),
-        None => Ok(()),
-    }
-}
-
 /// Authenticates a presented credential string (an API key or a JWT), whatever header carried it:
 /// from memory when it can, else from storage; a refusal counts toward the limiter and is delayed
-/// by it. Every dialect's way of presenting a credential ends here.
+/// (or turned into 429) by it, while a valid credential is served whatever its address did. Every
+/// dialect's way of presenting a credential ends here.
 /// `lifetime` says how a secret-key JWT's lifetime is checked.
 pub(crate) async fn authenticate(
     parts: &Parts,
@@ -54,32 +47,33 @@ pub(crate) async fn authenticate(
     token: String,
     lifetime: JwtLifetime,
 ) -> Result<Principal, ApiError> {
-    let ip_text = client_ip(parts).map(|ip| ip.to_string());
+    let ip_text = client_ip(parts, state).map(|ip| ip.to_string());
+    let presented = named_credential(&token);
     let outcome = match state.keyward().authenticate_from_memory(&token, ip_text.clone()) {
         Some(outcome) => outcome?,
         None => state.run(move |kw| kw.authenticate_with(&token, ip_text, lifetime)).await?,
     };
     match outcome {
-        Ok(principal) => Ok(principal),
+        Ok(principal) => {
+            tracing::Span::current().record("credential", principal.credential.audit_ref());
+            Ok(principal)
+        }
         Err(rejection) => {
             tracing::info!(reason = rejection.code(), "authentication refused");
-            Err(refused(parts, state, ApiError::rejected(rejection)).await)
+            Err(refused(parts, state, presented.as_deref(), ApiError::rejected(rejection)).await)
         }
     }
 }
 
-/// The address a request came from, when known.
-pub(crate) fn client_ip(parts: &Parts) -> Option<std::net::IpAddr> {
-    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())
+/// The address a request came from, when known: its peer, or the client a trusted proxy
+/// forwarded for.
+pub(crate) fn client_ip(parts: &Parts, state: &AppState) -> Option<std::net::IpAddr> {
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    state.trusted_proxies().client(peer, &parts.headers)
 }
 
-/// Counts a failed authentication toward the limiter, waits as long as it says, and returns `e`.
-pub(crate) async fn refused(parts: &Parts, state: &AppState, e: ApiError) -> ApiError {
-    if let Some(ip) = client_ip(parts) {
-        let delay = state.limiter().record_failure(ip);
-        if !delay.is_zero() {
-            tokio::time::sleep(delay).await;
-        }
-    }
-    e
+/// Counts a failed authentication that named the credential id `presented` toward the limiter,
+/// waits as long as it says, and returns `e` (or the 429 that replaces it).
+pub(crate) async fn refused(parts: &Parts, state: &AppState, presented: Option<&str>, e: ApiError) -> ApiError {
+    state.limiter().refuse(client_ip(parts, state), presented, e).await
 }

@@ -8,7 +8,7 @@ mod path;
 mod query;
 
 pub use auth::Caller;
-pub(crate) use auth::{authenticate, check_limiter, client_ip, refused};
+pub(crate) use auth::{authenticate, client_ip, refused};
 pub use json::ApiJson;
 pub(crate) use json::parse_json;
 pub use path::ApiPath;

@@ -209,9 +209,10 @@ pub struct UpdateApiKey {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RotateCredential {
-    /// Seconds the previous secret keeps working, 0 (not at all) to 2592000 (30 days). Only one
-    /// previous secret is kept: rotating again ends the one retained before.
-    #[schema(minimum = 0, maximum = 2_592_000, example = 3600)]
+    /// Seconds the previous secret keeps working, 0 (not at all, the default) to 2592000 (30
+    /// days). Only one previous secret is kept: rotating again ends the one retained before.
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 2_592_000, default = 0, example = 3600)]
     pub retain_period_seconds: i64,
 }
 

@@ -47,6 +47,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(oauth_tokens::revoke))
         .routes(routes!(well_known::jwks))
         .routes(routes!(well_known::metadata))
+        .routes(routes!(well_known::openid_configuration))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
 }

@@ -137,12 +137,8 @@ pub async fn token(State(state): State<AppState>, req: Request) -> Response {
 }
 
 async fn grant(state: AppState, req: Request) -> Result<Response, Refusal> {
-    let ip = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-    if let Some(ip) = ip
-        && let Err(e) = state.limiter().check(ip)
-    {
-        return Ok(e.into_response());
-    }
+    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let ip = state.trusted_proxies().client(peer, req.headers());
     let headers = req.headers().clone();
     let form_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
         v.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/x-www-form-urlencoded")
@@ -164,6 +160,7 @@ async fn grant(state: AppState, req: Request) -> Result<Response, Refusal> {
     }
     let scope = params.get("scope").cloned();
     let ip_text = ip.map(|i| i.to_string());
+    let named: Option<String>;
     let outcome = if params.contains_key("client_assertion") || params.contains_key("client_assertion_type") {
         if params.get("client_assertion_type").map(String::as_str) != Some(JWT_BEARER) {
             return Err(invalid_request(format!("`client_assertion_type` must be `{JWT_BEARER}`")));
@@ -175,11 +172,13 @@ async fn grant(state: AppState, req: Request) -> Result<Response, Refusal> {
             return Err(invalid_request("`client_assertion` is required with `client_assertion_type`"));
         };
         let client_id = params.get("client_id").cloned();
+        named = crate::limiter::named_credential(&assertion).or_else(|| client_id.clone());
         state.run(move |kw| kw.client_assertion(client_id.as_deref(), &assertion, scope.as_deref(), ip_text)).await
     } else {
         let Some((client_id, client_secret)) = client_auth(&headers, &params)? else {
             return Err(error(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication is required"));
         };
+        named = Some(client_id.clone());
         let from_memory = state.keyward().client_credentials_from_memory(
             &client_id,
             &client_secret,
@@ -205,13 +204,18 @@ async fn grant(state: AppState, req: Request) -> Result<Response, Refusal> {
             .into_response(),
         )),
         Ok(Err(OAuthError::InvalidClient(why))) => {
-            if let Some(ip) = ip {
-                let delay = state.limiter().record_failure(ip);
-                if !delay.is_zero() {
-                    tokio::time::sleep(delay).await;
+            // Only failures are limited: a client with good credentials is served.
+            match state.limiter().fail(ip, named.as_deref()) {
+                crate::limiter::Verdict::Refuse(retry_after) => {
+                    Ok(crate::ApiError::too_many_failures(retry_after).into_response())
+                }
+                crate::limiter::Verdict::Delay(delay) => {
+                    if !delay.is_zero() {
+                        tokio::time::sleep(delay).await;
+                    }
+                    Err(error(StatusCode::UNAUTHORIZED, "invalid_client", why))
                 }
             }
-            Err(error(StatusCode::UNAUTHORIZED, "invalid_client", why))
         }
         Ok(Err(OAuthError::InvalidScope(why))) => Err(error(StatusCode::BAD_REQUEST, "invalid_scope", why)),
     }

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use domain::principal::Principal;
 
 use super::oauth::{Refusal, client_auth, error, form, invalid_request, no_store};
+use crate::limiter::{Verdict, named_credential};
 use crate::state::AppState;
 
 /// The form and the caller of an introspection or revocation request: a client authenticated with
@@ -20,12 +21,8 @@ async fn caller(
     req: Request,
     bearer_ok: bool,
 ) -> Result<(BTreeMap<String, String>, Principal), Refusal> {
-    let ip_addr = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-    if let Some(addr) = ip_addr
-        && state.limiter().check(addr).is_err()
-    {
-        return Err(error(StatusCode::TOO_MANY_REQUESTS, "invalid_client", "too many failed authentication attempts"));
-    }
+    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let ip_addr = state.trusted_proxies().client(peer, req.headers());
     let ip = ip_addr.map(|a| a.to_string());
     let headers: HeaderMap = req.headers().clone();
     let Ok(body) = to_bytes(req.into_body(), crate::BODY_LIMIT).await else {
@@ -39,7 +36,9 @@ async fn caller(
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim().to_owned());
     let unauthorized = || error(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication failed");
-    let outcome = match (bearer, client_auth(&headers, &params)?) {
+    let client = client_auth(&headers, &params)?;
+    let named = bearer.as_deref().and_then(named_credential).or_else(|| client.as_ref().map(|(id, _)| id.clone()));
+    let outcome = match (bearer, client) {
         (Some(token), None) if bearer_ok => state
             .run(move |kw| kw.authenticate(&token, ip))
             .await
@@ -53,13 +52,18 @@ async fn caller(
         _ => Err(()),
     };
     let Ok(principal) = outcome else {
-        if let Some(addr) = ip_addr {
-            let delay = state.limiter().record_failure(addr);
-            if !delay.is_zero() {
-                tokio::time::sleep(delay).await;
+        // Only failures are limited: a caller with a good credential is served.
+        return match state.limiter().fail(ip_addr, named.as_deref()) {
+            Verdict::Refuse(_) => {
+                Err(error(StatusCode::TOO_MANY_REQUESTS, "invalid_client", "too many failed authentication attempts"))
             }
-        }
-        return Err(unauthorized());
+            Verdict::Delay(delay) => {
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
+                }
+                Err(unauthorized())
+            }
+        };
     };
     Ok((params, principal))
 }

@@ -55,6 +55,19 @@ pub async fn jwks(State(state): State<AppState>) -> ApiResult<Response> {
 #[utoipa::path(get, path = "/.well-known/oauth-authorization-server", tag = "oauth2",
     responses((status = 200, description = "RFC 8414 metadata", body = Object)))]
 pub async fn metadata(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+    document(&state).await
+}
+
+/// The same metadata at the path OpenID Connect discovery looks first, which many client
+/// libraries try before RFC 8414's. Keyward issues no ID tokens: it is an OAuth 2.0 server for
+/// machines, so the document names no authorization endpoint and no response types.
+#[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "oauth2",
+    responses((status = 200, description = "The RFC 8414 metadata, for discovery clients that look here first", body = Object)))]
+pub async fn openid_configuration(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+    document(&state).await
+}
+
+async fn document(state: &AppState) -> ApiResult<Json<Value>> {
     let (issuer, algorithm) = state.run(|kw| Ok((kw.issuer().to_owned(), kw.signing_algorithm().as_str()))).await?;
     Ok(Json(json!({
         "issuer": issuer,
@@ -65,9 +78,9 @@ pub async fn metadata(State(state): State<AppState>) -> ApiResult<Json<Value>> {
         "grant_types_supported": ["client_credentials"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "client_secret_jwt"],
         "token_endpoint_auth_signing_alg_values_supported": ["HS256"],
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        // Introspection also takes any credential Keyward accepts as `Bearer`.
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "bearer"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "response_types_supported": [],
         "scopes_supported": [
             "account:admin", "service-accounts:read", "service-accounts:write", "api-keys:read",
             "api-keys:write", "api-keys:verify", "secret-keys:read", "secret-keys:write", "audit:read"

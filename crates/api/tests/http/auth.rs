@@ -145,10 +145,41 @@ async fn repeated_failures_are_slowed_then_refused(db: TestDb) {
     for _ in 0..3 {
         assert_eq!(app.get("/v1/accounts", "kw_wrong").await.status, StatusCode::UNAUTHORIZED);
     }
-    let refused = app.get("/v1/accounts", &app.admin).await;
-    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS, "even a good key from that address waits");
+    let refused = app.get("/v1/accounts", "kw_wrong").await;
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS, "further failures are refused");
     assert_eq!(refused.code(), "too_many_failed_attempts");
     assert!(refused.headers["retry-after"].to_str().unwrap().parse::<u64>().unwrap() > 0);
+    let good = app.get("/v1/accounts", &app.admin).await;
+    assert_eq!(good.status, StatusCode::OK, "a valid key from that address is still served");
+}
+
+async fn bad_keys_never_lock_out_a_good_one_and_forwarded_clients_count_apart(db: TestDb) {
+    let limits = AuthLimits { free: 2, max: 5, window: Duration::from_secs(600), step: Duration::from_millis(1) };
+    let app = spawn_with(db, limits).await;
+    let from = |ip: &'static str| [("x-forwarded-for", ip)];
+    let bad = |ip: &'static str, n: u32| {
+        let app = &app;
+        async move {
+            let mut last = StatusCode::OK;
+            for i in 0..n {
+                let key = format!("kw_ak_{:032x}_{}", i, "0".repeat(72));
+                let auth = format!("Bearer {key}");
+                last =
+                    app.send(Method::GET, "/v1/accounts", &[from(ip)[0], ("authorization", &auth)], None).await.status;
+            }
+            last
+        }
+    };
+    assert_eq!(bad("198.51.100.1", 50).await, StatusCode::TOO_MANY_REQUESTS, "50 bad keys through the proxy");
+    let admin = format!("Bearer {}", app.admin);
+    let good = app.send(Method::GET, "/v1/accounts", &[from("198.51.100.1")[0], ("authorization", &admin)], None).await;
+    assert_eq!(good.status, StatusCode::OK, "a good key from the same address is served at once");
+    let neighbour = app
+        .send(Method::GET, "/v1/accounts", &[from("198.51.100.2")[0], ("authorization", "Bearer kw_wrong")], None)
+        .await;
+    assert_eq!(neighbour.status, StatusCode::UNAUTHORIZED, "another forwarded client is counted apart");
+    let spoofing = app.send(Method::GET, "/v1/accounts", &[("authorization", "Bearer kw_wrong")], None).await;
+    assert_eq!(spoofing.status, StatusCode::UNAUTHORIZED, "the proxy itself is another client");
 }
 
 http_tests!(
@@ -159,4 +190,5 @@ http_tests!(
     expired_and_disabled_credentials_stop_working,
     a_caller_cannot_remove_its_own_credential,
     repeated_failures_are_slowed_then_refused,
+    bad_keys_never_lock_out_a_good_one_and_forwarded_clients_count_apart,
 );

@@ -94,12 +94,16 @@ async fn rotation_keeps_the_old_secret_for_the_retain_period_only(db: TestDb) {
     for bad in [
         json!({"retain_period_seconds": -1}),
         json!({"retain_period_seconds": 2_592_001}),
-        json!({}),
         json!({"retain_period_seconds": "1h"}),
     ] {
         let res = app.post(&format!("{keys}/svc-key/rotate"), &app.admin, bad.clone()).await;
         assert_eq!(res.status, StatusCode::BAD_REQUEST, "{bad}");
     }
+    let before = app.post(&format!("{keys}/svc-key/rotate"), &app.admin, json!({"retain_period_seconds": 0})).await;
+    let before = before.body["secret"].as_str().unwrap().to_owned();
+    let default = app.post(&format!("{keys}/svc-key/rotate"), &app.admin, json!({})).await;
+    assert_eq!(default.status, StatusCode::OK, "retain_period_seconds defaults to 0");
+    assert_eq!(app.get(&me, &before).await.status, StatusCode::UNAUTHORIZED, "so the old secret stops at once");
 }
 
 async fn a_key_cannot_rotate_itself(db: TestDb) {

@@ -84,4 +84,54 @@ impl Keyward {
             Ok(None)
         }
     }
+
+    /// Break-glass: a new admin API key for the system account's `root` service account, made
+    /// without any caller (by an operator on the server's machine) and audited as
+    /// `system:break-glass`. With `revoke_others`, every other key of `root` is disabled.
+    pub fn reset_admin_key(&self, revoke_others: bool) -> Result<Bootstrapped, Error> {
+        let now = self.now();
+        let e = self.entropy.as_ref();
+        let account = self.repo.system_account()?;
+        let by_name =
+            crate::repository::ServiceAccountQuery { name: Some(Name::parse("root", "name")?), ..Default::default() };
+        let root = self.repo.list_service_accounts(account, &by_name)?.items.into_iter().next();
+        let root = root.ok_or(Error::NotFound(crate::error::Entity::ServiceAccount))?;
+        let key_id = ApiKeyId::generate(now, e);
+        let credential = Credential::generate(CredentialKind::ApiKey, *key_id.as_uuid(), e);
+        let key = ApiKey {
+            id: key_id,
+            account_id: account,
+            service_account_id: root.id,
+            name: Name::parse(&format!("admin-{}", now.format("%Y%m%dT%H%M%S%.6fZ")), "name")?,
+            description: Description::parse("Made by `keyward admin reset-key`.", "description")?,
+            scopes: std::iter::once(Scope::known(Scope::ADMIN)).collect::<Scopes>(),
+            active: true,
+            expires_at: None,
+            created_at: now,
+            updated_at: now,
+            last_used_at: None,
+            last_used_ip: None,
+            last_rotated_at: None,
+            secret: StoredSecret { current: credential.secret_hash(), previous: None, sealed: None },
+        };
+        let actor = "system:break-glass";
+        self.repo.insert_api_key(
+            &key,
+            &self.audit_as(actor, account, Action::ApiKeyCreate, format!("api_key:{key_id}"), now),
+        )?;
+        if revoke_others {
+            let query = crate::repository::ApiKeyQuery { service_account_id: Some(root.id), now, ..Default::default() };
+            let others = crate::page::Page::collect_all(|page| {
+                self.repo.list_api_keys(account, &crate::repository::ApiKeyQuery { page, ..query.clone() })
+            })?;
+            for other in others.iter().filter(|k| k.id != key_id && k.active) {
+                self.repo.update_api_key(account, root.id, &crate::repository::KeyRef::Id(other.id), &mut |k| {
+                    k.active = false;
+                    k.updated_at = now;
+                    Ok(self.audit_as(actor, account, Action::ApiKeyUpdate, format!("api_key:{}", k.id), now))
+                })?;
+            }
+        }
+        Ok(Bootstrapped { account_id: account, admin_key: credential.reveal() })
+    }
 }

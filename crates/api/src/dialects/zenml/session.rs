@@ -11,7 +11,8 @@ use super::wire::{FULL_NAME, LoginForm, ServerInfo, TokenResponse, UserResponse,
 use super::{TAG, Zenml};
 use crate::dialects::{DialectCaller, DialectResult};
 use crate::error::ApiError;
-use crate::extract::{check_limiter, client_ip, refused};
+use crate::extract::{client_ip, refused};
+use crate::limiter::named_credential;
 use crate::state::AppState;
 
 type Result<T> = DialectResult<T, Zenml>;
@@ -49,7 +50,6 @@ pub async fn info(State(state): State<AppState>) -> Result<Json<ServerInfo>> {
               (status = "4XX", body = ZenmlError, description = "A bad form (400), a bad or unusable key, or a password login (401), too many failures (429).")))]
 #[tracing::instrument(skip_all)]
 pub async fn login(State(state): State<AppState>, parts: Parts, body: Bytes) -> Result<Json<TokenResponse>> {
-    check_limiter(&parts, &state)?;
     let form: LoginForm = serde_urlencoded::from_bytes(&body)
         .map_err(|e| ApiError::validation("body", format!("not a login form: {e}")))?;
     let key = match (form.grant_type.as_deref(), form.password) {
@@ -65,12 +65,13 @@ pub async fn login(State(state): State<AppState>, parts: Parts, body: Bytes) -> 
             return Err(e.into());
         }
     };
-    let ip = client_ip(&parts).map(|ip| ip.to_string());
+    let ip = client_ip(&parts, &state).map(|ip| ip.to_string());
+    let named = named_credential(&key);
     match state.run(move |kw| kw.login_with_api_key(&key, ip)).await? {
         Ok(AccessToken { token, expires_in, .. }) => {
             Ok(Json(TokenResponse { access_token: token.expose().to_owned(), token_type: "bearer", expires_in }))
         }
-        Err(rejection) => Err(refused(&parts, &state, ApiError::rejected(rejection)).await.into()),
+        Err(rejection) => Err(refused(&parts, &state, named.as_deref(), ApiError::rejected(rejection)).await.into()),
     }
 }
 

@@ -68,7 +68,13 @@ async fn spawn_full(db: TestDb, auth_limits: AuthLimits, algorithm: SigningAlgor
         .with_tokens(algorithm, chrono::Duration::hours(1));
     let boot = keyward.bootstrap().unwrap().unwrap();
     keyward.ensure_signing_keys().unwrap();
-    let app = api::app(ApiConfig { keyward: keyward.clone(), cursor_key: b"test cursor key".to_vec(), auth_limits });
+    let trusted_proxies = "127.0.0.1".parse().unwrap();
+    let app = api::app(ApiConfig {
+        keyward: keyward.clone(),
+        cursor_key: b"test cursor key".to_vec(),
+        auth_limits,
+        trusted_proxies,
+    });
     tokio::spawn(async move {
         axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
     });
