@@ -36,10 +36,11 @@ pub use state::{ApiConfig, AppState};
 pub const BODY_LIMIT: usize = 64 * 1024;
 
 fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    utoipa_axum::router::OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+    let (router, doc) = utoipa_axum::router::OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(routes::router())
         .merge(dialects::router())
-        .split_for_parts()
+        .split_for_parts();
+    (router, openapi::finish(doc))
 }
 
 /// The whole application: routes, error fallbacks and middleware.
