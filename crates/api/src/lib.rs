@@ -10,6 +10,7 @@ mod error;
 mod extract;
 mod limiter;
 mod list;
+pub mod metrics;
 mod openapi;
 mod request_id;
 pub mod routes;
@@ -48,8 +49,11 @@ pub fn app(config: ApiConfig) -> Router {
     let (router, doc) = documented();
     let proxies = config.trusted_proxies.clone();
     let doc_json = doc.to_pretty_json().unwrap_or_default();
+    metrics::install();
     router
         .route("/openapi.json", get(move || async move { ([(header::CONTENT_TYPE, "application/json")], doc_json) }))
+        .route("/metrics", get(metrics::scrape))
+        .route_layer(axum::middleware::from_fn(metrics::track))
         .fallback(|| async { ApiError::no_route().into_response() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed().into_response() })
         .with_state(AppState::new(config))

@@ -92,7 +92,9 @@ impl FailureLimiter {
             credential.map(|id| self.by_credential.bump(id.to_owned(), window)),
         ];
         let (count, left) = counts.into_iter().flatten().max_by_key(|(count, _)| *count).unwrap_or((0, window));
+        metrics::counter!("keyward_auth_failures_total").increment(1);
         if count > self.limits.max {
+            metrics::counter!("keyward_auth_limited_total").increment(1);
             Verdict::Refuse(left.as_secs().max(1))
         } else {
             Verdict::Delay(self.limits.step * count.saturating_sub(self.limits.free))

@@ -171,7 +171,10 @@ async fn rotate_on_schedule(kw: Keyward, period: chrono::Duration) {
         ticker.tick().await;
         let kw = kw.clone();
         match tokio::task::spawn_blocking(move || kw.rotate_signing_keys_if_due(period)).await {
-            Ok(Ok(true)) => tracing::info!("rotated the signing keys on schedule"),
+            Ok(Ok(true)) => {
+                api::metrics::signing_key_rotated("schedule");
+                tracing::info!("rotated the signing keys on schedule");
+            }
             Ok(Ok(false)) => {}
             Ok(Err(e)) => tracing::warn!(error = %e, "scheduled signing-key rotation failed; will retry"),
             Err(e) => tracing::warn!(error = %e, "scheduled signing-key rotation task failed"),

@@ -235,6 +235,8 @@ pub(crate) enum Refresh {
 pub(crate) trait Cached: Hash + Eq + Clone + Send + Sync + 'static {
     /// What a lookup answers when the key exists.
     type Value: Clone + Send + Sync + 'static;
+    /// The kind's label in metrics.
+    const KIND: &'static str;
     /// The table of this kind.
     fn table(tables: &Tables) -> &Table<Self, Self::Value>;
     /// A background read of this key.
@@ -243,6 +245,7 @@ pub(crate) trait Cached: Hash + Eq + Clone + Send + Sync + 'static {
 
 impl Cached for ApiKeyId {
     type Value = KeyForAuth;
+    const KIND: &'static str = "api_key";
     fn table(tables: &Tables) -> &Table<Self, Self::Value> {
         &tables.api_keys
     }
@@ -253,6 +256,7 @@ impl Cached for ApiKeyId {
 
 impl Cached for SecretKeyId {
     type Value = SecretKeyForAuth;
+    const KIND: &'static str = "secret_key";
     fn table(tables: &Tables) -> &Table<Self, Self::Value> {
         &tables.secret_keys
     }
@@ -312,8 +316,17 @@ impl AuthCache {
         let t = &self.tables;
         let table = K::table(t);
         let entry = match table.hit(&id, &t.epochs) {
-            Some(entry) => entry,
-            None => table.get(&id, &t.epochs, load)?,
+            Some(entry) => {
+                metrics::counter!("keyward_key_cache_hits_total", "kind" => K::KIND).increment(1);
+                entry
+            }
+            None => {
+                metrics::counter!("keyward_key_cache_misses_total", "kind" => K::KIND).increment(1);
+                let entry = table.get(&id, &t.epochs, load)?;
+                #[allow(clippy::cast_precision_loss)]
+                metrics::gauge!("keyward_key_cache_entries", "kind" => K::KIND).set(table.entries.entry_count() as f64);
+                entry
+            }
         };
         self.refresh_if_old(table, id, &entry);
         Ok(entry.value.clone())
@@ -324,6 +337,7 @@ impl AuthCache {
         let t = &self.tables;
         let table = K::table(t);
         let entry = table.hit(&id, &t.epochs)?;
+        metrics::counter!("keyward_key_cache_hits_total", "kind" => K::KIND).increment(1);
         self.refresh_if_old(table, id, &entry);
         Some(entry.value.clone())
     }

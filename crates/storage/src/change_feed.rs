@@ -57,6 +57,7 @@ fn run(url: &str, tables: &Weak<Tables>) {
                     return;
                 }
                 tracing::warn!("the change feed's connection broke; listening again");
+                metrics::counter!("keyward_change_feed_reconnects_total").increment(1);
             }
             Err(e) => tracing::warn!(error = %e, "cannot listen for other nodes' changes; trying again"),
         }
@@ -83,7 +84,10 @@ fn relay(conn: &mut PgConnection, tables: &Weak<Tables>) -> bool {
         let Some(live) = tables.upgrade() else { return false };
         for notification in conn.notifications_iter() {
             match notification {
-                Ok(n) => live.forget(Change::from_payload(&n.payload)),
+                Ok(n) => {
+                    metrics::counter!("keyward_change_feed_notifications_total").increment(1);
+                    live.forget(Change::from_payload(&n.payload));
+                }
                 Err(e) => {
                     tracing::debug!(error = %e, "reading notifications failed");
                     return true;

@@ -111,10 +111,17 @@ impl Store {
     }
 
     fn conn(&self) -> RepoResult<PooledConnection<Manager>> {
-        self.pool.get().map_err(|e| {
+        let started = std::time::Instant::now();
+        let conn = self.pool.get().map_err(|e| {
             tracing::error!(error = %e, "no database connection available");
             RepoError::Unavailable(format!("no database connection available: {e}"))
-        })
+        });
+        metrics::histogram!("keyward_db_pool_wait_seconds").record(started.elapsed().as_secs_f64());
+        let state = self.pool.state();
+        metrics::gauge!("keyward_db_pool_connections_in_use")
+            .set(f64::from(state.connections - state.idle_connections));
+        metrics::gauge!("keyward_db_pool_connections").set(f64::from(state.connections));
+        conn
     }
 
     /// Runs a read-only query.

@@ -181,9 +181,11 @@ pub async fn generate_token(
     };
     match outcome {
         Ok(AccessToken { token, expires_in, .. }) => {
+            crate::metrics::token_issued("service-identity");
             Ok(Json(GenerateTokenResponse { token: token.expose().to_owned(), token_type: "Bearer", expires_in }))
         }
         Err(OAuthError::InvalidClient(_) | OAuthError::InvalidScope(_)) => {
+            crate::metrics::token_refused("service-identity", "invalid_client");
             let e = ApiError::unauthenticated("the client id or client token is not valid", true);
             Err(refused(&parts, &state, Some(&named), e).await.into())
         }

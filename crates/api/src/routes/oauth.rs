@@ -194,16 +194,20 @@ async fn grant(state: AppState, req: Request) -> Result<Response, Refusal> {
     };
     match outcome {
         Err(e) => Ok(e.into_response()),
-        Ok(Ok(token)) => Ok(no_store(
-            Json(TokenResponse {
-                access_token: token.token.expose().to_owned(),
-                token_type: "Bearer",
-                expires_in: token.expires_in,
-                scope: token.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "),
-            })
-            .into_response(),
-        )),
+        Ok(Ok(token)) => {
+            crate::metrics::token_issued("client_credentials");
+            Ok(no_store(
+                Json(TokenResponse {
+                    access_token: token.token.expose().to_owned(),
+                    token_type: "Bearer",
+                    expires_in: token.expires_in,
+                    scope: token.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "),
+                })
+                .into_response(),
+            ))
+        }
         Ok(Err(OAuthError::InvalidClient(why))) => {
+            crate::metrics::token_refused("client_credentials", "invalid_client");
             // Only failures are limited: a client with good credentials is served.
             match state.limiter().fail(ip, named.as_deref()) {
                 crate::limiter::Verdict::Refuse(retry_after) => {
@@ -217,6 +221,9 @@ async fn grant(state: AppState, req: Request) -> Result<Response, Refusal> {
                 }
             }
         }
-        Ok(Err(OAuthError::InvalidScope(why))) => Err(error(StatusCode::BAD_REQUEST, "invalid_scope", why)),
+        Ok(Err(OAuthError::InvalidScope(why))) => {
+            crate::metrics::token_refused("client_credentials", "invalid_scope");
+            Err(error(StatusCode::BAD_REQUEST, "invalid_scope", why))
+        }
     }
 }

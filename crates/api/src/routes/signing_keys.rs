@@ -64,5 +64,6 @@ pub async fn list_signing_keys(State(state): State<AppState>, Caller(p): Caller)
 #[tracing::instrument(skip_all)]
 pub async fn rotate_signing_keys(State(state): State<AppState>, Caller(p): Caller) -> ApiResult<Json<SigningKeyList>> {
     let keys = state.run(move |kw| kw.rotate_signing_keys(&p)).await?;
+    crate::metrics::signing_key_rotated("request");
     Ok(Json(SigningKeyList { items: keys.into_iter().map(Into::into).collect() }))
 }

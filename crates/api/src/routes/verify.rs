@@ -67,11 +67,9 @@ pub async fn verify_api_key(
                 .await?
         }
     };
-    Ok(Json(VerifyResponse {
-        valid: verdict.outcome.is_ok(),
-        code: verdict.outcome.err().map_or("VALID", |r| r.code()),
-        key: verdict.key.map(|k| ApiKeyBody::new(k, now)),
-    }))
+    let code = verdict.outcome.err().map_or("VALID", |r| r.code());
+    metrics::counter!("keyward_verifications_total", "code" => code).increment(1);
+    Ok(Json(VerifyResponse { valid: verdict.outcome.is_ok(), code, key: verdict.key.map(|k| ApiKeyBody::new(k, now)) }))
 }
 
 /// The metadata of the key a presented secret belongs to, whatever its state; 404 if it is unknown,

@@ -17,6 +17,7 @@ mod interop;
 mod key_lifecycle;
 mod key_lists;
 mod lists;
+mod metrics;
 mod oauth;
 mod openapi;
 mod secret_keys;

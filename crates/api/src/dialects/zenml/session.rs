@@ -69,9 +69,13 @@ pub async fn login(State(state): State<AppState>, parts: Parts, body: Bytes) -> 
     let named = named_credential(&key);
     match state.run(move |kw| kw.login_with_api_key(&key, ip)).await? {
         Ok(AccessToken { token, expires_in, .. }) => {
+            crate::metrics::token_issued("zenml-api-key");
             Ok(Json(TokenResponse { access_token: token.expose().to_owned(), token_type: "bearer", expires_in }))
         }
-        Err(rejection) => Err(refused(&parts, &state, named.as_deref(), ApiError::rejected(rejection)).await.into()),
+        Err(rejection) => {
+            crate::metrics::token_refused("zenml-api-key", "invalid_credentials");
+            Err(refused(&parts, &state, named.as_deref(), ApiError::rejected(rejection)).await.into())
+        }
     }
 }
 
