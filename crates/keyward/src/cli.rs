@@ -94,6 +94,11 @@ pub struct ServeArgs {
     /// `X-Forwarded-For` headers are believed for the limiter, `last_used_ip` and logs.
     #[arg(long, env = "KEYWARD_TRUSTED_PROXIES", default_value = "")]
     pub trusted_proxies: api::TrustedProxies,
+    /// Seconds in-flight requests may take to finish after SIGTERM or SIGINT; past that they are
+    /// cut and the process exits non-zero (after recording the last key usage).
+    #[arg(long, env = "KEYWARD_SHUTDOWN_TIMEOUT", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub shutdown_timeout: u64,
 }
 
 /// Signature algorithms for Keyward's own signing keys.

@@ -157,7 +157,8 @@ pub fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     let rotation =
         (args.signing_key_rotation_days > 0).then(|| chrono::Duration::days(i64::from(args.signing_key_rotation_days)));
-    let served = runtime.block_on(run(config, kw, listener, rotation));
+    let deadline = Duration::from_secs(args.shutdown_timeout);
+    let served = runtime.block_on(run(config, kw, listener, rotation, deadline));
     // Let blocking tasks finish and every database connection close while the process is still
     // whole: libpq's TLS (OpenSSL) must not be in use when the exit handlers tear it down.
     runtime.shutdown_timeout(std::time::Duration::from_secs(10));
@@ -187,6 +188,7 @@ async fn run(
     kw: Keyward,
     listener: std::net::TcpListener,
     rotation: Option<chrono::Duration>,
+    deadline: Duration,
 ) -> Result<()> {
     listener.set_nonblocking(true).context("preparing the listener")?;
     let listener = tokio::net::TcpListener::from_std(listener).context("preparing the listener")?;
@@ -196,7 +198,26 @@ async fn run(
     let flusher = tokio::spawn(api::usage::flush_periodically(kw.clone(), api::usage::FLUSH_EVERY));
     let rotator = rotation.map(|period| tokio::spawn(rotate_on_schedule(kw.clone(), period)));
     let app = api::app(config).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await.context("serving HTTP")?;
+    // Once a signal arrives, in-flight requests get `deadline` to finish.
+    let (signalled, heard) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        shutdown.await;
+        let _ = signalled.send(());
+    };
+    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown).into_future();
+    let expiry = async move {
+        match heard.await {
+            Ok(()) => tokio::time::sleep(deadline).await,
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    let cut = tokio::select! {
+        served = server => {
+            served.context("serving HTTP")?;
+            false
+        }
+        () = expiry => true,
+    };
     flusher.abort();
     if let Some(rotator) = rotator {
         rotator.abort();
@@ -204,6 +225,16 @@ async fn run(
     match api::usage::flush(&kw).await {
         Ok(n) => tracing::info!(keys = n, "recorded the last key usage"),
         Err(e) => tracing::error!(error = %e, "could not record the last key usage"),
+    }
+    if cut {
+        tracing::error!(
+            deadline_s = deadline.as_secs(),
+            "stopped: in-flight requests were cut at the shutdown deadline"
+        );
+        bail!(
+            "in-flight requests did not finish within {} s of the shutdown signal; they were cut",
+            deadline.as_secs()
+        );
     }
     tracing::info!("stopped: in-flight requests finished");
     Ok(())

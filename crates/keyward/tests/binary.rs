@@ -295,6 +295,100 @@ async fn admin_reset_key_makes_a_new_admin_key(db: Option<TestDb>) {
     server.stop();
 }
 
+fn a_hanging_request_is_cut_at_the_shutdown_deadline() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut cmd = keyward(&data, None);
+    cmd.env("KEYWARD_SHUTDOWN_TIMEOUT", "1");
+    let mut server = Server::start_cmd(cmd);
+    // A request whose body never finishes arriving: in flight until the deadline cuts it.
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let mut slow = std::net::TcpStream::connect(&addr).unwrap();
+    slow.write_all(
+        b"POST /oauth2/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ngrant_type=",
+    )
+    .unwrap();
+    // Connections are accepted in order: once a later request is answered, the slow one is in.
+    let mut probe = std::net::TcpStream::connect(&addr).unwrap();
+    probe.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    std::io::Read::read_to_string(&mut probe, &mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let started = std::time::Instant::now();
+    Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().unwrap();
+    let exit = server.child.wait().unwrap();
+    assert!(!exit.success(), "cutting requests is not a clean exit: {exit}");
+    assert!(started.elapsed() < Duration::from_secs(20), "the deadline holds: {:?}", started.elapsed());
+    server.seen.extend(server.log.try_iter());
+    let log = server.seen.join("\n");
+    assert!(log.contains("recorded the last key usage"), "usage is flushed first: {log}");
+    assert!(log.contains("cut at the shutdown deadline"), "{log}");
+}
+
+/// A TCP relay to PostgreSQL that a test can cut, as a database outage would.
+fn relay_to(target: &str) -> (String, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let down = std::sync::Arc::new(AtomicBool::new(false));
+    let (flag, target) = (down.clone(), target.to_owned());
+    std::thread::spawn(move || {
+        let mut open: Vec<std::net::TcpStream> = Vec::new();
+        for client in listener.incoming().flatten() {
+            if flag.load(Ordering::SeqCst) {
+                drop(client);
+                for c in open.drain(..) {
+                    let _ = c.shutdown(std::net::Shutdown::Both);
+                }
+                continue;
+            }
+            let Ok(upstream) = std::net::TcpStream::connect(&target) else { continue };
+            let (mut a, mut b) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+            open.push(client.try_clone().unwrap());
+            open.push(upstream.try_clone().unwrap());
+            let (mut c, mut u) = (client, upstream);
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut a, &mut u);
+            });
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut b, &mut c);
+            });
+        }
+    });
+    (addr, down)
+}
+
+async fn readyz_answers_503_while_the_database_is_gone(db: TestDb) {
+    let url = db.url_string();
+    let host_port = url.split('@').nth(1).and_then(|rest| rest.split('/').next()).unwrap().to_owned();
+    let (relay, down) = relay_to(&host_port);
+    let via_relay = url.replacen(&host_port, &relay, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut cmd = keyward(&data, None);
+    cmd.env("KEYWARD_DATABASE_URL", &via_relay);
+    let server = Server::start_cmd(cmd);
+    let client = reqwest::Client::new();
+    let status = |path: &'static str| {
+        let (client, base) = (client.clone(), server.base.clone());
+        async move { client.get(format!("{base}{path}")).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(status("/readyz").await, 200);
+    down.store(true, std::sync::atomic::Ordering::SeqCst);
+    // Poke the relay so that it cuts the connections it holds.
+    let _ = std::net::TcpStream::connect(&relay);
+    let give_up = std::time::Instant::now() + Duration::from_secs(30);
+    let mut seen = status("/readyz").await;
+    while seen != 503 && std::time::Instant::now() < give_up {
+        tokio::task::yield_now().await;
+        seen = status("/readyz").await;
+    }
+    assert_eq!(seen, 503, "/readyz says the database is gone");
+    assert_eq!(status("/healthz").await, 200, "while the process is up");
+    server.crash();
+}
+
 fn a_bad_database_url_fails_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let out = keyward(dir.path(), None).env("KEYWARD_DATABASE_URL", "mysql://h/db").arg("migrate").output().unwrap();
@@ -396,6 +490,10 @@ mod sqlite {
     fn a_refused_master_key_leaves_no_key_file() {
         super::a_refused_master_key_leaves_no_key_file(None);
     }
+    #[test]
+    fn a_hanging_request_is_cut_at_the_shutdown_deadline() {
+        super::a_hanging_request_is_cut_at_the_shutdown_deadline();
+    }
 }
 
 mod postgres {
@@ -429,6 +527,12 @@ mod postgres {
     async fn admin_reset_key_makes_a_new_admin_key() {
         if let Some(db) = TestDb::postgres() {
             super::admin_reset_key_makes_a_new_admin_key(Some(db)).await;
+        }
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn readyz_answers_503_while_the_database_is_gone() {
+        if let Some(db) = TestDb::postgres() {
+            super::readyz_answers_503_while_the_database_is_gone(db).await;
         }
     }
     #[test]
