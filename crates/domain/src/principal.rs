@@ -11,6 +11,8 @@ pub enum CredentialRef {
     ApiKey(ApiKeyId),
     /// A JWT signed with a secret key.
     SecretKey(SecretKeyId),
+    /// An operator at the server's machine, through `keyward admin` (no credential at all).
+    Operator,
 }
 
 impl CredentialRef {
@@ -19,6 +21,7 @@ impl CredentialRef {
         match self {
             CredentialRef::ApiKey(id) => id.to_string(),
             CredentialRef::SecretKey(id) => id.to_string(),
+            CredentialRef::Operator => "operator".to_owned(),
         }
     }
 
@@ -27,6 +30,7 @@ impl CredentialRef {
         match self {
             CredentialRef::ApiKey(id) => format!("api_key:{id}"),
             CredentialRef::SecretKey(id) => format!("secret_key:{id}"),
+            CredentialRef::Operator => "system:cli".to_owned(),
         }
     }
 }

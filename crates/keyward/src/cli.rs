@@ -28,11 +28,21 @@ pub enum Command {
     /// Apply pending database migrations, then exit.
     Migrate,
     /// Operator commands on the configured database, without a running server.
-    #[command(subcommand)]
-    Admin(AdminCommand),
+    Admin(AdminArgs),
 }
 
-/// Operator commands.
+/// `keyward admin`.
+#[derive(Debug, Args)]
+pub struct AdminArgs {
+    /// Print JSON instead of a table.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+/// Operator commands: the same rules and audit as the HTTP API, acting as a system administrator
+/// (audit actor `system:cli`).
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
     /// Break-glass: a new admin API key for the system account's `root` service account, printed
@@ -42,6 +52,113 @@ pub enum AdminCommand {
         #[arg(long)]
         revoke_old: bool,
     },
+    /// Accounts.
+    #[command(subcommand)]
+    Accounts(AccountsCommand),
+    /// Service accounts.
+    #[command(subcommand)]
+    ServiceAccounts(ServiceAccountsCommand),
+    /// API keys.
+    #[command(subcommand)]
+    ApiKeys(ApiKeysCommand),
+    /// Keyward's signing keys.
+    #[command(subcommand)]
+    SigningKeys(SigningKeysCommand),
+}
+
+impl AdminCommand {
+    /// Whether the command changes the database (and so may not run beside a SQLite server).
+    pub fn writes(&self) -> bool {
+        !matches!(
+            self,
+            AdminCommand::Accounts(AccountsCommand::List)
+                | AdminCommand::ServiceAccounts(ServiceAccountsCommand::List { .. })
+                | AdminCommand::ApiKeys(ApiKeysCommand::List { .. })
+                | AdminCommand::SigningKeys(SigningKeysCommand::List)
+        )
+    }
+}
+
+/// `keyward admin accounts`.
+#[derive(Debug, Subcommand)]
+pub enum AccountsCommand {
+    /// Every account.
+    List,
+    /// A new account.
+    Create {
+        /// Its name.
+        name: String,
+    },
+}
+
+/// `keyward admin service-accounts`.
+#[derive(Debug, Subcommand)]
+pub enum ServiceAccountsCommand {
+    /// The service accounts of an account.
+    List {
+        /// The account's id.
+        #[arg(long)]
+        account: String,
+    },
+    /// A new service account.
+    Create {
+        /// The account's id.
+        #[arg(long)]
+        account: String,
+        /// Its name.
+        name: String,
+        /// A description.
+        #[arg(long)]
+        description: Option<String>,
+    },
+}
+
+/// `keyward admin api-keys`.
+#[derive(Debug, Subcommand)]
+pub enum ApiKeysCommand {
+    /// The API keys of an account, or of one service account.
+    List {
+        /// The account's id.
+        #[arg(long)]
+        account: String,
+        /// Only this service account's keys.
+        #[arg(long)]
+        service_account: Option<String>,
+    },
+    /// A new API key; its secret is printed this once.
+    Create {
+        /// The account's id.
+        #[arg(long)]
+        account: String,
+        /// The service account's id.
+        #[arg(long)]
+        service_account: String,
+        /// Its name.
+        name: String,
+        /// A scope to grant (repeat for several).
+        #[arg(long)]
+        scope: Vec<String>,
+    },
+    /// Disables an API key (it stops working at once; delete it through the API).
+    Revoke {
+        /// The account's id.
+        #[arg(long)]
+        account: String,
+        /// The service account's id.
+        #[arg(long)]
+        service_account: String,
+        /// The key's id or name.
+        key: String,
+    },
+}
+
+/// `keyward admin signing-keys`.
+#[derive(Debug, Subcommand)]
+pub enum SigningKeysCommand {
+    /// Keyward's signing keys and their states.
+    List,
+    /// Rotates them now: next becomes active, active becomes retiring.
+    Rotate,
 }
 
 /// Settings every command shares.

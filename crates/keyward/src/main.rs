@@ -1,5 +1,6 @@
 //! The `keyward` binary: `serve`, `init`, `migrate` and `admin`.
 
+mod admin;
 mod cli;
 mod master_key;
 mod secret_file;
@@ -15,6 +16,9 @@ fn main() -> Result<()> {
         cli::Command::Serve(args) => serve::serve(&cli.common, &args),
         cli::Command::Init => serve::init(&cli.common),
         cli::Command::Migrate => serve::migrate(&cli.common),
-        cli::Command::Admin(cli::AdminCommand::ResetKey { revoke_old }) => serve::reset_key(&cli.common, revoke_old),
+        cli::Command::Admin(cli::AdminArgs { command: cli::AdminCommand::ResetKey { revoke_old }, .. }) => {
+            serve::reset_key(&cli.common, revoke_old)
+        }
+        cli::Command::Admin(args) => serve::admin(&cli.common, args),
     }
 }

@@ -125,6 +125,15 @@ pub fn reset_key(common: &Common, revoke_old: bool) -> Result<()> {
     Ok(())
 }
 
+/// The other `keyward admin` commands: a command that writes takes the SQLite data directory's
+/// lock, so it refuses to run beside a server; a listing does not need it.
+pub fn admin(common: &Common, args: crate::cli::AdminArgs) -> Result<()> {
+    secret_file::ensure_private_dir(&common.data_dir)?;
+    let _lock = if args.command.writes() { lock_data_dir(common)? } else { None };
+    let (_, kw) = open_keyward(common, storage::FRESHNESS)?;
+    crate::admin::run(&kw, args.command, args.json)
+}
+
 /// `keyward serve`.
 pub fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
     secret_file::ensure_private_dir(&common.data_dir)?;

@@ -389,6 +389,80 @@ async fn readyz_answers_503_while_the_database_is_gone(db: TestDb) {
     server.crash();
 }
 
+/// Runs `keyward admin ARGS --json` and returns its JSON answer.
+fn admin_json(data: &Path, db: Option<&TestDb>, args: &[&str]) -> Value {
+    let out = keyward(data, db).arg("admin").args(args).arg("--json").output().unwrap();
+    assert!(out.status.success(), "admin {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+async fn admin_commands_work_on_the_database_with_the_apis_rules(db: Option<TestDb>) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let init = keyward(&data, db.as_ref()).arg("init").output().unwrap();
+    let admin = String::from_utf8(init.stdout).unwrap().trim().to_owned();
+    let account = admin_json(&data, db.as_ref(), &["accounts", "create", "acme"])[0]["id"].as_str().unwrap().to_owned();
+    let sa = admin_json(&data, db.as_ref(), &["service-accounts", "create", "--account", &account, "ci"])[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let key = admin_json(
+        &data,
+        db.as_ref(),
+        &[
+            "api-keys",
+            "create",
+            "--account",
+            &account,
+            "--service-account",
+            &sa,
+            "deploy",
+            "--scope",
+            "service-accounts:read",
+        ],
+    );
+    let secret = key[0]["secret"].as_str().unwrap().to_owned();
+    let listed = admin_json(&data, db.as_ref(), &["api-keys", "list", "--account", &account]);
+    assert_eq!((listed[0]["name"].as_str(), listed[0]["state"].as_str()), (Some("deploy"), Some("active")));
+    assert!(listed[0].get("secret").is_none(), "a secret is shown once");
+    let bad = keyward(&data, db.as_ref()).args(["admin", "accounts", "create", ""]).output().unwrap();
+    assert!(!bad.status.success(), "the API's rules hold: an empty name is refused");
+    let table = keyward(&data, db.as_ref())
+        .args(["admin", "service-accounts", "list", "--account", &account])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&table.stdout).starts_with("ID "), "a table by default");
+    let rotated = admin_json(&data, db.as_ref(), &["signing-keys", "rotate"]);
+    assert!(rotated.as_array().unwrap().iter().any(|k| k["state"] == "active"));
+
+    let server = Server::start(&data, db.as_ref());
+    let me = format!("{}/v1/accounts/{account}/service-accounts/{sa}", server.base);
+    assert_eq!(call(reqwest::Method::GET, me.clone(), &secret, None).await.0, 200, "the key made by the CLI works");
+    let (_, events) = call(
+        reqwest::Method::GET,
+        format!("{}/v1/accounts/{account}/audit-events?actor=system:cli", server.base),
+        &admin,
+        None,
+    )
+    .await;
+    assert!(events["items"].as_array().unwrap().len() >= 2, "the CLI's changes are audited as system:cli: {events}");
+    if db.is_none() {
+        let beside = keyward(&data, None)
+            .args(["admin", "api-keys", "revoke", "--account", &account, "--service-account", &sa, "deploy"])
+            .output()
+            .unwrap();
+        assert!(!beside.status.success(), "a writing admin command refuses to run beside a SQLite server");
+        let read = keyward(&data, None).args(["admin", "accounts", "list"]).output().unwrap();
+        assert!(read.status.success(), "a listing may: {}", String::from_utf8_lossy(&read.stderr));
+    }
+    server.stop();
+    admin_json(&data, db.as_ref(), &["api-keys", "revoke", "--account", &account, "--service-account", &sa, "deploy"]);
+    let server = Server::start(&data, db.as_ref());
+    let me = format!("{}/v1/accounts/{account}/service-accounts/{sa}", server.base);
+    assert_eq!(call(reqwest::Method::GET, me, &secret, None).await.0, 401, "a revoked key stops");
+    server.stop();
+}
+
 fn a_bad_database_url_fails_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let out = keyward(dir.path(), None).env("KEYWARD_DATABASE_URL", "mysql://h/db").arg("migrate").output().unwrap();
@@ -490,6 +564,10 @@ mod sqlite {
     fn a_refused_master_key_leaves_no_key_file() {
         super::a_refused_master_key_leaves_no_key_file(None);
     }
+    #[tokio::test]
+    async fn admin_commands_work_on_the_database_with_the_apis_rules() {
+        super::admin_commands_work_on_the_database_with_the_apis_rules(None).await;
+    }
     #[test]
     fn a_hanging_request_is_cut_at_the_shutdown_deadline() {
         super::a_hanging_request_is_cut_at_the_shutdown_deadline();
@@ -527,6 +605,12 @@ mod postgres {
     async fn admin_reset_key_makes_a_new_admin_key() {
         if let Some(db) = TestDb::postgres() {
             super::admin_reset_key_makes_a_new_admin_key(Some(db)).await;
+        }
+    }
+    #[tokio::test]
+    async fn admin_commands_work_on_the_database_with_the_apis_rules() {
+        if let Some(db) = TestDb::postgres() {
+            super::admin_commands_work_on_the_database_with_the_apis_rules(Some(db)).await;
         }
     }
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

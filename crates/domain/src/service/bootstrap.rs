@@ -134,4 +134,22 @@ impl Keyward {
         }
         Ok(Bootstrapped { account_id: account, admin_key: credential.reveal() })
     }
+
+    /// The operator at the server's machine (`keyward admin`), acting as a system administrator:
+    /// the same rules and audit as the HTTP API, with `system:cli` as the actor.
+    pub fn operator(&self) -> Result<crate::principal::Principal, Error> {
+        let account = self.repo.system_account()?;
+        let by_name =
+            crate::repository::ServiceAccountQuery { name: Some(Name::parse("root", "name")?), ..Default::default() };
+        let root = self.repo.list_service_accounts(account, &by_name)?.items.into_iter().next();
+        let root = root.ok_or(Error::NotFound(crate::error::Entity::ServiceAccount))?;
+        Ok(crate::principal::Principal {
+            account_id: account,
+            service_account_id: root.id,
+            credential: crate::principal::CredentialRef::Operator,
+            scopes: std::iter::once(Scope::known(Scope::ADMIN)).collect::<Scopes>(),
+            system: true,
+            ip: None,
+        })
+    }
 }

@@ -146,10 +146,11 @@ impl TestApp {
         self.call(Method::DELETE, path, Some(token), None).await
     }
 
-    /// Sends raw bytes with a given content type.
+    /// Sends raw bytes with a given content type, on a connection of its own: a server that
+    /// refuses a body unread (413) closes the connection, which a pooled client could otherwise
+    /// pick for the next request.
     pub async fn raw(&self, method: Method, path: &str, content_type: &str, body: Vec<u8>) -> Answer {
-        let res = self
-            .client
+        let res = reqwest::Client::new()
             .request(method, format!("{}{path}", self.base))
             .bearer_auth(&self.admin)
             .header("content-type", content_type)
