@@ -49,8 +49,12 @@ pub fn app(config: ApiConfig) -> Router {
     let (router, doc) = documented();
     let proxies = config.trusted_proxies.clone();
     let doc_json = doc.to_pretty_json().unwrap_or_default();
+    let doc = doc.clone();
     metrics::install();
+    // The document's reading room: Swagger UI, served from the binary, over the same document.
+    let docs: Router<AppState> = utoipa_swagger_ui::SwaggerUi::new("/docs").url("/docs/openapi.json", doc).into();
     router
+        .merge(docs)
         .route("/openapi.json", get(move || async move { ([(header::CONTENT_TYPE, "application/json")], doc_json) }))
         .route("/metrics", get(metrics::scrape))
         .route_layer(axum::middleware::from_fn(metrics::track))
