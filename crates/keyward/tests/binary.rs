@@ -58,7 +58,10 @@ impl Server {
             };
             seen.push(line.clone());
             if let Some(rest) = line.split("listening on http://").nth(1) {
-                let addr = rest.split_whitespace().next().unwrap().to_owned();
+                let addr: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '[' | ']'))
+                    .collect();
                 return Server { child, base: format!("http://{addr}"), log: rx, seen };
             }
         }
@@ -463,6 +466,33 @@ async fn admin_commands_work_on_the_database_with_the_apis_rules(db: Option<Test
     server.stop();
 }
 
+async fn json_logs_are_one_object_per_line_with_client_credential_and_latency() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut cmd = keyward(&data, None);
+    cmd.env("KEYWARD_LOG_FORMAT", "json").env("KEYWARD_TRUSTED_PROXIES", "127.0.0.1");
+    let server = Server::start_cmd(cmd);
+    let admin = std::fs::read_to_string(data.join("admin.key")).unwrap().trim().to_owned();
+    let res = reqwest::Client::new()
+        .get(format!("{}/v1/accounts", server.base))
+        .bearer_auth(&admin)
+        .header("x-forwarded-for", "198.51.100.7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let log = server.stop();
+    let lines: Vec<Value> = log
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not one JSON object ({e}): {l}")))
+        .collect();
+    let answered = lines.iter().find(|l| l["message"] == "answered" && l["status"] == 200).expect("a request line");
+    assert_eq!(answered["span"]["client"], "198.51.100.7", "the forwarded client, from a trusted proxy");
+    assert!(answered["span"]["credential"].as_str().unwrap().starts_with("api_key:"));
+    assert!(answered["latency_ms"].is_number());
+    assert!(!log.iter().any(|l| l.contains(&admin)), "never the secret");
+}
+
 fn a_bad_database_url_fails_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let out = keyward(dir.path(), None).env("KEYWARD_DATABASE_URL", "mysql://h/db").arg("migrate").output().unwrap();
@@ -567,6 +597,10 @@ mod sqlite {
     #[tokio::test]
     async fn admin_commands_work_on_the_database_with_the_apis_rules() {
         super::admin_commands_work_on_the_database_with_the_apis_rules(None).await;
+    }
+    #[tokio::test]
+    async fn json_logs_are_one_object_per_line_with_client_credential_and_latency() {
+        super::json_logs_are_one_object_per_line_with_client_credential_and_latency().await;
     }
     #[test]
     fn a_hanging_request_is_cut_at_the_shutdown_deadline() {
