@@ -45,24 +45,8 @@ impl Keyward {
             created_at: now,
             updated_at: now,
         };
-        let key_id = ApiKeyId::generate(now, e);
-        let credential = Credential::generate(CredentialKind::ApiKey, *key_id.as_uuid(), e);
-        let key = ApiKey {
-            id: key_id,
-            account_id: account.id,
-            service_account_id: root.id,
-            name: fixed("admin")?,
-            description: Description::default(),
-            scopes: std::iter::once(Scope::known(Scope::ADMIN)).collect::<Scopes>(),
-            active: true,
-            expires_at: None,
-            created_at: now,
-            updated_at: now,
-            last_used_at: None,
-            last_used_ip: None,
-            last_rotated_at: None,
-            secret: StoredSecret { current: credential.secret_hash(), previous: None, sealed: None },
-        };
+        let (key, credential) = admin_key(account.id, root.id, fixed("admin")?, Description::default(), now, e);
+        let key_id = key.id;
         let event = |action, target: String| AuditEvent {
             id: AuditEventId::generate(now, e),
             account_id: account.id,
@@ -91,29 +75,11 @@ impl Keyward {
     pub fn reset_admin_key(&self, revoke_others: bool) -> Result<Bootstrapped, Error> {
         let now = self.now();
         let e = self.entropy.as_ref();
-        let account = self.repo.system_account()?;
-        let by_name =
-            crate::repository::ServiceAccountQuery { name: Some(Name::parse("root", "name")?), ..Default::default() };
-        let root = self.repo.list_service_accounts(account, &by_name)?.items.into_iter().next();
-        let root = root.ok_or(Error::NotFound(crate::error::Entity::ServiceAccount))?;
-        let key_id = ApiKeyId::generate(now, e);
-        let credential = Credential::generate(CredentialKind::ApiKey, *key_id.as_uuid(), e);
-        let key = ApiKey {
-            id: key_id,
-            account_id: account,
-            service_account_id: root.id,
-            name: Name::parse(&format!("admin-{}", now.format("%Y%m%dT%H%M%S%.6fZ")), "name")?,
-            description: Description::parse("Made by `keyward admin reset-key`.", "description")?,
-            scopes: std::iter::once(Scope::known(Scope::ADMIN)).collect::<Scopes>(),
-            active: true,
-            expires_at: None,
-            created_at: now,
-            updated_at: now,
-            last_used_at: None,
-            last_used_ip: None,
-            last_rotated_at: None,
-            secret: StoredSecret { current: credential.secret_hash(), previous: None, sealed: None },
-        };
+        let (account, root) = self.root_service_account()?;
+        let name = Name::parse(&format!("admin-{}", now.format("%Y%m%dT%H%M%S%.6fZ")), "name")?;
+        let description = Description::parse("Made by `keyward admin reset-key`.", "description")?;
+        let (key, credential) = admin_key(account, root.id, name, description, now, e);
+        let key_id = key.id;
         let actor = "system:break-glass";
         self.repo.insert_api_key(
             &key,
@@ -138,11 +104,7 @@ impl Keyward {
     /// The operator at the server's machine (`keyward admin`), acting as a system administrator:
     /// the same rules and audit as the HTTP API, with `system:cli` as the actor.
     pub fn operator(&self) -> Result<crate::principal::Principal, Error> {
-        let account = self.repo.system_account()?;
-        let by_name =
-            crate::repository::ServiceAccountQuery { name: Some(Name::parse("root", "name")?), ..Default::default() };
-        let root = self.repo.list_service_accounts(account, &by_name)?.items.into_iter().next();
-        let root = root.ok_or(Error::NotFound(crate::error::Entity::ServiceAccount))?;
+        let (account, root) = self.root_service_account()?;
         Ok(crate::principal::Principal {
             account_id: account,
             service_account_id: root.id,
@@ -152,4 +114,43 @@ impl Keyward {
             ip: None,
         })
     }
+
+    /// The system account's id and its `root` service account.
+    fn root_service_account(&self) -> Result<(AccountId, ServiceAccount), Error> {
+        let account = self.repo.system_account()?;
+        let by_name =
+            crate::repository::ServiceAccountQuery { name: Some(Name::parse("root", "name")?), ..Default::default() };
+        let root = self.repo.list_service_accounts(account, &by_name)?.items.into_iter().next();
+        Ok((account, root.ok_or(Error::NotFound(crate::error::Entity::ServiceAccount))?))
+    }
+}
+
+/// A new admin API key (scope `admin`) of the system account's `root`, and its credential.
+fn admin_key(
+    account: AccountId,
+    root: ServiceAccountId,
+    name: Name,
+    description: Description,
+    now: crate::Timestamp,
+    e: &dyn crate::Entropy,
+) -> (ApiKey, Credential) {
+    let id = ApiKeyId::generate(now, e);
+    let credential = Credential::generate(CredentialKind::ApiKey, *id.as_uuid(), e);
+    let key = ApiKey {
+        id,
+        account_id: account,
+        service_account_id: root,
+        name,
+        description,
+        scopes: std::iter::once(Scope::known(Scope::ADMIN)).collect::<Scopes>(),
+        active: true,
+        expires_at: None,
+        created_at: now,
+        updated_at: now,
+        last_used_at: None,
+        last_used_ip: None,
+        last_rotated_at: None,
+        secret: StoredSecret { current: credential.secret_hash(), previous: None, sealed: None },
+    };
+    (key, credential)
 }

@@ -95,21 +95,11 @@ impl TestApp {
         api::usage::flush(&self.keyward).await.unwrap()
     }
 
-    /// Sends a request with `token` (if any) and a JSON body (if any).
+    /// Sends a request with `token` (if any) as `Bearer` and a JSON body (if any).
     pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
-        let mut req = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let res = req.send().await.unwrap();
-        let status = res.status();
-        let headers = res.headers().clone();
-        let bytes = res.bytes().await.unwrap();
-        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap() };
-        Answer { status, headers, body }
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let headers: Vec<(&str, &str)> = auth.as_deref().map(|a| ("authorization", a)).into_iter().collect();
+        self.send(method, path, &headers, body).await
     }
 
     /// Sends a request with the given headers (a vendor's way of presenting a credential) and a
