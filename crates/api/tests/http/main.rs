@@ -8,6 +8,7 @@ mod common;
 
 mod auth;
 mod bad_input;
+mod cross_tenant;
 mod dialect_dynatrace;
 mod dialect_service_identity;
 mod dialect_smooch;

@@ -47,6 +47,8 @@ impl Keyward {
 
     /// Deletes an account with everything in it; system administrators only, never the system account.
     pub fn delete_account(&self, p: &Principal, id: AccountId) -> Result<(), Error> {
+        // Another account is "not found" before it is "forbidden", as everywhere.
+        p.require_account(id)?;
         p.require_system_admin()?;
         let account = self.repo.account(id)?;
         if account.system {
