@@ -2,6 +2,7 @@
 //!
 //! - `cargo xtask test`: every test, PostgreSQL included (a throwaway server is started if none runs).
 //! - `cargo xtask compat`: the vendors' SDKs (pinned, unmodified) against a real `keyward serve`.
+//! - `cargo xtask fuzz [CASES]`: every parser's property tests with a million inputs each.
 //! - `cargo xtask lint`: formatting, clippy, and the layering and migration checks.
 //! - `cargo xtask ci`: what CI runs: `lint`, then `test`.
 //! - `cargo xtask postgres [stop]`: start (or stop) the throwaway PostgreSQL and print its URL.
@@ -11,6 +12,7 @@
 mod bench;
 mod ci;
 mod compat;
+mod fuzz;
 mod migration;
 mod postgres;
 mod test;
@@ -26,6 +28,7 @@ fn main() -> Result<()> {
     match args.as_slice() {
         ["test", rest @ ..] => test::run(rest),
         ["lint"] => ci::lint(),
+        ["fuzz", rest @ ..] => fuzz::run(rest),
         ["compat"] => compat::run(postgres::for_tests().ok().as_deref()),
         ["ci"] => ci::run(),
         ["postgres"] => postgres::start().map(|url| println!("{url}")),
@@ -36,6 +39,7 @@ fn main() -> Result<()> {
             eprintln!(
                 "usage: cargo xtask <task>\n\n  test [ARGS]          run every test (extra ARGS go to the test runner)\n  \
                  compat               the vendors' SDKs against a real keyward serve (part of test)\n  \
+                 fuzz [CASES]         the parsers' property tests, a million inputs each\n  \
                  lint                 formatting, clippy, layering and migration checks\n  \
                  ci                   lint, then test\n  \
                  postgres [stop]      start or stop a throwaway PostgreSQL for the tests\n  \
