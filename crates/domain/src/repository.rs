@@ -326,7 +326,15 @@ pub trait TokenStateRepository {
 pub trait SettingsRepository {
     /// Stores `value` under `name` unless a value is already stored; returns the stored value.
     fn init_setting(&self, name: &str, value: &[u8]) -> RepoResult<Vec<u8>>;
+    /// Re-seals every value sealed under the master key (secret keys, current and previous;
+    /// retrievable API key secrets; signing keys' private halves; the master-key check) with
+    /// `reseal(context, sealed)`, in one transaction: all of them, or, on any error, none.
+    /// Answers how many values it re-sealed.
+    fn reseal_all(&self, reseal: &mut Reseal<'_>) -> Result<usize, Error>;
 }
+
+/// How a sealed value is sealed anew: given its context and its bytes, the new bytes.
+pub type Reseal<'a> = dyn FnMut(&[u8], &[u8]) -> Result<Vec<u8>, Error> + 'a;
 
 /// Audit events.
 pub trait AuditRepository {

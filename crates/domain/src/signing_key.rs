@@ -117,7 +117,8 @@ impl fmt::Debug for SigningKey {
     }
 }
 
-fn context(kid: SigningKeyId) -> Vec<u8> {
+/// The context a signing key's private half is sealed under, so it cannot be moved to another row.
+pub fn seal_context(kid: SigningKeyId) -> Vec<u8> {
     format!("keyward signing key v1:{kid}").into_bytes()
 }
 
@@ -150,7 +151,7 @@ impl SigningKey {
             algorithm,
             state,
             public_key,
-            sealed_private_key: sealer.seal(&pkcs8, &context(kid), entropy),
+            sealed_private_key: sealer.seal(&pkcs8, &seal_context(kid), entropy),
             created_at: now,
             activated_at: (state == SigningKeyState::Active).then_some(now),
             deactivated_at: None,
@@ -160,6 +161,6 @@ impl SigningKey {
 
     /// The PKCS#8 private key.
     pub fn private_key(&self, sealer: &Sealer) -> Result<Vec<u8>, Unsealable> {
-        sealer.open(&self.sealed_private_key, &context(self.kid))
+        sealer.open(&self.sealed_private_key, &seal_context(self.kid))
     }
 }

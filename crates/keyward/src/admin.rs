@@ -19,7 +19,7 @@ use crate::cli::{AccountsCommand, AdminCommand, ApiKeysCommand, ServiceAccountsC
 pub fn run(kw: &Keyward, command: AdminCommand, json_out: bool) -> Result<()> {
     let p = kw.operator().context("finding the system account (is the database initialized?)")?;
     let (columns, rows): (&[&str], Vec<Value>) = match command {
-        AdminCommand::ResetKey { .. } => unreachable_reset(),
+        AdminCommand::ResetKey { .. } | AdminCommand::RotateMasterKey => unreachable_reset(),
         AdminCommand::Accounts(AccountsCommand::List) => {
             let all = Page::collect_all(|page| kw.list_accounts(&p, &page))?;
             (
@@ -115,7 +115,8 @@ pub fn run(kw: &Keyward, command: AdminCommand, json_out: bool) -> Result<()> {
     Ok(())
 }
 
-/// `reset-key` has its own path (it needs no operator); never reached here.
+/// `reset-key` and `rotate-master-key` have their own paths (they need no operator); never
+/// reached here.
 fn unreachable_reset() -> (&'static [&'static str], Vec<Value>) {
     (&[], Vec::new())
 }

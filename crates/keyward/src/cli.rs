@@ -52,6 +52,9 @@ pub enum AdminCommand {
         #[arg(long)]
         revoke_old: bool,
     },
+    /// Re-seals every secret under a new master key, in one transaction. The previous key file is
+    /// kept as `<master key file>.old` once the database holds the new one.
+    RotateMasterKey,
     /// Accounts.
     #[command(subcommand)]
     Accounts(AccountsCommand),

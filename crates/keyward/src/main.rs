@@ -19,6 +19,9 @@ fn main() -> Result<()> {
         cli::Command::Admin(cli::AdminArgs { command: cli::AdminCommand::ResetKey { revoke_old }, .. }) => {
             serve::reset_key(&cli.common, revoke_old)
         }
+        cli::Command::Admin(cli::AdminArgs { command: cli::AdminCommand::RotateMasterKey, .. }) => {
+            serve::rotate_master_key(&cli.common)
+        }
         cli::Command::Admin(args) => serve::admin(&cli.common, args),
     }
 }

@@ -28,13 +28,16 @@ impl MasterKey {
                     .with_context(|| format!("reading the master key from {}", path.display()))?;
                 Ok((key, false))
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let mut key = [0u8; 32];
-                SystemEntropy::new().fill(&mut key);
-                Ok((Self(key), true))
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((Self::generate(), true)),
             Err(e) => Err(e).with_context(|| format!("reading the master key from {}", path.display())),
         }
+    }
+
+    /// A fresh random key.
+    pub fn generate() -> Self {
+        let mut key = [0u8; 32];
+        SystemEntropy::new().fill(&mut key);
+        Self(key)
     }
 
     /// Writes a newly generated key to `path` (mode 0600).

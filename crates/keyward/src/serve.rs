@@ -125,6 +125,41 @@ pub fn reset_key(common: &Common, revoke_old: bool) -> Result<()> {
     Ok(())
 }
 
+/// `keyward admin rotate-master-key`: writes the new key beside the old one first, re-seals
+/// everything in one transaction, and only then moves the old key file aside (to `.old`) and the
+/// new one into place. If the database refuses, the new file is removed and nothing changed.
+pub fn rotate_master_key(common: &Common) -> Result<()> {
+    secret_file::ensure_private_dir(&common.data_dir)?;
+    let _lock = lock_data_dir(common)?;
+    let path = common.master_key_file();
+    let (current, new_file) = MasterKey::load_or_generate(&path)?;
+    if new_file {
+        bail!("there is no master key at {}: nothing is sealed under one yet", path.display());
+    }
+    let kw = keyward(open_store(common, storage::FRESHNESS)?, &current)?;
+    let next = MasterKey::generate();
+    let pending = path.with_extension("key.new");
+    next.save(&pending)?;
+    let resealed = match kw.rotate_master_key(&Sealer::new(&next.derive_key("keyward sealing v1"))) {
+        Ok(n) => n,
+        Err(e) => {
+            let _ = std::fs::remove_file(&pending);
+            return Err(anyhow::Error::new(e).context("re-sealing under the new master key; nothing changed"));
+        }
+    };
+    let old = path.with_extension("key.old");
+    std::fs::rename(&path, &old).with_context(|| format!("keeping the previous key as {}", old.display()))?;
+    std::fs::rename(&pending, &path).with_context(|| format!("moving the new key to {}", path.display()))?;
+    tracing::info!(resealed, path = %path.display(), previous = %old.display(), "rotated the master key");
+    println!(
+        "re-sealed {resealed} value(s) under a new master key in {}; the previous key is kept in {}.\n\
+         Give every node the new key file before it starts again: a node with the old one stops at start-up.",
+        path.display(),
+        old.display()
+    );
+    Ok(())
+}
+
 /// The other `keyward admin` commands: a command that writes takes the SQLite data directory's
 /// lock, so it refuses to run beside a server; a listing does not need it.
 pub fn admin(common: &Common, args: crate::cli::AdminArgs) -> Result<()> {

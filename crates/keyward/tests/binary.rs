@@ -493,6 +493,66 @@ async fn json_logs_are_one_object_per_line_with_client_credential_and_latency() 
     assert!(!log.iter().any(|l| l.contains(&admin)), "never the secret");
 }
 
+async fn the_master_key_rotates_and_every_secret_still_opens(db: Option<TestDb>) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data, db.as_ref());
+    let admin = std::fs::read_to_string(data.join("admin.key")).unwrap().trim().to_owned();
+    let base = server.base.clone();
+    let (_, accounts) = call(reqwest::Method::GET, format!("{base}/v1/accounts"), &admin, None).await;
+    let system = accounts["items"][0]["id"].as_str().unwrap().to_owned();
+    let (_, sas) =
+        call(reqwest::Method::GET, format!("{base}/v1/accounts/{system}/service-accounts"), &admin, None).await;
+    let root = sas["items"][0]["id"].as_str().unwrap().to_owned();
+    let (_, sk) = call(
+        reqwest::Method::POST,
+        format!("{base}/v1/accounts/{system}/service-accounts/{root}/secret-keys"),
+        &admin,
+        Some(json!({"name": "client"})),
+    )
+    .await;
+    let (client_id, client_secret) = (sk["id"].as_str().unwrap().to_owned(), sk["secret"].as_str().unwrap().to_owned());
+    let (_, tokens) =
+        call(reqwest::Method::POST, format!("{base}/api/v2/apitoken/serviceaccount/root"), &admin, Some(json!({})))
+            .await;
+    let wavefront = tokens["response"][0]["tokenID"].as_str().unwrap().to_owned();
+    let jwks = reqwest::get(format!("{base}/.well-known/jwks.json")).await.unwrap().text().await.unwrap();
+    server.stop();
+
+    let old_key = std::fs::read_to_string(data.join("master.key")).unwrap();
+    let out = keyward(&data, db.as_ref()).args(["admin", "rotate-master-key"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("re-sealed"));
+    let new_key = std::fs::read_to_string(data.join("master.key")).unwrap();
+    assert_ne!(new_key, old_key);
+    assert_eq!(std::fs::read_to_string(data.join("master.key.old")).unwrap(), old_key, "the previous key is kept");
+
+    let server = Server::start(&data, db.as_ref());
+    let base = server.base.clone();
+    let grant = reqwest::Client::new()
+        .post(format!("{base}/oauth2/token"))
+        .basic_auth(&client_id, Some(&client_secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(grant.status(), 200, "the secret key opens, and the signing key signs");
+    let (_, listed) =
+        call(reqwest::Method::GET, format!("{base}/api/v2/apitoken/serviceaccount/root"), &admin, None).await;
+    assert_eq!(listed["response"][0]["tokenID"], wavefront.as_str(), "a retrievable token opens");
+    let again = reqwest::get(format!("{base}/.well-known/jwks.json")).await.unwrap().text().await.unwrap();
+    assert_eq!(again, jwks, "the same signing keys");
+    server.stop();
+
+    let stale = keyward(&data, db.as_ref())
+        .env("KEYWARD_MASTER_KEY_FILE", data.join("master.key.old"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!stale.status.success(), "a node with the old key refuses to start");
+    assert!(String::from_utf8_lossy(&stale.stderr).contains("master key does not match"));
+}
+
 fn a_bad_database_url_fails_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let out = keyward(dir.path(), None).env("KEYWARD_DATABASE_URL", "mysql://h/db").arg("migrate").output().unwrap();
@@ -602,6 +662,10 @@ mod sqlite {
     async fn json_logs_are_one_object_per_line_with_client_credential_and_latency() {
         super::json_logs_are_one_object_per_line_with_client_credential_and_latency().await;
     }
+    #[tokio::test]
+    async fn the_master_key_rotates_and_every_secret_still_opens() {
+        super::the_master_key_rotates_and_every_secret_still_opens(None).await;
+    }
     #[test]
     fn a_hanging_request_is_cut_at_the_shutdown_deadline() {
         super::a_hanging_request_is_cut_at_the_shutdown_deadline();
@@ -645,6 +709,12 @@ mod postgres {
     async fn admin_commands_work_on_the_database_with_the_apis_rules() {
         if let Some(db) = TestDb::postgres() {
             super::admin_commands_work_on_the_database_with_the_apis_rules(Some(db)).await;
+        }
+    }
+    #[tokio::test]
+    async fn the_master_key_rotates_and_every_secret_still_opens() {
+        if let Some(db) = TestDb::postgres() {
+            super::the_master_key_rotates_and_every_secret_still_opens(Some(db)).await;
         }
     }
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -147,6 +147,19 @@ impl Keyward {
     /// Checks that the master key is the one this database was set up with: on first use it stores
     /// a value sealed under it; afterwards that value must open. Call it at start-up, so that a
     /// wrong key stops the service at once instead of failing later on every secret.
+    /// Re-seals everything sealed under the current master key with `new` (a sealer keyed from the
+    /// next master key), in one transaction. Afterwards only the new key opens the database; a
+    /// node started with the old one stops at its master-key check. Answers how many values were
+    /// re-sealed.
+    pub fn rotate_master_key(&self, new: &crate::sealing::Sealer) -> Result<usize, Error> {
+        self.check_master_key()?;
+        let entropy = self.entropy.as_ref();
+        self.repo.reseal_all(&mut |context, sealed| {
+            let plain = self.sealer.open(sealed, context).map_err(|_| Error::WrongMasterKey)?;
+            Ok(new.seal(&plain, context, entropy))
+        })
+    }
+
     pub fn check_master_key(&self) -> Result<(), Error> {
         let check = crate::sealing::Sealer::CHECK_CONTEXT;
         let fresh = self.sealer.seal(check, check, self.entropy.as_ref());

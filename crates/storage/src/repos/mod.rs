@@ -5,6 +5,7 @@ mod api_keys;
 mod audit;
 mod secret_keys;
 mod service_accounts;
+mod settings;
 mod signing_keys;
 mod token_state;
 

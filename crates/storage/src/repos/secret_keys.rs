@@ -6,7 +6,7 @@ use domain::audit::AuditEvent;
 use domain::error::Entity;
 use domain::id::{AccountId, SecretKeyId, ServiceAccountId};
 use domain::page::{Page, PageRequest, Position, SortKey};
-use domain::repository::{RepoError, RepoResult, SecretKeyForAuth, SecretKeyRepository, SettingsRepository};
+use domain::repository::{RepoError, RepoResult, SecretKeyForAuth, SecretKeyRepository};
 use domain::secret_key::SecretKey;
 
 use super::{fetch_limit, record};
@@ -17,7 +17,7 @@ use crate::connection::DbConnection;
 use crate::convert::{SecretKeyRow, all};
 use crate::error::TxError;
 use crate::schema::secret_keys::{self, dsl};
-use crate::schema::{accounts, service_accounts, settings};
+use crate::schema::{accounts, service_accounts};
 use crate::store::lock_row;
 
 fn one(
@@ -145,28 +145,6 @@ impl SecretKeyRepository for Store {
         })?;
         self.forget(Change::SecretKey(id));
         Ok(())
-    }
-}
-
-impl SettingsRepository for Store {
-    fn init_setting(&self, name: &str, value: &[u8]) -> RepoResult<Vec<u8>> {
-        let result = self.write(Entity::Account, |c| {
-            let existing: Option<Vec<u8>> = settings::table.find(name).select(settings::value).first(c).optional()?;
-            if let Some(v) = existing {
-                return Ok(v);
-            }
-            diesel::insert_into(settings::table)
-                .values((settings::name.eq(name), settings::value.eq(value)))
-                .execute(c)?;
-            Ok(value.to_vec())
-        });
-        match result {
-            // Another node stored the setting at the same moment: read what it stored.
-            Err(RepoError::NameTaken(_)) => {
-                self.read(Entity::Account, |c| Ok(settings::table.find(name).select(settings::value).first(c)?))
-            }
-            other => other,
-        }
     }
 }
 
