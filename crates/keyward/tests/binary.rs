@@ -67,13 +67,21 @@ impl Server {
         }
     }
 
+    /// Collects what the exited process logged, up to the end of its output (the reader thread
+    /// may still be forwarding its last lines when `wait` returns).
+    fn drain(&mut self) {
+        while let Ok(line) = self.log.recv_timeout(Duration::from_secs(10)) {
+            self.seen.push(line);
+        }
+    }
+
     /// Sends SIGTERM and waits for a clean exit; returns everything the server logged.
     fn stop(mut self) -> Vec<String> {
         let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
         assert!(status.success());
         let exit = self.child.wait().unwrap();
         assert!(exit.success(), "a graceful shutdown exits 0, got {exit}");
-        self.seen.extend(self.log.try_iter());
+        self.drain();
         self.seen
     }
 
@@ -323,7 +331,7 @@ fn a_hanging_request_is_cut_at_the_shutdown_deadline() {
     let exit = server.child.wait().unwrap();
     assert!(!exit.success(), "cutting requests is not a clean exit: {exit}");
     assert!(started.elapsed() < Duration::from_secs(20), "the deadline holds: {:?}", started.elapsed());
-    server.seen.extend(server.log.try_iter());
+    server.drain();
     let log = server.seen.join("\n");
     assert!(log.contains("recorded the last key usage"), "usage is flushed first: {log}");
     assert!(log.contains("cut at the shutdown deadline"), "{log}");
