@@ -28,8 +28,7 @@ use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, authenticate, client_ip, refused};
 use crate::state::AppState;
 
-/// A credential as a request presents it.
-#[derive(Debug)]
+/// A credential as a request presents it. `Debug` shows which kind, never the credential.
 pub enum Presented<'a> {
     /// A credential string: an API key or a JWT.
     Token(&'a str),
@@ -41,6 +40,28 @@ pub enum Presented<'a> {
         secret: String,
     },
 }
+
+impl std::fmt::Debug for Presented<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Presented::Token(_) => "Presented::Token([REDACTED])",
+            Presented::Basic { .. } => "Presented::Basic([REDACTED])",
+        })
+    }
+}
+
+/// `Debug` for wire types that carry a secret (a token, a client token, a key shown once): the
+/// type's name only, so that no `{:?}` anywhere can print one.
+macro_rules! secret_debug {
+    ($($t:ident),* $(,)?) => {
+        $(impl std::fmt::Debug for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(concat!(stringify!($t), " { [REDACTED] }"))
+            }
+        })*
+    };
+}
+pub(crate) use secret_debug;
 
 /// What makes one vendor's API: how its clients present a credential, and its error shape.
 pub trait Dialect: Send + Sync + 'static {
@@ -222,5 +243,25 @@ pub(crate) fn key_id(raw: &str, field: &str) -> Result<domain::id::ApiKeyId, Api
     match Credential::parse(raw) {
         Ok(c) if c.kind() == CredentialKind::ApiKey => Ok(domain::id::ApiKeyId::from_uuid(c.id())),
         _ => Ok(domain::id::ApiKeyId::parse(raw, field)?),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn debug_never_prints_a_secret() {
+        let secret = "kw_ak_0190f1c27a3b7c4d8e5f0123456789ab_secretsecret";
+        let created = super::dynatrace::ApiTokenCreated { id: "i".into(), token: secret.into(), expiration_date: None };
+        let request =
+            super::service_identity::GenerateTokenRequest { client_id: "c".into(), client_token: secret.into() };
+        let presented = super::Presented::Basic { id: "k".into(), secret: secret.into() };
+        for shown in [
+            format!("{created:?}"),
+            format!("{request:?}"),
+            format!("{presented:?}"),
+            format!("{:?}", super::Presented::Token(secret)),
+        ] {
+            assert!(!shown.contains("secret"), "{shown}");
+        }
     }
 }

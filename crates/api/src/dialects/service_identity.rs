@@ -71,7 +71,7 @@ pub struct ServiceIdentityRequest {
 }
 
 /// A service identity with its credentials: the only answers that hold `client_token`.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct ServiceIdentityWithToken {
     /// The service identity's id: the Keyward service account's id.
     pub id: String,
@@ -139,7 +139,7 @@ pub async fn regenerate_service_identity(
 }
 
 /// Client credentials to exchange for a token.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GenerateTokenRequest {
     /// The service identity's client id.
@@ -149,7 +149,7 @@ pub struct GenerateTokenRequest {
 }
 
 /// A Keyward access token.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct GenerateTokenResponse {
     /// The access token: a JWT signed by Keyward's active signing key, verifiable from
     /// `/.well-known/jwks.json`, accepted as `Bearer` by Keyward's API.
@@ -191,3 +191,5 @@ pub async fn generate_token(
         }
     }
 }
+
+crate::dialects::secret_debug!(ServiceIdentityWithToken, GenerateTokenRequest, GenerateTokenResponse);

@@ -98,7 +98,7 @@ pub struct ApiTokenCreate {
 }
 
 /// A token just created: the only answer that holds its secret.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiTokenCreated {
     /// Its id.
@@ -123,7 +123,7 @@ pub struct ApiTokenUpdate {
 }
 
 /// A token, presented to look it up.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApiTokenSecret {
     /// The token (`kw_ak_…`).
@@ -134,3 +134,5 @@ pub struct ApiTokenSecret {
 pub fn expiration(t: Option<DateTime<Utc>>) -> Option<String> {
     t.map(format_time)
 }
+
+crate::dialects::secret_debug!(ApiTokenCreated, ApiTokenSecret);

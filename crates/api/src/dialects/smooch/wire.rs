@@ -64,7 +64,7 @@ pub struct NewServiceAccount {
 }
 
 /// A secret key. `secret` is present only in the answer that creates it.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct Key {
     /// Its id: the Keyward secret key's id, the `kid` of the JWTs it signs.
     #[serde(rename = "_id")]
@@ -105,8 +105,10 @@ pub struct NewKey {
 }
 
 /// `{"jwt": "..."}`.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct Jwt {
     /// An HS256 JWT signed with the key, `kid` = its id, `scope: "account"`, valid for an hour.
     pub jwt: String,
 }
+
+crate::dialects::secret_debug!(Key, Jwt);

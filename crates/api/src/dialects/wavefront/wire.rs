@@ -65,7 +65,7 @@ fn token_id(key: &ApiKey, secret: Option<&SecretString>) -> String {
 }
 
 /// A token as a service account's lists show it.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserApiToken {
     /// The token itself (for tokens made through this dialect, to callers who may manage tokens),
@@ -100,7 +100,7 @@ impl UserApiToken {
 }
 
 /// A token as the customer-wide lists show it.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiTokenModel {
     /// As a service account's `tokenID`: the token itself where it may be shown, else the key's id.
@@ -139,7 +139,7 @@ impl ApiTokenModel {
 }
 
 /// A token named in a request body. Other fields Wavefront clients send are ignored.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserApiTokenBody {
     /// The token, or its id (for revocation).
@@ -221,3 +221,5 @@ pub struct Account {
     /// Always empty.
     pub roles: Vec<String>,
 }
+
+crate::dialects::secret_debug!(UserApiToken, ApiTokenModel, UserApiTokenBody);

@@ -72,7 +72,7 @@ impl std::fmt::Debug for LoginForm {
 }
 
 /// A login answer.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct TokenResponse {
     /// A Keyward access token, accepted as `Bearer` on every ZenML route and on Keyward's API.
     pub access_token: String,
@@ -147,7 +147,7 @@ impl From<&ServiceAccount> for ServiceAccountResponse {
 }
 
 /// An API key's body.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct ApiKeyBody {
     /// When it was created.
     pub created: String,
@@ -290,3 +290,5 @@ pub struct UserResponse {
     #[schema(value_type = Object)]
     pub resources: Value,
 }
+
+crate::dialects::secret_debug!(ApiKeyBody, TokenResponse);
