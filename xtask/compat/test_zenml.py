@@ -163,3 +163,76 @@ def test_other_accounts_are_invisible(server):
         zen_b.list_api_keys(private.id, APIKeyFilter())
     assert "private" not in [s.name for s in zen_b.list_service_accounts(ServiceAccountFilter()).items]
 
+
+
+def zenml_cli(config, *args, stdin=None):
+    """Runs the published `zenml` CLI with its own configuration folder; returns its output."""
+    import subprocess
+    import sys
+
+    env = dict(os.environ, ZENML_CONFIG_PATH=str(config), ZENML_ANALYTICS_OPT_IN="false")
+    env.pop("ZENML_STORE_URL", None)
+    env.pop("ZENML_STORE_API_KEY", None)
+    cli = os.path.join(os.path.dirname(sys.executable), "zenml")
+    done = subprocess.run([cli, *args], input=stdin, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"zenml {' '.join(args)}: {done.returncode}\n{done.stdout}\n{done.stderr}"
+    return done.stdout + done.stderr
+
+
+def test_zenml_login_with_an_api_key_and_the_cli(server, tmp_path):
+    _, _, _, key = server.tenant(["service-accounts:write", "api-keys:write"], sa_name="zen-cli")
+    config = tmp_path / "zenml-config"
+    out = zenml_cli(config, "login", server.base, "--api-key", stdin=key + "\n")
+    assert "Setting the global active stack to default" in out or "Updated the global store" in out, out
+    status = zenml_cli(config, "status")
+    assert "The active user is: 'zen-cli'" in status and "The active stack is: 'default'" in status, status
+
+    made = zenml_cli(config, "service-account", "create", "cli-bot")
+    assert "kw_ak_" in made.replace("\n", ""), "the new service account's first key is shown once"
+    zenml_cli(config, "service-account", "api-key", "cli-bot", "create", "runner")
+    listed = zenml_cli(config, "service-account", "api-key", "cli-bot", "list")
+    assert "runner" in listed and "default" in listed, listed
+    rotated = zenml_cli(config, "service-account", "api-key", "cli-bot", "rotate", "runner", "--retain", "5")
+    assert "kw_ak_" in rotated.replace("\n", "")
+    zenml_cli(config, "service-account", "api-key", "cli-bot", "update", "runner", "--active", "false")
+    zenml_cli(config, "service-account", "api-key", "cli-bot", "delete", "runner", "--yes")
+    assert "runner" not in zenml_cli(config, "service-account", "api-key", "cli-bot", "list")
+    zenml_cli(config, "service-account", "delete", "cli-bot")
+    assert "cli-bot" not in zenml_cli(config, "service-account", "list")
+
+
+def test_zenml_client_runs_the_lifecycle(server, tmp_path):
+    """`zenml.client.Client()`, configured by ZenML's own environment variables."""
+    import subprocess
+    import sys
+
+    _, _, _, key = server.tenant(["service-accounts:write", "api-keys:write"], sa_name="zen-client")
+    script = """
+from zenml.client import Client
+c = Client()
+assert c.active_user.name == "zen-client" and c.active_user.is_service_account
+assert c.active_project.name == "default" and c.active_stack_model.name == "default"
+sa = c.create_service_account(name="client-bot", description="made by Client()")
+key = c.create_api_key(sa.id, name="worker", description="w")
+assert key.key.startswith("kw_ak_")
+assert [k.name for k in c.list_api_keys(sa.id, name="startswith:work").items] == ["worker"]
+rotated = c.rotate_api_key(sa.id, "worker", retain_period_minutes=1)
+assert rotated.key.startswith("kw_ak_") and rotated.key != key.key
+assert not c.update_api_key(sa.id, "worker", active=False).active
+c.delete_api_key(sa.id, "worker")
+try:
+    c.get_api_key(sa.id, "worker")
+    raise SystemExit("a deleted key was found")
+except KeyError:
+    pass
+c.delete_service_account("client-bot")
+print("ok")
+"""
+    env = dict(
+        os.environ,
+        ZENML_CONFIG_PATH=str(tmp_path / "zenml-config"),
+        ZENML_STORE_URL=server.base,
+        ZENML_STORE_API_KEY=key,
+    )
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stdout + done.stderr

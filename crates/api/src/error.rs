@@ -129,6 +129,11 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "not_found", "Not found", "no such route")
     }
 
+    /// No such thing at this path, for resources the domain does not know (a dialect's fixtures).
+    pub fn not_found(what: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "Not found", format!("no such {what}"))
+    }
+
     /// The route exists but not with this method.
     pub fn method_not_allowed() -> Self {
         Self::new(

@@ -17,6 +17,7 @@ struct Victim {
     service_account_name: &'static str,
     api_key: String,
     secret_key: String,
+    zenml_stack: String,
 }
 
 impl Victim {
@@ -35,6 +36,8 @@ impl Victim {
             "id" if path.starts_with("/api/v2/") => self.api_key.clone(),
             "id" if path.starts_with("/api/accounts/service-identity") => self.service_account.clone(),
             "id" if path.starts_with("/api/accounts/") => self.account.clone(),
+            "project_name_or_id" => self.account.clone(),
+            "stack_id" => self.zenml_stack.clone(),
             _ => return None,
         })
     }
@@ -82,12 +85,15 @@ async fn another_accounts_credential_finds_nothing_anywhere(db: TestDb) {
     let keys = format!("/v1/accounts/{account}/service-accounts/{service_account}");
     let api_key = app.post(&format!("{keys}/api-keys"), &app.admin, json!({"name": "alpha-key"})).await;
     let secret_key = app.post(&format!("{keys}/secret-keys"), &app.admin, json!({"name": "alpha-secret"})).await;
+    let alpha = api_key.body["secret"].as_str().unwrap();
+    let stacks = app.call(Method::GET, "/api/v1/stacks", Some(alpha), None).await;
     let victim = Victim {
         account,
         service_account,
         service_account_name: "alpha-sa",
         api_key: api_key.body["id"].as_str().unwrap().to_owned(),
         secret_key: secret_key.body["id"].as_str().unwrap().to_owned(),
+        zenml_stack: stacks.body["items"][0]["id"].as_str().unwrap().to_owned(),
     };
     let (_, _, _, intruder) = app.tenant("intruder", &["account:admin"]).await;
 

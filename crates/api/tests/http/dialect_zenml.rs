@@ -134,4 +134,51 @@ async fn another_accounts_service_accounts_are_not_found(db: TestDb) {
     assert_eq!(listed.body["total"], 1, "only globex's own service account");
 }
 
-http_tests!(a_client_logs_in_and_manages_service_accounts_and_keys, another_accounts_service_accounts_are_not_found);
+async fn the_account_is_the_one_project_with_one_empty_stack(db: TestDb) {
+    let app = spawn(db).await;
+    let (account, _, _, key) = app.tenant("acme", &[]).await;
+    let (other, _, _, b) = app.tenant("globex", &[]).await;
+    let token = login(&app, &key).await.body["access_token"].as_str().unwrap().to_owned();
+    let b_token = login(&app, &b).await.body["access_token"].as_str().unwrap().to_owned();
+
+    let projects = zen(&app, Method::GET, "/api/v1/projects", &token, None).await;
+    assert_eq!(projects.status, StatusCode::OK, "{:?}", projects.body);
+    assert_json_snapshot!("zenml_projects", projects.body, {
+        ".items[].id" => "[id]", ".items[].body.created" => "[time]", ".items[].body.updated" => "[time]"
+    });
+    assert_eq!(projects.body["items"][0]["id"], account.as_str(), "the project is the account");
+    for name_or_id in ["default", account.as_str()] {
+        let one = zen(&app, Method::GET, &format!("/api/v1/projects/{name_or_id}?hydrate=True"), &token, None).await;
+        assert_eq!((one.status, one.body["body"]["display_name"].as_str()), (StatusCode::OK, Some("acme")));
+    }
+
+    let stacks = zen(&app, Method::GET, "/api/v1/stacks?name=default", &token, None).await;
+    assert_json_snapshot!("zenml_stacks", stacks.body, {
+        ".items[].id" => "[id]", ".items[].body.created" => "[time]", ".items[].body.updated" => "[time]"
+    });
+    let stack_id = stacks.body["items"][0]["id"].as_str().unwrap().to_owned();
+    let stack = zen(&app, Method::GET, &format!("/api/v1/stacks/{stack_id}"), &token, None).await;
+    assert_eq!((stack.status, stack.body["name"].as_str()), (StatusCode::OK, Some("default")));
+    let none = zen(&app, Method::GET, "/api/v1/stacks?name=gpu", &token, None).await;
+    assert_eq!(none.body["total"], 0, "filters apply: there is no stack `gpu`");
+    let stacks_again = zen(&app, Method::GET, "/api/v1/stacks", &token, None).await;
+    assert_eq!(stacks_again.body["items"][0]["id"], stack_id.as_str(), "the stack's id is stable");
+
+    // Another account sees its own project and stack, never acme's.
+    for path in [format!("/api/v1/projects/{account}"), format!("/api/v1/stacks/{stack_id}")] {
+        let answer = zen(&app, Method::GET, &path, &b_token, None).await;
+        assert_eq!((answer.status, answer.body["detail"][0].as_str()), (StatusCode::NOT_FOUND, Some("KeyError")));
+    }
+    let theirs = zen(&app, Method::GET, "/api/v1/projects", &b_token, None).await;
+    assert_eq!(theirs.body["items"][0]["id"], other.as_str());
+    let theirs = zen(&app, Method::GET, "/api/v1/stacks", &b_token, None).await;
+    assert_ne!(theirs.body["items"][0]["id"], stack_id.as_str());
+    let anonymous = app.send(Method::GET, "/api/v1/stacks", &[], None).await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+}
+
+http_tests!(
+    a_client_logs_in_and_manages_service_accounts_and_keys,
+    another_accounts_service_accounts_are_not_found,
+    the_account_is_the_one_project_with_one_empty_stack
+);

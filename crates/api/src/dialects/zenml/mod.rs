@@ -11,6 +11,7 @@ mod api_keys;
 mod service_accounts;
 mod session;
 mod wire;
+mod workspace;
 
 use axum::Json;
 use axum::http::request::Parts;
@@ -83,6 +84,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(api_keys::create_api_key, api_keys::list_api_keys))
         .routes(routes!(api_keys::get_api_key, api_keys::update_api_key, api_keys::delete_api_key))
         .routes(routes!(api_keys::rotate_api_key))
+        .routes(routes!(workspace::list_projects))
+        .routes(routes!(workspace::get_project))
+        .routes(routes!(workspace::list_stacks))
+        .routes(routes!(workspace::get_stack))
 }
 
 /// The service account a ZenML path names by id or by name, in the caller's account.
@@ -130,7 +135,7 @@ pub struct ListParams {
 }
 
 /// A parsed list request.
-struct ListRequest {
+pub(super) struct ListRequest {
     filter: Filter,
     sort: Sort,
     index: u64,

@@ -291,4 +291,27 @@ pub struct UserResponse {
     pub resources: Value,
 }
 
+/// A project or a stack: fixtures derived from the caller's account (see `workspace.rs`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkspaceItem {
+    /// Its id.
+    pub id: String,
+    /// `default`.
+    pub name: String,
+    /// Its body.
+    #[schema(value_type = Object)]
+    pub body: Value,
+    /// Its metadata.
+    #[schema(value_type = Object)]
+    pub metadata: Value,
+    /// Its resources.
+    #[schema(value_type = Object)]
+    pub resources: Value,
+}
+
+/// ZenML's project: the caller's account.
+pub type ProjectResponse = WorkspaceItem;
+/// ZenML's stack: an empty one.
+pub type StackResponse = WorkspaceItem;
+
 crate::dialects::secret_debug!(ApiKeyBody, TokenResponse);
