@@ -5,6 +5,7 @@ KEYWARD_COMPAT_DATABASE_URL (a server the suite may create a schema in). Each te
 one server on a fresh data dir (and, on PostgreSQL, a fresh schema) and stops it at the end.
 """
 
+import contextlib
 import os
 import subprocess
 import threading
@@ -53,11 +54,12 @@ def _psql(url, sql):
     subprocess.run(["psql", url, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql], check=True)
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory):
+@contextlib.contextmanager
+def running_server(data, extra_env=None):
+    """Runs `keyward serve` on the fresh data dir `data` (and, on PostgreSQL, a fresh schema)."""
     binary = os.environ["KEYWARD_BIN"]
-    data = tmp_path_factory.mktemp("keyward-data")
     env = {"KEYWARD_DATA_DIR": str(data), "KEYWARD_LOG": "info", "PATH": os.environ.get("PATH", "")}
+    env.update(extra_env or {})
     pg = os.environ.get("KEYWARD_COMPAT_DATABASE_URL")
     schema = None
     if pg:
@@ -94,6 +96,12 @@ def server(tmp_path_factory):
             child.kill()
         if schema:
             _psql(pg, f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    with running_server(tmp_path_factory.mktemp("keyward-data")) as s:
+        yield s
 
 
 def eventually(check, timeout=10.0):

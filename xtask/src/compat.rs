@@ -50,8 +50,19 @@ fn which_python() -> Result<String> {
     bail!("no python3 with the venv module was found")
 }
 
-/// Runs the suite on SQLite, then on the PostgreSQL at `postgres` if there is one.
-pub fn run(postgres: Option<&str>) -> Result<()> {
+/// `cargo xtask fuzz-api [EXAMPLES]`: only the schemathesis run of the suite, with EXAMPLES
+/// (default 100) examples per operation instead of CI's 10, on both backends.
+pub fn fuzz_api(postgres: Option<&str>, args: &[&str]) -> Result<()> {
+    let examples: u32 = match args.first() {
+        Some(n) => n.parse().context("EXAMPLES must be a whole number")?,
+        None => 100,
+    };
+    run(postgres, Some(examples))
+}
+
+/// Runs the suite on SQLite, then on the PostgreSQL at `postgres` if there is one; with
+/// `fuzz_examples`, only its schemathesis run, with that many examples per operation.
+pub fn run(postgres: Option<&str>, fuzz_examples: Option<u32>) -> Result<()> {
     let python = venv()?;
     exec(cargo().args(["build", "--quiet", "--package", "keyward"]))?;
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
@@ -64,9 +75,12 @@ pub fn run(postgres: Option<&str>) -> Result<()> {
         eprintln!("vendor SDK suite on {name}");
         let mut cmd = Command::new(&python);
         cmd.args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
-            .arg(suite())
+            .arg(fuzz_examples.map_or_else(suite, |_| suite().join("test_schemathesis.py")))
             .env("KEYWARD_BIN", &binary)
             .env_remove("KEYWARD_COMPAT_DATABASE_URL");
+        if let Some(examples) = fuzz_examples {
+            cmd.env("KEYWARD_FUZZ_API_EXAMPLES", examples.to_string());
+        }
         if let Some(url) = url {
             cmd.env("KEYWARD_COMPAT_DATABASE_URL", url);
         }

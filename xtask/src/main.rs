@@ -29,7 +29,8 @@ fn main() -> Result<()> {
         ["test", rest @ ..] => test::run(rest),
         ["lint"] => ci::lint(),
         ["fuzz", rest @ ..] => fuzz::run(rest),
-        ["compat"] => compat::run(postgres::for_tests().ok().as_deref()),
+        ["compat"] => compat::run(postgres::for_tests().ok().as_deref(), None),
+        ["fuzz-api", rest @ ..] => compat::fuzz_api(postgres::for_tests().ok().as_deref(), rest),
         ["ci"] => ci::run(),
         ["postgres"] => postgres::start().map(|url| println!("{url}")),
         ["postgres", "stop"] => postgres::stop(),
@@ -40,6 +41,7 @@ fn main() -> Result<()> {
                 "usage: cargo xtask <task>\n\n  test [ARGS]          run every test (extra ARGS go to the test runner)\n  \
                  compat               the vendors' SDKs against a real keyward serve (part of test)\n  \
                  fuzz [CASES]         the parsers' property tests, a million inputs each\n  \
+                 fuzz-api [EXAMPLES]  schemathesis over /openapi.json, 100 examples per operation\n  \
                  lint                 formatting, clippy, layering and migration checks\n  \
                  ci                   lint, then test\n  \
                  postgres [stop]      start or stop a throwaway PostgreSQL for the tests\n  \

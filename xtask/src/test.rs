@@ -57,7 +57,7 @@ fn run_compat(postgres: Option<&str>, required: bool) -> Result<()> {
         }
         other => other,
     };
-    match compat::run(postgres) {
+    match compat::run(postgres, None) {
         Err(e) if !required && format!("{e:#}").contains("python3") => {
             eprintln!("\n!!! The vendor SDK suite is SKIPPED: {e:#}\n");
             Ok(())

@@ -14,8 +14,10 @@ pub mod metrics;
 mod openapi;
 mod request_id;
 pub mod routes;
+mod schema;
 mod state;
 pub mod usage;
+mod whole_number;
 
 use axum::Router;
 use axum::extract::ConnectInfo;

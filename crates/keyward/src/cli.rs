@@ -214,6 +214,16 @@ pub struct ServeArgs {
     /// `X-Forwarded-For` headers are believed for the limiter, `last_used_ip` and logs.
     #[arg(long, env = "KEYWARD_TRUSTED_PROXIES", default_value = "")]
     pub trusted_proxies: api::TrustedProxies,
+    /// Failed authentications per client address (and per credential id) per minute that are
+    /// answered without delay; each further one is delayed 100 ms more.
+    #[arg(long, env = "KEYWARD_AUTH_FAILURES_FREE", default_value_t = 5)]
+    pub auth_failures_free: u32,
+    /// Failed authentications per client address (and per credential id) per minute from which
+    /// further failures are answered 429 until the minute ends. Valid credentials are never
+    /// refused by the limiter.
+    #[arg(long, env = "KEYWARD_AUTH_FAILURES_MAX", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub auth_failures_max: u32,
     /// Seconds in-flight requests may take to finish after SIGTERM or SIGINT; past that they are
     /// cut and the process exits non-zero (after recording the last key usage).
     #[arg(long, env = "KEYWARD_SHUTDOWN_TIMEOUT", default_value_t = 30,

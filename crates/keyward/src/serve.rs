@@ -194,7 +194,11 @@ pub fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
     let config = ApiConfig {
         keyward: kw.clone(),
         cursor_key: master.derive("keyward list cursors v1"),
-        auth_limits: AuthLimits::default(),
+        auth_limits: AuthLimits {
+            free: args.auth_failures_free.min(args.auth_failures_max),
+            max: args.auth_failures_max,
+            ..AuthLimits::default()
+        },
         trusted_proxies: args.trusted_proxies.clone(),
     };
     let runtime =

@@ -206,7 +206,8 @@ impl<D: Dialect, S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Optiona
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self(None, PhantomData));
         }
-        Ok(Self(Some(crate::extract::parse_json(&bytes)?), PhantomData))
+        // `null` is no body too: the document says the body is optional.
+        Ok(Self(crate::extract::parse_json::<Option<T>>(&bytes)?, PhantomData))
     }
 }
 
@@ -237,11 +238,14 @@ impl<D: Dialect, S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S>
 }
 
 /// The key a vendor path or body names: its id, or its whole credential string (Dynatrace and
-/// Wavefront accept either). `field` names the input in the error.
-pub(crate) fn key_id(raw: &str, field: &str) -> Result<domain::id::ApiKeyId, ApiError> {
+/// Wavefront accept either). `field` names the input in the error. A string shaped like a
+/// credential that is not a valid API key (a mistyped checksum, a secret key) names no key: not
+/// found, as for an id that names nothing.
+pub(crate) fn key_id(raw: &str, field: &str) -> Result<domain::id::ApiKeyId, domain::Error> {
     use domain::credential::{Credential, CredentialKind};
     match Credential::parse(raw) {
         Ok(c) if c.kind() == CredentialKind::ApiKey => Ok(domain::id::ApiKeyId::from_uuid(c.id())),
+        _ if raw.starts_with("kw_") => Err(domain::Error::NotFound(domain::error::Entity::ApiKey)),
         _ => Ok(domain::id::ApiKeyId::parse(raw, field)?),
     }
 }

@@ -55,6 +55,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// An error answer.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = service_identity::ErrorBody)]
 pub struct ErrorBody {
     /// What went wrong; never contains a secret.
     pub error: String,
@@ -62,16 +63,20 @@ pub struct ErrorBody {
 
 /// A service identity to create.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = service_identity::ServiceIdentityRequest)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceIdentityRequest {
     /// Its name, unique in the account.
+    #[schema(value_type = crate::schema::NameText)]
     pub name: String,
     /// A description.
+    #[schema(value_type = Option<crate::schema::DescriptionText>)]
     pub description: Option<String>,
 }
 
 /// A service identity with its credentials: the only answers that hold `client_token`.
 #[derive(Serialize, ToSchema)]
+#[schema(as = service_identity::ServiceIdentityWithToken)]
 pub struct ServiceIdentityWithToken {
     /// The service identity's id: the Keyward service account's id.
     pub id: String,
@@ -103,7 +108,7 @@ impl ServiceIdentityWithToken {
 /// Creates a service identity: a service account with one secret key, whose scopes are the
 /// caller's own (never more).
 #[utoipa::path(post, path = "/api/accounts/{id}/service-identity", tag = TAG, request_body = ServiceIdentityRequest,
-    params(("id" = String, Path, description = "The account's id")),
+    params(("id" = crate::schema::Id, Path, description = "The account's id")),
     security(("bearer" = []), ("x_api_key" = [])),
     responses((status = 201, body = ServiceIdentityWithToken, description = "The new identity, with its client token: shown only here."),
               (status = "4XX", body = ErrorBody, description = "Refused: bad input (400), no or a bad credential (401), a missing scope (403), another account (404), a taken name (409).")))]
@@ -123,7 +128,7 @@ pub async fn create_service_identity(
 
 /// Gives a service identity a new client token; the old one stops working at once.
 #[utoipa::path(get, path = "/api/accounts/service-identity:regenerate/{id}", tag = TAG,
-    params(("id" = String, Path, description = "The service identity's id")),
+    params(("id" = crate::schema::Id, Path, description = "The service identity's id")),
     security(("bearer" = []), ("x_api_key" = [])),
     responses((status = 200, body = ServiceIdentityWithToken, description = "The identity, with its new client token: shown only here."),
               (status = "4XX", body = ErrorBody, description = "Refused, or no such identity in the caller's account (404).")))]
@@ -140,6 +145,7 @@ pub async fn regenerate_service_identity(
 
 /// Client credentials to exchange for a token.
 #[derive(Deserialize, ToSchema)]
+#[schema(as = service_identity::GenerateTokenRequest)]
 #[serde(deny_unknown_fields)]
 pub struct GenerateTokenRequest {
     /// The service identity's client id.
@@ -150,6 +156,7 @@ pub struct GenerateTokenRequest {
 
 /// A Keyward access token.
 #[derive(Serialize, ToSchema)]
+#[schema(as = service_identity::GenerateTokenResponse)]
 pub struct GenerateTokenResponse {
     /// The access token: a JWT signed by Keyward's active signing key, verifiable from
     /// `/.well-known/jwks.json`, accepted as `Bearer` by Keyward's API.

@@ -49,7 +49,7 @@ list_body!(AccountList, AccountBody);
 #[serde(deny_unknown_fields)]
 pub struct CreateAccount {
     /// 1 to 100 characters, no control characters, unique across Keyward.
-    #[schema(value_type = String, example = "acme")]
+    #[schema(value_type = crate::schema::NameText, example = "acme")]
     pub name: Name,
 }
 
@@ -58,7 +58,7 @@ pub struct CreateAccount {
 #[serde(deny_unknown_fields)]
 pub struct UpdateAccount {
     /// A new name.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::schema::NameText>)]
     pub name: Option<Name>,
 }
 
@@ -111,7 +111,7 @@ pub async fn list_accounts(
 
 /// One account: the caller's own, or any for a system administrator.
 #[utoipa::path(get, path = "/v1/accounts/{account_id}", tag = "accounts",
-    params(("account_id" = String, Path, description = "The account's id")),
+    params(("account_id" = crate::schema::Id, Path, description = "The account's id")),
     security(("bearer" = [])),
     responses((status = 200, body = AccountBody), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 #[tracing::instrument(skip_all, fields(account_id = %raw))]
@@ -127,7 +127,7 @@ pub async fn get_account(
 
 /// Renames an account. Needs `account:admin` in it.
 #[utoipa::path(patch, path = "/v1/accounts/{account_id}", tag = "accounts", request_body = UpdateAccount,
-    params(("account_id" = String, Path, description = "The account's id")),
+    params(("account_id" = crate::schema::Id, Path, description = "The account's id")),
     security(("bearer" = [])),
     responses((status = 200, body = AccountBody), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 #[tracing::instrument(skip_all, fields(account_id = %raw))]
@@ -145,7 +145,7 @@ pub async fn update_account(
 /// Deletes an account with all its service accounts and credentials. System administrators only;
 /// the system account cannot be deleted. Its audit events are kept.
 #[utoipa::path(delete, path = "/v1/accounts/{account_id}", tag = "accounts",
-    params(("account_id" = String, Path, description = "The account's id")),
+    params(("account_id" = crate::schema::Id, Path, description = "The account's id")),
     security(("bearer" = [])),
     responses((status = 204), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 #[tracing::instrument(skip_all, fields(account_id = %raw))]

@@ -26,28 +26,36 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ApiKeyListParams {
-    /// Account-wide list only: the keys of this service account.
+    /// Only the keys of this service account (in a service account's own list: that one, or nothing).
+    #[param(value_type = Option<crate::schema::Id>)]
     pub service_account_id: Option<String>,
     /// Only the key with exactly this name.
+    #[param(value_type = Option<crate::schema::NameText>)]
     pub name: Option<String>,
     /// Only enabled (`true`) or disabled (`false`) keys.
     #[param(value_type = Option<bool>)]
     pub active: Option<String>,
     /// Only keys granted exactly this scope.
+    #[param(value_type = Option<crate::schema::ScopeText>)]
     pub scope: Option<String>,
     /// Only expired (`true`) or unexpired (`false`) keys.
     #[param(value_type = Option<bool>)]
     pub expired: Option<String>,
     /// Only keys created at or after this time.
+    #[param(value_type = Option<crate::schema::TimeBoundText>)]
     pub created_from: Option<String>,
     /// Only keys created before this time.
+    #[param(value_type = Option<crate::schema::TimeBoundText>)]
     pub created_to: Option<String>,
     /// Only keys last used at or after this time.
+    #[param(value_type = Option<crate::schema::TimeBoundText>)]
     pub last_used_from: Option<String>,
     /// Only keys last used before this time.
+    #[param(value_type = Option<crate::schema::TimeBoundText>)]
     pub last_used_to: Option<String>,
     /// `created_at` (default), `name`, `last_used_at` or `expires_at`; prefix `-` for descending.
     /// Ties are broken by id; keys never used, or that never expire, come last either way.
+    #[param(pattern = r"^-?(created_at|name|last_used_at|expires_at)$")]
     pub sort: Option<String>,
     /// Comma-separated fields to return, such as `id,name,state`; `id` is always returned.
     pub fields: Option<String>,
@@ -160,8 +168,8 @@ async fn answer(
 
 /// Lists the keys of a service account, expired ones included, with filters and sort.
 #[utoipa::path(get, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/api-keys", tag = "api keys",
-    params(("account_id" = String, Path, description = "The account's id"),
-           ("service_account_id" = String, Path, description = "The service account's id"), ApiKeyListParams),
+    params(("account_id" = crate::schema::Id, Path, description = "The account's id"),
+           ("service_account_id" = crate::schema::Id, Path, description = "The service account's id"), ApiKeyListParams),
     security(("bearer" = [])),
     responses((status = 200, body = ApiKeyList, description = "With `fields=`, each item holds only the fields asked for."),
               (status = "4XX", body = Problem, content_type = "application/problem+json")))]
@@ -173,19 +181,19 @@ pub async fn list_api_keys(
     ApiQuery(q): ApiQuery<ApiKeyListParams>,
 ) -> ApiResult<Json<Value>> {
     let (account, sa) = ids(&path.0, &path.1)?;
-    if q.service_account_id.is_some() {
-        return Err(ApiError::validation(
-            "service_account_id",
-            "is only for the account-wide list; this list is one service account's",
-        ));
-    }
+    let asked =
+        q.service_account_id.as_deref().map(|s| ServiceAccountId::parse(s, "service_account_id")).transpose()?;
     let request = parse(&state, format!("/v1/accounts/{account}/service-accounts/{sa}/api-keys"), q, None)?;
+    if asked.is_some_and(|asked| asked != sa) {
+        // Filters combine with AND: another service account's keys are not in this one's list.
+        return Ok(Json(serde_json::json!({"items": [], "next_cursor": null})));
+    }
     answer(&state, request, move |kw, query| kw.list_api_keys(&p, account, sa, query)).await
 }
 
 /// Lists the keys of a whole account, with filters and sort.
 #[utoipa::path(get, path = "/v1/accounts/{account_id}/api-keys", tag = "api keys",
-    params(("account_id" = String, Path, description = "The account's id"), ApiKeyListParams),
+    params(("account_id" = crate::schema::Id, Path, description = "The account's id"), ApiKeyListParams),
     security(("bearer" = [])),
     responses((status = 200, body = ApiKeyList, description = "With `fields=`, each item holds only the fields asked for."),
               (status = "4XX", body = Problem, content_type = "application/problem+json")))]

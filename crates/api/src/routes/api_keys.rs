@@ -111,19 +111,20 @@ pub(crate) const FIELDS: &[&str] = &[
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKey {
     /// 1 to 100 characters, unique per service account, not shaped like a UUID.
-    #[schema(value_type = String, example = "deploy-bot")]
+    #[schema(value_type = crate::schema::NameText, example = "deploy-bot")]
     pub name: Name,
     /// Up to 1000 characters (default empty).
     #[serde(default)]
-    #[schema(value_type = String)]
+    #[schema(value_type = crate::schema::DescriptionText)]
     pub description: Description,
     /// Scopes, each `[A-Za-z0-9:._*/-]{1,64}` (case-sensitive), at most 100; the caller must hold each one itself.
     #[serde(default)]
-    #[schema(value_type = Vec<String>, example = json!(["service-accounts:read"]))]
+    #[schema(value_type = Vec<crate::schema::ScopeText>, example = json!(["service-accounts:read"]))]
     pub scopes: Scopes,
     /// When the key stops working (RFC 3339, in the future). Give this or `ttl_seconds`, not both.
     pub expires_at: Option<DateTime<Utc>>,
     /// Lifetime in seconds from now, 1 to 10 years. Give this or `expires_at`, not both.
+    #[serde(default, deserialize_with = "crate::whole_number::optional")]
     #[schema(minimum = 1, maximum = 316_224_000)]
     pub ttl_seconds: Option<i64>,
 }
@@ -143,8 +144,8 @@ pub(crate) fn key_ref(raw: &str) -> ApiResult<KeyRef> {
 /// Creates an API key. The response holds the secret, once.
 #[utoipa::path(post, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/api-keys", tag = "api keys",
     request_body = CreateApiKey,
-    params(("account_id" = String, Path, description = "The account's id"),
-           ("service_account_id" = String, Path, description = "The service account's id")),
+    params(("account_id" = crate::schema::Id, Path, description = "The account's id"),
+           ("service_account_id" = crate::schema::Id, Path, description = "The service account's id")),
     security(("bearer" = [])),
     responses((status = 201, body = IssuedApiKeyBody), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 #[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]
@@ -167,9 +168,9 @@ pub async fn create_api_key(
 /// One key, by id or by name.
 #[utoipa::path(get, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/api-keys/{key_id_or_name}",
     tag = "api keys",
-    params(("account_id" = String, Path, description = "The account's id"),
-           ("service_account_id" = String, Path, description = "The service account's id"),
-           ("key_id_or_name" = String, Path, description = "The key's id, or its name")),
+    params(("account_id" = crate::schema::Id, Path, description = "The account's id"),
+           ("service_account_id" = crate::schema::Id, Path, description = "The service account's id"),
+           ("key_id_or_name" = crate::schema::IdOrName, Path, description = "The key's id, or its name")),
     security(("bearer" = [])),
     responses((status = 200, body = ApiKeyBody), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 #[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]
@@ -189,15 +190,15 @@ pub async fn get_api_key(
 #[serde(deny_unknown_fields)]
 pub struct UpdateApiKey {
     /// A new name.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::schema::NameText>)]
     pub name: Option<Name>,
     /// A new description.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::schema::DescriptionText>)]
     pub description: Option<Description>,
     /// Enable or disable the key. A caller cannot disable the key it is using.
     pub active: Option<bool>,
     /// New scopes, replacing the old ones; the caller must hold each one itself.
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(value_type = Option<Vec<crate::schema::ScopeText>>)]
     pub scopes: Option<Scopes>,
     /// A new expiry in the future, or `null` for none.
     #[serde(default, deserialize_with = "crate::extract::present")]
@@ -211,7 +212,7 @@ pub struct UpdateApiKey {
 pub struct RotateCredential {
     /// Seconds the previous secret keeps working, 0 (not at all, the default) to 2592000 (30
     /// days). Only one previous secret is kept: rotating again ends the one retained before.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::whole_number::required")]
     #[schema(minimum = 0, maximum = 2_592_000, default = 0, example = 3600)]
     pub retain_period_seconds: i64,
 }
@@ -219,9 +220,9 @@ pub struct RotateCredential {
 /// Changes a key's name, description, state, scopes or expiry.
 #[utoipa::path(patch, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/api-keys/{key_id_or_name}",
     tag = "api keys", request_body = UpdateApiKey,
-    params(("account_id" = String, Path, description = "The account's id"),
-           ("service_account_id" = String, Path, description = "The service account's id"),
-           ("key_id_or_name" = String, Path, description = "The key's id, or its name")),
+    params(("account_id" = crate::schema::Id, Path, description = "The account's id"),
+           ("service_account_id" = crate::schema::Id, Path, description = "The service account's id"),
+           ("key_id_or_name" = crate::schema::IdOrName, Path, description = "The key's id, or its name")),
     security(("bearer" = [])),
     responses((status = 200, body = ApiKeyBody), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 #[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]
@@ -248,9 +249,9 @@ pub async fn update_api_key(
 /// Gives a key a new secret, returned once; the old secret keeps working for the retain period.
 #[utoipa::path(post, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/api-keys/{key_id_or_name}/rotate",
     tag = "api keys", request_body = RotateCredential,
-    params(("account_id" = String, Path, description = "The account's id"),
-           ("service_account_id" = String, Path, description = "The service account's id"),
-           ("key_id_or_name" = String, Path, description = "The key's id, or its name")),
+    params(("account_id" = crate::schema::Id, Path, description = "The account's id"),
+           ("service_account_id" = crate::schema::Id, Path, description = "The service account's id"),
+           ("key_id_or_name" = crate::schema::IdOrName, Path, description = "The key's id, or its name")),
     security(("bearer" = [])),
     responses((status = 200, body = IssuedApiKeyBody), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 #[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]
@@ -271,9 +272,9 @@ pub async fn rotate_api_key(
 /// Deletes a key. A caller cannot delete the key it is using.
 #[utoipa::path(delete, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/api-keys/{key_id_or_name}",
     tag = "api keys",
-    params(("account_id" = String, Path, description = "The account's id"),
-           ("service_account_id" = String, Path, description = "The service account's id"),
-           ("key_id_or_name" = String, Path, description = "The key's id, or its name")),
+    params(("account_id" = crate::schema::Id, Path, description = "The account's id"),
+           ("service_account_id" = crate::schema::Id, Path, description = "The service account's id"),
+           ("key_id_or_name" = crate::schema::IdOrName, Path, description = "The key's id, or its name")),
     security(("bearer" = [])),
     responses((status = 204), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 #[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]

@@ -60,14 +60,19 @@ list_body!(AuditEventList, AuditEventBody);
 #[into_params(parameter_in = Query)]
 pub struct AuditListParams {
     /// Only this action, such as `api_key.create`.
+    #[param(
+        pattern = "^(account\\.create|account\\.update|account\\.delete|service_account\\.create|service_account\\.update|service_account\\.delete|api_key\\.create|api_key\\.update|api_key\\.rotate|api_key\\.delete|secret_key\\.create|secret_key\\.update|secret_key\\.rotate|secret_key\\.delete|token\\.revoke|signing_key\\.rotate|auth\\.failure)$"
+    )]
     pub action: Option<String>,
     /// Only this actor, such as `api_key:<id>`.
     pub actor: Option<String>,
     /// Only this target, such as `service_account:<id>`.
     pub target: Option<String>,
     /// Only events at or after this time: RFC 3339, or relative such as `now-7d`.
+    #[param(value_type = Option<crate::schema::TimeBoundText>)]
     pub from: Option<String>,
     /// Only events before this time: RFC 3339, or relative such as `now-1h`.
+    #[param(value_type = Option<crate::schema::TimeBoundText>)]
     pub to: Option<String>,
     /// Items per page, 1 to 1000 (default 50).
     #[param(value_type = Option<u16>, minimum = 1, maximum = 1000)]
@@ -78,7 +83,7 @@ pub struct AuditListParams {
 
 /// Lists the audit events of an account, newest first. Needs `audit:read`.
 #[utoipa::path(get, path = "/v1/accounts/{account_id}/audit-events", tag = "audit",
-    params(("account_id" = String, Path, description = "The account's id"), AuditListParams),
+    params(("account_id" = crate::schema::Id, Path, description = "The account's id"), AuditListParams),
     security(("bearer" = [])),
     responses((status = 200, body = AuditEventList), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 #[tracing::instrument(skip_all, fields(account_id = %account))]

@@ -31,6 +31,37 @@ pub struct TokenResponse {
     pub scope: String,
 }
 
+/// A client-credentials request (`application/x-www-form-urlencoded`), as documented; the handler
+/// reads the form itself, so that it can tell RFC 6749's errors apart.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct ClientCredentialsForm {
+    /// `client_credentials`.
+    #[schema(pattern = "^client_credentials$")]
+    grant_type: String,
+    /// Space-separated scopes to narrow the token to (default: all of the client's).
+    #[schema(pattern = r"^[A-Za-z0-9:._*/-]{1,64}( [A-Za-z0-9:._*/-]{1,64})*$")]
+    scope: Option<String>,
+    /// A secret key's id, with `client_secret` (unless sent with HTTP Basic).
+    client_id: Option<String>,
+    /// The secret key (`kw_sk_...`).
+    client_secret: Option<String>,
+    /// `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`, with `client_assertion`.
+    client_assertion_type: Option<String>,
+    /// A JWT signed with the secret key (RFC 7523).
+    client_assertion: Option<String>,
+}
+
+/// A token to introspect or revoke (`application/x-www-form-urlencoded`), as documented.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct TokenForm {
+    /// The token (an access token, or for introspection also an API key).
+    token: String,
+    /// `access_token` or `api_key`: a hint, which may be wrong.
+    token_type_hint: Option<String>,
+}
+
 /// An error response (RFC 6749 §5.2).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TokenError {
@@ -108,10 +139,26 @@ pub(super) fn client_auth(
     }
 }
 
-/// The form parameters, each at most once (RFC 6749 §3.2).
+/// The parameters the OAuth endpoints read; each may appear at most once (RFC 6749 §3.2).
+/// Others are ignored, as RFC 6749 §3.1 asks, even when repeated.
+const KNOWN_PARAMETERS: &[&str] = &[
+    "grant_type",
+    "scope",
+    "client_id",
+    "client_secret",
+    "client_assertion_type",
+    "client_assertion",
+    "token",
+    "token_type_hint",
+];
+
+/// The form parameters the endpoints read, each at most once.
 pub(super) fn form(body: &[u8]) -> Result<std::collections::BTreeMap<String, String>, Refusal> {
     let mut params = std::collections::BTreeMap::new();
     for (k, v) in form_urlencoded::parse(body) {
+        if !KNOWN_PARAMETERS.contains(&k.as_ref()) {
+            continue;
+        }
         if params.insert(k.clone().into_owned(), v.into_owned()).is_some() {
             return Err(invalid_request(format!("the parameter `{k}` is repeated")));
         }
@@ -125,9 +172,10 @@ pub(super) fn form(body: &[u8]) -> Result<std::collections::BTreeMap<String, Str
 /// string as HMAC key, `iss` = `sub` = client id, `aud` = the issuer or this endpoint, a single-use
 /// `jti`); `scope` narrows the key's scopes.
 #[utoipa::path(post, path = "/oauth2/token", tag = "oauth2",
-    request_body(content_type = "application/x-www-form-urlencoded", content = String,
+    request_body(content_type = "application/x-www-form-urlencoded", content = ClientCredentialsForm,
         description = "`grant_type=client_credentials`, optional `scope`, and `client_id` + `client_secret` (unless sent with HTTP Basic) or `client_assertion_type` + `client_assertion`."),
-    responses((status = 200, body = TokenResponse), (status = 400, body = TokenError), (status = 401, body = TokenError)))]
+    responses((status = 200, body = TokenResponse), (status = 400, body = TokenError), (status = 401, body = TokenError),
+              (status = 429, body = TokenError, description = "Too many failed authentications from this address or against this client; see `Retry-After`.")))]
 #[tracing::instrument(skip_all)]
 pub async fn token(State(state): State<AppState>, req: Request) -> Response {
     match grant(state, req).await {

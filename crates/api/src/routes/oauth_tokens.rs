@@ -72,10 +72,12 @@ async fn caller(
 /// authenticates as a client (HTTP Basic or form credentials of a secret key) or with any `Bearer`
 /// credential; tokens of other accounts are reported inactive, except to system administrators.
 #[utoipa::path(post, path = "/oauth2/introspect", tag = "oauth2",
-    request_body(content_type = "application/x-www-form-urlencoded", content = String, description = "`token`, optional `token_type_hint`."),
+    request_body(content_type = "application/x-www-form-urlencoded", content = super::oauth::TokenForm, description = "`token`, optional `token_type_hint`."),
     responses((status = 200, body = Object,
         description = "RFC 7662 §2.2: `active`; for an active token also `token_type` (`Bearer` or `api_key`), `scope`, `client_id`, `sub`, `acct`, `exp`, and for access tokens `iat`, `nbf`, `iss`, `aud` and `jti`."),
-        (status = 401, body = super::oauth::TokenError)))]
+        (status = 400, body = super::oauth::TokenError, description = "No `token`."),
+        (status = 401, body = super::oauth::TokenError),
+        (status = 429, body = super::oauth::TokenError, description = "Too many failed authentications; see `Retry-After`.")))]
 #[tracing::instrument(skip_all)]
 pub async fn introspect(State(state): State<AppState>, req: Request) -> Response {
     let (params, p) = match caller(&state, req, true).await {
@@ -94,8 +96,10 @@ pub async fn introspect(State(state): State<AppState>, req: Request) -> Response
 /// Revokes an access token issued to the authenticated client (RFC 7009); it stops working on every
 /// node at once. Answers 200 whether or not the token was valid or the client's own.
 #[utoipa::path(post, path = "/oauth2/revoke", tag = "oauth2",
-    request_body(content_type = "application/x-www-form-urlencoded", content = String, description = "`token`, optional `token_type_hint`."),
-    responses((status = 200), (status = 401, body = super::oauth::TokenError)))]
+    request_body(content_type = "application/x-www-form-urlencoded", content = super::oauth::TokenForm, description = "`token`, optional `token_type_hint`."),
+    responses((status = 200), (status = 400, body = super::oauth::TokenError, description = "No `token`."),
+              (status = 401, body = super::oauth::TokenError),
+              (status = 429, body = super::oauth::TokenError, description = "Too many failed authentications; see `Retry-After`.")))]
 #[tracing::instrument(skip_all)]
 pub async fn revoke(State(state): State<AppState>, req: Request) -> Response {
     let (params, p) = match caller(&state, req, false).await {

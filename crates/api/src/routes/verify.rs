@@ -21,7 +21,7 @@ pub struct VerifyRequest {
     pub key: SecretString,
     /// Scopes the request needs; every one must be granted (a granted `x:*` covers `x:...`).
     #[serde(default)]
-    #[schema(value_type = Vec<String>, example = json!(["metrics:write"]))]
+    #[schema(value_type = Vec<crate::schema::ScopeText>, example = json!(["metrics:write"]))]
     pub required_scopes: Scopes,
 }
 

@@ -72,7 +72,7 @@ pub async fn create_api_token(
 
 /// A token of the caller's account, by id (or by the token itself).
 #[utoipa::path(get, path = "/api/v2/apiTokens/{id}", tag = TAG,
-    params(("id" = String, Path, description = "The token's id, or the token itself")),
+    params(("id" = crate::schema::IdOrToken, Path, description = "The token's id, or the token itself")),
     security(("api_token" = [])),
     responses((status = 200, body = ApiToken, description = "The token's metadata, every field."),
               (status = "4XX", body = DynatraceError, description = "Refused, or no such token in the caller's account (404).")))]
@@ -104,7 +104,7 @@ async fn with_key<T: Send + 'static>(
 
 /// Changes a token's name, state or scopes. A token cannot disable itself.
 #[utoipa::path(put, path = "/api/v2/apiTokens/{id}", tag = TAG, request_body = ApiTokenUpdate,
-    params(("id" = String, Path, description = "The token's id, or the token itself")),
+    params(("id" = crate::schema::IdOrToken, Path, description = "The token's id, or the token itself")),
     security(("api_token" = [])),
     responses((status = 204, description = "Changed."),
               (status = "4XX", body = DynatraceError, description = "Refused; 400 when a token would disable itself.")))]
@@ -132,7 +132,7 @@ pub async fn update_api_token(
 
 /// Deletes a token. A token cannot delete itself.
 #[utoipa::path(delete, path = "/api/v2/apiTokens/{id}", tag = TAG,
-    params(("id" = String, Path, description = "The token's id, or the token itself")),
+    params(("id" = crate::schema::IdOrToken, Path, description = "The token's id, or the token itself")),
     security(("api_token" = [])),
     responses((status = 204, description = "Deleted."),
               (status = "4XX", body = DynatraceError, description = "Refused; 400 when a token would delete itself.")))]

@@ -9,6 +9,7 @@ use super::query::format_time;
 
 /// An error answer.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = dynatrace::DynatraceError)]
 pub struct DynatraceError {
     /// The error.
     pub error: ErrorBody,
@@ -16,6 +17,7 @@ pub struct DynatraceError {
 
 /// What went wrong.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = dynatrace::ErrorBody)]
 pub struct ErrorBody {
     /// The HTTP status code.
     pub code: u16,
@@ -25,6 +27,7 @@ pub struct ErrorBody {
 
 /// A token's metadata. Lists hold only the fields `fields` selects.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = dynatrace::ApiToken)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiToken {
     /// The token's id: the Keyward API key's id.
@@ -72,6 +75,7 @@ impl ApiToken {
 
 /// A page of tokens.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = dynatrace::ApiTokenList)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiTokenList {
     /// The page size asked for.
@@ -85,20 +89,25 @@ pub struct ApiTokenList {
 
 /// A new token.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = dynatrace::ApiTokenCreate)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ApiTokenCreate {
     /// Its name.
+    #[schema(value_type = crate::schema::NameText)]
     pub name: String,
     /// Its scopes: Dynatrace's (such as `metrics.read`) or Keyward's; the caller must hold each.
+    #[schema(value_type = Vec<crate::schema::ScopeText>)]
     pub scopes: Vec<String>,
     /// When it expires: ISO 8601, or relative such as `now+14d`. Absent or `null`: never.
     pub expiration_date: Option<String>,
     /// Must be absent, `null` or `false`: Keyward has no personal access tokens.
+    #[schema(value_type = Option<crate::schema::FalseOnly>)]
     pub personal_access_token: Option<bool>,
 }
 
 /// A token just created: the only answer that holds its secret.
 #[derive(Serialize, ToSchema)]
+#[schema(as = dynatrace::ApiTokenCreated)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiTokenCreated {
     /// Its id.
@@ -112,18 +121,22 @@ pub struct ApiTokenCreated {
 
 /// Changes to a token; absent fields stay as they are.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = dynatrace::ApiTokenUpdate)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ApiTokenUpdate {
     /// A new name.
+    #[schema(value_type = Option<crate::schema::NameText>)]
     pub name: Option<String>,
     /// Enable or disable it. A token cannot disable itself.
     pub enabled: Option<bool>,
     /// New scopes, replacing the old ones.
+    #[schema(value_type = Option<Vec<crate::schema::ScopeText>>)]
     pub scopes: Option<Vec<String>>,
 }
 
 /// A token, presented to look it up.
 #[derive(Deserialize, ToSchema)]
+#[schema(as = dynatrace::ApiTokenSecret)]
 #[serde(deny_unknown_fields)]
 pub struct ApiTokenSecret {
     /// The token (`kw_ak_…`).

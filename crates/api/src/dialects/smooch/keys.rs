@@ -24,7 +24,7 @@ fn ids(sa: &str, key: &str) -> std::result::Result<(ServiceAccountId, SecretKeyI
 /// Creates a secret key; its scopes are the caller's own (Smooch has none). The answer holds the
 /// secret, this once.
 #[utoipa::path(post, path = "/v1.1/serviceaccounts/{serviceAccountId}/keys", tag = TAG, request_body = NewKey,
-    params(("serviceAccountId" = String, Path, description = "The service account's id")),
+    params(("serviceAccountId" = crate::schema::Id, Path, description = "The service account's id")),
     security(("smooch_basic" = []), ("bearer" = [])),
     responses((status = 201, body = KeyBody, description = "The new key, with its secret: shown only here."),
               (status = "4XX", body = SmoochError, description = "Refused, or no such service account (404).")))]
@@ -45,7 +45,7 @@ pub async fn create_secret_key(
 
 /// The secret keys of a service account, without their secrets.
 #[utoipa::path(get, path = "/v1.1/serviceaccounts/{serviceAccountId}/keys", tag = TAG,
-    params(("serviceAccountId" = String, Path, description = "The service account's id")),
+    params(("serviceAccountId" = crate::schema::Id, Path, description = "The service account's id")),
     security(("smooch_basic" = []), ("bearer" = [])),
     responses((status = 200, body = KeyList, description = "Its keys, oldest first."),
               (status = "4XX", body = SmoochError, description = "Refused, or no such service account (404).")))]
@@ -62,8 +62,8 @@ pub async fn list_secret_keys(
 
 /// One secret key, without its secret.
 #[utoipa::path(get, path = "/v1.1/serviceaccounts/{serviceAccountId}/keys/{keyId}", tag = TAG,
-    params(("serviceAccountId" = String, Path, description = "The service account's id"),
-           ("keyId" = String, Path, description = "The key's id")),
+    params(("serviceAccountId" = crate::schema::Id, Path, description = "The service account's id"),
+           ("keyId" = crate::schema::Id, Path, description = "The key's id")),
     security(("smooch_basic" = []), ("bearer" = [])),
     responses((status = 200, body = KeyBody, description = "The key."),
               (status = "4XX", body = SmoochError, description = "Refused, or no such key (404).")))]
@@ -80,8 +80,8 @@ pub async fn get_secret_key(
 
 /// Deletes a secret key. A key cannot delete itself.
 #[utoipa::path(delete, path = "/v1.1/serviceaccounts/{serviceAccountId}/keys/{keyId}", tag = TAG,
-    params(("serviceAccountId" = String, Path, description = "The service account's id"),
-           ("keyId" = String, Path, description = "The key's id")),
+    params(("serviceAccountId" = crate::schema::Id, Path, description = "The service account's id"),
+           ("keyId" = crate::schema::Id, Path, description = "The key's id")),
     security(("smooch_basic" = []), ("bearer" = [])),
     responses((status = 200, body = Object, description = "Deleted: an empty object."),
               (status = "4XX", body = SmoochError, description = "Refused (409 for the key making the request), or no such key (404).")))]
@@ -99,8 +99,8 @@ pub async fn delete_secret_key(
 /// An account-scoped JWT signed with the key: HS256, `kid` = its id, `scope: "account"`, for an
 /// hour. It works as `Bearer` on every Smooch route and on the native API, with the key's scopes.
 #[utoipa::path(get, path = "/v1.1/serviceaccounts/{serviceAccountId}/keys/{keyId}/jwt", tag = TAG,
-    params(("serviceAccountId" = String, Path, description = "The service account's id"),
-           ("keyId" = String, Path, description = "The key's id")),
+    params(("serviceAccountId" = crate::schema::Id, Path, description = "The service account's id"),
+           ("keyId" = crate::schema::Id, Path, description = "The key's id")),
     security(("smooch_basic" = []), ("bearer" = [])),
     responses((status = 200, body = Jwt, description = "The JWT."),
               (status = "4XX", body = SmoochError, description = "Refused, or no such key (404).")))]

@@ -29,7 +29,7 @@ pub struct ListParams {
     #[param(value_type = Option<u16>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
     /// How many to skip (default 0).
-    #[param(value_type = Option<u64>, minimum = 0)]
+    #[param(value_type = Option<i64>, minimum = 0)]
     pub offset: Option<String>,
 }
 
@@ -74,7 +74,11 @@ pub async fn list_service_accounts(
         None => Limit::parse_between("25", 1, 100, "limit")?,
     };
     let offset: u64 = match q.offset.as_deref() {
-        Some(o) => o.parse().map_err(|_| ApiError::validation("offset", "must be a whole number from 0"))?,
+        Some(o) => o
+            .parse::<i64>()
+            .ok()
+            .and_then(|o| u64::try_from(o).ok())
+            .ok_or_else(|| ApiError::validation("offset", "must be a whole number from 0 to 2^63 - 1"))?,
         None => 0,
     };
     let query = ServiceAccountQuery { page: PageRequest { limit, after: None, skip: offset }, ..Default::default() };
@@ -88,7 +92,7 @@ pub async fn list_service_accounts(
 
 /// One service account.
 #[utoipa::path(get, path = "/v1.1/serviceaccounts/{serviceAccountId}", tag = TAG,
-    params(("serviceAccountId" = String, Path, description = "The service account's id")),
+    params(("serviceAccountId" = crate::schema::Id, Path, description = "The service account's id")),
     security(("smooch_basic" = []), ("bearer" = [])),
     responses((status = 200, body = ServiceAccountBody, description = "The service account."),
               (status = "4XX", body = SmoochError, description = "Refused, or no such service account in the caller's account (404).")))]
@@ -105,7 +109,7 @@ pub async fn get_service_account(
 
 /// Renames a service account.
 #[utoipa::path(put, path = "/v1.1/serviceaccounts/{serviceAccountId}", tag = TAG, request_body = NewServiceAccount,
-    params(("serviceAccountId" = String, Path, description = "The service account's id")),
+    params(("serviceAccountId" = crate::schema::Id, Path, description = "The service account's id")),
     security(("smooch_basic" = []), ("bearer" = [])),
     responses((status = 200, body = ServiceAccountBody, description = "The renamed service account."),
               (status = "4XX", body = SmoochError, description = "Refused, or no such service account (404).")))]
@@ -124,7 +128,7 @@ pub async fn update_service_account(
 
 /// Deletes a service account and its keys. A caller cannot delete its own.
 #[utoipa::path(delete, path = "/v1.1/serviceaccounts/{serviceAccountId}", tag = TAG,
-    params(("serviceAccountId" = String, Path, description = "The service account's id")),
+    params(("serviceAccountId" = crate::schema::Id, Path, description = "The service account's id")),
     security(("smooch_basic" = []), ("bearer" = [])),
     responses((status = 200, body = Object, description = "Deleted: an empty object."),
               (status = "4XX", body = SmoochError, description = "Refused (409 for the caller's own), or no such service account (404).")))]

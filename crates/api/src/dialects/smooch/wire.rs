@@ -5,6 +5,7 @@ use utoipa::ToSchema;
 
 /// An error answer.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = smooch::SmoochError)]
 pub struct SmoochError {
     /// The error.
     pub error: ErrorBody,
@@ -12,6 +13,7 @@ pub struct SmoochError {
 
 /// What went wrong.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = smooch::ErrorBody)]
 pub struct ErrorBody {
     /// `bad_request`, `unauthorized`, `forbidden`, `not_found`, `conflict`, ...
     pub code: String,
@@ -21,6 +23,7 @@ pub struct ErrorBody {
 
 /// A service account.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = smooch::ServiceAccount)]
 pub struct ServiceAccount {
     /// Its id: the Keyward service account's id.
     #[serde(rename = "_id")]
@@ -37,6 +40,7 @@ impl From<domain::service_account::ServiceAccount> for ServiceAccount {
 
 /// `{"serviceAccount": {...}}`.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = smooch::ServiceAccountBody)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceAccountBody {
     /// The service account.
@@ -45,6 +49,7 @@ pub struct ServiceAccountBody {
 
 /// A page of service accounts.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = smooch::ServiceAccountList)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceAccountList {
     /// The service accounts, oldest first.
@@ -57,14 +62,17 @@ pub struct ServiceAccountList {
 
 /// A service account to create, or its new name.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = smooch::NewServiceAccount)]
 #[serde(deny_unknown_fields)]
 pub struct NewServiceAccount {
     /// Its name, unique in the account.
+    #[schema(value_type = crate::schema::NameText)]
     pub name: String,
 }
 
 /// A secret key. `secret` is present only in the answer that creates it.
 #[derive(Serialize, ToSchema)]
+#[schema(as = smooch::Key)]
 pub struct Key {
     /// Its id: the Keyward secret key's id, the `kid` of the JWTs it signs.
     #[serde(rename = "_id")]
@@ -84,6 +92,7 @@ impl From<domain::secret_key::SecretKey> for Key {
 
 /// `{"key": {...}}`.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = smooch::KeyBody)]
 pub struct KeyBody {
     /// The key.
     pub key: Key,
@@ -91,6 +100,7 @@ pub struct KeyBody {
 
 /// `{"keys": [...]}`.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = smooch::KeyList)]
 pub struct KeyList {
     /// The service account's secret keys, oldest first.
     pub keys: Vec<Key>,
@@ -98,14 +108,17 @@ pub struct KeyList {
 
 /// A secret key to create.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = smooch::NewKey)]
 #[serde(deny_unknown_fields)]
 pub struct NewKey {
     /// Its name, unique per service account.
+    #[schema(value_type = crate::schema::NameText)]
     pub name: String,
 }
 
 /// `{"jwt": "..."}`.
 #[derive(Serialize, ToSchema)]
+#[schema(as = smooch::Jwt)]
 pub struct Jwt {
     /// An HS256 JWT signed with the key, `kid` = its id, `scope: "account"`, valid for an hour.
     pub jwt: String,

@@ -62,9 +62,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(tokens::delete_customer_token))
 }
 
-/// The service account a Wavefront identifier names, in the caller's account.
+/// The service account a Wavefront identifier names, in the caller's account. A string that
+/// cannot be a name (a UUID, say) names no service account.
 fn service_account(kw: &Keyward, p: &Principal, identifier: &str) -> Result<ServiceAccount, domain::Error> {
-    kw.find_service_account(p, p.account_id, &Name::parse(identifier, "id")?)
+    let name =
+        Name::parse(identifier, "id").map_err(|_| domain::Error::NotFound(domain::error::Entity::ServiceAccount))?;
+    kw.find_service_account(p, p.account_id, &name)
 }
 
 /// The tokens of `sa`, oldest first, as Wavefront lists them; none for a caller who may not read

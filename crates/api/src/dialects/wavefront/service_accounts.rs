@@ -27,7 +27,7 @@ fn view(
 
 /// Creates a service account in the caller's account.
 #[utoipa::path(post, path = "/api/v2/account/serviceaccount", tag = TAG, request_body = ServiceAccountWrite,
-    security(("x_auth_token" = [])),
+    security(("x_auth_token" = []), ("bearer" = [])),
     responses((status = 200, body = Envelope<ServiceAccount>, description = "The new service account."),
               (status = "4XX", body = Envelope<String>, description = "Refused: bad input (400), no or a bad token (401), a missing scope (403), a taken identifier (409).")))]
 #[tracing::instrument(skip_all)]
@@ -55,7 +55,7 @@ pub async fn create_service_account(
 
 /// Every service account of the caller's account, with their tokens.
 #[utoipa::path(get, path = "/api/v2/account/serviceaccount", tag = TAG,
-    security(("x_auth_token" = [])),
+    security(("x_auth_token" = []), ("bearer" = [])),
     responses((status = 200, body = Envelope<Vec<ServiceAccount>>, description = "The service accounts, oldest first."),
               (status = "4XX", body = Envelope<String>, description = "Refused: no or a bad token (401), a missing scope (403).")))]
 #[tracing::instrument(skip_all)]
@@ -71,8 +71,8 @@ pub async fn list_service_accounts(
 
 /// One service account, by identifier.
 #[utoipa::path(get, path = "/api/v2/account/serviceaccount/{id}", tag = TAG,
-    params(("id" = String, Path, description = "The identifier, such as `sa::ci`")),
-    security(("x_auth_token" = [])),
+    params(("id" = crate::schema::NameText, Path, description = "The identifier, such as `sa::ci`")),
+    security(("x_auth_token" = []), ("bearer" = [])),
     responses((status = 200, body = Envelope<ServiceAccount>, description = "The service account."),
               (status = "4XX", body = Envelope<String>, description = "Refused, or no such service account in the caller's account (404).")))]
 #[tracing::instrument(skip_all)]
@@ -98,8 +98,8 @@ async fn change(state: &AppState, p: Principal, id: String, changes: ServiceAcco
 
 /// Changes a service account's identifier, description or state.
 #[utoipa::path(put, path = "/api/v2/account/serviceaccount/{id}", tag = TAG, request_body = ServiceAccountWrite,
-    params(("id" = String, Path, description = "The identifier, such as `sa::ci`")),
-    security(("x_auth_token" = [])),
+    params(("id" = crate::schema::NameText, Path, description = "The identifier, such as `sa::ci`")),
+    security(("x_auth_token" = []), ("bearer" = [])),
     responses((status = 200, body = Envelope<ServiceAccount>, description = "The changed service account."),
               (status = "4XX", body = Envelope<String>, description = "Refused, or no such service account (404).")))]
 #[tracing::instrument(skip_all)]
@@ -125,8 +125,8 @@ pub async fn update_service_account(
 
 /// Activates a service account: its tokens work again.
 #[utoipa::path(post, path = "/api/v2/account/serviceaccount/{id}/activate", tag = TAG,
-    params(("id" = String, Path, description = "The identifier, such as `sa::ci`")),
-    security(("x_auth_token" = [])),
+    params(("id" = crate::schema::NameText, Path, description = "The identifier, such as `sa::ci`")),
+    security(("x_auth_token" = []), ("bearer" = [])),
     responses((status = 200, body = Envelope<ServiceAccount>, description = "The service account, active."),
               (status = "4XX", body = Envelope<String>, description = "Refused, or no such service account (404).")))]
 #[tracing::instrument(skip_all)]
@@ -141,8 +141,8 @@ pub async fn activate_service_account(
 
 /// Deactivates a service account: its tokens stop working at once.
 #[utoipa::path(post, path = "/api/v2/account/serviceaccount/{id}/deactivate", tag = TAG,
-    params(("id" = String, Path, description = "The identifier, such as `sa::ci`")),
-    security(("x_auth_token" = [])),
+    params(("id" = crate::schema::NameText, Path, description = "The identifier, such as `sa::ci`")),
+    security(("x_auth_token" = []), ("bearer" = [])),
     responses((status = 200, body = Envelope<ServiceAccount>, description = "The service account, inactive."),
               (status = "4XX", body = Envelope<String>, description = "Refused (409 for the caller's own service account), or no such service account (404).")))]
 #[tracing::instrument(skip_all)]
@@ -157,8 +157,8 @@ pub async fn deactivate_service_account(
 
 /// Deletes a service account and its tokens.
 #[utoipa::path(delete, path = "/api/v2/account/{id}", tag = TAG,
-    params(("id" = String, Path, description = "The identifier, such as `sa::ci`")),
-    security(("x_auth_token" = [])),
+    params(("id" = crate::schema::NameText, Path, description = "The identifier, such as `sa::ci`")),
+    security(("x_auth_token" = []), ("bearer" = [])),
     responses((status = 200, body = Envelope<Account>, description = "The deleted account."),
               (status = "4XX", body = Envelope<String>, description = "Refused (409 for the caller's own service account), or no such service account (404).")))]
 #[tracing::instrument(skip_all)]

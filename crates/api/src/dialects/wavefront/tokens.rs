@@ -49,8 +49,7 @@ fn rename(
     token: &str,
     name: Option<String>,
 ) -> DomainResult<UserApiToken> {
-    let id =
-        key_id(token, "token").map_err(|_| domain::ValidationError::new("token", "is not a token or a token id"))?;
+    let id = key_id(token, "token").map_err(|e| not_a_token(e, "token"))?;
     let name = Name::parse(name.as_deref().unwrap_or(""), "tokenName")?;
     let changes = ApiKeyChanges { name: Some(name), ..Default::default() };
     let key = kw.update_api_key(p, p.account_id, sa.id, &KeyRef::Id(id), changes)?;
@@ -60,6 +59,15 @@ fn rename(
     found.ok_or(domain::Error::NotFound(domain::error::Entity::ApiKey))
 }
 
+/// Says "not a token" for what is neither a token nor an id; keeps "not found" for a token-shaped
+/// string that names no key.
+fn not_a_token(e: domain::Error, field: &str) -> domain::Error {
+    match e {
+        domain::Error::Validation(_) => domain::ValidationError::new(field, "is not a token or a token id").into(),
+        other => other,
+    }
+}
+
 /// The key id inside a `tokenID`.
 fn key_id_of(token: &str) -> Option<domain::id::ApiKeyId> {
     key_id(token, "token").ok()
@@ -67,16 +75,15 @@ fn key_id_of(token: &str) -> Option<domain::id::ApiKeyId> {
 
 /// Deletes the token `token` of `sa` and answers the tokens left.
 fn delete(kw: &Keyward, p: &Principal, sa: &ServiceAccount, token: &str) -> DomainResult<Vec<UserApiToken>> {
-    let id =
-        key_id(token, "token").map_err(|_| domain::ValidationError::new("token", "is not a token or a token id"))?;
+    let id = key_id(token, "token").map_err(|e| not_a_token(e, "token"))?;
     kw.delete_api_key(p, p.account_id, sa.id, &KeyRef::Id(id))?;
     tokens_of(kw, p, sa)
 }
 
 /// Generates a token for a service account; its scopes are the caller's own (never more).
 #[utoipa::path(post, path = "/api/v2/apitoken/serviceaccount/{id}", tag = TAG, request_body(content = Option<UserApiTokenBody>),
-    params(("id" = String, Path, description = "The service account's identifier, such as `sa::ci`")),
-    security(("x_auth_token" = [])),
+    params(("id" = crate::schema::NameText, Path, description = "The service account's identifier, such as `sa::ci`")),
+    security(("x_auth_token" = []), ("bearer" = [])),
     responses((status = 200, body = Envelope<Vec<UserApiToken>>, description = "All the service account's tokens, the new one last."),
               (status = "4XX", body = Envelope<String>, description = "Refused, or no such service account (404).")))]
 #[tracing::instrument(skip_all)]
@@ -92,8 +99,8 @@ pub async fn generate_token_service_account(
 
 /// The tokens of a service account.
 #[utoipa::path(get, path = "/api/v2/apitoken/serviceaccount/{id}", tag = TAG,
-    params(("id" = String, Path, description = "The service account's identifier, such as `sa::ci`")),
-    security(("x_auth_token" = [])),
+    params(("id" = crate::schema::NameText, Path, description = "The service account's identifier, such as `sa::ci`")),
+    security(("x_auth_token" = []), ("bearer" = [])),
     responses((status = 200, body = Envelope<Vec<UserApiToken>>, description = "Its tokens, oldest first."),
               (status = "4XX", body = Envelope<String>, description = "Refused, or no such service account (404).")))]
 #[tracing::instrument(skip_all)]
@@ -106,10 +113,10 @@ pub async fn get_tokens_service_account(
 }
 
 /// Renames a token of a service account.
-#[utoipa::path(put, path = "/api/v2/apitoken/serviceaccount/{id}/{token}", tag = TAG, request_body = UserApiTokenBody,
-    params(("id" = String, Path, description = "The service account's identifier"),
-           ("token" = String, Path, description = "The token, or its id")),
-    security(("x_auth_token" = [])),
+#[utoipa::path(put, path = "/api/v2/apitoken/serviceaccount/{id}/{token}", tag = TAG, request_body = super::wire::UserApiTokenRename,
+    params(("id" = crate::schema::NameText, Path, description = "The service account's identifier"),
+           ("token" = crate::schema::IdOrToken, Path, description = "The token, or its id")),
+    security(("x_auth_token" = []), ("bearer" = [])),
     responses((status = 200, body = Envelope<UserApiToken>, description = "The renamed token."),
               (status = "4XX", body = Envelope<String>, description = "Refused, or no such token (404).")))]
 #[tracing::instrument(skip_all)]
@@ -125,9 +132,9 @@ pub async fn update_token_name_service_account(
 
 /// Deletes a token of a service account. A token cannot delete itself.
 #[utoipa::path(delete, path = "/api/v2/apitoken/serviceaccount/{id}/{token}", tag = TAG,
-    params(("id" = String, Path, description = "The service account's identifier"),
-           ("token" = String, Path, description = "The token, or its id")),
-    security(("x_auth_token" = [])),
+    params(("id" = crate::schema::NameText, Path, description = "The service account's identifier"),
+           ("token" = crate::schema::IdOrToken, Path, description = "The token, or its id")),
+    security(("x_auth_token" = []), ("bearer" = [])),
     responses((status = 200, body = Envelope<Vec<UserApiToken>>, description = "The tokens left."),
               (status = "4XX", body = Envelope<String>, description = "Refused (409 for the token making the request), or no such token (404).")))]
 #[tracing::instrument(skip_all)]
@@ -142,7 +149,7 @@ pub async fn delete_token_service_account(
 
 /// Generates a token for the caller's own service account.
 #[utoipa::path(post, path = "/api/v2/apitoken", tag = TAG, request_body(content = Option<UserApiTokenBody>),
-    security(("x_auth_token" = [])),
+    security(("x_auth_token" = []), ("bearer" = [])),
     responses((status = 200, body = Envelope<Vec<UserApiToken>>, description = "All the caller's service account's tokens, the new one last."),
               (status = "4XX", body = Envelope<String>, description = "Refused: no or a bad token (401), a missing scope (403).")))]
 #[tracing::instrument(skip_all)]
@@ -157,7 +164,7 @@ pub async fn create_token(
 
 /// The tokens of the caller's own service account.
 #[utoipa::path(get, path = "/api/v2/apitoken", tag = TAG,
-    security(("x_auth_token" = [])),
+    security(("x_auth_token" = []), ("bearer" = [])),
     responses((status = 200, body = Envelope<Vec<UserApiToken>>, description = "The caller's service account's tokens, oldest first."),
               (status = "4XX", body = Envelope<String>, description = "Refused: no or a bad token (401), a missing scope (403).")))]
 #[tracing::instrument(skip_all)]
@@ -166,9 +173,9 @@ pub async fn get_all_tokens(State(state): State<AppState>, DialectCaller(p, _): 
 }
 
 /// Renames a token of the caller's own service account.
-#[utoipa::path(put, path = "/api/v2/apitoken/{id}", tag = TAG, request_body = UserApiTokenBody,
-    params(("id" = String, Path, description = "The token, or its id")),
-    security(("x_auth_token" = [])),
+#[utoipa::path(put, path = "/api/v2/apitoken/{id}", tag = TAG, request_body = super::wire::UserApiTokenRename,
+    params(("id" = crate::schema::IdOrToken, Path, description = "The token, or its id")),
+    security(("x_auth_token" = []), ("bearer" = [])),
     responses((status = 200, body = Envelope<UserApiToken>, description = "The renamed token."),
               (status = "4XX", body = Envelope<String>, description = "Refused, or no such token (404).")))]
 #[tracing::instrument(skip_all)]
@@ -184,8 +191,8 @@ pub async fn update_token_name(
 
 /// Deletes a token of the caller's own service account. A token cannot delete itself.
 #[utoipa::path(delete, path = "/api/v2/apitoken/{id}", tag = TAG,
-    params(("id" = String, Path, description = "The token, or its id")),
-    security(("x_auth_token" = [])),
+    params(("id" = crate::schema::IdOrToken, Path, description = "The token, or its id")),
+    security(("x_auth_token" = []), ("bearer" = [])),
     responses((status = 200, body = Envelope<Vec<UserApiToken>>, description = "The tokens left."),
               (status = "4XX", body = Envelope<String>, description = "Refused (409 for the token making the request), or no such token (404).")))]
 #[tracing::instrument(skip_all)]
@@ -218,7 +225,7 @@ fn customer_token(
     token: &str,
     field: &str,
 ) -> DomainResult<(domain::api_key::ApiKey, Option<domain::secret::SecretString>, ServiceAccount)> {
-    let id = key_id(token, field).map_err(|_| domain::ValidationError::new(field, "is not a token or a token id"))?;
+    let id = key_id(token, field).map_err(|e| not_a_token(e, field))?;
     let key = kw.get_api_key_by_id(p, p.account_id, id)?;
     let keys = kw.list_api_keys_with_secrets(p, p.account_id, Some(key.service_account_id))?;
     let secret = keys.into_iter().find(|(k, _)| k.id == id).and_then(|(_, s)| s);
@@ -229,7 +236,7 @@ fn customer_token(
 
 /// Every token of the caller's account ("customer").
 #[utoipa::path(get, path = "/api/v2/apitoken/customertokens", tag = TAG,
-    security(("x_auth_token" = [])),
+    security(("x_auth_token" = []), ("bearer" = [])),
     responses((status = 200, body = Envelope<Vec<ApiTokenModel>>, description = "The account's tokens."),
               (status = "4XX", body = Envelope<String>, description = "Refused: no or a bad token (401), a missing scope (403).")))]
 #[tracing::instrument(skip_all)]
@@ -242,8 +249,8 @@ pub async fn get_customer_tokens(
 
 /// One token of the caller's account.
 #[utoipa::path(get, path = "/api/v2/apitoken/customertokens/{id}", tag = TAG,
-    params(("id" = String, Path, description = "The token, or its id")),
-    security(("x_auth_token" = [])),
+    params(("id" = crate::schema::IdOrToken, Path, description = "The token, or its id")),
+    security(("x_auth_token" = []), ("bearer" = [])),
     responses((status = 200, body = Envelope<ApiTokenModel>, description = "The token."),
               (status = "4XX", body = Envelope<String>, description = "Refused, or no such token in the caller's account (404).")))]
 #[tracing::instrument(skip_all)]
@@ -261,8 +268,8 @@ pub async fn get_customer_token(
 }
 
 /// Revokes (deletes) any token of the caller's account, named by `tokenID`.
-#[utoipa::path(put, path = "/api/v2/apitoken/customertokens/revoke", tag = TAG, request_body = UserApiTokenBody,
-    security(("x_auth_token" = [])),
+#[utoipa::path(put, path = "/api/v2/apitoken/customertokens/revoke", tag = TAG, request_body = super::wire::UserApiTokenRevoke,
+    security(("x_auth_token" = []), ("bearer" = [])),
     responses((status = 200, body = Envelope<UserApiToken>, description = "The revoked token, as it was."),
               (status = "4XX", body = Envelope<String>, description = "Refused (409 for the token making the request), or no such token (404).")))]
 #[tracing::instrument(skip_all)]

@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 
 /// How a request went.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = wavefront::Status)]
 pub struct Status {
     /// `OK` or `ERROR`.
     pub result: &'static str,
@@ -66,6 +67,7 @@ fn token_id(key: &ApiKey, secret: Option<&SecretString>) -> String {
 
 /// A token as a service account's lists show it.
 #[derive(Serialize, ToSchema)]
+#[schema(as = wavefront::UserApiToken)]
 #[serde(rename_all = "camelCase")]
 pub struct UserApiToken {
     /// The token itself (for tokens made through this dialect, to callers who may manage tokens),
@@ -101,6 +103,7 @@ impl UserApiToken {
 
 /// A token as the customer-wide lists show it.
 #[derive(Serialize, ToSchema)]
+#[schema(as = wavefront::ApiTokenModel)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiTokenModel {
     /// As a service account's `tokenID`: the token itself where it may be shown, else the key's id.
@@ -140,17 +143,51 @@ impl ApiTokenModel {
 
 /// A token named in a request body. Other fields Wavefront clients send are ignored.
 #[derive(Default, Deserialize, ToSchema)]
+#[schema(as = wavefront::UserApiTokenBody)]
 #[serde(rename_all = "camelCase")]
 pub struct UserApiTokenBody {
     /// The token, or its id (for revocation).
     #[serde(rename = "tokenID")]
+    #[schema(value_type = Option<crate::schema::IdOrToken>)]
     pub token_id: Option<String>,
     /// A name (for generation and renaming).
+    #[schema(value_type = Option<crate::schema::NameText>)]
     pub token_name: Option<String>,
+}
+
+/// A rename, as the document states it: `tokenName` required. The handler reads it as a
+/// [`UserApiTokenBody`] and refuses a missing name.
+#[derive(Debug, ToSchema)]
+#[schema(as = wavefront::UserApiTokenRename)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct UserApiTokenRename {
+    /// The token, or its id (ignored: the path names the token).
+    #[serde(rename = "tokenID")]
+    #[schema(value_type = Option<crate::schema::IdOrToken>)]
+    token_id: Option<String>,
+    /// The new name.
+    #[schema(value_type = crate::schema::NameText)]
+    token_name: String,
+}
+
+/// A revocation, as the document states it: `tokenID` required.
+#[derive(Debug, ToSchema)]
+#[schema(as = wavefront::UserApiTokenRevoke)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct UserApiTokenRevoke {
+    /// The token to revoke, or its id.
+    #[serde(rename = "tokenID")]
+    #[schema(value_type = crate::schema::IdOrToken)]
+    token_id: String,
+    /// Ignored.
+    token_name: Option<String>,
 }
 
 /// A service account.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = wavefront::ServiceAccount)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceAccount {
     /// Its identifier, such as `sa::ci`: the Keyward service account's name.
@@ -197,21 +234,26 @@ impl ServiceAccount {
 /// A service account to create or change. `groups`, `roles` and `userGroups` are accepted and
 /// ignored: Keyward grants scopes, not groups or roles.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = wavefront::ServiceAccountWrite)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceAccountWrite {
     /// Its identifier, such as `sa::ci`.
+    #[schema(value_type = crate::schema::NameText)]
     pub identifier: String,
     /// Whether it is active (default `true` on creation).
     pub active: Option<bool>,
     /// Its description.
+    #[schema(value_type = Option<crate::schema::DescriptionText>)]
     pub description: Option<String>,
     /// Must be empty or absent: tokens are generated, not attached.
     #[serde(default)]
+    #[schema(max_items = 0)]
     pub tokens: Vec<String>,
 }
 
 /// A deleted account.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = wavefront::Account)]
 #[serde(rename_all = "camelCase")]
 pub struct Account {
     /// Its identifier.

@@ -9,7 +9,7 @@ use domain::service::{IssuedApiKey, Keyward};
 use domain::service_account::ServiceAccount;
 use domain::text::{Description, Name};
 
-use super::wire::{ApiKeyResponse, ApiKeyWrite, Page, RotateRequest, ZenmlError};
+use super::wire::{ApiKeyCreate, ApiKeyResponse, ApiKeyWrite, Page, RotateRequest, ZenmlError};
 use super::{KEY_FIELDS, ListParams, TAG, Zenml, page_of, service_account};
 use crate::dialects::{DialectCaller, DialectResult, Path, Query};
 use crate::error::ApiError;
@@ -34,8 +34,8 @@ fn key_of(
 
 /// Creates an API key; ZenML keys carry no scopes, so it inherits the caller's (never more). The
 /// answer holds the key, this once.
-#[utoipa::path(post, path = "/api/v1/service_accounts/{service_account_id}/api_keys", tag = TAG, request_body = ApiKeyWrite,
-    params(("service_account_id" = String, Path, description = "The service account's id (or name)")),
+#[utoipa::path(post, path = "/api/v1/service_accounts/{service_account_id}/api_keys", tag = TAG, request_body = ApiKeyCreate,
+    params(("service_account_id" = crate::schema::IdOrName, Path, description = "The service account's id (or name)")),
     security(("bearer" = [])),
     responses((status = 200, body = ApiKeyResponse, description = "The new key; `body.key` is shown only here."),
               (status = "4XX", body = ZenmlError, description = "Refused, or no such service account (404), or a taken name (409).")))]
@@ -44,9 +44,9 @@ pub async fn create_api_key(
     State(state): State<AppState>,
     DialectCaller(p, _): Caller,
     Path(sa, _): Path<Zenml, String>,
-    crate::dialects::Json(body, _): crate::dialects::Json<Zenml, ApiKeyWrite>,
+    crate::dialects::Json(body, _): crate::dialects::Json<Zenml, ApiKeyCreate>,
 ) -> Result<Json<ApiKeyResponse>> {
-    let name = Name::parse(body.name.as_deref().ok_or_else(|| ApiError::validation("name", "is required"))?, "name")?;
+    let name = Name::parse(&body.name, "name")?;
     let description = Description::parse(body.description.as_deref().unwrap_or(""), "description")?;
     let answer = state
         .run(move |kw| {
@@ -61,7 +61,7 @@ pub async fn create_api_key(
 
 /// The keys of a service account, filtered, sorted and paged as ZenML does.
 #[utoipa::path(get, path = "/api/v1/service_accounts/{service_account_id}/api_keys", tag = TAG,
-    params(("service_account_id" = String, Path, description = "The service account's id (or name)"), ListParams),
+    params(("service_account_id" = crate::schema::IdOrName, Path, description = "The service account's id (or name)"), ListParams),
     security(("bearer" = [])),
     responses((status = 200, body = Page<ApiKeyResponse>, description = "A page of keys."),
               (status = "4XX", body = ZenmlError, description = "Refused: bad filters (400), no or a bad token (401), a missing scope (403), no such service account (404).")))]
@@ -85,9 +85,8 @@ pub async fn list_api_keys(
 
 /// One key, by id or name.
 #[utoipa::path(get, path = "/api/v1/service_accounts/{service_account_id}/api_keys/{api_key_name_or_id}", tag = TAG,
-    params(("service_account_id" = String, Path, description = "The service account's id (or name)"),
-           ("api_key_name_or_id" = String, Path, description = "The key's id or name"),
-           ("hydrate" = Option<bool>, Query, description = "Accepted and ignored: answers always carry their metadata")),
+    params(("service_account_id" = crate::schema::IdOrName, Path, description = "The service account's id (or name)"),
+           ("api_key_name_or_id" = crate::schema::IdOrName, Path, description = "The key's id or name"), super::Hydrate),
     security(("bearer" = [])),
     responses((status = 200, body = ApiKeyResponse, description = "The key, without its secret."),
               (status = "4XX", body = ZenmlError, description = "Refused, or no such key (404).")))]
@@ -96,7 +95,9 @@ pub async fn get_api_key(
     State(state): State<AppState>,
     DialectCaller(p, _): Caller,
     Path((sa, key), _): Path<Zenml, (String, String)>,
+    Query(hydrate, _): Query<Zenml, super::Hydrate>,
 ) -> Result<Json<ApiKeyResponse>> {
+    hydrate.check()?;
     let key = key_ref(&key)?;
     let answer =
         state.run(move |kw| key_of(kw, &p, &sa, &key).map(|(sa, k)| ApiKeyResponse::new(&k, &sa, None))).await?;
@@ -106,8 +107,8 @@ pub async fn get_api_key(
 /// Changes a key's name, description or state. A key cannot deactivate itself.
 #[utoipa::path(put, path = "/api/v1/service_accounts/{service_account_id}/api_keys/{api_key_name_or_id}", tag = TAG,
     request_body = ApiKeyWrite,
-    params(("service_account_id" = String, Path, description = "The service account's id (or name)"),
-           ("api_key_name_or_id" = String, Path, description = "The key's id or name")),
+    params(("service_account_id" = crate::schema::IdOrName, Path, description = "The service account's id (or name)"),
+           ("api_key_name_or_id" = crate::schema::IdOrName, Path, description = "The key's id or name")),
     security(("bearer" = [])),
     responses((status = 200, body = ApiKeyResponse, description = "The changed key."),
               (status = "4XX", body = ZenmlError, description = "Refused (403 for the key itself), or no such key (404).")))]
@@ -139,8 +140,8 @@ pub async fn update_api_key(
 /// holds the new key, this once. A key cannot rotate itself.
 #[utoipa::path(put, path = "/api/v1/service_accounts/{service_account_id}/api_keys/{api_key_name_or_id}/rotate", tag = TAG,
     request_body = RotateRequest,
-    params(("service_account_id" = String, Path, description = "The service account's id (or name)"),
-           ("api_key_name_or_id" = String, Path, description = "The key's id or name")),
+    params(("service_account_id" = crate::schema::IdOrName, Path, description = "The service account's id (or name)"),
+           ("api_key_name_or_id" = crate::schema::IdOrName, Path, description = "The key's id or name")),
     security(("bearer" = [])),
     responses((status = 200, body = ApiKeyResponse, description = "The rotated key; `body.key` is shown only here."),
               (status = "4XX", body = ZenmlError, description = "Refused (403 for the key itself), or no such key (404).")))]
@@ -178,8 +179,8 @@ pub async fn rotate_api_key(
 
 /// Deletes a key. A key cannot delete itself.
 #[utoipa::path(delete, path = "/api/v1/service_accounts/{service_account_id}/api_keys/{api_key_name_or_id}", tag = TAG,
-    params(("service_account_id" = String, Path, description = "The service account's id (or name)"),
-           ("api_key_name_or_id" = String, Path, description = "The key's id or name")),
+    params(("service_account_id" = crate::schema::IdOrName, Path, description = "The service account's id (or name)"),
+           ("api_key_name_or_id" = crate::schema::IdOrName, Path, description = "The key's id or name")),
     security(("bearer" = [])),
     responses((status = 200, description = "Deleted: `null`."),
               (status = "4XX", body = ZenmlError, description = "Refused (403 for the key itself), or no such key (404).")))]

@@ -105,6 +105,7 @@ pub struct ListParams {
     /// `created` (default), or a field prefixed `asc:` or `desc:` (`desc:created`, `asc:name`).
     pub sort_by: Option<String>,
     /// `and` (default) or `or`: how the filters combine.
+    #[param(pattern = "^(and|or)$")]
     pub logical_operator: Option<String>,
     /// The page, from 1 (default 1).
     #[param(value_type = Option<u64>, minimum = 1)]
@@ -119,19 +120,45 @@ pub struct ListParams {
     /// `startswith`, `endswith`, `oneof`).
     pub id: Option<String>,
     /// Filter on the creation time (`gt`, `gte`, `lt`, `lte`, `equals`, ...).
+    #[param(value_type = Option<crate::schema::ZenmlTimeFilter>)]
     pub created: Option<String>,
     /// Filter on the time of the last change.
+    #[param(value_type = Option<crate::schema::ZenmlTimeFilter>)]
     pub updated: Option<String>,
     /// Filter on the name.
     pub name: Option<String>,
     /// Filter on the description.
     pub description: Option<String>,
     /// Filter on the state: `true` or `false`.
+    #[param(value_type = Option<bool>)]
     pub active: Option<String>,
     /// API keys only: filter on the last use.
+    #[param(value_type = Option<crate::schema::ZenmlTimeFilter>)]
     pub last_login: Option<String>,
     /// API keys only: filter on the last rotation.
+    #[param(value_type = Option<crate::schema::ZenmlTimeFilter>)]
     pub last_rotated: Option<String>,
+}
+
+/// `?hydrate=` on a single resource: accepted and ignored (answers always carry their metadata),
+/// but it must be a boolean, as documented.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Hydrate {
+    /// Accepted and ignored: answers always carry their metadata.
+    #[param(value_type = Option<bool>)]
+    pub hydrate: Option<String>,
+}
+
+impl Hydrate {
+    /// Refuses a `hydrate` that is not `true` or `false` (in any case: Python sends `True`).
+    fn check(&self) -> Result<(), ApiError> {
+        match self.hydrate.as_deref() {
+            None => Ok(()),
+            Some(s) if s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false") => Ok(()),
+            Some(_) => Err(ApiError::validation("hydrate", "must be `true` or `false`")),
+        }
+    }
 }
 
 /// A parsed list request.
@@ -149,6 +176,7 @@ const KEY_FIELDS: &[&str] =
 impl ListParams {
     /// Parses the filters that `fields` allows (the others must be absent), sort and page.
     fn parse(&self, fields: &[&str]) -> Result<ListRequest, ApiError> {
+        Hydrate { hydrate: self.hydrate.clone() }.check()?;
         let given: [(&str, FieldKind, &Option<String>); 8] = [
             ("id", FieldKind::Text, &self.id),
             ("created", FieldKind::Time, &self.created),

@@ -9,10 +9,9 @@ use domain::service::Keyward;
 use domain::service_account::{NewServiceAccount, ServiceAccount, ServiceAccountChanges};
 use domain::text::{Description, Metadata, Name};
 
-use super::wire::{FULL_NAME, Page, ServiceAccountResponse, ServiceAccountWrite, ZenmlError};
+use super::wire::{FULL_NAME, Page, ServiceAccountCreate, ServiceAccountResponse, ServiceAccountWrite, ZenmlError};
 use super::{ListParams, SA_FIELDS, TAG, Zenml, page_of, service_account};
 use crate::dialects::{DialectCaller, DialectResult, Path, Query};
-use crate::error::ApiError;
 use crate::state::AppState;
 
 type Caller = DialectCaller<Zenml>;
@@ -30,7 +29,7 @@ fn with_full_name(metadata: &Metadata, full_name: &str) -> std::result::Result<M
 }
 
 /// Creates a service account.
-#[utoipa::path(post, path = "/api/v1/service_accounts", tag = TAG, request_body = ServiceAccountWrite,
+#[utoipa::path(post, path = "/api/v1/service_accounts", tag = TAG, request_body = ServiceAccountCreate,
     security(("bearer" = [])),
     responses((status = 200, body = ServiceAccountResponse, description = "The new service account."),
               (status = "4XX", body = ZenmlError, description = "Refused: bad input (400), no or a bad token (401), a missing scope (403), a taken name (409).")))]
@@ -38,11 +37,10 @@ fn with_full_name(metadata: &Metadata, full_name: &str) -> std::result::Result<M
 pub async fn create_service_account(
     State(state): State<AppState>,
     DialectCaller(p, _): Caller,
-    crate::dialects::Json(body, _): crate::dialects::Json<Zenml, ServiceAccountWrite>,
+    crate::dialects::Json(body, _): crate::dialects::Json<Zenml, ServiceAccountCreate>,
 ) -> Result<Json<ServiceAccountResponse>> {
-    let name = body.name.as_deref().ok_or_else(|| ApiError::validation("name", "is required"))?;
     let new = NewServiceAccount {
-        name: Name::parse(name, "name")?,
+        name: Name::parse(&body.name, "name")?,
         description: Description::parse(body.description.as_deref().unwrap_or(""), "description")?,
         active: body.active.unwrap_or(true),
         metadata: with_full_name(&Metadata::default(), body.full_name.as_deref().unwrap_or(""))?,
@@ -69,8 +67,7 @@ pub async fn list_service_accounts(
 
 /// One service account, by id or name.
 #[utoipa::path(get, path = "/api/v1/service_accounts/{service_account_name_or_id}", tag = TAG,
-    params(("service_account_name_or_id" = String, Path, description = "The service account's id or name"),
-           ("hydrate" = Option<bool>, Query, description = "Accepted and ignored: answers always carry their metadata")),
+    params(("service_account_name_or_id" = crate::schema::IdOrName, Path, description = "The service account's id or name"), super::Hydrate),
     security(("bearer" = [])),
     responses((status = 200, body = ServiceAccountResponse, description = "The service account."),
               (status = "4XX", body = ZenmlError, description = "Refused, or no such service account in the caller's account (404).")))]
@@ -79,7 +76,9 @@ pub async fn get_service_account(
     State(state): State<AppState>,
     DialectCaller(p, _): Caller,
     Path(raw, _): Path<Zenml, String>,
+    Query(hydrate, _): Query<Zenml, super::Hydrate>,
 ) -> Result<Json<ServiceAccountResponse>> {
+    hydrate.check()?;
     let sa = state.run(move |kw| service_account(kw, &p, &raw)).await?;
     Ok(Json((&sa).into()))
 }
@@ -103,7 +102,7 @@ fn update(
 /// Changes a service account's name, full name, description or state. A caller cannot
 /// deactivate its own.
 #[utoipa::path(put, path = "/api/v1/service_accounts/{service_account_name_or_id}", tag = TAG, request_body = ServiceAccountWrite,
-    params(("service_account_name_or_id" = String, Path, description = "The service account's id or name")),
+    params(("service_account_name_or_id" = crate::schema::IdOrName, Path, description = "The service account's id or name")),
     security(("bearer" = [])),
     responses((status = 200, body = ServiceAccountResponse, description = "The changed service account."),
               (status = "4XX", body = ZenmlError, description = "Refused (403 for the caller's own), or no such service account (404).")))]
@@ -120,7 +119,7 @@ pub async fn update_service_account(
 
 /// Deletes a service account and its keys. A caller cannot delete its own.
 #[utoipa::path(delete, path = "/api/v1/service_accounts/{service_account_name_or_id}", tag = TAG,
-    params(("service_account_name_or_id" = String, Path, description = "The service account's id or name")),
+    params(("service_account_name_or_id" = crate::schema::IdOrName, Path, description = "The service account's id or name")),
     security(("bearer" = [])),
     responses((status = 200, description = "Deleted: `null`."),
               (status = "4XX", body = ZenmlError, description = "Refused (403 for the caller's own), or no such service account (404).")))]

@@ -18,6 +18,7 @@ pub fn time(t: DateTime<Utc>) -> String {
 
 /// An error answer: `{"detail": [<exception class>, <message>]}`.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = zenml::ZenmlError)]
 pub struct ZenmlError {
     /// The name of the exception the client raises, then the message.
     pub detail: Vec<String>,
@@ -25,6 +26,7 @@ pub struct ZenmlError {
 
 /// What `GET /api/v1/info` answers.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = zenml::ServerInfo)]
 pub struct ServerInfo {
     /// A stable id of this deployment.
     pub id: String,
@@ -58,6 +60,7 @@ pub struct ServerInfo {
 /// A login form (`application/x-www-form-urlencoded`). Other fields (`username`, ...) are
 /// ignored. `Debug` never shows the key.
 #[derive(Deserialize, ToSchema)]
+#[schema(as = zenml::LoginForm)]
 pub struct LoginForm {
     /// `zenml-api-key` (or `password`, which Keyward refuses: it has no users).
     pub grant_type: Option<String>,
@@ -73,6 +76,7 @@ impl std::fmt::Debug for LoginForm {
 
 /// A login answer.
 #[derive(Serialize, ToSchema)]
+#[schema(as = zenml::TokenResponse)]
 pub struct TokenResponse {
     /// A Keyward access token, accepted as `Bearer` on every ZenML route and on Keyward's API.
     pub access_token: String,
@@ -84,6 +88,7 @@ pub struct TokenResponse {
 
 /// A service account's body.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = zenml::ServiceAccountBody)]
 pub struct ServiceAccountBody {
     /// When it was created.
     pub created: String,
@@ -99,6 +104,7 @@ pub struct ServiceAccountBody {
 
 /// A service account's metadata.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = zenml::ServiceAccountMetadata)]
 pub struct ServiceAccountMetadata {
     /// Its description.
     pub description: String,
@@ -108,6 +114,7 @@ pub struct ServiceAccountMetadata {
 
 /// A service account.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = zenml::ServiceAccountResponse)]
 pub struct ServiceAccountResponse {
     /// Its id.
     pub id: String,
@@ -148,6 +155,7 @@ impl From<&ServiceAccount> for ServiceAccountResponse {
 
 /// An API key's body.
 #[derive(Serialize, ToSchema)]
+#[schema(as = zenml::ApiKeyBody)]
 pub struct ApiKeyBody {
     /// When it was created.
     pub created: String,
@@ -164,6 +172,7 @@ pub struct ApiKeyBody {
 
 /// An API key's metadata.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = zenml::ApiKeyMetadata)]
 pub struct ApiKeyMetadata {
     /// Its description.
     pub description: String,
@@ -177,6 +186,7 @@ pub struct ApiKeyMetadata {
 
 /// An API key.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = zenml::ApiKeyResponse)]
 pub struct ApiKeyResponse {
     /// Its id.
     pub id: String,
@@ -237,42 +247,82 @@ pub struct Page<T> {
     pub items: Vec<T>,
 }
 
-/// A service account as the client creates or changes it; `avatar_url` is accepted and ignored.
+/// A service account as the client creates it; `avatar_url` is accepted and ignored.
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct ServiceAccountWrite {
-    /// Its name (required on creation).
-    pub name: Option<String>,
-    /// Its full name.
+#[schema(as = zenml::ServiceAccountCreate)]
+pub struct ServiceAccountCreate {
+    /// Its name.
+    #[schema(value_type = crate::schema::NameText)]
+    pub name: String,
+    /// Its full name: up to 512 characters, no control characters.
+    #[schema(max_length = 512, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub full_name: Option<String>,
     /// Its description.
+    #[schema(value_type = Option<crate::schema::DescriptionText>)]
     pub description: Option<String>,
-    /// Whether it is active (default `true` on creation).
+    /// Whether it is active (default `true`).
     pub active: Option<bool>,
 }
 
-/// An API key as the client creates or changes it.
+/// An API key as the client creates it.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = zenml::ApiKeyCreate)]
+pub struct ApiKeyCreate {
+    /// Its name.
+    #[schema(value_type = crate::schema::NameText)]
+    pub name: String,
+    /// Its description.
+    #[schema(value_type = Option<crate::schema::DescriptionText>)]
+    pub description: Option<String>,
+}
+
+/// A change to a service account; `avatar_url` is accepted and ignored.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = zenml::ServiceAccountWrite)]
+pub struct ServiceAccountWrite {
+    /// A new name.
+    #[schema(value_type = Option<crate::schema::NameText>)]
+    pub name: Option<String>,
+    /// Its full name: up to 512 characters, no control characters.
+    #[schema(max_length = 512, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
+    pub full_name: Option<String>,
+    /// Its description.
+    #[schema(value_type = Option<crate::schema::DescriptionText>)]
+    pub description: Option<String>,
+    /// Whether it is active.
+    pub active: Option<bool>,
+}
+
+/// A change to an API key.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = zenml::ApiKeyWrite)]
 pub struct ApiKeyWrite {
-    /// Its name (required on creation).
+    /// A new name.
+    #[schema(value_type = Option<crate::schema::NameText>)]
     pub name: Option<String>,
     /// Its description.
+    #[schema(value_type = Option<crate::schema::DescriptionText>)]
     pub description: Option<String>,
-    /// Enable or disable it (changes only).
+    /// Enable or disable it.
     pub active: Option<bool>,
 }
 
 /// A rotation.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = zenml::RotateRequest)]
 pub struct RotateRequest {
     /// Minutes the old key keeps working, 0 to 43200 (30 days); 0 when absent.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::whole_number::required")]
+    #[schema(minimum = 0, maximum = 43200)]
     pub retain_period_minutes: i64,
     /// A new description, if given.
+    #[schema(value_type = Option<crate::schema::DescriptionText>)]
     pub set_description: Option<String>,
 }
 
 /// The caller, as ZenML's `current-user`.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = zenml::UserResponse)]
 pub struct UserResponse {
     /// The service account's id.
     pub id: String,
@@ -293,6 +343,7 @@ pub struct UserResponse {
 
 /// A project or a stack: fixtures derived from the caller's account (see `workspace.rs`).
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = zenml::WorkspaceItem)]
 pub struct WorkspaceItem {
     /// Its id.
     pub id: String,

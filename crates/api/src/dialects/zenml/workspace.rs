@@ -37,6 +37,7 @@ pub struct WorkspaceListParams {
     /// `created` (default), or a field prefixed `asc:` or `desc:` (`asc:name`).
     pub sort_by: Option<String>,
     /// `and` (default) or `or`: how the filters combine.
+    #[param(pattern = "^(and|or)$")]
     pub logical_operator: Option<String>,
     /// The page, from 1 (default 1).
     #[param(value_type = Option<u64>, minimum = 1)]
@@ -50,8 +51,10 @@ pub struct WorkspaceListParams {
     /// Filter on the id: a value, or `operator:value`.
     pub id: Option<String>,
     /// Filter on the creation time (the account's).
+    #[param(value_type = Option<crate::schema::ZenmlTimeFilter>)]
     pub created: Option<String>,
     /// Filter on the time of the last change (the account's).
+    #[param(value_type = Option<crate::schema::ZenmlTimeFilter>)]
     pub updated: Option<String>,
     /// Filter on the name (`default`).
     pub name: Option<String>,
@@ -177,8 +180,7 @@ pub async fn list_projects(
 
 /// The one project, by its id (the account's) or its name (`default`).
 #[utoipa::path(get, path = "/api/v1/projects/{project_name_or_id}", tag = TAG,
-    params(("project_name_or_id" = String, Path, description = "`default`, or the caller's account id"),
-           ("hydrate" = Option<bool>, Query, description = "Accepted and ignored")),
+    params(("project_name_or_id" = crate::schema::IdOrName, Path, description = "`default`, or the caller's account id"), super::Hydrate),
     security(("bearer" = [])),
     responses((status = 200, body = ProjectResponse, description = "The project."),
               (status = "4XX", body = ZenmlError, description = "No or a bad token (401), any other project (404).")))]
@@ -187,7 +189,9 @@ pub async fn get_project(
     State(state): State<AppState>,
     DialectCaller(p, _): Caller,
     Path(raw, _): Path<Zenml, String>,
+    Query(hydrate, _): Query<Zenml, super::Hydrate>,
 ) -> Result<Json<ProjectResponse>> {
+    hydrate.check()?;
     let w = workspace(&state, p).await?;
     if !names(&raw, w.account_id) {
         return Err(ApiError::not_found("project").into());
@@ -213,8 +217,7 @@ pub async fn list_stacks(
 
 /// The one stack, by its id or its name (`default`).
 #[utoipa::path(get, path = "/api/v1/stacks/{stack_id}", tag = TAG,
-    params(("stack_id" = String, Path, description = "The default stack's id, or `default`"),
-           ("hydrate" = Option<bool>, Query, description = "Accepted and ignored")),
+    params(("stack_id" = crate::schema::IdOrName, Path, description = "The default stack's id, or `default`"), super::Hydrate),
     security(("bearer" = [])),
     responses((status = 200, body = StackResponse, description = "The stack."),
               (status = "4XX", body = ZenmlError, description = "No or a bad token (401), any other stack (404).")))]
@@ -223,7 +226,9 @@ pub async fn get_stack(
     State(state): State<AppState>,
     DialectCaller(p, _): Caller,
     Path(raw, _): Path<Zenml, String>,
+    Query(hydrate, _): Query<Zenml, super::Hydrate>,
 ) -> Result<Json<StackResponse>> {
+    hydrate.check()?;
     let w = workspace(&state, p).await?;
     if !names(&raw, w.stack_id()) {
         return Err(ApiError::not_found("stack").into());
