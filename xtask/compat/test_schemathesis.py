@@ -7,7 +7,8 @@ thousands of bad credentials from one address, and the limiter (tested in Rust a
 `test_*` suites here) would rightly answer them 429, which is not what this run is about.
 
 `KEYWARD_FUZZ_API_EXAMPLES` sets the examples per operation (default 10, as in CI);
-`cargo xtask fuzz-api` runs it with 100.
+`cargo xtask fuzz-api` runs it with 100 and writes schemathesis's summary to the file named by
+`KEYWARD_FUZZ_API_REPORT`.
 """
 
 import os
@@ -51,4 +52,6 @@ def test_schemathesis_finds_nothing(tmp_path_factory):
         )
     summary = done.stdout[done.stdout.find("=== SUMMARY ===") :] if "=== SUMMARY ===" in done.stdout else done.stdout[-4000:]
     print(summary)
+    if os.environ.get("KEYWARD_FUZZ_API_REPORT"):
+        Path(os.environ["KEYWARD_FUZZ_API_REPORT"]).write_text(summary)
     assert done.returncode == 0, f"schemathesis found problems:\n{done.stdout[-30000:]}\n{done.stderr[-5000:]}"

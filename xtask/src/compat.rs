@@ -78,13 +78,18 @@ pub fn run(postgres: Option<&str>, fuzz_examples: Option<u32>) -> Result<()> {
             .arg(fuzz_examples.map_or_else(suite, |_| suite().join("test_schemathesis.py")))
             .env("KEYWARD_BIN", &binary)
             .env_remove("KEYWARD_COMPAT_DATABASE_URL");
+        let report = root().join("target").join(format!("fuzz-api-{}.txt", name.to_lowercase()));
         if let Some(examples) = fuzz_examples {
-            cmd.env("KEYWARD_FUZZ_API_EXAMPLES", examples.to_string());
+            cmd.env("KEYWARD_FUZZ_API_EXAMPLES", examples.to_string()).env("KEYWARD_FUZZ_API_REPORT", &report);
         }
         if let Some(url) = url {
             cmd.env("KEYWARD_COMPAT_DATABASE_URL", url);
         }
         exec(&mut cmd).with_context(|| format!("the vendor SDK suite failed on {name}"))?;
+        if fuzz_examples.is_some() {
+            let summary = std::fs::read_to_string(&report).unwrap_or_default();
+            eprintln!("schemathesis on {name} ({}):\n{summary}", report.display());
+        }
     }
     Ok(())
 }

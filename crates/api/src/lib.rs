@@ -33,10 +33,7 @@ use utoipa::OpenApi;
 pub use client_addr::TrustedProxies;
 pub use error::{ApiError, Problem};
 pub use limiter::AuthLimits;
-pub use state::{ApiConfig, AppState};
-
-/// The largest request body accepted, in bytes.
-pub const BODY_LIMIT: usize = 64 * 1024;
+pub use state::{ApiConfig, AppState, BodyLimits};
 
 fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let (router, doc) = utoipa_axum::router::OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
@@ -50,6 +47,7 @@ fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 pub fn app(config: ApiConfig) -> Router {
     let (router, doc) = documented();
     let proxies = config.trusted_proxies.clone();
+    let body_limits = config.body_limits;
     let doc_json = doc.to_pretty_json().unwrap_or_default();
     let doc = doc.clone();
     metrics::install();
@@ -63,7 +61,8 @@ pub fn app(config: ApiConfig) -> Router {
         .fallback(|| async { ApiError::no_route().into_response() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed().into_response() })
         .with_state(AppState::new(config))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(DefaultBodyLimit::max(body_limits.max_bytes))
+        .layer(axum::Extension(body_limits))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(
             TraceLayer::new_for_http()

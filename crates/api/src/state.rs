@@ -20,6 +20,23 @@ pub struct ApiConfig {
     pub auth_limits: AuthLimits,
     /// The proxies whose `Forwarded` / `X-Forwarded-For` headers are believed.
     pub trusted_proxies: TrustedProxies,
+    /// Limits on request bodies.
+    pub body_limits: BodyLimits,
+}
+
+/// Limits on request bodies: size, and how deep JSON may nest.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimits {
+    /// The largest body accepted, in bytes; larger ones get 413.
+    pub max_bytes: usize,
+    /// The deepest nesting of JSON arrays and objects accepted; deeper bodies get 400.
+    pub max_json_depth: usize,
+}
+
+impl Default for BodyLimits {
+    fn default() -> Self {
+        Self { max_bytes: 64 * 1024, max_json_depth: 32 }
+    }
 }
 
 /// Shared, cheaply cloned handler state.

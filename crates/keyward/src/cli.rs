@@ -224,6 +224,27 @@ pub struct ServeArgs {
     #[arg(long, env = "KEYWARD_AUTH_FAILURES_MAX", default_value_t = 20,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub auth_failures_max: u32,
+    /// Milliseconds a client may take to send a request's headers before its connection is
+    /// closed (also the longest a kept-alive connection may sit idle).
+    #[arg(long, env = "KEYWARD_HEADER_READ_TIMEOUT_MS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(100..=600_000))]
+    pub header_read_timeout_ms: u64,
+    /// The largest request head (request line and headers) accepted, in bytes; larger get 431.
+    #[arg(long, env = "KEYWARD_MAX_HEADER_BYTES", default_value_t = 16_384,
+          value_parser = clap::value_parser!(u32).range(1024..=1_048_576))]
+    pub max_header_bytes: u32,
+    /// The most connections open at once; more wait in the listen backlog until one closes.
+    #[arg(long, env = "KEYWARD_MAX_CONNECTIONS", default_value_t = 4096,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
+    /// The largest request body accepted, in bytes; larger get 413.
+    #[arg(long, env = "KEYWARD_MAX_BODY_BYTES", default_value_t = 65_536,
+          value_parser = clap::value_parser!(u32).range(1024..=16_777_216))]
+    pub max_body_bytes: u32,
+    /// The deepest nesting of JSON arrays and objects accepted in a body; deeper get 400.
+    #[arg(long, env = "KEYWARD_MAX_JSON_DEPTH", default_value_t = 32,
+          value_parser = clap::value_parser!(u32).range(1..=128))]
+    pub max_json_depth: u32,
     /// Seconds in-flight requests may take to finish after SIGTERM or SIGINT; past that they are
     /// cut and the process exits non-zero (after recording the last key usage).
     #[arg(long, env = "KEYWARD_SHUTDOWN_TIMEOUT", default_value_t = 30,

@@ -2,6 +2,7 @@
 
 mod admin;
 mod cli;
+mod http_server;
 mod master_key;
 mod secret_file;
 mod serve;

@@ -1,6 +1,6 @@
 //! The three commands: open storage, bootstrap, and serve HTTP until a signal arrives.
 
-use std::net::SocketAddr;
+use crate::http_server::ConnectionLimits;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -200,13 +200,22 @@ pub fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
             ..AuthLimits::default()
         },
         trusted_proxies: args.trusted_proxies.clone(),
+        body_limits: api::BodyLimits {
+            max_bytes: args.max_body_bytes as usize,
+            max_json_depth: args.max_json_depth as usize,
+        },
+    };
+    let limits = ConnectionLimits {
+        header_read_timeout: Duration::from_millis(args.header_read_timeout_ms),
+        max_header_bytes: args.max_header_bytes as usize,
+        max_connections: args.max_connections as usize,
     };
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     let rotation =
         (args.signing_key_rotation_days > 0).then(|| chrono::Duration::days(i64::from(args.signing_key_rotation_days)));
     let deadline = Duration::from_secs(args.shutdown_timeout);
-    let served = runtime.block_on(run(config, kw, listener, rotation, deadline));
+    let served = runtime.block_on(run(config, kw, listener, limits, rotation, deadline));
     // Let blocking tasks finish and every database connection close while the process is still
     // whole: libpq's TLS (OpenSSL) must not be in use when the exit handlers tear it down.
     runtime.shutdown_timeout(std::time::Duration::from_secs(10));
@@ -235,6 +244,7 @@ async fn run(
     config: ApiConfig,
     kw: Keyward,
     listener: std::net::TcpListener,
+    limits: ConnectionLimits,
     rotation: Option<chrono::Duration>,
     deadline: Duration,
 ) -> Result<()> {
@@ -245,14 +255,14 @@ async fn run(
     tracing::info!(address = %local, "listening on http://{local}");
     let flusher = tokio::spawn(api::usage::flush_periodically(kw.clone(), api::usage::FLUSH_EVERY));
     let rotator = rotation.map(|period| tokio::spawn(rotate_on_schedule(kw.clone(), period)));
-    let app = api::app(config).into_make_service_with_connect_info::<SocketAddr>();
+    let app = api::app(config);
     // Once a signal arrives, in-flight requests get `deadline` to finish.
     let (signalled, heard) = tokio::sync::oneshot::channel::<()>();
     let shutdown = async move {
         shutdown.await;
         let _ = signalled.send(());
     };
-    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown).into_future();
+    let server = crate::http_server::serve(listener, app, limits, shutdown);
     let expiry = async move {
         match heard.await {
             Ok(()) => tokio::time::sleep(deadline).await,
@@ -260,10 +270,7 @@ async fn run(
         }
     };
     let cut = tokio::select! {
-        served = server => {
-            served.context("serving HTTP")?;
-            false
-        }
+        () = server => false,
         () = expiry => true,
     };
     flusher.abort();

@@ -472,6 +472,71 @@ async fn server_metric(base: &str, name: &str) -> Option<f64> {
     text.lines().find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
 }
 
+/// The connection limits, each set low: a client trickling its headers, or sending none, is cut at
+/// the header read timeout; a head over the header limit gets 431, a body over the body limit
+/// 413; at the connection cap a further client waits until a connection closes.
+async fn connection_limits_hold() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::time::Instant;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = keyward(&dir.path().join("data"), None);
+    cmd.env("KEYWARD_HEADER_READ_TIMEOUT_MS", "500")
+        .env("KEYWARD_MAX_HEADER_BYTES", "2048")
+        .env("KEYWARD_MAX_BODY_BYTES", "2048")
+        .env("KEYWARD_MAX_CONNECTIONS", "2");
+    let server = Server::start_cmd(cmd);
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let admin = std::fs::read_to_string(dir.path().join("data/admin.key")).unwrap().trim().to_owned();
+
+    // A client that trickles a header byte every 100 ms never finishes it: cut within the timeout.
+    let mut slow = TcpStream::connect(&addr).unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ").unwrap();
+    let start = Instant::now();
+    while slow.write_all(b"a").is_ok() {
+        let mut probe = [0u8; 1];
+        slow.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+        if matches!(slow.read(&mut probe), Ok(0)) {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "a trickling client held its connection for 5 s");
+    }
+    assert!(start.elapsed() >= Duration::from_millis(400), "cut before the timeout: {:?}", start.elapsed());
+    drop(slow);
+
+    let client = reqwest::Client::new();
+    let big_head = client.get(format!("{}/healthz", server.base)).header("x-big", "h".repeat(4000)).send().await;
+    assert_eq!(big_head.unwrap().status().as_u16(), 431, "a head over the limit");
+    let big_body = client
+        .post(format!("{}/v1/accounts", server.base))
+        .bearer_auth(&admin)
+        .header("content-type", "application/json")
+        .body(format!(r#"{{"name": "{}"}}"#, "b".repeat(4000)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(big_body.status().as_u16(), 413, "a body over the limit");
+    drop(client);
+
+    // Two idle connections fill the cap: a third client is not served until one closes.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let idle = [TcpStream::connect(&addr).unwrap(), TcpStream::connect(&addr).unwrap()];
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let fresh = || reqwest::Client::builder().timeout(Duration::from_millis(300)).build().unwrap();
+    let waiting = fresh().get(format!("{}/healthz", server.base)).send().await;
+    assert!(waiting.is_err(), "served past the connection cap: {waiting:?}");
+    drop(idle);
+    let served = Instant::now();
+    loop {
+        let res = fresh().get(format!("{}/healthz", server.base)).send().await;
+        if res.as_ref().is_ok_and(|r| r.status() == 200) {
+            break;
+        }
+        assert!(served.elapsed() < Duration::from_secs(5), "never served after the cap freed up: {res:?}");
+    }
+    server.stop();
+}
+
 /// Runs `keyward admin ARGS --json` and returns its JSON answer.
 fn admin_json(data: &Path, db: Option<&TestDb>, args: &[&str]) -> Value {
     let out = keyward(data, db).arg("admin").args(args).arg("--json").output().unwrap();
@@ -698,6 +763,10 @@ async fn a_revocation_reaches_every_node(db: TestDb) {
 }
 
 mod sqlite {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn connection_limits_hold() {
+        super::connection_limits_hold().await;
+    }
     #[tokio::test]
     async fn first_start_then_restart() {
         super::first_start_then_restart(None).await;

@@ -196,6 +196,7 @@ impl<D: Dialect, S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Optiona
     type Rejection = DialectError<D>;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let depth = crate::extract::limits_of(&req).max_json_depth;
         let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::body_too_large()
@@ -207,7 +208,7 @@ impl<D: Dialect, S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Optiona
             return Ok(Self(None, PhantomData));
         }
         // `null` is no body too: the document says the body is optional.
-        Ok(Self(crate::extract::parse_json::<Option<T>>(&bytes)?, PhantomData))
+        Ok(Self(crate::extract::parse_json::<Option<T>>(&bytes, depth)?, PhantomData))
     }
 }
 

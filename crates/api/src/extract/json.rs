@@ -7,6 +7,7 @@ use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
+use crate::state::BodyLimits;
 
 /// A JSON request body of type `T`.
 #[derive(Debug)]
@@ -25,8 +26,47 @@ fn without_position(msg: &str) -> &str {
     msg.rsplit_once(" at line ").map_or(msg, |(m, _)| m)
 }
 
-/// Parses a JSON document into `T`, naming the field at fault.
-pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+/// The deepest nesting of arrays and objects in `bytes`, found without parsing (text inside
+/// strings does not count), so that a deep body is refused before it costs anything.
+fn nesting_depth(bytes: &[u8]) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for &b in bytes {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// The body limits of the request (`BodyLimits::default()` when the app set none).
+pub(crate) fn limits_of(req: &Request) -> BodyLimits {
+    req.extensions().get::<BodyLimits>().copied().unwrap_or_default()
+}
+
+/// Parses a JSON document into `T`, naming the field at fault; refuses nesting deeper than
+/// `max_depth`.
+pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8], max_depth: usize) -> Result<T, ApiError> {
+    if nesting_depth(bytes) > max_depth {
+        return Err(ApiError::validation(
+            "body",
+            format!("must not nest arrays and objects deeper than {max_depth} levels"),
+        ));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -53,6 +93,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         if !is_json(&req) {
             return Err(ApiError::unsupported_media_type());
         }
+        let depth = limits_of(&req).max_json_depth;
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::body_too_large()
@@ -60,6 +101,6 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 ApiError::malformed_json(e.body_text())
             }
         })?;
-        parse_json(&bytes).map(ApiJson)
+        parse_json(&bytes, depth).map(ApiJson)
     }
 }

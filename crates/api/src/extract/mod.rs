@@ -10,7 +10,7 @@ mod query;
 pub use auth::Caller;
 pub(crate) use auth::{authenticate, client_ip, refused};
 pub use json::ApiJson;
-pub(crate) use json::parse_json;
+pub(crate) use json::{limits_of, parse_json};
 pub use path::ApiPath;
 pub use query::ApiQuery;
 

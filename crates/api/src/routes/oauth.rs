@@ -194,7 +194,8 @@ async fn grant(state: AppState, req: Request) -> Result<Response, Refusal> {
     if !form_type {
         return Err(invalid_request("send the request as application/x-www-form-urlencoded"));
     }
-    let Ok(body) = to_bytes(req.into_body(), crate::BODY_LIMIT).await else {
+    let limit = crate::extract::limits_of(&req).max_bytes;
+    let Ok(body) = to_bytes(req.into_body(), limit).await else {
         return Err(invalid_request("the request body is too large or unreadable"));
     };
     let params = form(&body)?;

@@ -25,7 +25,8 @@ async fn caller(
     let ip_addr = state.trusted_proxies().client(peer, req.headers());
     let ip = ip_addr.map(|a| a.to_string());
     let headers: HeaderMap = req.headers().clone();
-    let Ok(body) = to_bytes(req.into_body(), crate::BODY_LIMIT).await else {
+    let limit = crate::extract::limits_of(&req).max_bytes;
+    let Ok(body) = to_bytes(req.into_body(), limit).await else {
         return Err(invalid_request("the request body is too large or unreadable"));
     };
     let params = form(&body)?;

@@ -84,6 +84,12 @@ async fn wrong_shapes_of_request_are_refused(db: TestDb) {
         .raw(Method::POST, &format!("/v1/accounts/{acct}/service-accounts"), "application/json", huge.into_bytes())
         .await;
     assert_eq!((too_big.status, too_big.code()), (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"));
+    // Nesting deeper than the limit (32 by default) is refused before it is parsed, also inside
+    // a field that would be refused anyway; brackets inside strings do not count.
+    let deep = format!(r#"{{"name": "deep", "metadata": {{"a": {}1{}}}}}"#, "[".repeat(40), "]".repeat(40));
+    let deep = app.raw(Method::POST, "/v1/accounts", "application/json", deep.into_bytes()).await;
+    assert_eq!((deep.status, deep.body["field"].as_str()), (StatusCode::BAD_REQUEST, Some("body")), "{:?}", deep.body);
+    assert!(deep.body["detail"].as_str().unwrap().contains("32 levels"));
     let trailing = app.raw(Method::POST, "/v1/accounts", "application/json", br#"{"name":"t"} {}"#.to_vec()).await;
     assert_eq!(trailing.code(), "malformed_json");
 
@@ -113,6 +119,9 @@ async fn wrong_shapes_of_request_are_refused(db: TestDb) {
     let wrong_method = app.call(Method::PUT, "/v1/accounts", Some(&app.admin), Some(json!({}))).await;
     assert_eq!((wrong_method.status, wrong_method.code()), (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"));
     assert_eq!(state_of(&app, &acct, &sa).await, before, "no rejected request changed anything");
+    let brackets = format!(r#"{{"name": "{}"}}"#, "[".repeat(60));
+    let brackets = app.raw(Method::POST, "/v1/accounts", "application/json", brackets.into_bytes()).await;
+    assert_eq!(brackets.status, StatusCode::CREATED, "brackets in a string are text: {:?}", brackets.body);
 }
 
 http_tests!(invalid_bodies_name_the_field_and_change_nothing, wrong_shapes_of_request_are_refused);

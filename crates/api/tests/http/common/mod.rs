@@ -70,6 +70,7 @@ async fn spawn_full(db: TestDb, auth_limits: AuthLimits, algorithm: SigningAlgor
     keyward.ensure_signing_keys().unwrap();
     let trusted_proxies = "127.0.0.1".parse().unwrap();
     let app = api::app(ApiConfig {
+        body_limits: api::BodyLimits::default(),
         keyward: keyward.clone(),
         cursor_key: b"test cursor key".to_vec(),
         auth_limits,
