@@ -37,7 +37,7 @@ struct Measured {
 }
 
 /// Installs Debian's package `package` unless `program` runs.
-fn ensure_tool(program: &str, package: &str) -> Result<()> {
+pub(crate) fn ensure_tool(program: &str, package: &str) -> Result<()> {
     if Command::new(program).arg("--version").output().is_ok() {
         return Ok(());
     }
@@ -76,7 +76,7 @@ fn fill_keys(db: &Path, filler: &str, total: u64) -> Result<()> {
     Ok(())
 }
 
-fn curl(args: &[&str]) -> Result<String> {
+pub(crate) fn curl(args: &[&str]) -> Result<String> {
     let out = Command::new("curl").arg("-sS").args(args).output().context("running curl")?;
     if !out.status.success() {
         bail!("curl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
@@ -85,14 +85,14 @@ fn curl(args: &[&str]) -> Result<String> {
 }
 
 /// The first string value of `field` in a JSON text (enough for the few answers used here).
-fn field(json: &str, field: &str) -> Result<String> {
+pub(crate) fn field(json: &str, field: &str) -> Result<String> {
     let needle = format!("\"{field}\":\"");
     let start = json.find(&needle).with_context(|| format!("no `{field}` in {json}"))? + needle.len();
     let end = json[start..].find('"').context("unterminated string")? + start;
     Ok(json[start..end].to_owned())
 }
 
-fn start_server(exe: &Path, data: &Path) -> Result<(Child, String)> {
+pub(crate) fn start_server(exe: &Path, data: &Path) -> Result<(Child, String)> {
     let mut child = Command::new(exe)
         .args(["serve", "--listen", "127.0.0.1:0"])
         .env("KEYWARD_DATA_DIR", data)
@@ -404,7 +404,7 @@ fn print_row(name: &str, m: &Measured, base_rps: f64) {
 }
 
 /// The resident memory of a process, in KiB, from /proc.
-fn rss_kib(pid: u32) -> Option<u64> {
+pub(crate) fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()

@@ -15,6 +15,7 @@ mod compat;
 mod fuzz;
 mod migration;
 mod postgres;
+mod soak;
 mod test;
 
 use std::path::PathBuf;
@@ -36,6 +37,7 @@ fn main() -> Result<()> {
         ["postgres", "stop"] => postgres::stop(),
         ["new-migration", name] => migration::create(name),
         ["bench", rest @ ..] => bench::run(rest),
+        ["soak", rest @ ..] => soak::run(rest),
         _ => {
             eprintln!(
                 "usage: cargo xtask <task>\n\n  test [ARGS]          run every test (extra ARGS go to the test runner)\n  \
@@ -46,7 +48,8 @@ fn main() -> Result<()> {
                  ci                   lint, then test\n  \
                  postgres [stop]      start or stop a throwaway PostgreSQL for the tests\n  \
                  new-migration NAME   create migrations/{{sqlite,postgres}}/<timestamp>_NAME\n  \
-                 bench [--quick]      criterion benchmarks, then the service under wrk load"
+                 bench [--quick]      criterion benchmarks, then the service under wrk load\n  \
+                 soak [MINUTES]       mixed load for MINUTES (default 10): errors, memory, p99"
             );
             bail!("unknown task")
         }

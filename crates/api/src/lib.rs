@@ -92,6 +92,19 @@ pub fn app(config: ApiConfig) -> Router {
                 }),
         )
         .layer(SetRequestIdLayer::x_request_id(request_id::MakeRequestId::default()))
+        .layer(catch_panics())
+}
+
+/// Answers a request whose handler panicked with 500 problem+json instead of a dropped
+/// connection. The panic's message is never put in the answer: it could hold a secret.
+pub fn catch_panics()
+-> tower_http::catch_panic::CatchPanicLayer<fn(Box<dyn std::any::Any + Send>) -> axum::response::Response> {
+    fn answer(_: Box<dyn std::any::Any + Send>) -> axum::response::Response {
+        ::metrics::counter!("keyward_panics_total").increment(1);
+        ApiError::internal("the request failed inside Keyward; the failure is logged without its details")
+            .into_response()
+    }
+    tower_http::catch_panic::CatchPanicLayer::custom(answer as fn(_) -> _)
 }
 
 /// `path` with every segment that holds a Keyward credential string replaced by `[REDACTED]`.

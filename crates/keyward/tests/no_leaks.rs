@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use reqwest::{Client, Method};
 use serde_json::{Value, json};
+use storage::testing::TestDb;
 
 /// Everything secret the test saw, and every error body it got.
 #[derive(Default)]
@@ -85,18 +86,27 @@ fn wrong(secret: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_secret_reaches_a_log_an_error_or_a_file() {
+async fn no_secret_reaches_a_log_an_error_or_a_file_on_sqlite() {
+    no_secret_reaches_a_log_an_error_or_a_file(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_reaches_a_log_an_error_or_a_file_on_postgres() {
+    if let Some(db) = TestDb::postgres() {
+        no_secret_reaches_a_log_an_error_or_a_file(Some(db)).await;
+    }
+}
+
+async fn no_secret_reaches_a_log_an_error_or_a_file(db: Option<TestDb>) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .env_clear()
-        .env("KEYWARD_DATA_DIR", &data)
-        .env("KEYWARD_LOG", "debug")
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keyward"));
+    cmd.env_clear().env("KEYWARD_DATA_DIR", &data).env("KEYWARD_LOG", "debug");
+    if let Some(db) = &db {
+        cmd.env("KEYWARD_DATABASE_URL", db.url_string());
+    }
+    let mut child =
+        cmd.args(["serve", "--listen", "127.0.0.1:0"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let (tx, rx) = mpsc::channel();
     for stream in [
         Box::new(child.stderr.take().unwrap()) as Box<dyn std::io::Read + Send>,
@@ -272,6 +282,8 @@ async fn no_secret_reaches_a_log_an_error_or_a_file() {
         }
     }
     assert!(log.len() > 50, "the server logged at debug: {} lines", log.len());
+    // Panic messages go to the same captured output; none may have happened unnoticed.
+    assert!(!log.iter().any(|l| l.contains("panicked")), "the server panicked during the run");
 }
 
 fn base64_basic(id: &str, secret: &str) -> String {

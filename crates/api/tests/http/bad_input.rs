@@ -125,3 +125,33 @@ async fn wrong_shapes_of_request_are_refused(db: TestDb) {
 }
 
 http_tests!(invalid_bodies_name_the_field_and_change_nothing, wrong_shapes_of_request_are_refused);
+
+/// A handler that panics answers 500 problem+json, and the panic's message (which could hold a
+/// secret) is not in it.
+#[tokio::test]
+async fn a_panicking_handler_answers_500_without_its_message() {
+    let secret = format!("kw_ak_{}_{}", "0".repeat(32), "1".repeat(72));
+    let message = secret.clone();
+    let app = axum::Router::new()
+        .route(
+            "/boom",
+            axum::routing::get(move || {
+                let message = message.clone();
+                async move {
+                    if !message.is_empty() {
+                        panic!("{message}");
+                    }
+                    "never"
+                }
+            }),
+        )
+        .layer(api::catch_panics());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let res = reqwest::get(format!("http://{addr}/boom")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    let body = res.text().await.unwrap();
+    assert!(body.contains("\"code\":\"internal\"") && !body.contains("kw_ak_"), "{body}");
+}
