@@ -47,7 +47,7 @@ class Server:
 
 def _schema_url(admin_url, schema):
     sep = "&" if "?" in admin_url else "?"
-    return f"{admin_url}{sep}sslmode=disable&options=-c%20search_path%3D{schema}"
+    return f"{admin_url}{sep}options=-c%20search_path%3D{schema}"
 
 
 def _psql(url, sql):

@@ -28,6 +28,7 @@ use domain::repository::{KeyForAuth, RepoError, RepoResult, SecretKeyForAuth};
 use moka::Expiry;
 use moka::sync::Cache;
 
+use crate::background::{self, Background, StopSignal};
 use crate::connection::Manager;
 use crate::error::TxError;
 
@@ -268,8 +269,10 @@ impl Cached for SecretKeyId {
 /// Cached lookups of API keys and secret keys by id.
 pub(crate) struct AuthCache {
     tables: Arc<Tables>,
-    /// Queues background reads; dropping it stops the background reader.
+    /// Queues background reads.
     refresh: SyncSender<Refresh>,
+    /// The background reader; dropping it stops the reader and waits for it.
+    _reader: Option<Background>,
 }
 
 impl fmt::Debug for AuthCache {
@@ -293,13 +296,13 @@ impl AuthCache {
         });
         let (refresh, queue) = sync_channel(REFRESH_QUEUE);
         let reader = tables.clone();
-        let spawned = std::thread::Builder::new()
-            .name("keyward-cache-refresh".to_owned())
-            .spawn(move || refresh_in_background(&reader, &queue, &pool));
-        if let Err(e) = spawned {
-            tracing::warn!(error = %e, "no background reader for the key cache; entries will expire instead");
+        let background = background::spawn("keyward-cache-refresh", move |signal| {
+            refresh_in_background(&reader, &queue, &pool, &signal);
+        });
+        if background.is_none() {
+            tracing::warn!("no background reader for the key cache; entries will expire instead");
         }
-        Self { tables, refresh }
+        Self { tables, refresh, _reader: background }
     }
 
     /// The state the change feed forgets entries in.
@@ -360,10 +363,18 @@ impl AuthCache {
 }
 
 /// The background reader: reads queued keys again until the cache is dropped.
-fn refresh_in_background(tables: &Tables, queue: &Receiver<Refresh>, pool: &Pool<Manager>) {
+fn refresh_in_background(tables: &Tables, queue: &Receiver<Refresh>, pool: &Pool<Manager>, signal: &StopSignal) {
     let connection = || pool.get().map_err(|e| RepoError::Unavailable(format!("no database connection: {e}")));
     let failed = |e: TxError| e.into_repo(domain::error::Entity::ApiKey);
-    while let Ok(job) = queue.recv() {
+    loop {
+        if signal.stopped() {
+            return;
+        }
+        let job = match queue.recv_timeout(Duration::from_millis(100)) {
+            Ok(job) => job,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+        };
         match job {
             Refresh::ApiKey(id) => tables.api_keys.refresh(id, &tables.epochs, || {
                 crate::repos::api_key_for_auth(&mut *connection()?, id).map_err(failed)

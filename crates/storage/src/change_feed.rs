@@ -16,6 +16,7 @@ use diesel::sql_types::Text;
 use diesel::{Connection, QueryResult, RunQueryDsl};
 
 use crate::auth_cache::{Change, Tables};
+use crate::background::{self, Background, StopSignal};
 use crate::connection::DbConnection;
 
 /// The notification channel.
@@ -37,15 +38,17 @@ pub(crate) fn announce(conn: &mut DbConnection, change: Change) -> QueryResult<(
 }
 
 /// Listens on `url` for the changes of every node and forgets them in `tables`, on a thread of
-/// its own, until `tables` is dropped.
-pub(crate) fn listen(url: String, tables: Weak<Tables>) {
-    let spawned = std::thread::Builder::new().name("keyward-change-feed".to_owned()).spawn(move || run(&url, &tables));
-    if let Err(e) = spawned {
-        tracing::error!(error = %e, "cannot listen for other nodes' changes; cached keys will expire instead");
+/// its own, until the returned handle (or `tables`) is dropped; dropping the handle waits for the
+/// thread to close its connection.
+pub(crate) fn listen(url: String, tables: Weak<Tables>) -> Option<Background> {
+    let feed = background::spawn("keyward-change-feed", move |signal| run(&url, &tables, &signal));
+    if feed.is_none() {
+        tracing::error!("cannot listen for other nodes' changes; cached keys will expire instead");
     }
+    feed
 }
 
-fn run(url: &str, tables: &Weak<Tables>) {
+fn run(url: &str, tables: &Weak<Tables>, signal: &StopSignal) {
     loop {
         match subscribe(url) {
             Ok(mut conn) => {
@@ -53,7 +56,7 @@ fn run(url: &str, tables: &Weak<Tables>) {
                 let Some(live) = tables.upgrade() else { return };
                 live.forget(Change::Everything);
                 drop(live);
-                if !relay(&mut conn, tables) {
+                if !relay(&mut conn, tables, signal) {
                     return;
                 }
                 tracing::warn!("the change feed's connection broke; listening again");
@@ -63,7 +66,7 @@ fn run(url: &str, tables: &Weak<Tables>) {
         }
         let until = Instant::now() + RECONNECT;
         while Instant::now() < until {
-            if tables.strong_count() == 0 {
+            if tables.strong_count() == 0 || signal.stopped() {
                 return;
             }
             std::thread::sleep(POLL);
@@ -79,8 +82,11 @@ fn subscribe(url: &str) -> Result<PgConnection, String> {
 
 /// Forgets announced changes as they arrive. Answers `false` when the cache is gone (stop), `true`
 /// when the connection broke (listen again).
-fn relay(conn: &mut PgConnection, tables: &Weak<Tables>) -> bool {
+fn relay(conn: &mut PgConnection, tables: &Weak<Tables>, signal: &StopSignal) -> bool {
     for round in 0u64.. {
+        if signal.stopped() {
+            return false;
+        }
         let Some(live) = tables.upgrade() else { return false };
         for notification in conn.notifications_iter() {
             match notification {

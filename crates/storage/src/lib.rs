@@ -6,6 +6,7 @@
 //! times as 64-bit microseconds) and one set of queries over a `MultiConnection`.
 
 mod auth_cache;
+mod background;
 mod change_feed;
 mod connection;
 mod convert;

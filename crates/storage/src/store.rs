@@ -45,6 +45,8 @@ pub struct Store {
     group_sync: Option<GroupSync>,
     /// Key lookups for authentication, kept for at most the freshness window.
     auth_cache: AuthCache,
+    /// The change feed's thread (PostgreSQL); dropping it stops the thread and waits for it.
+    _change_feed: Option<crate::background::Background>,
 }
 
 impl Store {
@@ -72,7 +74,10 @@ impl Store {
         manager.connect().map_err(|e| StorageError::Connect(format!("{url}: {e}")))?;
         let pool = Pool::builder()
             .max_size(size)
-            .min_idle(Some(1))
+            // No idle connections made ahead of need: r2d2 makes those on its own worker threads
+            // after a checkout, and one still in its TLS handshake when the process exits crashes
+            // it (OpenSSL is torn down under it). On demand, a checkout waits for its connection.
+            .min_idle(Some(0))
             .connection_timeout(Duration::from_secs(10))
             .build(manager)
             .map_err(|e| StorageError::Connect(format!("{url}: {e}")))?;
@@ -82,10 +87,11 @@ impl Store {
             DatabaseUrl::Postgres(_) => None,
         };
         let auth_cache = AuthCache::new(freshness, pool.clone());
-        if let DatabaseUrl::Postgres(pg) = url {
-            crate::change_feed::listen(pg.clone(), Arc::downgrade(auth_cache.tables()));
-        }
-        Ok(Self { pool, backend: url.backend(), sqlite_writer, group_sync, auth_cache })
+        let change_feed = match url {
+            DatabaseUrl::Postgres(pg) => crate::change_feed::listen(pg.clone(), Arc::downgrade(auth_cache.tables())),
+            DatabaseUrl::Sqlite(_) => None,
+        };
+        Ok(Self { pool, backend: url.backend(), sqlite_writer, group_sync, auth_cache, _change_feed: change_feed })
     }
 
     /// Applies pending migrations and returns the versions it applied.

@@ -68,9 +68,8 @@ impl TestDb {
         let schema = format!("kw_test_{}", unique_suffix());
         admin.batch_execute(&format!("CREATE SCHEMA {schema}")).expect("create a test schema");
         let sep = if server.contains('?') { '&' } else { '?' };
-        // TLS off: the test server is local, and libpq's OpenSSL can crash a process at exit (see
-        // the team note on SIGSEGV after a graceful shutdown), which would make tests flaky.
-        let url = format!("{server}{sep}sslmode=disable&options=-c%20search_path%3D{schema}");
+        // libpq's default TLS mode (`prefer`): TLS whenever the server offers it, as in production.
+        let url = format!("{server}{sep}options=-c%20search_path%3D{schema}");
         Some(Self { url: DatabaseUrl::Postgres(url), _dir: None, pg_schema: Some((server, schema)) })
     }
 
