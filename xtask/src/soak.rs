@@ -71,7 +71,15 @@ fn prepare(base: &str, dir: &Path) -> Result<std::path::PathBuf> {
     std::fs::write(
         &script,
         format!(
-            r#"local n = 0
+            r#"-- Names of created keys are unique across threads and runs: the thread's number and the
+-- run's start time go into them (each thread's Lua has the same random seed).
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+local start = os.time()
+local n = 0
 local json = {{ ["Content-Type"] = "application/json", ["Authorization"] = "Bearer {worker}" }}
 local form = {{ ["Content-Type"] = "application/x-www-form-urlencoded" }}
 request = function()
@@ -84,7 +92,7 @@ request = function()
   elseif k < 9 then
     return wrk.format("POST", "/oauth2/token", form, "grant_type=client_credentials&client_id={client_id}&client_secret={client_secret}")
   elseif n % 20 == 9 then
-    return wrk.format("POST", "{keys}", json, string.format([[{{"name":"soak-%d-%d"}}]], math.random(1, 1000000000), n))
+    return wrk.format("POST", "{keys}", json, string.format([[{{"name":"soak-%d-%d-%d"}}]], start, tid, n))
   else
     return wrk.format("POST", "{keys}/rotated/rotate", json, "{{}}")
   end

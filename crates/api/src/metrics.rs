@@ -35,6 +35,20 @@ pub fn install() {
     let _ = handle();
 }
 
+/// Folds recorded histogram samples into their buckets every `period`. The recorder keeps each
+/// sample until a scrape or an upkeep drains it, so without this a node nobody scrapes grows by
+/// every request's latency (about 20 MiB a minute at 10,000 requests a second).
+pub async fn upkeep_periodically(period: std::time::Duration) {
+    let mut ticker = tokio::time::interval(period);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        if let Some(handle) = handle() {
+            handle.run_upkeep();
+        }
+    }
+}
+
 /// `GET /metrics`: every series in the Prometheus text format (0.0.4).
 pub async fn scrape() -> Response {
     match handle() {

@@ -254,6 +254,7 @@ async fn run(
     let local = listener.local_addr().context("reading the bound address")?;
     tracing::info!(address = %local, "listening on http://{local}");
     let flusher = tokio::spawn(api::usage::flush_periodically(kw.clone(), api::usage::FLUSH_EVERY));
+    let upkeep = tokio::spawn(api::metrics::upkeep_periodically(Duration::from_secs(5)));
     let rotator = rotation.map(|period| tokio::spawn(rotate_on_schedule(kw.clone(), period)));
     let app = api::app(config);
     // Once a signal arrives, in-flight requests get `deadline` to finish.
@@ -274,6 +275,7 @@ async fn run(
         () = expiry => true,
     };
     flusher.abort();
+    upkeep.abort();
     if let Some(rotator) = rotator {
         rotator.abort();
     }
