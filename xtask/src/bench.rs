@@ -282,6 +282,26 @@ fn scenarios(base: &str, seconds: u32, dir: &Path) -> Result<()> {
             .output()?;
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
+    // A secret key a Smooch client would hold, allowed to read its service account's keys.
+    let smooch = curl(&[
+        "-X",
+        "POST",
+        &format!("{base}/v1/accounts/{acct}/service-accounts/{sa}/secret-keys"),
+        "-H",
+        &auth,
+        "-H",
+        json,
+        "-d",
+        r#"{"name":"smooch","scopes":["secret-keys:read"]}"#,
+    ])?;
+    let (smooch_id, smooch_secret) = (field(&smooch, "id")?, field(&smooch, "secret")?);
+    let smooch_basic = {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(format!("printf '%s' '{smooch_id}:{smooch_secret}' | base64 -w0"))
+            .output()?;
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
     let bearer = |token: &str| vec![("Authorization".to_owned(), format!("Bearer {token}"))];
     let json_h = ("Content-Type".to_owned(), "application/json".to_owned());
     let list = vec![
@@ -306,6 +326,38 @@ fn scenarios(base: &str, seconds: u32, dir: &Path) -> Result<()> {
             method: "GET",
             path: format!("{keys}/{presented_id}"),
             headers: bearer(&verifier),
+            body: None,
+            unique_body: None,
+        },
+        Scenario {
+            name: "dynatrace Api-Token GET one token",
+            method: "GET",
+            path: format!("/api/v2/apiTokens/{presented_id}"),
+            headers: vec![("Authorization".to_owned(), format!("Api-Token {verifier}"))],
+            body: None,
+            unique_body: None,
+        },
+        Scenario {
+            name: "wavefront X-AUTH-TOKEN GET one token",
+            method: "GET",
+            path: format!("/api/v2/apitoken/customertokens/{presented_id}"),
+            headers: vec![("X-AUTH-TOKEN".to_owned(), verifier.clone())],
+            body: None,
+            unique_body: None,
+        },
+        Scenario {
+            name: "bearer (API key) GET one secret key",
+            method: "GET",
+            path: format!("/v1/accounts/{acct}/service-accounts/{sa}/secret-keys/{smooch_id}"),
+            headers: bearer(&admin),
+            body: None,
+            unique_body: None,
+        },
+        Scenario {
+            name: "smooch Basic GET one secret key",
+            method: "GET",
+            path: format!("/v1.1/serviceaccounts/{sa}/keys/{smooch_id}"),
+            headers: vec![("Authorization".to_owned(), format!("Basic {smooch_basic}"))],
             body: None,
             unique_body: None,
         },

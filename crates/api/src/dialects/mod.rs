@@ -158,7 +158,12 @@ impl<D: Dialect> FromRequestParts<AppState> for DialectCaller<D> {
             Presented::Basic { id, secret } => {
                 let ip = client_ip(parts, state).map(|ip| ip.to_string());
                 let named = id.clone();
-                match state.run(move |kw| kw.client_principal(&id, &secret, ip)).await? {
+                // Memory first, as native Bearer authentication: a cached key needs no blocking hop.
+                let answer = match state.keyward().client_principal_from_memory(&id, &secret, ip.clone()) {
+                    Some(answer) => answer?,
+                    None => state.run(move |kw| kw.client_principal(&id, &secret, ip)).await?,
+                };
+                match answer {
                     Ok(principal) => {
                         tracing::Span::current().record("credential", principal.credential.audit_ref());
                         principal

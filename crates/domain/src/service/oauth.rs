@@ -112,14 +112,36 @@ impl Keyward {
         Ok(Ok(found))
     }
 
-    /// Authenticates a client for introspection or revocation and returns it as a caller.
+    /// Authenticates a client (a secret key's id and secret: OAuth introspection and revocation,
+    /// Smooch's Basic authentication) and returns it as a caller.
     pub fn client_principal(
         &self,
         client_id: &str,
         client_secret: &str,
         ip: Option<String>,
     ) -> Result<Result<Principal, OAuthError>, Error> {
-        let found = with_storage(self.authenticate_client(client_id, client_secret, ip.clone(), Reach::Storage))?;
+        with_storage(self.client_principal_within(client_id, client_secret, ip, Reach::Storage))
+    }
+
+    /// The same, from memory alone: `None` when it needs storage (the key is not cached, or a
+    /// refusal must be written to the audit trail); then call [`Keyward::client_principal`].
+    pub fn client_principal_from_memory(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+        ip: Option<String>,
+    ) -> Option<Result<Result<Principal, OAuthError>, Error>> {
+        from_memory(self.client_principal_within(client_id, client_secret, ip, Reach::Memory))
+    }
+
+    fn client_principal_within(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+        ip: Option<String>,
+        reach: Reach,
+    ) -> Result<Result<Principal, OAuthError>, Stop> {
+        let found = self.authenticate_client(client_id, client_secret, ip.clone(), reach)?;
         Ok(found.map(|found| Principal {
             account_id: found.key.account_id,
             service_account_id: found.key.service_account_id,
