@@ -171,6 +171,15 @@ async fn own_and_customer_tokens(db: TestDb) {
     let theirs = wf(&app, Method::GET, "/api/v2/apitoken/customertokens", &reader, None).await;
     assert_eq!(theirs.body["response"].as_array().unwrap().len(), 3);
     assert!(!theirs.body.to_string().contains("kw_ak_"), "a caller who may not manage tokens never sees one");
+    // One token by its key id: the manager sees the token itself, the reader only its id.
+    let key_id = one.body["response"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(key_id, token, "the manager's answer is the token");
+    let id = token.split('_').nth(2).unwrap();
+    let id = format!("{}-{}-{}-{}-{}", &id[..8], &id[8..12], &id[12..16], &id[16..20], &id[20..]);
+    let by_id = wf(&app, Method::GET, &format!("/api/v2/apitoken/customertokens/{id}"), &manager, None).await;
+    assert_eq!(by_id.body["response"]["id"], token.as_str());
+    let read = wf(&app, Method::GET, &format!("/api/v2/apitoken/customertokens/{id}"), &reader, None).await;
+    assert_eq!(read.body["response"]["id"], id.as_str(), "a reader sees the id, never the token");
 
     let revoked =
         wf(&app, Method::PUT, "/api/v2/apitoken/customertokens/revoke", &manager, Some(json!({"tokenID": token})))

@@ -234,6 +234,21 @@ impl Keyward {
             .collect()
     }
 
+    /// The credential string of one retrievable key (`None` for a key made elsewhere), for a caller
+    /// who may manage keys (`None` for one who may only read them): a Wavefront token by id.
+    pub fn reveal_api_key_secret(
+        &self,
+        p: &Principal,
+        account: AccountId,
+        key: &ApiKey,
+    ) -> Result<Option<SecretString>, Error> {
+        p.require(Permission::ApiKeysRead, account)?;
+        if key.account_id != account || !p.may(Permission::ApiKeysWrite, account) {
+            return Ok(None);
+        }
+        self.open_api_key_secret(key)
+    }
+
     /// The credential string of a retrievable key, opened from its sealed copy.
     pub(crate) fn open_api_key_secret(&self, key: &ApiKey) -> Result<Option<SecretString>, Error> {
         let Some(sealed) = &key.secret.sealed else { return Ok(None) };

@@ -227,8 +227,8 @@ fn customer_token(
 ) -> DomainResult<(domain::api_key::ApiKey, Option<domain::secret::SecretString>, ServiceAccount)> {
     let id = key_id(token, field).map_err(|e| not_a_token(e, field))?;
     let key = kw.get_api_key_by_id(p, p.account_id, id)?;
-    let keys = kw.list_api_keys_with_secrets(p, p.account_id, Some(key.service_account_id))?;
-    let secret = keys.into_iter().find(|(k, _)| k.id == id).and_then(|(_, s)| s);
+    // One key's sealed secret, not its service account's whole list.
+    let secret = kw.reveal_api_key_secret(p, p.account_id, &key)?;
     let owner = kw.key_owners(p, p.account_id, &[&key])?.into_iter().next();
     let owner = owner.ok_or(domain::Error::NotFound(domain::error::Entity::ServiceAccount))?;
     Ok((key, secret, owner))
