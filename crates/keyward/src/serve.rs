@@ -16,10 +16,16 @@ use crate::cli::{Common, ServeArgs};
 use crate::master_key::MasterKey;
 use crate::secret_file;
 
-fn open_store(common: &Common, freshness: Duration) -> Result<Store> {
+/// Opens and migrates the store: with its background threads for `serve` (`freshness` given),
+/// without any for a one-shot command (`None`).
+fn open_store(common: &Common, freshness: Option<Duration>) -> Result<Store> {
     secret_file::ensure_private_dir(&common.data_dir)?;
     let url = DatabaseUrl::parse(&common.database_url()).context("reading the database URL")?;
-    let store = Store::open_with(&url, freshness).with_context(|| format!("opening {url}"))?;
+    let store = match freshness {
+        Some(freshness) => Store::open_with(&url, freshness),
+        None => Store::open_for_command(&url),
+    }
+    .with_context(|| format!("opening {url}"))?;
     let applied = store.migrate().with_context(|| format!("migrating {url}"))?;
     tracing::info!(database = %url, migrations_applied = applied.len(), "database ready");
     Ok(store)
@@ -45,7 +51,7 @@ pub fn migrate(common: &Common) -> Result<()> {
     secret_file::ensure_private_dir(&common.data_dir)?;
     let _lock = lock_data_dir(common)?;
     let url = DatabaseUrl::parse(&common.database_url()).context("reading the database URL")?;
-    let store = Store::open(&url).with_context(|| format!("opening {url}"))?;
+    let store = Store::open_for_command(&url).with_context(|| format!("opening {url}"))?;
     let applied = store.migrate().with_context(|| format!("migrating {url}"))?;
     for version in &applied {
         println!("applied {version}");
@@ -56,7 +62,7 @@ pub fn migrate(common: &Common) -> Result<()> {
 
 /// The master key and the domain over the configured store: a new master key is written only
 /// once the database has accepted it.
-fn open_keyward(common: &Common, freshness: Duration) -> Result<(MasterKey, Keyward)> {
+fn open_keyward(common: &Common, freshness: Option<Duration>) -> Result<(MasterKey, Keyward)> {
     let path = common.master_key_file();
     let (master, new) = MasterKey::load_or_generate(&path)?;
     let kw = keyward(open_store(common, freshness)?, &master)?;
@@ -102,7 +108,7 @@ fn admin_key_path(common: &Common, account: domain::id::AccountId) -> std::path:
 pub fn init(common: &Common) -> Result<()> {
     secret_file::ensure_private_dir(&common.data_dir)?;
     let _lock = lock_data_dir(common)?;
-    let (_, kw) = open_keyward(common, storage::FRESHNESS)?;
+    let (_, kw) = open_keyward(common, None)?;
     match kw.bootstrap().context("creating the system account")? {
         Some(boot) => {
             tracing::info!(account_id = %boot.account_id, "created the system account; its admin key is printed on stdout, this once, and written nowhere");
@@ -118,7 +124,7 @@ pub fn init(common: &Common) -> Result<()> {
 pub fn reset_key(common: &Common, revoke_old: bool) -> Result<()> {
     secret_file::ensure_private_dir(&common.data_dir)?;
     let _lock = lock_data_dir(common)?;
-    let (_, kw) = open_keyward(common, storage::FRESHNESS)?;
+    let (_, kw) = open_keyward(common, None)?;
     let issued = kw.reset_admin_key(revoke_old).context("making a new admin key")?;
     tracing::info!(account_id = %issued.account_id, revoked_others = revoke_old, "made a new admin key; it is printed on stdout, this once");
     println!("{}", issued.admin_key.expose());
@@ -136,7 +142,7 @@ pub fn rotate_master_key(common: &Common) -> Result<()> {
     if new_file {
         bail!("there is no master key at {}: nothing is sealed under one yet", path.display());
     }
-    let kw = keyward(open_store(common, storage::FRESHNESS)?, &current)?;
+    let kw = keyward(open_store(common, None)?, &current)?;
     let next = MasterKey::generate();
     let pending = path.with_extension("key.new");
     next.save(&pending)?;
@@ -165,7 +171,7 @@ pub fn rotate_master_key(common: &Common) -> Result<()> {
 pub fn admin(common: &Common, args: crate::cli::AdminArgs) -> Result<()> {
     secret_file::ensure_private_dir(&common.data_dir)?;
     let _lock = if args.command.writes() { lock_data_dir(common)? } else { None };
-    let (_, kw) = open_keyward(common, storage::FRESHNESS)?;
+    let (_, kw) = open_keyward(common, None)?;
     crate::admin::run(&kw, args.command, args.json)
 }
 
@@ -180,7 +186,7 @@ pub fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
         crate::cli::Algorithm::ES256 => SigningAlgorithm::Es256,
     };
     let issuer = args.issuer.clone().unwrap_or_else(|| format!("http://{}", args.listen));
-    let (master, kw) = open_keyward(common, Duration::from_millis(args.cache_freshness_ms))?;
+    let (master, kw) = open_keyward(common, Some(Duration::from_millis(args.cache_freshness_ms)))?;
     let kw = kw
         .with_issuer(issuer)
         .with_tokens(algorithm, chrono::Duration::seconds(i64::from(args.access_token_ttl_seconds)));

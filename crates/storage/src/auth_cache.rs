@@ -286,8 +286,9 @@ impl fmt::Debug for AuthCache {
 }
 
 impl AuthCache {
-    /// A cache whose entries live `freshness`, with a background reader on `pool`.
-    pub(crate) fn new(freshness: Duration, pool: Pool<Manager>) -> Self {
+    /// A cache whose entries live `freshness`, with a background reader on `pool` if `background`
+    /// (without one, old entries simply expire).
+    pub(crate) fn new(freshness: Duration, pool: Pool<Manager>, background: bool) -> Self {
         let tables = Arc::new(Tables {
             freshness,
             epochs: Epochs::default(),
@@ -295,9 +296,12 @@ impl AuthCache {
             secret_keys: Table::new(freshness),
         });
         let (refresh, queue) = sync_channel(REFRESH_QUEUE);
+        if !background {
+            return Self { tables, refresh, _reader: None };
+        }
         let reader = tables.clone();
-        let background = background::spawn("keyward-cache-refresh", move |signal| {
-            refresh_in_background(&reader, &queue, &pool, &signal);
+        let background = background::spawn("keyward-cache-refresh", move |signal: &StopSignal| {
+            refresh_in_background(&reader, &queue, &pool, signal);
         });
         if background.is_none() {
             tracing::warn!("no background reader for the key cache; entries will expire instead");

@@ -35,12 +35,18 @@ impl StopSignal {
     }
 }
 
-/// Spawns `body` on a thread named `name`; `None` (logged) if the thread cannot be made.
-pub(crate) fn spawn(name: &str, body: impl FnOnce(StopSignal) + Send + 'static) -> Option<Background> {
+/// Spawns `body` on a thread named `name`; `None` (logged) if the thread cannot be made. The end
+/// is signalled only after `body` and everything it captured (a pool, a connection) are dropped,
+/// so that a waiting owner knows the thread is done with the database.
+pub(crate) fn spawn(name: &str, body: impl FnOnce(&StopSignal) + Send + 'static) -> Option<Background> {
     let stop = Arc::new(AtomicBool::new(false));
     let (ended_tx, ended) = mpsc::channel();
     let signal = StopSignal { stop: stop.clone(), _ended: ended_tx };
-    match std::thread::Builder::new().name(name.to_owned()).spawn(move || body(signal)) {
+    let run = move || {
+        body(&signal); // Consumes `body`: its captures are dropped here...
+        drop(signal); // ...before the end is signalled.
+    };
+    match std::thread::Builder::new().name(name.to_owned()).spawn(run) {
         Ok(_) => Some(Background { stop, ended: std::sync::Mutex::new(ended) }),
         Err(e) => {
             tracing::warn!(error = %e, thread = name, "cannot start a background thread");
@@ -73,7 +79,7 @@ mod tests {
     #[test]
     fn dropping_stops_the_thread_and_waits_for_its_end() {
         let (closed_tx, closed) = mpsc::channel();
-        let bg = spawn("test-bg", move |signal| {
+        let bg = spawn("test-bg", move |signal: &StopSignal| {
             while !signal.stopped() {
                 std::thread::sleep(Duration::from_millis(5));
             }
@@ -89,7 +95,7 @@ mod tests {
 
     #[test]
     fn a_stuck_thread_is_waited_for_a_bounded_time() {
-        let bg = spawn("test-stuck", |_signal| std::thread::sleep(Duration::from_secs(30))).unwrap();
+        let bg = spawn("test-stuck", |_signal: &StopSignal| std::thread::sleep(Duration::from_secs(30))).unwrap();
         let start = Instant::now();
         drop(bg);
         assert!(start.elapsed() < WAIT + Duration::from_secs(1));

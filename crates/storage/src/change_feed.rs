@@ -41,7 +41,7 @@ pub(crate) fn announce(conn: &mut DbConnection, change: Change) -> QueryResult<(
 /// its own, until the returned handle (or `tables`) is dropped; dropping the handle waits for the
 /// thread to close its connection.
 pub(crate) fn listen(url: String, tables: Weak<Tables>) -> Option<Background> {
-    let feed = background::spawn("keyward-change-feed", move |signal| run(&url, &tables, &signal));
+    let feed = background::spawn("keyward-change-feed", move |signal: &StopSignal| run(&url, &tables, signal));
     if feed.is_none() {
         tracing::error!("cannot listen for other nodes' changes; cached keys will expire instead");
     }

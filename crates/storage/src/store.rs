@@ -59,6 +59,17 @@ impl Store {
     /// The same, serving cached key lookups for at most `freshness`: how long a change made by
     /// another node can go unseen here if its announcement is lost.
     pub fn open_with(url: &DatabaseUrl, freshness: Duration) -> Result<Self, StorageError> {
+        Self::open_inner(url, freshness, true)
+    }
+
+    /// For a one-shot command (`migrate`, `init`, `admin ...`): no background threads at all (no
+    /// change feed, no background cache reads), so nothing can be inside libpq's TLS on another
+    /// thread when the command's process exits.
+    pub fn open_for_command(url: &DatabaseUrl) -> Result<Self, StorageError> {
+        Self::open_inner(url, FRESHNESS, false)
+    }
+
+    fn open_inner(url: &DatabaseUrl, freshness: Duration, background: bool) -> Result<Self, StorageError> {
         if let DatabaseUrl::Sqlite(path) = url
             && let Some(parent) = std::path::Path::new(path).parent().filter(|p| !p.as_os_str().is_empty())
         {
@@ -86,10 +97,12 @@ impl Store {
             DatabaseUrl::Sqlite(path) => Some(GroupSync::new(path)),
             DatabaseUrl::Postgres(_) => None,
         };
-        let auth_cache = AuthCache::new(freshness, pool.clone());
+        let auth_cache = AuthCache::new(freshness, pool.clone(), background);
         let change_feed = match url {
-            DatabaseUrl::Postgres(pg) => crate::change_feed::listen(pg.clone(), Arc::downgrade(auth_cache.tables())),
-            DatabaseUrl::Sqlite(_) => None,
+            DatabaseUrl::Postgres(pg) if background => {
+                crate::change_feed::listen(pg.clone(), Arc::downgrade(auth_cache.tables()))
+            }
+            _ => None,
         };
         Ok(Self { pool, backend: url.backend(), sqlite_writer, group_sync, auth_cache, _change_feed: change_feed })
     }
