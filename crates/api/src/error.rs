@@ -168,6 +168,16 @@ impl ApiError {
         }
     }
 
+    /// What went wrong, without the field's name.
+    pub fn detail(&self) -> &str {
+        &self.0.detail
+    }
+
+    /// The request field at fault, if there is one.
+    pub fn field(&self) -> Option<&str> {
+        self.0.field.as_deref()
+    }
+
     /// Seconds a refused client should wait, for 429 answers.
     pub fn retry_after(&self) -> Option<u64> {
         self.0.retry_after

@@ -5,6 +5,7 @@
 //! [`domain::service::Keyward`] operations on blocking threads through [`AppState::run`].
 
 mod client_addr;
+mod console;
 pub mod dialects;
 mod error;
 mod extract;
@@ -55,6 +56,7 @@ pub fn app(config: ApiConfig) -> Router {
     let docs: Router<AppState> = utoipa_swagger_ui::SwaggerUi::new("/docs").url("/docs/openapi.json", doc).into();
     router
         .merge(docs)
+        .merge(console::router())
         .route("/openapi.json", get(move || async move { ([(header::CONTENT_TYPE, "application/json")], doc_json) }))
         .route("/metrics", get(metrics::scrape))
         .route_layer(axum::middleware::from_fn(metrics::track))

@@ -18,7 +18,7 @@ use crate::secret_key::SecretKey;
 use crate::service_account::{ServiceAccount, ServiceAccountChanges};
 use crate::signing_key::SigningKey;
 use crate::text::Name;
-use crate::usage::Usage;
+use crate::usage::{HourlyUse, UsageBatch};
 
 /// Why a repository call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -249,8 +249,16 @@ pub trait ApiKeyRepository {
         key: &KeyRef,
         change: &mut dyn FnMut(&mut ApiKey) -> Result<AuditEvent, Error>,
     ) -> Result<ApiKey, Error>;
-    /// Records the latest uses of keys, in one batch; a use older than the stored one is ignored.
-    fn record_api_key_usage(&self, batch: &[(ApiKeyId, Usage)]) -> RepoResult<()>;
+    /// Records a batch of usage in one transaction: each key's latest use (a use older than the
+    /// stored one is ignored) and its hourly counts, added to those stored. Keys deleted meanwhile
+    /// are skipped.
+    fn record_api_key_usage(&self, batch: &UsageBatch) -> RepoResult<()>;
+
+    /// The hourly counts of `keys` for the hours starting in `[from, to)`, in any order.
+    fn api_key_usage(&self, keys: &[ApiKeyId], from: Timestamp, to: Timestamp) -> RepoResult<Vec<HourlyUse>>;
+
+    /// Forgets the hourly counts of hours that started before `before`; returns how many went.
+    fn delete_api_key_usage_before(&self, before: Timestamp) -> RepoResult<u64>;
 }
 
 /// Secret keys.

@@ -210,6 +210,10 @@ pub struct ServeArgs {
     #[arg(long, env = "KEYWARD_CACHE_FRESHNESS_MS", default_value_t = 1000,
           value_parser = clap::value_parser!(u64).range(10..=3_600_000))]
     pub cache_freshness_ms: u64,
+    /// Days that per-key hourly usage counts are kept; older ones are forgotten hourly.
+    #[arg(long, env = "KEYWARD_USAGE_RETENTION_DAYS", default_value_t = 90,
+          value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub usage_retention_days: u32,
     /// Proxies (comma-separated addresses or networks such as `10.0.0.0/8`) whose `Forwarded` and
     /// `X-Forwarded-For` headers are believed for the limiter, `last_used_ip` and logs.
     #[arg(long, env = "KEYWARD_TRUSTED_PROXIES", default_value = "")]

@@ -189,7 +189,8 @@ pub fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
     let (master, kw) = open_keyward(common, Some(Duration::from_millis(args.cache_freshness_ms)))?;
     let kw = kw
         .with_issuer(issuer)
-        .with_tokens(algorithm, chrono::Duration::seconds(i64::from(args.access_token_ttl_seconds)));
+        .with_tokens(algorithm, chrono::Duration::seconds(i64::from(args.access_token_ttl_seconds)))
+        .with_usage_retention(args.usage_retention_days);
     kw.ensure_signing_keys().context("creating the first signing keys")?;
     if let Some(boot) = kw.bootstrap().context("creating the system account")? {
         let path = admin_key_path(common, boot.account_id);

@@ -30,7 +30,7 @@ pub(crate) fn micros(t: Timestamp) -> i64 {
     t.timestamp_micros()
 }
 
-fn time(m: i64) -> RepoResult<Timestamp> {
+pub(crate) fn time(m: i64) -> RepoResult<Timestamp> {
     DateTime::from_timestamp_micros(m).ok_or_else(|| corrupt("time"))
 }
 

@@ -126,3 +126,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     settings,
     audit_events
 );
+
+diesel::table! {
+    api_key_usage (api_key_id, hour) {
+        api_key_id -> Text,
+        hour -> BigInt,
+        uses -> BigInt,
+        refusals -> BigInt,
+    }
+}

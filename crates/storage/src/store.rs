@@ -45,6 +45,8 @@ pub struct Store {
     group_sync: Option<GroupSync>,
     /// Key lookups for authentication, kept for at most the freshness window.
     auth_cache: AuthCache,
+    /// Write transactions committed, for tests and the metrics.
+    commits: std::sync::atomic::AtomicU64,
     /// The change feed's thread (PostgreSQL); dropping it stops the thread and waits for it.
     _change_feed: Option<crate::background::Background>,
 }
@@ -104,13 +106,26 @@ impl Store {
             }
             _ => None,
         };
-        Ok(Self { pool, backend: url.backend(), sqlite_writer, group_sync, auth_cache, _change_feed: change_feed })
+        Ok(Self {
+            pool,
+            backend: url.backend(),
+            sqlite_writer,
+            group_sync,
+            auth_cache,
+            commits: std::sync::atomic::AtomicU64::new(0),
+            _change_feed: change_feed,
+        })
     }
 
     /// Applies pending migrations and returns the versions it applied.
     pub fn migrate(&self) -> Result<Vec<String>, StorageError> {
         let mut conn = self.pool.get().map_err(|e| StorageError::Connect(e.to_string()))?;
         migrate::run(&mut conn)
+    }
+
+    /// How many write transactions this store has committed: what batching saves shows here.
+    pub fn commits(&self) -> u64 {
+        self.commits.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The backend in use.
@@ -187,6 +202,7 @@ impl Store {
         let guard = self.sqlite_writer.as_ref().map(|m| m.lock().unwrap_or_else(|p| p.into_inner()));
         let conn: &mut DbConnection = &mut conn;
         let committed = conn.transaction(f)?;
+        self.commits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         // The next writer may commit while this one waits for the disk: that is the grouping.
         drop(guard);
         if let Some(group) = &self.group_sync {

@@ -14,6 +14,7 @@ use diesel::sqlite::SqliteConnection;
 use domain::account::{AccountChanges, NewAccount};
 use domain::api_key::{Expiry, NewApiKey, Rejection, RetainPeriod};
 use domain::audit::Action;
+use domain::credential::{Credential, CredentialKind};
 use domain::error::{Entity, Error};
 use domain::page::{CursorCodec, Direction, Limit, PageRequest};
 use domain::principal::Principal;
@@ -24,7 +25,8 @@ use domain::secret_key::NewSecretKey;
 use domain::service::Keyward;
 use domain::service_account::{NewServiceAccount, ServiceAccountChanges};
 use domain::text::{Description, Metadata, Name};
-use domain::{ManualClock, SystemEntropy};
+use domain::usage::{Granularity, UsageWindow};
+use domain::{ManualClock, SeededEntropy, SystemEntropy};
 use storage::backend_tests;
 use storage::testing::TestDb;
 
@@ -327,6 +329,61 @@ fn usage_is_written_in_one_batch_and_never_goes_back(db: TestDb) {
     assert_eq!(key.last_used_ip.as_deref(), Some("10.0.0.249"));
 }
 
+fn a_thousand_uses_become_hourly_counts_in_one_write(db: TestDb) {
+    let store = Arc::new(db.store());
+    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 6, 1, 9, 0, 0).unwrap()));
+    let kw = Keyward::new(store.clone(), clock.clone(), Arc::new(SystemEntropy::new()));
+    let root = kw.authenticate(kw.bootstrap().unwrap().unwrap().admin_key.expose(), None).unwrap().unwrap();
+    let (acct, sa) = (root.account_id, root.service_account_id);
+    let issued = kw.create_api_key(&root, acct, sa, new_key("busy", &[])).unwrap();
+    let other = kw.create_api_key(&root, acct, sa, new_key("idle", &[])).unwrap();
+    kw.flush_usage().unwrap();
+    let start = kw.now();
+    let mut expected = std::collections::BTreeMap::new();
+    for _ in 0..1000 {
+        clock.advance(Duration::seconds(10));
+        kw.authenticate(issued.secret.expose(), None).unwrap().unwrap();
+        *expected.entry(kw.now().format("%H").to_string()).or_insert(0u64) += 1;
+    }
+    // The key's id with another well-formed secret: found, then refused.
+    let wrong = Credential::generate(CredentialKind::ApiKey, *issued.key.id.as_uuid(), &SeededEntropy::new(9)).reveal();
+    let wrong = wrong.expose();
+    for _ in 0..5 {
+        assert!(kw.authenticate(wrong, None).unwrap().is_err());
+    }
+    let commits = store.commits();
+    assert_eq!(kw.flush_usage().unwrap(), 1, "one key was used");
+    assert_eq!(store.commits() - commits, 1, "a thousand uses and five refusals are one write transaction");
+    let window = UsageWindow::new(start, kw.now(), Granularity::Hour).unwrap();
+    let series = kw.api_key_usage(&root, acct, sa, &KeyRef::Id(issued.key.id), window).unwrap();
+    let counted: std::collections::BTreeMap<String, u64> =
+        series.buckets.iter().filter(|b| b.uses > 0).map(|b| (b.start.format("%H").to_string(), b.uses)).collect();
+    assert_eq!(counted, expected, "every use lands in its hour");
+    assert_eq!(series.uses(), 1000);
+    assert_eq!(series.refusals(), 5, "refusals of a wrong secret count against the key they named");
+    // A second batch adds to the same hours instead of replacing them.
+    kw.authenticate(issued.secret.expose(), None).unwrap().unwrap();
+    kw.flush_usage().unwrap();
+    let series = kw.api_key_usage(&root, acct, sa, &KeyRef::Id(issued.key.id), window).unwrap();
+    assert_eq!(series.uses(), 1001);
+    let per_day = UsageWindow::new(start, kw.now(), Granularity::Day).unwrap();
+    let whole = kw.service_account_usage(&root, acct, sa, per_day).unwrap();
+    assert_eq!(whole.series.buckets.len(), 1);
+    assert_eq!(whole.series.uses(), 1001 + 1, "the admin key's one authentication counts too");
+    let idle = whole.keys.iter().find(|k| k.key_id == other.key.id).unwrap();
+    assert_eq!((idle.uses, idle.last_used_at), (0, None));
+    // Counts older than the retention period are forgotten; younger ones stay.
+    clock.advance(Duration::days(90) - Duration::hours(2));
+    assert_eq!(kw.forget_old_usage().unwrap(), 2, "only the 09:00 hour (both keys used in it) began 90 days ago");
+    let series = kw.api_key_usage(&root, acct, sa, &KeyRef::Id(issued.key.id), window).unwrap();
+    assert_eq!(series.uses(), 1001 - expected["09"]);
+    // A deleted key's counts go with it, and a late batch for it is skipped, not retried forever.
+    kw.authenticate(issued.secret.expose(), None).unwrap().unwrap();
+    kw.delete_api_key(&root, acct, sa, &KeyRef::Id(issued.key.id)).unwrap();
+    assert_eq!(kw.flush_usage().unwrap(), 1);
+    assert_eq!(kw.flush_usage().unwrap(), 0, "nothing was put back");
+}
+
 fn a_malformed_key_is_refused_without_touching_the_database(db: TestDb) {
     let url = db.url().clone();
     let f = fixture(db);
@@ -338,11 +395,11 @@ fn a_malformed_key_is_refused_without_touching_the_database(db: TestDb) {
     match &url {
         storage::DatabaseUrl::Sqlite(path) => {
             let mut conn = SqliteConnection::establish(path).unwrap();
-            conn.batch_execute("DROP TABLE api_keys").unwrap();
+            conn.batch_execute("DROP TABLE api_key_usage; DROP TABLE api_keys").unwrap();
         }
         storage::DatabaseUrl::Postgres(pg) => {
             let mut conn = PgConnection::establish(pg).unwrap();
-            conn.batch_execute("DROP TABLE api_keys").unwrap();
+            conn.batch_execute("DROP TABLE api_key_usage; DROP TABLE api_keys").unwrap();
         }
     }
     let verdict = f.kw.verify_api_key(&verifier, &typo, &Scopes::default()).unwrap();
@@ -467,6 +524,7 @@ backend_tests!(
     migrations_are_idempotent,
     concurrent_rotations_never_lose_an_acknowledged_secret,
     usage_is_written_in_one_batch_and_never_goes_back,
+    a_thousand_uses_become_hourly_counts_in_one_write,
     a_malformed_key_is_refused_without_touching_the_database,
     secret_keys_are_sealed_at_rest_and_bound_to_their_row,
     the_master_key_is_checked_against_the_database,

@@ -2,7 +2,7 @@
 
 use serde::Deserialize as _;
 
-mod auth;
+pub(crate) mod auth;
 mod json;
 mod path;
 mod query;

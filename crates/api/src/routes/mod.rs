@@ -10,6 +10,7 @@ pub mod oauth_tokens;
 pub mod secret_keys;
 pub mod service_accounts;
 pub mod signing_keys;
+pub mod usage;
 pub mod verify;
 pub mod well_known;
 
@@ -32,6 +33,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(api_keys::create_api_key, api_key_lists::list_api_keys))
         .routes(routes!(api_keys::get_api_key, api_keys::update_api_key, api_keys::delete_api_key))
         .routes(routes!(api_keys::rotate_api_key))
+        .routes(routes!(usage::api_key_usage))
+        .routes(routes!(usage::service_account_usage))
         .routes(routes!(api_key_lists::list_account_api_keys))
         .routes(routes!(secret_keys::create_secret_key, secret_keys::list_secret_keys))
         .routes(routes!(secret_keys::get_secret_key, secret_keys::update_secret_key, secret_keys::delete_secret_key))

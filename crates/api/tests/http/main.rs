@@ -23,5 +23,6 @@ mod oauth;
 mod openapi;
 mod secret_keys;
 mod token_strictness;
+mod usage;
 mod verify;
 mod walkthrough;

@@ -88,6 +88,7 @@ impl Keyward {
                 return Err(Stop::NeedsStorage);
             }
             self.record_auth_failure(found.key.account_id, format!("api_key:{id}"), now, ip)?;
+            self.usage.record_refusal(id, now);
             return Ok(Err(rejection));
         }
         self.usage.record(id, Usage { at: now, ip: ip.clone() });

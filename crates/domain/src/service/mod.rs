@@ -33,6 +33,7 @@ pub use bootstrap::Bootstrapped;
 pub use oauth::{AccessToken, Introspection, OAuthError};
 pub use secret_key_jwt::IssuedJwt;
 pub use secret_keys::IssuedSecretKey;
+pub use usage::DEFAULT_USAGE_RETENTION_DAYS;
 pub use verify::Verification;
 
 /// Keyward's operations over some storage, clock and random source.
@@ -47,6 +48,7 @@ pub struct Keyward {
     access_token_ttl: chrono::Duration,
     issuer: String,
     signing_cache: Arc<signing_cache::SigningCache>,
+    usage_retention_days: u32,
 }
 
 impl Keyward {
@@ -63,12 +65,19 @@ impl Keyward {
             access_token_ttl: chrono::Duration::hours(1),
             issuer: "http://127.0.0.1:8080".to_owned(),
             signing_cache: Arc::default(),
+            usage_retention_days: usage::DEFAULT_USAGE_RETENTION_DAYS,
         }
     }
 
     /// The same, naming itself `issuer` (its public base URL) in the tokens it signs.
     pub fn with_issuer(mut self, issuer: impl Into<String>) -> Self {
         self.issuer = issuer.into().trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// The same, keeping hourly usage counts for `days` days.
+    pub fn with_usage_retention(mut self, days: u32) -> Self {
+        self.usage_retention_days = days.max(1);
         self
     }
 

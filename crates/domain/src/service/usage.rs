@@ -1,22 +1,82 @@
-//! Writing collected key usage to storage.
+//! Key usage: writing what was collected, reading it back as series, and forgetting old counts.
 
 use super::Keyward;
 use crate::error::Error;
+use crate::id::{AccountId, ServiceAccountId};
+use crate::principal::{Permission, Principal};
+use crate::repository::KeyRef;
+use crate::usage::{KeyUsage, ServiceAccountUsage, UsageSeries, UsageWindow};
+
+/// How long hourly counts are kept when the operator does not say otherwise.
+pub const DEFAULT_USAGE_RETENTION_DAYS: u32 = 90;
 
 impl Keyward {
-    /// Writes the uses collected since the last flush in one batch; returns how many keys it
-    /// updated. On failure the uses are kept for the next flush, so none is lost to a passing fault.
+    /// Writes the usage collected since the last flush in one batch; returns how many keys it
+    /// touched. On failure the batch is kept for the next flush, so none is lost to a passing fault.
     pub fn flush_usage(&self) -> Result<usize, Error> {
         let batch = self.usage.drain();
         if batch.is_empty() {
             return Ok(0);
         }
+        let touched: std::collections::HashSet<_> =
+            batch.latest.iter().map(|(key, _)| *key).chain(batch.hourly.iter().map(|h| h.key)).collect();
+        let touched = touched.len();
         match self.repo.record_api_key_usage(&batch) {
-            Ok(()) => Ok(batch.len()),
+            Ok(()) => Ok(touched),
             Err(e) => {
                 self.usage.restore(batch);
                 Err(e.into())
             }
         }
+    }
+
+    /// Forgets hourly counts older than the retention period; returns how many were forgotten.
+    pub fn forget_old_usage(&self) -> Result<u64, Error> {
+        let before = self.now() - chrono::Duration::days(i64::from(self.usage_retention_days));
+        Ok(self.repo.delete_api_key_usage_before(before)?)
+    }
+
+    /// How many days hourly counts are kept.
+    pub fn usage_retention_days(&self) -> u32 {
+        self.usage_retention_days
+    }
+
+    /// One key's uses and refusals over `window`. Needs `api-keys:read`.
+    pub fn api_key_usage(
+        &self,
+        p: &Principal,
+        account: AccountId,
+        sa: ServiceAccountId,
+        key: &KeyRef,
+        window: UsageWindow,
+    ) -> Result<UsageSeries, Error> {
+        p.require(Permission::ApiKeysRead, account)?;
+        let key = self.repo.api_key(account, sa, key)?;
+        let hourly = self.repo.api_key_usage(&[key.id], window.from(), window.to())?;
+        Ok(window.series(&hourly))
+    }
+
+    /// A service account's usage over `window`: its current keys' counts summed per bucket, and
+    /// each key's totals, most used first. Needs `api-keys:read`.
+    pub fn service_account_usage(
+        &self,
+        p: &Principal,
+        account: AccountId,
+        sa: ServiceAccountId,
+        window: UsageWindow,
+    ) -> Result<ServiceAccountUsage, Error> {
+        let keys = self.all_api_keys(p, account, sa)?;
+        let ids: Vec<_> = keys.iter().map(|k| k.id).collect();
+        let hourly = self.repo.api_key_usage(&ids, window.from(), window.to())?;
+        let mut per_key: Vec<KeyUsage> = keys
+            .into_iter()
+            .map(|k| {
+                let mine = hourly.iter().filter(|h| h.key == k.id && h.hour >= window.from() && h.hour < window.to());
+                let (uses, refusals) = mine.fold((0u64, 0u64), |(u, r), h| (u + h.uses, r + h.refusals));
+                KeyUsage { key_id: k.id, name: k.name, uses, refusals, last_used_at: k.last_used_at }
+            })
+            .collect();
+        per_key.sort_by(|a, b| b.uses.cmp(&a.uses).then(a.name.as_str().cmp(b.name.as_str())));
+        Ok(ServiceAccountUsage { series: window.series(&hourly), keys: per_key })
     }
 }

@@ -41,6 +41,7 @@ impl Keyward {
         let now = self.now();
         let visible = p.is_system_admin() || found.key.account_id == p.account_id;
         if !found.key.secret.accepts(&presented, now) || !visible {
+            self.usage.record_refusal(found.key.id, now);
             return Ok(Err(Rejection::NotFound));
         }
         Ok(Ok(found))
@@ -74,8 +75,9 @@ impl Keyward {
         let outcome = state.and_then(|()| {
             if found.key.scopes.covers_all(required) { Ok(()) } else { Err(Rejection::InsufficientScope) }
         });
-        if outcome.is_ok() {
-            self.usage.record(found.key.id, Usage { at: now, ip: p.ip.clone() });
+        match outcome {
+            Ok(()) => self.usage.record(found.key.id, Usage { at: now, ip: p.ip.clone() }),
+            Err(_) => self.usage.record_refusal(found.key.id, now),
         }
         Ok(Verification { outcome, key: Some(found.key) })
     }

@@ -2,6 +2,7 @@
 
 use diesel::prelude::*;
 use domain::Error;
+use domain::Timestamp;
 use domain::api_key::ApiKey;
 use domain::audit::AuditEvent;
 use domain::error::Entity;
@@ -9,7 +10,7 @@ use domain::id::{AccountId, ApiKeyId, ServiceAccountId};
 use domain::page::Direction;
 use domain::page::{Page, Position, SortKey};
 use domain::repository::{ApiKeyQuery, ApiKeyRepository, ApiKeySort, KeyForAuth, KeyRef, RepoError, RepoResult};
-use domain::usage::Usage;
+use domain::usage::{HourlyUse, UsageBatch};
 
 use super::{fetch_limit, record};
 use crate::Store;
@@ -234,20 +235,16 @@ impl ApiKeyRepository for Store {
         Ok(key)
     }
 
-    fn record_api_key_usage(&self, batch: &[(ApiKeyId, Usage)]) -> RepoResult<()> {
-        self.write(Entity::ApiKey, |c| {
-            for (id, usage) in batch {
-                let at = micros(usage.at);
-                diesel::update(
-                    api_keys::table
-                        .filter(dsl::id.eq(id.to_string()))
-                        .filter(dsl::last_used_at.is_null().or(dsl::last_used_at.lt(at))),
-                )
-                .set((dsl::last_used_at.eq(Some(at)), dsl::last_used_ip.eq(usage.ip.clone())))
-                .execute(c)?;
-            }
-            Ok(())
-        })
+    fn record_api_key_usage(&self, batch: &UsageBatch) -> RepoResult<()> {
+        self.write_usage(batch)
+    }
+
+    fn api_key_usage(&self, keys: &[ApiKeyId], from: Timestamp, to: Timestamp) -> RepoResult<Vec<HourlyUse>> {
+        self.read_usage(keys, from, to)
+    }
+
+    fn delete_api_key_usage_before(&self, before: Timestamp) -> RepoResult<u64> {
+        self.forget_usage_before(before)
     }
 
     fn api_key_for_auth(&self, id: ApiKeyId) -> RepoResult<Option<KeyForAuth>> {

@@ -8,6 +8,7 @@ mod service_accounts;
 mod settings;
 mod signing_keys;
 mod token_state;
+mod usage;
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;

@@ -1,0 +1,144 @@
+//! Console forms: URL-encoded bodies that must carry the right CSRF token, checked before the
+//! handler runs, so that no handler can forget it.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use ring::digest;
+use ring::rand::{SecureRandom, SystemRandom};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use subtle::ConstantTimeEq;
+
+use super::layout;
+use super::session::{SIGN_IN_COOKIE, Session, cookie};
+use crate::state::AppState;
+
+/// The CSRF token of the session whose access token is `token`: a hash of it, so that only a page
+/// that could read the `HttpOnly` cookie's value (that is, one Keyward served) can know it.
+pub(crate) fn csrf_for(token: &str) -> String {
+    let mut ctx = digest::Context::new(&digest::SHA256);
+    ctx.update(b"keyward console csrf\0");
+    ctx.update(token.as_bytes());
+    hex(ctx.finish().as_ref())
+}
+
+/// 32 random bytes, as hex: the sign-in form's CSRF token.
+pub(crate) fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    // The system's random source does not fail on Linux; if it ever did, the token would be all
+    // zeros and the sign-in form, not any session, would be what it guards.
+    let _ = SystemRandom::new().fill(&mut bytes);
+    hex(&bytes)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn same(a: &str, b: &str) -> bool {
+    !a.is_empty() && a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+#[derive(Debug, Deserialize)]
+struct Csrf {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// The page for a form that failed its CSRF check: nothing was changed.
+fn forbidden() -> Response {
+    let body = maud::html! {
+        section.card.narrow {
+            h1 { "This form has expired" }
+            p { "The form was sent without its security token, so nothing was changed. Go back, reload the page and try again." }
+            p { a href="/console" { "Back to the console" } }
+        }
+    };
+    (StatusCode::FORBIDDEN, layout::page("Form refused", None, body)).into_response()
+}
+
+/// The fields of a form body and its CSRF token; an unreadable body answers 400.
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<(String, T), Box<Response>> {
+    let fields = serde_urlencoded::from_bytes::<T>(body).map_err(|e| {
+        let body = maud::html! { section.card.narrow { h1 { "The form could not be read" } p { (e.to_string()) } } };
+        Box::new((StatusCode::BAD_REQUEST, layout::page("Bad form", None, body)).into_response())
+    })?;
+    let csrf = serde_urlencoded::from_bytes::<Csrf>(body).map(|c| c.csrf).unwrap_or_default();
+    Ok((csrf, fields))
+}
+
+async fn body(req: Request, state: &AppState) -> Result<(Parts, Bytes), Response> {
+    let (parts, body) = req.into_parts();
+    let bytes = Bytes::from_request(Request::from_parts(parts.clone(), body), state)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    Ok((parts, bytes))
+}
+
+/// A form posted by a signed-in person, with its session; refused (403) unless it carries the
+/// session's CSRF token.
+#[derive(Debug)]
+pub(crate) struct SignedForm<T> {
+    /// Who posted it.
+    pub session: Session,
+    /// Its fields.
+    pub fields: T,
+}
+
+impl<T: DeserializeOwned + Send> FromRequest<AppState> for SignedForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        let (mut parts, bytes) = body(req, state).await?;
+        let session = Session::from_request_parts(&mut parts, state).await?;
+        let (csrf, fields) = parse::<T>(&bytes).map_err(|r| *r)?;
+        if !same(&csrf, &session.csrf) {
+            tracing::warn!("console form refused: missing or wrong CSRF token");
+            return Err(forbidden());
+        }
+        Ok(Self { session, fields })
+    }
+}
+
+/// The sign-in form: refused (403) unless its CSRF token matches the one its page set in a cookie.
+#[derive(Debug)]
+pub(crate) struct PreSessionForm<T> {
+    /// The request's head, for the client's address.
+    pub parts: Parts,
+    /// Its fields.
+    pub fields: T,
+}
+
+impl<T: DeserializeOwned + Send> FromRequest<AppState> for PreSessionForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        let (parts, bytes) = body(req, state).await?;
+        let (csrf, fields) = parse::<T>(&bytes).map_err(|r| *r)?;
+        let expected = cookie(&parts.headers, SIGN_IN_COOKIE).unwrap_or_default();
+        if !same(&csrf, &expected) {
+            tracing::warn!("console sign-in refused: missing or wrong CSRF token");
+            return Err(forbidden());
+        }
+        Ok(Self { parts, fields })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csrf_tokens_differ_per_session_and_compare_exactly() {
+        let a = csrf_for("token-a");
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, csrf_for("token-b"));
+        assert!(same(&a, &csrf_for("token-a")));
+        assert!(!same("", ""));
+        assert!(!same(&a, &a[..63]));
+        assert_ne!(random_token(), random_token());
+    }
+}

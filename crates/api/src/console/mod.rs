@@ -1,0 +1,45 @@
+//! The web console at `/console`: server-rendered pages and plain forms over the same domain
+//! calls as the API, acting as the credential a person signed in with.
+//!
+//! A person signs in with an API key (or a secret key's id and secret); the console exchanges it
+//! for a short-lived access token kept in an `HttpOnly`, `SameSite=Strict` cookie, so the key
+//! itself never reaches the browser's storage. Every form carries a CSRF token derived from that
+//! cookie. Pages work without JavaScript; `console.js` only adds copy buttons.
+
+mod accounts;
+mod assets;
+mod audit;
+mod chart;
+mod form;
+mod keys;
+mod layout;
+mod service_account;
+mod service_accounts;
+mod session;
+mod signing_keys;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::state::AppState;
+
+/// Every console route, under `/console`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/console", get(accounts::home))
+        .route("/console/", get(accounts::home))
+        .route("/console/assets/{file}", get(assets::serve))
+        .route("/console/sign-in", get(session::sign_in_page).post(session::sign_in))
+        .route("/console/sign-out", post(session::sign_out))
+        .route("/console/accounts", get(accounts::list).post(accounts::create))
+        .route("/console/accounts/{account}", get(service_accounts::list).post(service_accounts::create))
+        .route("/console/accounts/{account}/audit", get(audit::list))
+        .route("/console/accounts/{account}/service-accounts/{sa}", get(service_account::show))
+        .route("/console/accounts/{account}/service-accounts/{sa}/{kind}", post(keys::create))
+        .route(
+            "/console/accounts/{account}/service-accounts/{sa}/{kind}/{key}/{action}",
+            get(keys::confirm).post(keys::act),
+        )
+        .route("/console/signing-keys", get(signing_keys::list))
+        .route("/console/signing-keys/rotate", post(signing_keys::rotate))
+}

@@ -1,0 +1,198 @@
+//! Signing in and out of the console, and `Session`: the signed-in credential of a request, read
+//! from the session cookie.
+
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use domain::principal::Principal;
+use domain::service::AccessToken;
+use maud::html;
+use serde::Deserialize;
+
+use super::form::{PreSessionForm, SignedForm, csrf_for, random_token};
+use super::layout::{self, Notice};
+use crate::extract::auth::client_ip;
+use crate::limiter::named_credential;
+use crate::state::AppState;
+
+/// The cookie holding the session's access token.
+pub(crate) const SESSION_COOKIE: &str = "kw_console";
+/// The cookie holding the sign-in form's CSRF token, before there is a session.
+pub(crate) const SIGN_IN_COOKIE: &str = "kw_console_csrf";
+
+/// A signed-in person: the credential they signed in with, as a caller.
+pub(crate) struct Session {
+    /// Who is acting.
+    pub principal: Principal,
+    /// The session's access token (never rendered).
+    token: String,
+    /// The CSRF token every form of this session carries.
+    pub csrf: String,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").field("credential", &self.principal.actor()).finish_non_exhaustive()
+    }
+}
+
+/// The value of cookie `name`, if the request sent it.
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// A `Set-Cookie` value for the console's path: `HttpOnly`, `SameSite=Strict`, and `Secure` when
+/// Keyward's public address is HTTPS.
+fn set_cookie(state: &AppState, name: &str, value: &str, max_age: i64) -> HeaderValue {
+    let secure = if state.keyward().issuer().starts_with("https://") { "; Secure" } else { "" };
+    let cookie = format!("{name}={value}; Path=/console; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}");
+    HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// Where a request without a usable session goes.
+fn to_sign_in(state: &AppState) -> Response {
+    let mut res = Redirect::to("/console/sign-in").into_response();
+    res.headers_mut().append(header::SET_COOKIE, set_cookie(state, SESSION_COOKIE, "", 0));
+    res
+}
+
+impl FromRequestParts<AppState> for Session {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let Some(token) = cookie(&parts.headers, SESSION_COOKIE).filter(|t| !t.is_empty() && !t.starts_with("kw_"))
+        else {
+            return Err(to_sign_in(state));
+        };
+        let ip = client_ip(parts, state).map(|ip| ip.to_string());
+        let presented = token.clone();
+        match state.run(move |kw| kw.authenticate(&presented, ip)).await {
+            Ok(Ok(principal)) => {
+                tracing::Span::current().record("credential", principal.credential.audit_ref());
+                let csrf = csrf_for(&token);
+                Ok(Session { principal, token, csrf })
+            }
+            Ok(Err(_)) => Err(to_sign_in(state)),
+            Err(e) => Err(layout::error_page(None, &e)),
+        }
+    }
+}
+
+/// `?signed_out` after signing out.
+#[derive(Debug, Deserialize)]
+pub(crate) struct SignInQuery {
+    signed_out: Option<String>,
+}
+
+/// The sign-in page.
+pub(crate) async fn sign_in_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<SignInQuery>,
+) -> Response {
+    let notice = q.signed_out.map(|_| Notice::Done("You are signed out; the session's token is revoked."));
+    sign_in_form(&state, &headers, StatusCode::OK, notice)
+}
+
+fn sign_in_form(state: &AppState, headers: &HeaderMap, status: StatusCode, notice: Option<Notice>) -> Response {
+    let csrf = cookie(headers, SIGN_IN_COOKIE).filter(|c| c.len() == 64).unwrap_or_else(random_token);
+    let body = html! {
+        section.card.narrow {
+            h1 { "Sign in to Keyward" }
+            p.muted { "Use an API key, or a secret key's id and secret. The console trades it for a short-lived token; the key is not kept in your browser." }
+            @if let Some(n) = &notice { (layout::notice(n)) }
+            form method="post" action="/console/sign-in" {
+                input type="hidden" name="csrf" value=(csrf);
+                label for="key" { "API key" }
+                input #key type="password" name="key" autocomplete="off" spellcheck="false" placeholder="kw_ak_…";
+                details {
+                    summary { "Sign in with a secret key instead" }
+                    label for="client_id" { "Secret key id" }
+                    input #client_id type="text" name="client_id" autocomplete="off" spellcheck="false";
+                    label for="client_secret" { "Secret" }
+                    input #client_secret type="password" name="client_secret" autocomplete="off";
+                }
+                button.primary type="submit" { "Sign in" }
+            }
+        }
+    };
+    let mut res = (status, layout::page("Sign in", None, body)).into_response();
+    res.headers_mut().append(header::SET_COOKIE, set_cookie(state, SIGN_IN_COOKIE, &csrf, 3600));
+    res
+}
+
+/// The sign-in form's fields.
+#[derive(Debug, Deserialize)]
+pub(crate) struct SignIn {
+    #[serde(default)]
+    key: String,
+    #[serde(default)]
+    client_id: String,
+    #[serde(default)]
+    client_secret: String,
+}
+
+/// Exchanges a key for a session. A refusal counts toward the failed-authentication limiter.
+#[tracing::instrument(skip_all, fields(credential = tracing::field::Empty))]
+pub(crate) async fn sign_in(State(state): State<AppState>, form: PreSessionForm<SignIn>) -> Response {
+    let PreSessionForm { parts, fields } = form;
+    let ip = client_ip(&parts, &state);
+    let ip_text = ip.map(|ip| ip.to_string());
+    let key = fields.key.trim().to_owned();
+    let (client_id, client_secret) = (fields.client_id.trim().to_owned(), fields.client_secret.trim().to_owned());
+    let named = if key.is_empty() { Some(client_id.clone()) } else { named_credential(&key) };
+    let outcome = state
+        .run(move |kw| -> Result<Option<AccessToken>, domain::Error> {
+            if !key.is_empty() {
+                Ok(kw.login_with_api_key(&key, ip_text)?.ok())
+            } else if !client_id.is_empty() {
+                Ok(kw.client_credentials(&client_id, &client_secret, None, ip_text)?.ok())
+            } else {
+                Ok(None)
+            }
+        })
+        .await;
+    match outcome {
+        Ok(Some(token)) => {
+            let mut res = Redirect::to("/console").into_response();
+            let cookie = set_cookie(&state, SESSION_COOKIE, token.token.expose(), token.expires_in);
+            res.headers_mut().append(header::SET_COOKIE, cookie);
+            res.headers_mut().append(header::SET_COOKIE, set_cookie(&state, SIGN_IN_COOKIE, "", 0));
+            res
+        }
+        Ok(None) => {
+            tracing::info!("console sign-in refused");
+            let refused = crate::error::ApiError::unauthenticated("the key was not accepted", true);
+            let answer = state.limiter().refuse(ip, named.as_deref(), refused).await;
+            let notice = match answer.retry_after() {
+                Some(secs) => Notice::Problem(format!("Too many failed sign-ins. Try again in {secs} seconds.")),
+                None => Notice::Problem("That key was not accepted. Check it and try again.".to_owned()),
+            };
+            sign_in_form(&state, &parts.headers, answer.status(), Some(notice))
+        }
+        Err(e) => layout::error_page(None, &e),
+    }
+}
+
+/// Signs out: revokes the session's token and forgets the cookie.
+pub(crate) async fn sign_out(State(state): State<AppState>, form: SignedForm<layout::Empty>) -> Response {
+    let Session { principal, token, .. } = form.session;
+    if let Err(e) = state.run(move |kw| kw.revoke_access_token(&principal, &token)).await {
+        return layout::error_page(None, &e);
+    }
+    to_sign_out(&state)
+}
+
+fn to_sign_out(state: &AppState) -> Response {
+    let mut res = Redirect::to("/console/sign-in?signed_out=1").into_response();
+    res.headers_mut().append(header::SET_COOKIE, set_cookie(state, SESSION_COOKIE, "", 0));
+    res
+}

@@ -1,0 +1,179 @@
+//! The console's rules over plain HTTP: strict cookies, CSRF on every form, sign-out that revokes,
+//! the limiter on failed sign-ins, field-level problems, and accounts kept apart.
+
+use api::AuthLimits;
+use domain::SeededEntropy;
+use domain::credential::{Credential, CredentialKind};
+use reqwest::StatusCode;
+use storage::testing::TestDb;
+
+use crate::client::Browser;
+use crate::common::{TestApp, spawn, spawn_with};
+
+/// What a team's operator holds: everything in their own account.
+pub const OPERATOR: &[&str] = &[
+    "service-accounts:read",
+    "service-accounts:write",
+    "api-keys:read",
+    "api-keys:write",
+    "secret-keys:read",
+    "secret-keys:write",
+    "audit:read",
+];
+
+/// A well-formed key with `key`'s id and another secret: found, then refused.
+fn wrong_secret_for(key: &str) -> String {
+    let id = key.split('_').nth(2).unwrap();
+    let id = uuid::Uuid::parse_str(id).unwrap();
+    Credential::generate(CredentialKind::ApiKey, id, &SeededEntropy::new(5)).reveal().expose().to_owned()
+}
+
+async fn audit_failures(app: &TestApp) -> usize {
+    let events =
+        app.get(&format!("/v1/accounts/{}/audit-events?action=auth.failure", app.system_account), &app.admin).await;
+    events.body["items"].as_array().unwrap().len()
+}
+
+async fn signing_in_sets_a_strict_cookie_and_signing_out_revokes_it(db: TestDb) {
+    let app = spawn(db).await;
+    let mut me = Browser::new(&app.base);
+    let home = me.get("/console").await;
+    assert_eq!((home.status, home.location()), (StatusCode::SEE_OTHER, "/console/sign-in"));
+
+    let form = me.get("/console/sign-in").await;
+    assert_eq!(form.status, StatusCode::OK);
+    let pre = me.last_set_cookies.join("\n");
+    assert!(pre.contains("kw_console_csrf=") && pre.contains("HttpOnly") && pre.contains("SameSite=Strict"), "{pre}");
+
+    let no_token = me.post("/console/sign-in", &[("key", &app.admin)]).await;
+    assert_eq!(no_token.status, StatusCode::FORBIDDEN, "a sign-in without its CSRF token is refused");
+    assert!(!me.cookies.contains_key("kw_console"));
+
+    let before = audit_failures(&app).await;
+    let refused = me.sign_in(&wrong_secret_for(&app.admin)).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    assert!(refused.html.contains("That key was not accepted"));
+    assert!(!me.cookies.contains_key("kw_console"));
+    assert_eq!(audit_failures(&app).await, before + 1, "a refused sign-in is audited like any refused key");
+
+    let signed_in = me.sign_in(&app.admin).await;
+    assert_eq!((signed_in.status, signed_in.location()), (StatusCode::SEE_OTHER, "/console"));
+    let session = me.last_set_cookies.iter().find(|c| c.starts_with("kw_console=")).unwrap().clone();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/console", "Max-Age=3600"] {
+        assert!(session.contains(attribute), "{attribute} in {session}");
+    }
+    assert!(!session.contains("Secure"), "plain HTTP: a Secure cookie would never come back");
+    let token = me.cookies["kw_console"].clone();
+    assert!(
+        !token.contains("kw_ak_") && token.split('.').count() == 3,
+        "the cookie holds an access token, not the key"
+    );
+
+    let home = me.get("/console").await;
+    assert_eq!(home.location(), "/console/accounts", "a system admin lands on the accounts");
+    let accounts = me.get("/console/accounts").await;
+    assert_eq!(accounts.status, StatusCode::OK);
+    assert!(accounts.html.contains("system") && !accounts.html.contains(&app.admin));
+
+    let csrf = accounts.csrf();
+    let out = me.post("/console/sign-out", &[("csrf", &csrf)]).await;
+    assert_eq!((out.status, out.location()), (StatusCode::SEE_OTHER, "/console/sign-in?signed_out=1"));
+    assert!(!me.cookies.contains_key("kw_console"), "the cookie is dropped");
+    me.cookies.insert("kw_console".into(), token.clone());
+    let replayed = me.get("/console/accounts").await;
+    assert_eq!(replayed.location(), "/console/sign-in", "the old token was revoked, not just forgotten");
+    let api = app.get("/v1/accounts", &token).await;
+    assert_eq!(api.status, StatusCode::UNAUTHORIZED, "and the API refuses it too");
+}
+
+async fn forms_without_their_csrf_token_change_nothing(db: TestDb) {
+    let app = spawn(db).await;
+    let (acct, _, _, key) = app.tenant("acme", OPERATOR).await;
+    let mut me = Browser::new(&app.base);
+    assert_eq!(me.sign_in(&key).await.status, StatusCode::SEE_OTHER);
+    let page = me.get(&format!("/console/accounts/{acct}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let csrf = page.csrf();
+    let missing = me.post(&format!("/console/accounts/{acct}"), &[("name", "sneaky")]).await;
+    assert_eq!(missing.status, StatusCode::FORBIDDEN);
+    let wrong = "0".repeat(64);
+    let forged = me.post(&format!("/console/accounts/{acct}"), &[("csrf", &wrong), ("name", "sneaky")]).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let listed = app.get(&format!("/v1/accounts/{acct}/service-accounts?name=sneaky"), &app.admin).await;
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), 0, "nothing was created");
+    let made = me.post(&format!("/console/accounts/{acct}"), &[("csrf", &csrf), ("name", "honest")]).await;
+    assert_eq!(made.status, StatusCode::SEE_OTHER);
+    let listed = app.get(&format!("/v1/accounts/{acct}/service-accounts?name=honest"), &app.admin).await;
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), 1);
+}
+
+async fn problems_show_next_to_their_field(db: TestDb) {
+    let app = spawn(db).await;
+    let (acct, sa, _, key) = app.tenant("acme", OPERATOR).await;
+    let mut me = Browser::new(&app.base);
+    me.sign_in(&key).await;
+    let base = format!("/console/accounts/{acct}/service-accounts/{sa}");
+    let csrf = me.get(&base).await.csrf();
+    let long = "x".repeat(101);
+    let bad_name = me.post(&format!("{base}/api-keys"), &[("csrf", &csrf), ("name", &long)]).await;
+    assert_eq!(bad_name.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad_name.html.contains(r#"data-field="name""#), "{}", bad_name.html);
+    let taken = me.post(&format!("{base}/api-keys"), &[("csrf", &csrf), ("name", "key")]).await;
+    assert!(taken.html.contains(r#"data-field="name""#) && taken.html.contains("already exists"));
+    let too_much = me.post(&format!("{base}/api-keys"), &[("csrf", &csrf), ("name", "k2"), ("scopes", "admin")]).await;
+    assert_eq!(too_much.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(too_much.html.contains(r#"data-field="scopes""#) && too_much.html.contains("cannot be granted"));
+    let ttl = me.post(&format!("{base}/secret-keys"), &[("csrf", &csrf), ("name", "s"), ("ttl_days", "-1")]).await;
+    assert!(ttl.html.contains(r#"data-field="ttl_days""#));
+    let keys = app.get(&format!("/v1/accounts/{acct}/service-accounts/{sa}/api-keys"), &app.admin).await;
+    assert_eq!(keys.body["items"].as_array().unwrap().len(), 1, "no refused form made a key");
+}
+
+async fn a_second_account_sees_nothing_of_the_first(db: TestDb) {
+    let app = spawn(db).await;
+    let (a, a_sa, a_key, _) = app.tenant("acme", OPERATOR).await;
+    let (b, _, _, b_secret) = app.tenant("globex", OPERATOR).await;
+    let mut them = Browser::new(&app.base);
+    them.sign_in(&b_secret).await;
+    let home = them.get("/console").await;
+    assert_eq!(home.location(), format!("/console/accounts/{b}"));
+    let own = them.get(&format!("/console/accounts/{b}")).await;
+    assert!(own.html.contains("globex") && !own.html.contains("acme"));
+    let csrf = own.csrf();
+    for path in [
+        format!("/console/accounts/{a}"),
+        format!("/console/accounts/{a}/audit"),
+        format!("/console/accounts/{a}/service-accounts/{a_sa}"),
+        format!("/console/accounts/{a}/service-accounts/{a_sa}/api-keys/{a_key}/delete"),
+    ] {
+        let page = them.get(&path).await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "{path}");
+        assert!(!page.html.contains("acme"), "{path}");
+    }
+    let delete = format!("/console/accounts/{a}/service-accounts/{a_sa}/api-keys/{a_key}/delete");
+    assert_eq!(them.post(&delete, &[("csrf", &csrf)]).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(them.get("/console/accounts").await.status, StatusCode::FORBIDDEN, "only a system admin lists accounts");
+    assert_eq!(them.get("/console/signing-keys").await.status, StatusCode::FORBIDDEN);
+    let still = app.get(&format!("/v1/accounts/{a}/service-accounts/{a_sa}/api-keys/{a_key}"), &app.admin).await;
+    assert_eq!(still.status, StatusCode::OK, "the other account's key is untouched");
+}
+
+async fn failed_sign_ins_meet_the_limiter(db: TestDb) {
+    let app = spawn_with(db, AuthLimits { free: 1, max: 3, ..AuthLimits::default() }).await;
+    let mut me = Browser::new(&app.base);
+    let wrong = wrong_secret_for(&app.admin);
+    for _ in 0..3 {
+        assert_eq!(me.sign_in(&wrong).await.status, StatusCode::UNAUTHORIZED);
+    }
+    let limited = me.sign_in(&wrong).await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(limited.html.contains("Too many failed sign-ins"));
+}
+
+http_tests!(
+    signing_in_sets_a_strict_cookie_and_signing_out_revokes_it,
+    forms_without_their_csrf_token_change_nothing,
+    problems_show_next_to_their_field,
+    a_second_account_sees_nothing_of_the_first,
+    failed_sign_ins_meet_the_limiter,
+);

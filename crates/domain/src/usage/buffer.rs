@@ -1,0 +1,158 @@
+//! What has been used since the last batch write: the latest use of each key, and counts of uses
+//! and refusals per key and hour.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use super::series::{HourlyUse, hour_of};
+use crate::Timestamp;
+use crate::id::ApiKeyId;
+
+/// The latest use of one key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Usage {
+    /// When.
+    pub at: Timestamp,
+    /// From where, when known.
+    pub ip: Option<String>,
+}
+
+/// Everything collected since the last write, taken out in one piece.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct UsageBatch {
+    /// The latest use of each key used, one per key.
+    pub latest: Vec<(ApiKeyId, Usage)>,
+    /// Uses and refusals per key and hour, one entry per key and hour.
+    pub hourly: Vec<HourlyUse>,
+}
+
+impl UsageBatch {
+    /// Whether the batch holds nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.latest.is_empty() && self.hourly.is_empty()
+    }
+}
+
+#[derive(Debug, Default)]
+struct Pending {
+    latest: HashMap<ApiKeyId, Usage>,
+    hourly: HashMap<(ApiKeyId, Timestamp), (u64, u64)>,
+}
+
+impl Pending {
+    fn note_latest(&mut self, key: ApiKeyId, usage: Usage) {
+        match self.latest.get(&key) {
+            Some(existing) if existing.at > usage.at => {}
+            _ => {
+                self.latest.insert(key, usage);
+            }
+        }
+    }
+
+    fn count(&mut self, key: ApiKeyId, hour: Timestamp, uses: u64, refusals: u64) {
+        let entry = self.hourly.entry((key, hour)).or_default();
+        entry.0 = entry.0.saturating_add(uses);
+        entry.1 = entry.1.saturating_add(refusals);
+    }
+}
+
+/// Uses not yet written: at most one latest use per key, and one count per key and hour.
+#[derive(Debug, Default)]
+pub struct UsageBuffer {
+    pending: Mutex<Pending>,
+}
+
+impl UsageBuffer {
+    /// Notes a successful use: it counts toward its hour, and replaces an earlier latest use.
+    pub fn record(&self, key: ApiKeyId, usage: Usage) {
+        let mut pending = self.lock();
+        pending.count(key, hour_of(usage.at), 1, 0);
+        pending.note_latest(key, usage);
+    }
+
+    /// Notes a refusal of a presented credential naming `key` (a wrong secret, or a key that is
+    /// disabled, expired or lacks a scope) at `at`.
+    pub fn record_refusal(&self, key: ApiKeyId, at: Timestamp) {
+        self.lock().count(key, hour_of(at), 0, 1);
+    }
+
+    /// Takes everything pending.
+    pub fn drain(&self) -> UsageBatch {
+        let mut pending = self.lock();
+        UsageBatch {
+            latest: pending.latest.drain().collect(),
+            hourly: pending
+                .hourly
+                .drain()
+                .map(|((key, hour), (uses, refusals))| HourlyUse { key, hour, uses, refusals })
+                .collect(),
+        }
+    }
+
+    /// Puts back a batch that could not be written: counts add to those collected meanwhile, and
+    /// a latest use never replaces a newer one.
+    pub fn restore(&self, batch: UsageBatch) {
+        let mut pending = self.lock();
+        for (key, usage) in batch.latest {
+            pending.note_latest(key, usage);
+        }
+        for h in batch.hourly {
+            pending.count(h.key, h.hour, h.uses, h.refusals);
+        }
+    }
+
+    /// How many keys have an unwritten latest use.
+    pub fn len(&self) -> usize {
+        self.lock().latest.len()
+    }
+
+    /// Whether nothing is pending.
+    pub fn is_empty(&self) -> bool {
+        let pending = self.lock();
+        pending.latest.is_empty() && pending.hourly.is_empty()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Clock, SeededEntropy, SystemClock};
+
+    #[test]
+    fn many_uses_of_one_key_collapse_into_its_latest_and_one_count_per_hour() {
+        let buffer = UsageBuffer::default();
+        let now = hour_of(SystemClock.now());
+        let key = ApiKeyId::generate(now, &SeededEntropy::new(1));
+        for i in 0..10_000 {
+            buffer.record(
+                key,
+                Usage { at: now + chrono::Duration::microseconds(i), ip: Some(format!("10.0.0.{}", i % 7)) },
+            );
+        }
+        buffer.record_refusal(key, now);
+        buffer.record_refusal(key, now + chrono::Duration::hours(1));
+        let batch = buffer.drain();
+        assert_eq!(batch.latest.len(), 1);
+        assert_eq!(batch.latest[0].1.at, now + chrono::Duration::microseconds(9_999));
+        let mut hourly = batch.hourly.clone();
+        hourly.sort_by_key(|h| h.hour);
+        assert_eq!(
+            hourly,
+            vec![
+                HourlyUse { key, hour: now, uses: 10_000, refusals: 1 },
+                HourlyUse { key, hour: now + chrono::Duration::hours(1), uses: 0, refusals: 1 },
+            ]
+        );
+        assert!(buffer.is_empty());
+        buffer.record(key, Usage { at: now + chrono::Duration::seconds(1), ip: None });
+        buffer.restore(batch);
+        let again = buffer.drain();
+        assert_eq!(again.latest[0].1.at, now + chrono::Duration::seconds(1), "a restore never overwrites a newer use");
+        let this_hour = again.hourly.iter().find(|h| h.hour == now).map(|h| h.uses);
+        assert_eq!(this_hour, Some(10_001), "a restored count adds to what arrived meanwhile");
+    }
+}

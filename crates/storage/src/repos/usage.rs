@@ -1,0 +1,131 @@
+//! Key usage: the latest use of each key and its hourly counts, written in one transaction per
+//! batch, and the counts read back or forgotten.
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+use domain::Timestamp;
+use domain::error::Entity;
+use domain::id::ApiKeyId;
+use domain::repository::{RepoError, RepoResult};
+use domain::usage::{HourlyUse, UsageBatch};
+use uuid::Uuid;
+
+use crate::Store;
+use crate::connection::DbConnection;
+use crate::convert::{micros, time};
+use crate::error::TxError;
+use crate::schema::api_key_usage;
+use crate::schema::api_keys::{self, dsl};
+
+/// Adds one key's counts for one hour to those stored, unless the key is gone. Both backends
+/// speak this upsert; only their placeholders differ.
+const ADD_HOURLY: &str = "INSERT INTO api_key_usage (api_key_id, hour, uses, refusals) \
+     SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM api_keys WHERE id = ?) \
+     ON CONFLICT (api_key_id, hour) DO UPDATE \
+     SET uses = api_key_usage.uses + excluded.uses, refusals = api_key_usage.refusals + excluded.refusals";
+
+/// `sql` with PostgreSQL's numbered placeholders in place of `?`.
+fn numbered(sql: &str) -> String {
+    let mut n = 0;
+    sql.split('?')
+        .enumerate()
+        .map(|(i, part)| {
+            if i == 0 {
+                part.to_owned()
+            } else {
+                n += 1;
+                format!("${n}{part}")
+            }
+        })
+        .collect()
+}
+
+fn count(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn add_hourly(c: &mut DbConnection, h: &HourlyUse) -> QueryResult<usize> {
+    let id = h.key.to_string();
+    let bind = |sql: String| {
+        diesel::sql_query(sql)
+            .bind::<Text, _>(id.clone())
+            .bind::<BigInt, _>(micros(h.hour))
+            .bind::<BigInt, _>(count(h.uses))
+            .bind::<BigInt, _>(count(h.refusals))
+            .bind::<Text, _>(id.clone())
+    };
+    match c {
+        DbConnection::Postgresql(pg) => bind(numbered(ADD_HOURLY)).execute(pg),
+        DbConnection::Sqlite(lite) => bind(ADD_HOURLY.to_owned()).execute(lite),
+    }
+}
+
+impl Store {
+    pub(crate) fn write_usage(&self, batch: &UsageBatch) -> RepoResult<()> {
+        self.write(Entity::ApiKey, |c| {
+            for (id, usage) in &batch.latest {
+                let at = micros(usage.at);
+                diesel::update(
+                    api_keys::table
+                        .filter(dsl::id.eq(id.to_string()))
+                        .filter(dsl::last_used_at.is_null().or(dsl::last_used_at.lt(at))),
+                )
+                .set((dsl::last_used_at.eq(Some(at)), dsl::last_used_ip.eq(usage.ip.clone())))
+                .execute(c)?;
+            }
+            for h in &batch.hourly {
+                add_hourly(c, h)?;
+            }
+            Ok(())
+        })
+    }
+
+    pub(crate) fn read_usage(&self, keys: &[ApiKeyId], from: Timestamp, to: Timestamp) -> RepoResult<Vec<HourlyUse>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.read(Entity::ApiKey, |c| {
+            let mut found = Vec::new();
+            for chunk in keys.chunks(500) {
+                let ids: Vec<String> = chunk.iter().map(ToString::to_string).collect();
+                let rows: Vec<(String, i64, i64, i64)> = api_key_usage::table
+                    .filter(api_key_usage::api_key_id.eq_any(ids))
+                    .filter(api_key_usage::hour.ge(micros(from)))
+                    .filter(api_key_usage::hour.lt(micros(to)))
+                    .select((
+                        api_key_usage::api_key_id,
+                        api_key_usage::hour,
+                        api_key_usage::uses,
+                        api_key_usage::refusals,
+                    ))
+                    .load(c)?;
+                for (key, hour, uses, refusals) in rows {
+                    let key = Uuid::try_parse(&key)
+                        .map_err(|_| TxError::Repo(RepoError::Unavailable("a stored usage row is invalid".into())))?;
+                    found.push(HourlyUse {
+                        key: ApiKeyId::from_uuid(key),
+                        hour: time(hour).map_err(TxError::Repo)?,
+                        uses: u64::try_from(uses).unwrap_or(0),
+                        refusals: u64::try_from(refusals).unwrap_or(0),
+                    });
+                }
+            }
+            Ok(found)
+        })
+    }
+
+    pub(crate) fn forget_usage_before(&self, before: Timestamp) -> RepoResult<u64> {
+        self.write(Entity::ApiKey, |c| {
+            let n = diesel::delete(api_key_usage::table.filter(api_key_usage::hour.lt(micros(before)))).execute(c)?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn placeholders_are_numbered_for_postgres() {
+        assert_eq!(super::numbered("a ? b ?, ?"), "a $1 b $2, $3");
+    }
+}
