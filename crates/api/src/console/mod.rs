@@ -19,6 +19,8 @@ mod session;
 mod signing_keys;
 
 use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::Response;
 use axum::routing::{get, post};
 
 use crate::state::AppState;
@@ -42,4 +44,22 @@ pub fn router() -> Router<AppState> {
         )
         .route("/console/signing-keys", get(signing_keys::list))
         .route("/console/signing-keys/rotate", post(signing_keys::rotate))
+        .layer(axum::middleware::map_response(protect))
+}
+
+/// What every console answer carries: pages are never cached (one may hold a secret shown once),
+/// never framed, and load scripts and styles from Keyward only.
+async fn protect(mut res: Response) -> Response {
+    let headers = res.headers_mut();
+    headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+        ),
+    );
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    res
 }

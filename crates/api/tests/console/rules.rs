@@ -71,6 +71,10 @@ async fn signing_in_sets_a_strict_cookie_and_signing_out_revokes_it(db: TestDb) 
 
     let home = me.get("/console").await;
     assert_eq!(home.location(), "/console/accounts", "a system admin lands on the accounts");
+    for (name, value) in [("cache-control", "no-store"), ("x-content-type-options", "nosniff")] {
+        assert_eq!(home.headers[name], value, "pages that may show a secret are never cached");
+    }
+    assert!(home.headers["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
     let accounts = me.get("/console/accounts").await;
     assert_eq!(accounts.status, StatusCode::OK);
     assert!(accounts.html.contains("system") && !accounts.html.contains(&app.admin));
@@ -170,7 +174,33 @@ async fn failed_sign_ins_meet_the_limiter(db: TestDb) {
     assert!(limited.html.contains("Too many failed sign-ins"));
 }
 
+async fn a_secret_key_signs_in_too_and_unused_keys_are_listed(db: TestDb) {
+    let app = spawn(db).await;
+    let (acct, sa, _, _) = app.tenant("acme", OPERATOR).await;
+    let keys = format!("/v1/accounts/{acct}/service-accounts/{sa}");
+    let made = app
+        .post(&format!("{keys}/secret-keys"), &app.admin, serde_json::json!({"name": "console", "scopes": OPERATOR}))
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{:?}", made.body);
+    let (id, secret) = (made.body["id"].as_str().unwrap(), made.body["secret"].as_str().unwrap());
+    app.post(&format!("{keys}/api-keys"), &app.admin, serde_json::json!({"name": "forgotten"})).await;
+    let mut me = Browser::new(&app.base);
+    let form = me.get("/console/sign-in").await;
+    let wrong =
+        me.post("/console/sign-in", &[("csrf", &form.csrf()), ("client_id", id), ("client_secret", "nope")]).await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    let form = me.get("/console/sign-in").await;
+    let ok = me.post("/console/sign-in", &[("csrf", &form.csrf()), ("client_id", id), ("client_secret", secret)]).await;
+    assert_eq!((ok.status, ok.location()), (StatusCode::SEE_OTHER, "/console"));
+    let page = me.get(&format!("/console/accounts/{acct}/service-accounts/{sa}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let unused = page.html.split(r#"id="unused""#).nth(1).unwrap().split("</ul>").next().unwrap();
+    assert!(unused.contains("forgotten") && unused.contains("never"), "{unused}");
+    assert!(page.html.contains(&format!("secret_key:{id}")), "the page names the credential in use");
+}
+
 http_tests!(
+    a_secret_key_signs_in_too_and_unused_keys_are_listed,
     signing_in_sets_a_strict_cookie_and_signing_out_revokes_it,
     forms_without_their_csrf_token_change_nothing,
     problems_show_next_to_their_field,
