@@ -250,6 +250,39 @@ async fn no_secret_reaches_a_log_an_error_or_a_file(db: Option<TestDb>) {
     s.form("/api/v1/login", None, &[("grant_type", "zenml-api-key"), ("password", &key2)]).await;
     s.form("/api/v1/login", None, &[("grant_type", "zenml-api-key"), ("password", &wrong(&key2))]).await;
 
+    // The console: sign in with the key and with a wrong one; the session's token is a secret too.
+    let browser = Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let before = s.seen.secrets.len();
+    for presented in [key2.clone(), wrong(&key2)] {
+        let page = browser.get(format!("{}/console/sign-in", s.base)).send().await.unwrap();
+        let csrf = page
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .find_map(|v| v.to_str().ok()?.split(';').next()?.strip_prefix("kw_console_csrf=").map(str::to_owned))
+            .unwrap();
+        let res = browser
+            .post(format!("{}/console/sign-in", s.base))
+            .header("cookie", format!("kw_console_csrf={csrf}"))
+            .form(&[("csrf", csrf.as_str()), ("key", presented.as_str())])
+            .send()
+            .await
+            .unwrap();
+        for cookie in res.headers().get_all("set-cookie") {
+            let pair = cookie.to_str().unwrap().split(';').next().unwrap();
+            if let Some(token) = pair.strip_prefix("kw_console=").filter(|t| !t.is_empty()) {
+                s.seen.secrets.push(token.to_owned());
+                s.seen.secrets.extend(token.rsplit('.').next().map(str::to_owned));
+            }
+        }
+        let status = res.status();
+        let text = res.text().await.unwrap();
+        if !status.is_redirection() {
+            s.seen.errors.push(text);
+        }
+    }
+    assert!(s.seen.secrets.len() > before, "the console handed out a session token to look for");
+
     // Stop, then search.
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     child.wait().unwrap();
