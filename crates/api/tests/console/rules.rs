@@ -199,7 +199,29 @@ async fn a_secret_key_signs_in_too_and_unused_keys_are_listed(db: TestDb) {
     assert!(page.html.contains(&format!("secret_key:{id}")), "the page names the credential in use");
 }
 
+async fn service_accounts_are_searched_and_paged(db: TestDb) {
+    let app = spawn(db).await;
+    let (acct, _, _, key) = app.tenant("acme", OPERATOR).await;
+    for i in 0..24 {
+        let name = if i % 2 == 0 { format!("worker-{i:02}") } else { format!("cron-{i:02}") };
+        let made = app
+            .post(&format!("/v1/accounts/{acct}/service-accounts"), &app.admin, serde_json::json!({"name": name}))
+            .await;
+        assert_eq!(made.status, StatusCode::CREATED);
+    }
+    let mut me = Browser::new(&app.base);
+    me.sign_in(&key).await;
+    let first = me.get(&format!("/console/accounts/{acct}")).await;
+    assert!(first.html.contains("25 of 25 service accounts") && first.html.contains("Page 1 of 2"));
+    let second = me.get(&format!("/console/accounts/{acct}?page=2")).await;
+    assert_eq!(second.html.matches("/service-accounts/").count(), 5, "twenty on the first page, five on the second");
+    let found = me.get(&format!("/console/accounts/{acct}?q=WORKER")).await;
+    assert!(found.html.contains("12 of 25 service accounts"), "search ignores case");
+    assert!(found.html.contains("worker-00") && !found.html.contains("cron-01"));
+}
+
 http_tests!(
+    service_accounts_are_searched_and_paged,
     a_secret_key_signs_in_too_and_unused_keys_are_listed,
     signing_in_sets_a_strict_cookie_and_signing_out_revokes_it,
     forms_without_their_csrf_token_change_nothing,
