@@ -1,5 +1,5 @@
 //! The functions on every request's path: parsing a credential, hashing and comparing its secret,
-//! checking scopes, and signing JWTs. Run with `cargo bench -p domain` (or `cargo xtask bench`).
+//! checking scopes, noting a key's use, and signing JWTs. Run with `cargo bench -p domain` (or `cargo xtask bench`).
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
@@ -10,7 +10,7 @@ use domain::credential::{Credential, CredentialKind};
 use domain::jwt::provider;
 use domain::scope::Scopes;
 use domain::secret::SecretHash;
-use domain::{Entropy, SystemEntropy};
+use domain::{Clock, Entropy, SystemEntropy};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use ring::rand::SystemRandom;
 use ring::signature::Ed25519KeyPair;
@@ -42,6 +42,20 @@ fn scopes(c: &mut Criterion) {
     });
 }
 
+fn usage(c: &mut Criterion) {
+    let buffer = domain::usage::UsageBuffer::default();
+    let now = domain::SystemClock.now();
+    let keys: Vec<_> = (0..100).map(|_| domain::id::ApiKeyId::generate(now, &SystemEntropy::new())).collect();
+    let mut i = 0usize;
+    c.bench_function("note a use (latest + hourly count, 100 keys)", |b| {
+        b.iter(|| {
+            i = i.wrapping_add(1);
+            let usage = domain::usage::Usage { at: now, ip: Some("10.0.0.1".to_owned()) };
+            buffer.record(black_box(keys[i % keys.len()]), usage);
+        })
+    });
+}
+
 fn jwts(c: &mut Criterion) {
     provider::install();
     let claims = json!({"iss": "http://127.0.0.1:8080", "sub": "0190f1c2-7a3b-7c4d-8e5f-0123456789ab", "aud": "keyward",
@@ -57,5 +71,5 @@ fn jwts(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, credentials, scopes, jwts);
+criterion_group!(benches, credentials, scopes, usage, jwts);
 criterion_main!(benches);

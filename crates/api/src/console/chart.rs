@@ -45,11 +45,16 @@ pub(crate) fn bars(series: &UsageSeries, label: &str) -> Markup {
             }
             div.axis { span { (first) } span { "busiest " (per) ": " (peak) } span { (last) } }
             figcaption.legend {
-                span { span.swatch.uses {} (series.uses()) " uses" }
-                span { span.swatch.refusals {} (series.refusals()) " refusals" }
+                span { span.swatch.uses {} (count(series.uses(), "use", "uses")) }
+                span { span.swatch.refusals {} (count(series.refusals(), "refusal", "refusals")) }
             }
         }
     }
+}
+
+/// `n` and the noun that goes with it.
+fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 fn fmt(v: f64) -> String {
