@@ -494,6 +494,34 @@ fn the_hot_path_answers_from_memory_once_a_key_is_cached(db: TestDb) {
         "a refusal is answered with storage, which records it in the audit trail"
     );
 
+    // Reading one key by id goes through the same cache, and is as fresh as authentication.
+    let by_id = KeyRef::Id(issued.key.id);
+    let read = f.kw.get_api_key_from_memory(&f.root, acct, sa.id, &by_id).expect("cached by the refusal").unwrap();
+    assert!(!read.active, "the cached key shows the change made before it was read");
+    assert!(
+        f.kw.get_api_key_from_memory(&f.root, acct, sa.id, &KeyRef::Name(name("k"))).is_none(),
+        "names need storage"
+    );
+    let elsewhere = f.kw.get_api_key_from_memory(&f.root, acct, f.root.service_account_id, &by_id).unwrap();
+    assert!(
+        matches!(elsewhere, Err(Error::NotFound(Entity::ApiKey))),
+        "another service account's path does not find it"
+    );
+    f.kw.update_api_key(
+        &f.root,
+        acct,
+        sa.id,
+        &by_id,
+        domain::api_key::ApiKeyChanges { active: Some(true), ..Default::default() },
+    )
+    .unwrap();
+    assert!(f.kw.get_api_key_from_memory(&f.root, acct, sa.id, &by_id).is_none(), "a change forgets it");
+    assert!(f.kw.get_api_key(&f.root, acct, sa.id, &by_id).unwrap().active);
+    f.kw.authenticate(secret, None).unwrap().unwrap();
+    f.kw.flush_usage().unwrap();
+    let used = f.kw.get_api_key(&f.root, acct, sa.id, &by_id).unwrap();
+    assert_eq!(used.last_used_at, Some(f.kw.now()), "a usage flush forgets the cached key, so reads show the last use");
+
     f.kw.ensure_signing_keys().unwrap();
     let new = NewSecretKey { name: name("client"), scopes: Scopes::default(), expiry: Expiry::Never };
     let client = f.kw.create_secret_key(&f.root, acct, sa.id, new).unwrap();

@@ -181,6 +181,10 @@ pub async fn get_api_key(
 ) -> ApiResult<Json<ApiKeyBody>> {
     let (account, sa) = ids(&path.0, &path.1)?;
     let key = key_ref(&path.2)?;
+    // A key by id is answered from the authentication cache when it is there, on the event loop.
+    if let Some(found) = state.keyward().get_api_key_from_memory(&p, account, sa, &key) {
+        return Ok(Json(ApiKeyBody::new(found?, state.keyward().now())));
+    }
     let (key, now) = state.run(move |kw| kw.get_api_key(&p, account, sa, &key).map(|k| (k, kw.now()))).await?;
     Ok(Json(ApiKeyBody::new(key, now)))
 }

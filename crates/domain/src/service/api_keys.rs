@@ -1,6 +1,7 @@
 //! Issuing, reading and deleting API keys.
 
 use super::Keyward;
+use super::reach::{Reach, Stop, from_memory, with_storage};
 use crate::api_key::{ApiKey, ApiKeyChanges, NewApiKey, RetainPeriod, StoredSecret, seal_context};
 use crate::audit::Action;
 use crate::credential::{Credential, CredentialKind};
@@ -125,8 +126,41 @@ impl Keyward {
         sa: ServiceAccountId,
         key: &KeyRef,
     ) -> Result<ApiKey, Error> {
+        with_storage(self.get_api_key_within(p, account, sa, key, Reach::Storage))
+    }
+
+    /// The same, from memory alone: `None` when the answer needs storage (the key is not cached,
+    /// or is named by name); then call [`Keyward::get_api_key`]. It never blocks. A key by id is
+    /// read through the authentication cache, so what it answers is as fresh as authentication
+    /// itself (a change through this node is seen at once; one through another, within the
+    /// freshness window).
+    pub fn get_api_key_from_memory(
+        &self,
+        p: &Principal,
+        account: AccountId,
+        sa: ServiceAccountId,
+        key: &KeyRef,
+    ) -> Option<Result<ApiKey, Error>> {
+        from_memory(self.get_api_key_within(p, account, sa, key, Reach::Memory))
+    }
+
+    fn get_api_key_within(
+        &self,
+        p: &Principal,
+        account: AccountId,
+        sa: ServiceAccountId,
+        key: &KeyRef,
+        reach: Reach,
+    ) -> Result<ApiKey, Stop> {
         p.require(Permission::ApiKeysRead, account)?;
-        Ok(self.repo.api_key(account, sa, key)?)
+        match key {
+            KeyRef::Id(id) => match self.api_key_for_auth(*id, reach)? {
+                Some(found) if found.key.account_id == account && found.key.service_account_id == sa => Ok(found.key),
+                _ => Err(Error::NotFound(Entity::ApiKey).into()),
+            },
+            KeyRef::Name(_) if reach == Reach::Memory => Err(Stop::NeedsStorage),
+            KeyRef::Name(_) => Ok(self.repo.api_key(account, sa, key)?),
+        }
     }
 
     /// Changes a key. A caller cannot disable the key it is using, nor grant scopes it lacks.
@@ -197,13 +231,32 @@ impl Keyward {
     /// One key of an account by its id alone, whatever its service account: for the vendor
     /// dialects, whose paths name a token without its owner. Another account's key is "not found".
     pub fn get_api_key_by_id(&self, p: &Principal, account: AccountId, id: ApiKeyId) -> Result<ApiKey, Error> {
+        with_storage(self.get_api_key_by_id_within(p, account, id, Reach::Storage))
+    }
+
+    /// The same, from memory alone: `None` when the key is not cached; then call
+    /// [`Keyward::get_api_key_by_id`]. It never blocks.
+    pub fn get_api_key_by_id_from_memory(
+        &self,
+        p: &Principal,
+        account: AccountId,
+        id: ApiKeyId,
+    ) -> Option<Result<ApiKey, Error>> {
+        from_memory(self.get_api_key_by_id_within(p, account, id, Reach::Memory))
+    }
+
+    fn get_api_key_by_id_within(
+        &self,
+        p: &Principal,
+        account: AccountId,
+        id: ApiKeyId,
+        reach: Reach,
+    ) -> Result<ApiKey, Stop> {
         p.require(Permission::ApiKeysRead, account)?;
-        let not_found = || Error::NotFound(Entity::ApiKey);
-        let found = self.repo.api_key_for_auth(id)?.ok_or_else(not_found)?;
-        if found.key.account_id != account {
-            return Err(not_found());
+        match self.api_key_for_auth(id, reach)? {
+            Some(found) if found.key.account_id == account => Ok(found.key),
+            _ => Err(Error::NotFound(Entity::ApiKey).into()),
         }
-        Ok(self.repo.api_key(account, found.key.service_account_id, &KeyRef::Id(id))?)
     }
 
     /// Every key of a service account (no paging), with each retrievable key's credential string

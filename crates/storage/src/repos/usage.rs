@@ -11,6 +11,7 @@ use domain::usage::{HourlyUse, UsageBatch};
 use uuid::Uuid;
 
 use crate::Store;
+use crate::auth_cache::Change;
 use crate::connection::DbConnection;
 use crate::convert::{micros, time};
 use crate::error::TxError;
@@ -77,7 +78,12 @@ impl Store {
                 add_hourly(c, h)?;
             }
             Ok(())
-        })
+        })?;
+        // Cached lookups also answer reads of one key; let them show the new last use.
+        for (id, _) in &batch.latest {
+            self.forget(Change::ApiKey(*id));
+        }
+        Ok(())
     }
 
     pub(crate) fn read_usage(&self, keys: &[ApiKeyId], from: Timestamp, to: Timestamp) -> RepoResult<Vec<HourlyUse>> {
