@@ -93,7 +93,16 @@ pub(crate) fn field(json: &str, field: &str) -> Result<String> {
 }
 
 pub(crate) fn start_server(exe: &Path, data: &Path) -> Result<(Child, String)> {
-    let mut child = Command::new(exe)
+    start_server_on(exe, data, None)
+}
+
+/// The same, storing in the PostgreSQL at `database_url` instead of SQLite when given.
+fn start_server_on(exe: &Path, data: &Path, database_url: Option<&str>) -> Result<(Child, String)> {
+    let mut command = Command::new(exe);
+    if let Some(url) = database_url {
+        command.env("KEYWARD_DATABASE_URL", url);
+    }
+    let mut child = command
         .args(["serve", "--listen", "127.0.0.1:0"])
         .env("KEYWARD_DATA_DIR", data)
         .env("KEYWARD_LOG", "warn,keyward=info")
@@ -186,7 +195,8 @@ pub fn run(args: &[&str]) -> Result<()> {
     std::fs::create_dir_all(&dir)?;
     let (mut server, base) = start_server(&exe, &dir.join("data"))?;
     let idle_rss = rss_kib(server.id());
-    let result = scenarios(&base, seconds, &dir);
+    println!("\n## SQLite");
+    let result = scenarios(&base, seconds, &dir, Backend::Sqlite);
     let _ = Command::new("kill").args(["-TERM", &server.id().to_string()]).status();
     let _ = server.wait();
     result?;
@@ -194,12 +204,49 @@ pub fn run(args: &[&str]) -> Result<()> {
         "\nidle RSS after start-up: {} MiB",
         idle_rss.map_or_else(|| "?".to_owned(), |k| format!("{:.1}", k as f64 / 1024.0))
     );
+    postgres_table(&exe, &dir, seconds)?;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
 
-fn scenarios(base: &str, seconds: u32, dir: &Path) -> Result<()> {
-    let admin = std::fs::read_to_string(dir.join("data/admin.key"))?.trim().to_owned();
+/// Where the server under load keeps its data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The same scenarios on one PostgreSQL node, in a fresh schema of the test server
+/// (`KEYWARD_TEST_DATABASE_URL`, 127.0.0.1:5432, or a throwaway one).
+fn postgres_table(exe: &Path, dir: &Path, seconds: u32) -> Result<()> {
+    let Ok(admin_url) = crate::postgres::for_tests() else {
+        println!("\nPostgreSQL: SKIPPED (no server; `apt-get install postgresql` or set KEYWARD_TEST_DATABASE_URL)");
+        return Ok(());
+    };
+    let schema = format!("keyward_bench_{}", std::process::id());
+    let psql =
+        |sql: &str| exec(Command::new("psql").args([admin_url.as_str(), "-v", "ON_ERROR_STOP=1", "-q", "-c", sql]));
+    psql(&format!("CREATE SCHEMA {schema}"))?;
+    let sep = if admin_url.contains('?') { '&' } else { '?' };
+    let url = format!("{admin_url}{sep}options=-c%20search_path%3D{schema}");
+    let data = dir.join("data-postgres");
+    let outcome = start_server_on(exe, &data, Some(&url)).and_then(|(mut server, base)| {
+        println!("\n## PostgreSQL (one node, same machine)");
+        let result = scenarios(&base, seconds, dir, Backend::Postgres);
+        let _ = Command::new("kill").args(["-TERM", &server.id().to_string()]).status();
+        let _ = server.wait();
+        result
+    });
+    let dropped = psql(&format!("DROP SCHEMA {schema} CASCADE"));
+    outcome.and(dropped)
+}
+
+fn scenarios(base: &str, seconds: u32, dir: &Path, backend: Backend) -> Result<()> {
+    let data = match backend {
+        Backend::Sqlite => dir.join("data"),
+        Backend::Postgres => dir.join("data-postgres"),
+    };
+    let admin = std::fs::read_to_string(data.join("admin.key"))?.trim().to_owned();
     let auth = format!("Authorization: Bearer {admin}");
     let json = "Content-Type: application/json";
     let acct = field(
@@ -373,6 +420,22 @@ fn scenarios(base: &str, seconds: u32, dir: &Path) -> Result<()> {
             unique_body: None,
         },
         Scenario {
+            name: "service identity generate-token",
+            method: "POST",
+            path: "/service-identity/generate-token".into(),
+            headers: vec![json_h.clone()],
+            body: Some(format!(r#"{{"client_id":"{client_id}","client_token":"{client_secret}"}}"#)),
+            unique_body: None,
+        },
+        Scenario {
+            name: "zenml API-key login",
+            method: "POST",
+            path: "/api/v1/login".into(),
+            headers: vec![("Content-Type".to_owned(), "application/x-www-form-urlencoded".to_owned())],
+            body: Some(format!("grant_type=zenml-api-key&password={verifier}")),
+            unique_body: None,
+        },
+        Scenario {
             name: "list 50 keys",
             method: "GET",
             path: format!("{keys}?limit=50"),
@@ -389,7 +452,16 @@ fn scenarios(base: &str, seconds: u32, dir: &Path) -> Result<()> {
             unique_body: Some(r#"{"name":"load-%d"}"#.into()),
         },
     ];
-    let db = dir.join("data/keyward.db");
+    if backend == Backend::Postgres {
+        print_header();
+        let mut baseline = None;
+        for s in &list {
+            let m = run_wrk(base, s, seconds, dir)?;
+            print_row(s.name, &m, *baseline.get_or_insert(m.rps));
+        }
+        return Ok(());
+    }
+    let db = data.join("keyward.db");
     let filler = field(
         &curl(&[
             "-X",

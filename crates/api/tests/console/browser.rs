@@ -44,12 +44,16 @@ fn start_driver() -> Option<Driver> {
         eprintln!("SKIPPED: the console's browser test needs {path} (apt-get install chromium chromium-driver)");
         return None;
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut child = Command::new(path).arg(format!("--port={port}")).stdout(Stdio::piped()).spawn().unwrap();
+    // Port 0: chromedriver picks a free port and says which, so no other process can take it first.
+    let mut child = Command::new(path).arg("--port=0").stdout(Stdio::piped()).spawn().unwrap();
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
-    let started = lines.by_ref().map_while(Result::ok).any(|l| l.contains("started successfully"));
-    assert!(started, "chromedriver did not start");
+    let port = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| l.split("started successfully on port ").nth(1).map(|p| p.trim_end_matches('.').parse::<u16>()))
+        .expect("chromedriver did not start")
+        .unwrap();
     // Keep draining its output so that it never blocks on a full pipe.
     std::thread::spawn(move || lines.for_each(drop));
     Some(Driver { child, port })

@@ -44,7 +44,7 @@ impl Keyward {
         from_memory(self.authenticate_within(token, ip, Reach::Memory, JwtLifetime::Bounded))
     }
 
-    fn authenticate_within(
+    pub(super) fn authenticate_within(
         &self,
         token: &str,
         ip: Option<String>,

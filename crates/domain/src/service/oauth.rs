@@ -285,11 +285,33 @@ impl Keyward {
     /// for it, carrying its scopes. The token stays bound to the key: it stops when the key is
     /// disabled, expires, is deleted, or is rotated without a retain period.
     pub fn login_with_api_key(&self, token: &str, ip: Option<String>) -> Result<Result<AccessToken, Rejection>, Error> {
+        with_storage(self.login_within(token, ip, Reach::Storage))
+    }
+
+    /// The same, from memory alone: `None` when it needs storage (the key or the signing keys are
+    /// not cached, or a refusal must be written to the audit trail); then call
+    /// [`Keyward::login_with_api_key`]. It never blocks (it does sign, which takes microseconds).
+    pub fn login_with_api_key_from_memory(
+        &self,
+        token: &str,
+        ip: Option<String>,
+    ) -> Option<Result<Result<AccessToken, Rejection>, Error>> {
+        from_memory(self.login_within(token, ip, Reach::Memory))
+    }
+
+    fn login_within(
+        &self,
+        token: &str,
+        ip: Option<String>,
+        reach: Reach,
+    ) -> Result<Result<AccessToken, Rejection>, Stop> {
         match Credential::parse(token) {
             Ok(c) if c.kind() == CredentialKind::ApiKey => {}
             _ => return Ok(Err(Rejection::Malformed)),
         }
-        let p = match self.authenticate(token, ip)? {
+        // Stop for the signing keys before authenticating, so that a use is never counted twice.
+        self.signing_snapshot_within(reach)?;
+        let p = match self.authenticate_within(token, ip, reach, crate::jwt::claims::JwtLifetime::Bounded)? {
             Ok(p) => p,
             Err(r) => return Ok(Err(r)),
         };
@@ -298,7 +320,7 @@ impl Keyward {
             account_id: p.account_id,
             service_account_id: p.service_account_id,
         };
-        Ok(Ok(with_storage(self.sign_access_token(&holder, p.scopes, Reach::Storage))?))
+        Ok(Ok(self.sign_access_token(&holder, p.scopes, reach)?))
     }
 
     fn sign_access_token(&self, holder: &TokenHolder, scopes: Scopes, reach: Reach) -> Result<AccessToken, Stop> {

@@ -67,7 +67,11 @@ pub async fn login(State(state): State<AppState>, parts: Parts, body: Bytes) -> 
     };
     let ip = client_ip(&parts, &state).map(|ip| ip.to_string());
     let named = named_credential(&key);
-    match state.run(move |kw| kw.login_with_api_key(&key, ip)).await? {
+    let outcome = match state.keyward().login_with_api_key_from_memory(&key, ip.clone()) {
+        Some(outcome) => outcome.map_err(ApiError::from)?,
+        None => state.run(move |kw| kw.login_with_api_key(&key, ip)).await?,
+    };
+    match outcome {
         Ok(AccessToken { token, expires_in, .. }) => {
             crate::metrics::token_issued("zenml-api-key");
             Ok(Json(TokenResponse { access_token: token.expose().to_owned(), token_type: "bearer", expires_in }))
