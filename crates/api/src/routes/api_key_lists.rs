@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 
 use axum::Json;
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use domain::TimeBound;
 use domain::id::{AccountId, ServiceAccountId};
 use domain::page::Direction;
@@ -144,7 +145,7 @@ async fn answer(
     ) -> Result<domain::page::Page<domain::api_key::ApiKey>, domain::Error>
     + Send
     + 'static,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let Request { list, fields, query, bounds } = request;
     let (page, now) = state
         .run(move |kw| {
@@ -156,14 +157,19 @@ async fn answer(
         .await?;
     let next_cursor = next_cursor(state, &list, page.next.as_ref());
     let items: Vec<ApiKeyBody> = page.items.into_iter().map(|k| ApiKeyBody::new(k, now)).collect();
-    let mut body = serde_json::to_value(ApiKeyList { items, next_cursor })
-        .map_err(|e| ApiError::internal(format!("encoding the list failed: {e}")))?;
-    if let (Some(fields), Some(items)) = (fields, body.get_mut("items").and_then(Value::as_array_mut)) {
+    let list = ApiKeyList { items, next_cursor };
+    let Some(fields) = fields else {
+        // Without `fields=`, the typed list is written straight out, with no JSON tree between.
+        return Ok(Json(list).into_response());
+    };
+    let mut body =
+        serde_json::to_value(list).map_err(|e| ApiError::internal(format!("encoding the list failed: {e}")))?;
+    if let Some(items) = body.get_mut("items").and_then(Value::as_array_mut) {
         for item in items.iter_mut().filter_map(Value::as_object_mut) {
             item.retain(|k, _| fields.contains(k));
         }
     }
-    Ok(Json(body))
+    Ok(Json(body).into_response())
 }
 
 /// Lists the keys of a service account, expired ones included, with filters and sort.
@@ -179,14 +185,14 @@ pub async fn list_api_keys(
     Caller(p): Caller,
     ApiPath(path): ApiPath<(String, String)>,
     ApiQuery(q): ApiQuery<ApiKeyListParams>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let (account, sa) = ids(&path.0, &path.1)?;
     let asked =
         q.service_account_id.as_deref().map(|s| ServiceAccountId::parse(s, "service_account_id")).transpose()?;
     let request = parse(&state, format!("/v1/accounts/{account}/service-accounts/{sa}/api-keys"), q, None)?;
     if asked.is_some_and(|asked| asked != sa) {
         // Filters combine with AND: another service account's keys are not in this one's list.
-        return Ok(Json(serde_json::json!({"items": [], "next_cursor": null})));
+        return Ok(Json(serde_json::json!({"items": [], "next_cursor": null})).into_response());
     }
     answer(&state, request, move |kw, query| kw.list_api_keys(&p, account, sa, query)).await
 }
@@ -203,7 +209,7 @@ pub async fn list_account_api_keys(
     Caller(p): Caller,
     ApiPath(account): ApiPath<String>,
     ApiQuery(q): ApiQuery<ApiKeyListParams>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let account = AccountId::parse(&account, "account_id")?;
     let sa = q.service_account_id.as_deref().map(|s| ServiceAccountId::parse(s, "service_account_id")).transpose()?;
     let request = parse(&state, format!("/v1/accounts/{account}/api-keys"), q, sa)?;
