@@ -144,6 +144,9 @@ pub struct KeyForAuth {
     pub key: ApiKey,
     /// Whether its service account is active.
     pub owner_active: bool,
+    /// Its service account's name (a rename forgets every cached key, as any service-account
+    /// change does).
+    pub owner_name: Name,
     /// Whether it belongs to the system account.
     pub system: bool,
 }

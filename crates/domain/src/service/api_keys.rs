@@ -11,7 +11,7 @@ use crate::id::{AccountId, ApiKeyId, ServiceAccountId};
 use crate::page::Page;
 use crate::page::PageRequest;
 use crate::principal::{CredentialRef, Permission, Principal};
-use crate::repository::{ApiKeyQuery, KeyRef, ServiceAccountQuery};
+use crate::repository::{ApiKeyQuery, KeyForAuth, KeyRef, ServiceAccountQuery};
 use crate::secret::SecretString;
 use crate::service_account::ServiceAccount;
 
@@ -236,30 +236,37 @@ impl Keyward {
     /// One key of an account by its id alone, whatever its service account: for the vendor
     /// dialects, whose paths name a token without its owner. Another account's key is "not found".
     pub fn get_api_key_by_id(&self, p: &Principal, account: AccountId, id: ApiKeyId) -> Result<ApiKey, Error> {
-        with_storage(self.get_api_key_by_id_within(p, account, id, Reach::Storage))
+        self.api_key_with_owner(p, account, id).map(|found| found.key)
+    }
+
+    /// One key of an account by id, with its service account's name and state: what the vendor
+    /// dialects show of a token. Read through the authentication cache, as fresh as
+    /// authentication itself.
+    pub fn api_key_with_owner(&self, p: &Principal, account: AccountId, id: ApiKeyId) -> Result<KeyForAuth, Error> {
+        with_storage(self.api_key_with_owner_within(p, account, id, Reach::Storage))
     }
 
     /// The same, from memory alone: `None` when the key is not cached; then call
-    /// [`Keyward::get_api_key_by_id`]. It never blocks.
-    pub fn get_api_key_by_id_from_memory(
+    /// [`Keyward::api_key_with_owner`]. It never blocks.
+    pub fn api_key_with_owner_from_memory(
         &self,
         p: &Principal,
         account: AccountId,
         id: ApiKeyId,
-    ) -> Option<Result<ApiKey, Error>> {
-        from_memory(self.get_api_key_by_id_within(p, account, id, Reach::Memory))
+    ) -> Option<Result<KeyForAuth, Error>> {
+        from_memory(self.api_key_with_owner_within(p, account, id, Reach::Memory))
     }
 
-    fn get_api_key_by_id_within(
+    fn api_key_with_owner_within(
         &self,
         p: &Principal,
         account: AccountId,
         id: ApiKeyId,
         reach: Reach,
-    ) -> Result<ApiKey, Stop> {
+    ) -> Result<KeyForAuth, Stop> {
         p.require(Permission::ApiKeysRead, account)?;
         match self.api_key_for_auth(id, reach)? {
-            Some(found) if found.key.account_id == account => Ok(found.key),
+            Some(found) if found.key.account_id == account => Ok(found),
             _ => Err(Error::NotFound(Entity::ApiKey).into()),
         }
     }

@@ -261,11 +261,16 @@ pub(crate) fn load_for_auth(c: &mut DbConnection, id: ApiKeyId) -> Result<Option
     let found = api_keys::table
         .inner_join(service_accounts::table.inner_join(accounts::table))
         .filter(dsl::id.eq(id.to_string()))
-        .select((ApiKeyRow::as_select(), service_accounts::active, accounts::system))
-        .first::<(ApiKeyRow, bool, bool)>(c)
+        .select((ApiKeyRow::as_select(), service_accounts::active, service_accounts::name, accounts::system))
+        .first::<(ApiKeyRow, bool, String, bool)>(c)
         .optional()?;
     match found {
         None => Ok(None),
-        Some((row, owner_active, system)) => Ok(Some(KeyForAuth { key: ApiKey::try_from(row)?, owner_active, system })),
+        Some((row, owner_active, owner_name, system)) => {
+            let owner_name = domain::text::Name::parse(&owner_name, "name").map_err(|_| {
+                TxError::Repo(RepoError::Unavailable("a stored service account name is invalid".into()))
+            })?;
+            Ok(Some(KeyForAuth { key: ApiKey::try_from(row)?, owner_active, owner_name, system }))
+        }
     }
 }

@@ -4,7 +4,7 @@
 use axum::extract::State;
 use domain::api_key::ApiKeyChanges;
 use domain::principal::Principal;
-use domain::repository::KeyRef;
+use domain::repository::{KeyForAuth, KeyRef};
 use domain::service::Keyward;
 use domain::service_account::ServiceAccount;
 use domain::text::Name;
@@ -218,20 +218,18 @@ fn customer_tokens(kw: &Keyward, p: &Principal) -> DomainResult<Vec<ApiTokenMode
         .collect())
 }
 
-/// The one token of the account `token` names, with its retrievable secret and its owner.
+/// The one token of the account `token` names, with its owner, and its retrievable secret.
 fn customer_token(
     kw: &Keyward,
     p: &Principal,
     token: &str,
     field: &str,
-) -> DomainResult<(domain::api_key::ApiKey, Option<domain::secret::SecretString>, ServiceAccount)> {
+) -> DomainResult<(KeyForAuth, Option<domain::secret::SecretString>)> {
     let id = key_id(token, field).map_err(|e| not_a_token(e, field))?;
-    let key = kw.get_api_key_by_id(p, p.account_id, id)?;
+    let found = kw.api_key_with_owner(p, p.account_id, id)?;
     // One key's sealed secret, not its service account's whole list.
-    let secret = kw.reveal_api_key_secret(p, p.account_id, &key)?;
-    let owner = kw.key_owners(p, p.account_id, &[&key])?.into_iter().next();
-    let owner = owner.ok_or(domain::Error::NotFound(domain::error::Entity::ServiceAccount))?;
-    Ok((key, secret, owner))
+    let secret = kw.reveal_api_key_secret(p, p.account_id, &found.key)?;
+    Ok((found, secret))
 }
 
 /// Every token of the caller's account ("customer").
@@ -259,10 +257,17 @@ pub async fn get_customer_token(
     DialectCaller(p, _): Caller,
     Path(id, _): Path<Wavefront, String>,
 ) -> Result<ApiTokenModel> {
+    // From the authentication cache when the token is there, on the event loop.
+    let kw = state.keyward();
+    if let Ok(key) = key_id(&id, "id")
+        && let Some(found) = kw.api_key_with_owner_from_memory(&p, p.account_id, key)
+    {
+        let found = found.map_err(ApiError::from)?;
+        let secret = kw.reveal_api_key_secret(&p, p.account_id, &found.key).map_err(ApiError::from)?;
+        return Ok(Answer(ApiTokenModel::new(&found.key, secret.as_ref(), &found)));
+    }
     let model = state
-        .run(move |kw| {
-            customer_token(kw, &p, &id, "id").map(|(k, s, owner)| ApiTokenModel::new(&k, s.as_ref(), &owner))
-        })
+        .run(move |kw| customer_token(kw, &p, &id, "id").map(|(f, s)| ApiTokenModel::new(&f.key, s.as_ref(), &f)))
         .await?;
     Ok(Answer(model))
 }
@@ -282,9 +287,10 @@ pub async fn delete_customer_token(
         body.and_then(|b| b.token_id).ok_or_else(|| ApiError::validation("tokenID", "name the token to revoke"))?;
     let revoked = state
         .run(move |kw| {
-            let (key, secret, owner) = customer_token(kw, &p, &token, "tokenID")?;
+            let (found, secret) = customer_token(kw, &p, &token, "tokenID")?;
+            let key = &found.key;
             kw.delete_api_key(&p, p.account_id, key.service_account_id, &KeyRef::Id(key.id))?;
-            Ok(UserApiToken::new(&key, secret.as_ref(), &owner))
+            Ok(UserApiToken::new(key, secret.as_ref(), &found))
         })
         .await?;
     Ok(Answer(revoked))

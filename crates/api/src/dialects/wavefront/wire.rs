@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use domain::api_key::ApiKey;
+use domain::repository::KeyForAuth;
 use domain::secret::SecretString;
 use domain::service_account::ServiceAccount as KeywardServiceAccount;
 use serde::{Deserialize, Serialize};
@@ -87,13 +88,35 @@ pub struct UserApiToken {
     pub date_generated: i64,
 }
 
+/// The service account that owns a token, as the token views name it.
+#[derive(Debug, Clone, Copy)]
+pub struct Owner<'a> {
+    /// Its name, Wavefront's service account identifier.
+    pub name: &'a str,
+    /// Whether it is active.
+    pub active: bool,
+}
+
+impl<'a> From<&'a KeywardServiceAccount> for Owner<'a> {
+    fn from(sa: &'a KeywardServiceAccount) -> Self {
+        Self { name: sa.name.as_str(), active: sa.active }
+    }
+}
+
+impl<'a> From<&'a KeyForAuth> for Owner<'a> {
+    fn from(found: &'a KeyForAuth) -> Self {
+        Self { name: found.owner_name.as_str(), active: found.owner_active }
+    }
+}
+
 impl UserApiToken {
     /// The token view of `key`, owned by `owner`.
-    pub fn new(key: &ApiKey, secret: Option<&SecretString>, owner: &KeywardServiceAccount) -> Self {
+    pub fn new<'a>(key: &ApiKey, secret: Option<&SecretString>, owner: impl Into<Owner<'a>>) -> Self {
+        let owner = owner.into();
         Self {
             token_id: token_id(key, secret),
             token_name: key.name.as_str().to_owned(),
-            account: owner.name.as_str().to_owned(),
+            account: owner.name.to_owned(),
             account_type: account_type(owner.active),
             last_used: key.last_used_at.map(millis),
             date_generated: millis(key.created_at),
@@ -127,11 +150,12 @@ pub struct ApiTokenModel {
 
 impl ApiTokenModel {
     /// The customer-wide view of `key`, owned by `owner`.
-    pub fn new(key: &ApiKey, secret: Option<&SecretString>, owner: &KeywardServiceAccount) -> Self {
+    pub fn new<'a>(key: &ApiKey, secret: Option<&SecretString>, owner: impl Into<Owner<'a>>) -> Self {
+        let owner = owner.into();
         Self {
             id: token_id(key, secret),
             name: key.name.as_str().to_owned(),
-            account: owner.name.as_str().to_owned(),
+            account: owner.name.to_owned(),
             account_type: account_type(owner.active),
             customer: key.account_id.to_string(),
             date_generated: millis(key.created_at),
