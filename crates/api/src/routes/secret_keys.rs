@@ -202,6 +202,9 @@ pub async fn get_secret_key(
 ) -> ApiResult<Json<SecretKeyBody>> {
     let (account, sa) = ids(&path.0, &path.1)?;
     let id = key_id(&path.2)?;
+    if let Some(found) = state.keyward().get_secret_key_from_memory(&p, account, sa, id) {
+        return Ok(Json(SecretKeyBody::new(found?, state.keyward().now())));
+    }
     let (key, now) = state.run(move |kw| kw.get_secret_key(&p, account, sa, id).map(|k| (k, kw.now()))).await?;
     Ok(Json(SecretKeyBody::new(key, now)))
 }

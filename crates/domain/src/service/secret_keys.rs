@@ -1,6 +1,7 @@
 //! Issuing, reading, changing, rotating and deleting secret keys.
 
 use super::Keyward;
+use super::reach::{Reach, Stop, from_memory, with_storage};
 use crate::api_key::RetainPeriod;
 use crate::audit::Action;
 use crate::credential::{Credential, CredentialKind};
@@ -78,8 +79,39 @@ impl Keyward {
         sa: ServiceAccountId,
         id: SecretKeyId,
     ) -> Result<SecretKey, Error> {
+        with_storage(self.get_secret_key_within(p, account, sa, id, Reach::Storage))
+    }
+
+    /// The same, from memory alone: `None` when the key is not cached; then call
+    /// [`Keyward::get_secret_key`]. It never blocks. Read through the authentication cache, as
+    /// fresh as authentication itself.
+    pub fn get_secret_key_from_memory(
+        &self,
+        p: &Principal,
+        account: AccountId,
+        sa: ServiceAccountId,
+        id: SecretKeyId,
+    ) -> Option<Result<SecretKey, Error>> {
+        from_memory(self.get_secret_key_within(p, account, sa, id, Reach::Memory))
+    }
+
+    fn get_secret_key_within(
+        &self,
+        p: &Principal,
+        account: AccountId,
+        sa: ServiceAccountId,
+        id: SecretKeyId,
+        reach: Reach,
+    ) -> Result<SecretKey, Stop> {
         p.require(Permission::SecretKeysRead, account)?;
-        Ok(self.repo.secret_key(account, sa, id)?)
+        let found = match reach {
+            Reach::Storage => self.repo.secret_key_for_auth(id)?,
+            Reach::Memory => self.repo.secret_key_for_auth_in_memory(id).ok_or(Stop::NeedsStorage)?,
+        };
+        match found {
+            Some(found) if found.key.account_id == account && found.key.service_account_id == sa => Ok(found.key),
+            _ => Err(Error::NotFound(crate::error::Entity::SecretKey).into()),
+        }
     }
 
     /// Changes a secret key; new scopes must be grantable by the caller.

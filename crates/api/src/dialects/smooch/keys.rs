@@ -74,8 +74,11 @@ pub async fn get_secret_key(
     Path((sa, key), _): Path<Smooch, (String, String)>,
 ) -> Result<axum::Json<KeyBody>> {
     let (sa, key) = ids(&sa, &key)?;
-    let key = state.run(move |kw| kw.get_secret_key(&p, p.account_id, sa, key)).await?;
-    Ok(axum::Json(KeyBody { key: key.into() }))
+    let found = match state.keyward().get_secret_key_from_memory(&p, p.account_id, sa, key) {
+        Some(found) => found.map_err(ApiError::from)?,
+        None => state.run(move |kw| kw.get_secret_key(&p, p.account_id, sa, key)).await?,
+    };
+    Ok(axum::Json(KeyBody { key: found.into() }))
 }
 
 /// Deletes a secret key. A key cannot delete itself.
