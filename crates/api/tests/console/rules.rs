@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use storage::testing::TestDb;
 
 use crate::client::Browser;
-use crate::common::{TestApp, spawn, spawn_with};
+use crate::common::{TestApp, spawn, spawn_as, spawn_with};
 
 /// What a team's operator holds: everything in their own account.
 pub const OPERATOR: &[&str] = &[
@@ -220,7 +220,19 @@ async fn service_accounts_are_searched_and_paged(db: TestDb) {
     assert!(found.html.contains("worker-00") && !found.html.contains("cron-01"));
 }
 
+async fn behind_tls_the_cookies_are_secure(db: TestDb) {
+    let app = spawn_as(db, "https://keyward.example.com").await;
+    let mut me = Browser::new(&app.base);
+    me.get("/console/sign-in").await;
+    assert!(me.last_set_cookies.iter().all(|c| c.contains("; Secure")), "{:?}", me.last_set_cookies);
+    let signed_in = me.sign_in(&app.admin).await;
+    assert_eq!(signed_in.status, StatusCode::SEE_OTHER);
+    let session = me.last_set_cookies.iter().find(|c| c.starts_with("kw_console=")).unwrap();
+    assert!(session.contains("; Secure") && session.contains("HttpOnly") && session.contains("SameSite=Strict"));
+}
+
 http_tests!(
+    behind_tls_the_cookies_are_secure,
     service_accounts_are_searched_and_paged,
     a_secret_key_signs_in_too_and_unused_keys_are_listed,
     signing_in_sets_a_strict_cookie_and_signing_out_revokes_it,

@@ -49,21 +49,27 @@ pub async fn spawn(db: TestDb) -> TestApp {
 pub const SEALING_KEY: [u8; 32] = [9; 32];
 
 pub async fn spawn_with(db: TestDb, auth_limits: AuthLimits) -> TestApp {
-    spawn_full(db, auth_limits, SigningAlgorithm::EdDsa).await
+    spawn_full(db, auth_limits, SigningAlgorithm::EdDsa, None).await
+}
+
+/// A server whose public address (`KEYWARD_ISSUER`) is `issuer`, as behind a TLS proxy.
+pub async fn spawn_as(db: TestDb, issuer: &str) -> TestApp {
+    spawn_full(db, AuthLimits { free: 1000, max: 1000, ..AuthLimits::default() }, SigningAlgorithm::EdDsa, Some(issuer))
+        .await
 }
 
 /// A server whose signing keys use `algorithm`.
 pub async fn spawn_signing_with(db: TestDb, algorithm: SigningAlgorithm) -> TestApp {
-    spawn_full(db, AuthLimits { free: 1000, max: 1000, ..AuthLimits::default() }, algorithm).await
+    spawn_full(db, AuthLimits { free: 1000, max: 1000, ..AuthLimits::default() }, algorithm, None).await
 }
 
-async fn spawn_full(db: TestDb, auth_limits: AuthLimits, algorithm: SigningAlgorithm) -> TestApp {
+async fn spawn_full(db: TestDb, auth_limits: AuthLimits, algorithm: SigningAlgorithm, issuer: Option<&str>) -> TestApp {
     let store = db.store();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 6, 1, 9, 0, 0).unwrap()));
     let keyward = Keyward::new(Arc::new(store), clock.clone(), Arc::new(SystemEntropy::new()))
-        .with_issuer(format!("http://{addr}"))
+        .with_issuer(issuer.map_or_else(|| format!("http://{addr}"), str::to_owned))
         .with_sealer(Sealer::new(&SEALING_KEY))
         .with_tokens(algorithm, chrono::Duration::hours(1));
     let boot = keyward.bootstrap().unwrap().unwrap();
