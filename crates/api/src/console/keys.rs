@@ -70,6 +70,12 @@ impl Kind {
     }
 }
 
+/// The account, service account and kind of key a path names.
+fn place(account: &str, sa: &str, kind: &str) -> Result<(AccountId, ServiceAccountId, Kind), ApiError> {
+    let (account, sa) = parse_ids(account, sa)?;
+    Ok((account, sa, Kind::parse(kind)?))
+}
+
 /// The new-key form.
 #[derive(Debug, Deserialize)]
 pub(crate) struct CreateKey {
@@ -103,8 +109,8 @@ pub(crate) async fn create(
     form: SignedForm<CreateKey>,
 ) -> Response {
     let SignedForm { session, fields } = form;
-    let (account, sa, kind) = match parse_ids(&account, &sa).and_then(|(a, s)| Ok((a, s, Kind::parse(&kind)?))) {
-        Ok(ids) => ids,
+    let (account, sa, kind) = match place(&account, &sa, &kind) {
+        Ok(place) => place,
         Err(e) => return layout::error_page(Some(&session), &e),
     };
     let p = session.principal.clone();
@@ -167,8 +173,7 @@ pub(crate) async fn confirm(
     session: Session,
     Path((account, sa, kind, key, action)): Path<(String, String, String, String, String)>,
 ) -> Response {
-    let checked = parse_ids(&account, &sa).and_then(|(a, s)| Ok((a, s, Kind::parse(&kind)?)));
-    let (account, sa, kind) = match checked {
+    let (account, sa, kind) = match place(&account, &sa, &kind) {
         Ok(ids) if action == "delete" => ids,
         Ok(_) => return layout::error_page(Some(&session), &ApiError::no_route()),
         Err(e) => return layout::error_page(Some(&session), &e),
@@ -221,8 +226,8 @@ pub(crate) async fn act(
     form: SignedForm<Action>,
 ) -> Response {
     let SignedForm { session, fields } = form;
-    let (account, sa, kind) = match parse_ids(&account, &sa).and_then(|(a, s)| Ok((a, s, Kind::parse(&kind)?))) {
-        Ok(ids) => ids,
+    let (account, sa, kind) = match place(&account, &sa, &kind) {
+        Ok(place) => place,
         Err(e) => return layout::error_page(Some(&session), &e),
     };
     let p = session.principal.clone();

@@ -78,6 +78,20 @@ fn done_notice(done: &str) -> Option<&'static str> {
     })
 }
 
+/// The row of an API key or a secret key: both have these fields, under these names.
+macro_rules! key_row {
+    ($k:expr, $now:expr) => {
+        KeyRow {
+            id: $k.id.to_string(),
+            name: $k.name.as_str().to_owned(),
+            state: $k.state($now),
+            scopes: $k.scopes.clone(),
+            expires_at: $k.expires_at,
+            last_used_at: $k.last_used_at,
+            created_at: $k.created_at,
+        }
+    };
+}
 /// The page, with `extra`; `status` lets a form with errors answer 422.
 pub(crate) async fn render(
     state: &AppState,
@@ -108,30 +122,8 @@ pub(crate) async fn render(
         Err(e) => return layout::error_page(Some(session), &e),
     };
     let base = format!("/console/accounts/{account}/service-accounts/{sa}");
-    let api_rows: Vec<KeyRow> = api_keys
-        .iter()
-        .map(|k| KeyRow {
-            id: k.id.to_string(),
-            name: k.name.as_str().to_owned(),
-            state: k.state(now),
-            scopes: k.scopes.clone(),
-            expires_at: k.expires_at,
-            last_used_at: k.last_used_at,
-            created_at: k.created_at,
-        })
-        .collect();
-    let secret_rows: Vec<KeyRow> = secret_keys
-        .iter()
-        .map(|k| KeyRow {
-            id: k.id.to_string(),
-            name: k.name.as_str().to_owned(),
-            state: k.state(now),
-            scopes: k.scopes.clone(),
-            expires_at: k.expires_at,
-            last_used_at: k.last_used_at,
-            created_at: k.created_at,
-        })
-        .collect();
+    let api_rows: Vec<KeyRow> = api_keys.iter().map(|k| key_row!(k, now)).collect();
+    let secret_rows: Vec<KeyRow> = secret_keys.iter().map(|k| key_row!(k, now)).collect();
     let body = html! {
         p.crumbs {
             a href=(format!("/console/accounts/{account}")) { "Service accounts" } " › " (owner.name.as_str())
