@@ -384,6 +384,24 @@ fn a_thousand_uses_become_hourly_counts_in_one_write(db: TestDb) {
     assert_eq!(kw.flush_usage().unwrap(), 0, "nothing was put back");
 }
 
+fn secret_keys_record_their_last_use(db: TestDb) {
+    let f = fixture(db);
+    let (acct, sa) = (f.root.account_id, f.root.service_account_id);
+    f.kw.ensure_signing_keys().unwrap();
+    let new = NewSecretKey { name: name("client"), scopes: Scopes::default(), expiry: Expiry::Never };
+    let client = f.kw.create_secret_key(&f.root, acct, sa, new).unwrap();
+    let id = client.key.id;
+    f.kw.flush_usage().unwrap();
+    assert_eq!(f.kw.get_secret_key(&f.root, acct, sa, id).unwrap().last_used_at, None);
+    f.clock.advance(Duration::seconds(5));
+    let token = f.kw.client_credentials(&id.to_string(), client.secret.expose(), None, None).unwrap();
+    assert!(token.is_ok());
+    assert!(f.kw.client_credentials(&id.to_string(), "kw_sk_wrong", None, None).unwrap().is_err());
+    assert_eq!(f.kw.flush_usage().unwrap(), 1, "one secret key was used");
+    let used = f.kw.get_secret_key(&f.root, acct, sa, id).unwrap();
+    assert_eq!(used.last_used_at, Some(f.kw.now()), "a client's authentication is its key's last use");
+}
+
 fn a_malformed_key_is_refused_without_touching_the_database(db: TestDb) {
     let url = db.url().clone();
     let f = fixture(db);
@@ -556,6 +574,7 @@ backend_tests!(
     concurrent_rotations_never_lose_an_acknowledged_secret,
     usage_is_written_in_one_batch_and_never_goes_back,
     a_thousand_uses_become_hourly_counts_in_one_write,
+    secret_keys_record_their_last_use,
     a_malformed_key_is_refused_without_touching_the_database,
     secret_keys_are_sealed_at_rest_and_bound_to_their_row,
     the_master_key_is_checked_against_the_database,

@@ -109,6 +109,9 @@ impl Keyward {
         if let Some(why) = state_rejection(&found.key, found.owner_active, now) {
             return Ok(Err(OAuthError::InvalidClient(why)));
         }
+        // A use noted twice (a memory-first run that stops later, then its storage run) is the
+        // same latest use.
+        self.usage.record_secret(found.key.id, now);
         Ok(Ok(found))
     }
 

@@ -155,6 +155,7 @@ impl Keyward {
                 return Ok(Err(rejection));
             }
         };
+        self.usage.record_secret(id, now);
         Ok(Ok(Principal {
             account_id: key.account_id,
             service_account_id: key.service_account_id,

@@ -11,16 +11,16 @@ use crate::usage::{KeyUsage, ServiceAccountUsage, UsageSeries, UsageWindow};
 pub const DEFAULT_USAGE_RETENTION_DAYS: u32 = 90;
 
 impl Keyward {
-    /// Writes the usage collected since the last flush in one batch; returns how many keys it
-    /// touched. On failure the batch is kept for the next flush, so none is lost to a passing fault.
+    /// Writes the usage collected since the last flush in one batch; returns how many keys (API
+    /// keys and secret keys) it touched. On failure the batch is kept for the next flush, so none is lost to a passing fault.
     pub fn flush_usage(&self) -> Result<usize, Error> {
         let batch = self.usage.drain();
         if batch.is_empty() {
             return Ok(0);
         }
-        let touched: std::collections::HashSet<_> =
+        let api_keys: std::collections::HashSet<_> =
             batch.latest.iter().map(|(key, _)| *key).chain(batch.hourly.iter().map(|h| h.key)).collect();
-        let touched = touched.len();
+        let touched = api_keys.len() + batch.secret_latest.len();
         match self.repo.record_api_key_usage(&batch) {
             Ok(()) => Ok(touched),
             Err(e) => {

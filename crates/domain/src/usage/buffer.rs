@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use super::series::{HourlyUse, hour_of};
 use crate::Timestamp;
-use crate::id::ApiKeyId;
+use crate::id::{ApiKeyId, SecretKeyId};
 
 /// The latest use of one key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,12 +24,14 @@ pub struct UsageBatch {
     pub latest: Vec<(ApiKeyId, Usage)>,
     /// Uses and refusals per key and hour, one entry per key and hour.
     pub hourly: Vec<HourlyUse>,
+    /// The latest use of each secret key used (they have no hourly counts).
+    pub secret_latest: Vec<(SecretKeyId, Timestamp)>,
 }
 
 impl UsageBatch {
     /// Whether the batch holds nothing to write.
     pub fn is_empty(&self) -> bool {
-        self.latest.is_empty() && self.hourly.is_empty()
+        self.latest.is_empty() && self.hourly.is_empty() && self.secret_latest.is_empty()
     }
 }
 
@@ -37,6 +39,7 @@ impl UsageBatch {
 struct Pending {
     latest: HashMap<ApiKeyId, Usage>,
     hourly: HashMap<(ApiKeyId, Timestamp), (u64, u64)>,
+    secret_latest: HashMap<SecretKeyId, Timestamp>,
 }
 
 impl Pending {
@@ -47,6 +50,11 @@ impl Pending {
                 self.latest.insert(key, usage);
             }
         }
+    }
+
+    fn note_secret(&mut self, key: SecretKeyId, at: Timestamp) {
+        let latest = self.secret_latest.entry(key).or_insert(at);
+        *latest = (*latest).max(at);
     }
 
     fn count(&mut self, key: ApiKeyId, hour: Timestamp, uses: u64, refusals: u64) {
@@ -76,6 +84,11 @@ impl UsageBuffer {
         self.lock().count(key, hour_of(at), 0, 1);
     }
 
+    /// Notes a successful use of a secret key (a client authenticated, or a JWT it signed).
+    pub fn record_secret(&self, key: SecretKeyId, at: Timestamp) {
+        self.lock().note_secret(key, at);
+    }
+
     /// Takes everything pending.
     pub fn drain(&self) -> UsageBatch {
         let mut pending = self.lock();
@@ -86,6 +99,7 @@ impl UsageBuffer {
                 .drain()
                 .map(|((key, hour), (uses, refusals))| HourlyUse { key, hour, uses, refusals })
                 .collect(),
+            secret_latest: pending.secret_latest.drain().collect(),
         }
     }
 
@@ -99,6 +113,9 @@ impl UsageBuffer {
         for h in batch.hourly {
             pending.count(h.key, h.hour, h.uses, h.refusals);
         }
+        for (key, at) in batch.secret_latest {
+            pending.note_secret(key, at);
+        }
     }
 
     /// How many keys have an unwritten latest use.
@@ -109,7 +126,7 @@ impl UsageBuffer {
     /// Whether nothing is pending.
     pub fn is_empty(&self) -> bool {
         let pending = self.lock();
-        pending.latest.is_empty() && pending.hourly.is_empty()
+        pending.latest.is_empty() && pending.hourly.is_empty() && pending.secret_latest.is_empty()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {

@@ -1,4 +1,4 @@
-//! Key usage: the latest use of each key and its hourly counts, written in one transaction per
+//! Key usage: the latest use of each API key and secret key, and API keys' hourly counts, written in one transaction per
 //! batch, and the counts read back or forgotten.
 
 use diesel::prelude::*;
@@ -15,8 +15,8 @@ use crate::auth_cache::Change;
 use crate::connection::DbConnection;
 use crate::convert::{micros, time};
 use crate::error::TxError;
-use crate::schema::api_key_usage;
 use crate::schema::api_keys::{self, dsl};
+use crate::schema::{api_key_usage, secret_keys};
 
 /// Adds one key's counts for one hour to those stored, unless the key is gone. Both backends
 /// speak this upsert; only their placeholders differ.
@@ -77,11 +77,24 @@ impl Store {
             for h in &batch.hourly {
                 add_hourly(c, h)?;
             }
+            for (id, at) in &batch.secret_latest {
+                let at = micros(*at);
+                diesel::update(
+                    secret_keys::table
+                        .filter(secret_keys::id.eq(id.to_string()))
+                        .filter(secret_keys::last_used_at.is_null().or(secret_keys::last_used_at.lt(at))),
+                )
+                .set(secret_keys::last_used_at.eq(Some(at)))
+                .execute(c)?;
+            }
             Ok(())
         })?;
         // Cached lookups also answer reads of one key; let them show the new last use.
         for (id, _) in &batch.latest {
             self.forget(Change::ApiKey(*id));
+        }
+        for (id, _) in &batch.secret_latest {
+            self.forget(Change::SecretKey(*id));
         }
         Ok(())
     }
