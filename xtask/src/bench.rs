@@ -349,6 +349,21 @@ fn scenarios(base: &str, seconds: u32, dir: &Path, backend: Backend) -> Result<(
             .output()?;
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
+    // A JWT the Smooch key signs (Keyward signs it here, as a Smooch SDK would with the secret).
+    let smooch_jwt = field(
+        &curl(&[
+            "-X",
+            "POST",
+            &format!("{base}/v1/accounts/{acct}/service-accounts/{sa}/secret-keys/{smooch_id}/jwt"),
+            "-H",
+            &auth,
+            "-H",
+            json,
+            "-d",
+            r#"{"ttl_seconds":3600}"#,
+        ])?,
+        "token",
+    )?;
     let bearer = |token: &str| vec![("Authorization".to_owned(), format!("Bearer {token}"))];
     let json_h = ("Content-Type".to_owned(), "application/json".to_owned());
     let list = vec![
@@ -405,6 +420,22 @@ fn scenarios(base: &str, seconds: u32, dir: &Path, backend: Backend) -> Result<(
             method: "GET",
             path: format!("/v1.1/serviceaccounts/{sa}/keys/{smooch_id}"),
             headers: vec![("Authorization".to_owned(), format!("Basic {smooch_basic}"))],
+            body: None,
+            unique_body: None,
+        },
+        Scenario {
+            name: "bearer (secret-key JWT) GET one secret key",
+            method: "GET",
+            path: format!("/v1/accounts/{acct}/service-accounts/{sa}/secret-keys/{smooch_id}"),
+            headers: bearer(&smooch_jwt),
+            body: None,
+            unique_body: None,
+        },
+        Scenario {
+            name: "smooch JWT GET one secret key",
+            method: "GET",
+            path: format!("/v1.1/serviceaccounts/{sa}/keys/{smooch_id}"),
+            headers: bearer(&smooch_jwt),
             body: None,
             unique_body: None,
         },
