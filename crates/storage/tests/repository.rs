@@ -554,6 +554,17 @@ fn the_hot_path_answers_from_memory_once_a_key_is_cached(db: TestDb) {
     assert!(issued.is_ok_and(|t| t.token.expose().split('.').count() == 3), "a signed JWT from memory");
     let wrong = f.kw.client_credentials_from_memory(&id, "kw_sk_wrong", None, None);
     assert!(wrong.is_none(), "a failed client authentication goes to storage, for the audit trail");
+
+    // A JWT the (now cached) secret key signed is checked from memory too; a forged one is not.
+    let jwt = f.kw.issue_secret_key_jwt(&f.root, acct, sa.id, client.key.id, None, None).unwrap();
+    let jwt = jwt.token.expose().to_owned();
+    let p = f.kw.authenticate_from_memory(&jwt, None).expect("the key is cached").unwrap().unwrap();
+    assert_eq!(p.credential, domain::principal::CredentialRef::SecretKey(client.key.id));
+    let at = jwt.len() - 10;
+    let flipped = if &jwt[at..=at] == "A" { "B" } else { "A" };
+    let forged = format!("{}{flipped}{}", &jwt[..at], &jwt[at + 1..]);
+    assert!(f.kw.authenticate_from_memory(&forged, None).is_none(), "a refusal goes to storage, for the audit trail");
+    assert!(f.kw.authenticate(&forged, None).unwrap().is_err());
 }
 
 fn migrations_are_idempotent(db: TestDb) {

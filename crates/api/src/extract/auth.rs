@@ -49,7 +49,7 @@ pub(crate) async fn authenticate(
 ) -> Result<Principal, ApiError> {
     let ip_text = client_ip(parts, state).map(|ip| ip.to_string());
     let presented = named_credential(&token);
-    let outcome = match state.keyward().authenticate_from_memory(&token, ip_text.clone()) {
+    let outcome = match state.keyward().authenticate_from_memory_with(&token, ip_text.clone(), lifetime) {
         Some(outcome) => outcome?,
         None => state.run(move |kw| kw.authenticate_with(&token, ip_text, lifetime)).await?,
     };

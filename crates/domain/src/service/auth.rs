@@ -41,7 +41,17 @@ impl Keyward {
         token: &str,
         ip: Option<String>,
     ) -> Option<Result<Result<Principal, Rejection>, Error>> {
-        from_memory(self.authenticate_within(token, ip, Reach::Memory, JwtLifetime::Bounded))
+        self.authenticate_from_memory_with(token, ip, JwtLifetime::Bounded)
+    }
+
+    /// The same, checking a secret-key JWT's lifetime by `lifetime`.
+    pub fn authenticate_from_memory_with(
+        &self,
+        token: &str,
+        ip: Option<String>,
+        lifetime: JwtLifetime,
+    ) -> Option<Result<Result<Principal, Rejection>, Error>> {
+        from_memory(self.authenticate_within(token, ip, Reach::Memory, lifetime))
     }
 
     pub(super) fn authenticate_within(
@@ -52,22 +62,24 @@ impl Keyward {
         lifetime: JwtLifetime,
     ) -> Result<Result<Principal, Rejection>, Stop> {
         if !token.starts_with("kw_") && token.bytes().filter(|&b| b == b'.').count() == 2 {
-            if reach == Reach::Memory {
-                return Err(Stop::NeedsStorage);
-            }
             let Ok(header) = jsonwebtoken::decode_header(token) else {
                 return Ok(Err(Rejection::Malformed));
             };
             if !crate::jwt::claims::header_acceptable(&header) {
                 return Ok(Err(Rejection::Malformed));
             }
-            return Ok(match header.alg {
-                jsonwebtoken::Algorithm::HS256 => self.authenticate_secret_key_jwt(token, &header, ip, lifetime)?,
-                jsonwebtoken::Algorithm::EdDSA | jsonwebtoken::Algorithm::ES256 => {
-                    self.authenticate_access_token(token, &header, ip)?
+            return match header.alg {
+                // A JWT signed with a secret key is checked against the cached key, like an API key.
+                jsonwebtoken::Algorithm::HS256 => self.authenticate_secret_key_jwt(token, &header, ip, lifetime, reach),
+                // Access tokens ask storage whether they were revoked.
+                jsonwebtoken::Algorithm::EdDSA | jsonwebtoken::Algorithm::ES256 if reach == Reach::Memory => {
+                    Err(Stop::NeedsStorage)
                 }
-                _ => Err(Rejection::NotFound),
-            });
+                jsonwebtoken::Algorithm::EdDSA | jsonwebtoken::Algorithm::ES256 => {
+                    Ok(self.authenticate_access_token(token, &header, ip)?)
+                }
+                _ => Ok(Err(Rejection::NotFound)),
+            };
         }
         let Ok(credential) = Credential::parse(token) else {
             return Ok(Err(Rejection::Malformed));

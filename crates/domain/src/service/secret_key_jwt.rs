@@ -4,6 +4,7 @@
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 
 use super::Keyward;
+use super::reach::{Reach, Stop};
 use crate::api_key::Rejection;
 use crate::credential::{Credential, CredentialKind};
 use crate::error::Error;
@@ -130,26 +131,34 @@ impl Keyward {
 
     /// Authenticates a JWT signed with a secret key (HS256, `kid` = the key's id, `exp` at most an
     /// hour ahead). Any other algorithm, an unknown `kid`, a bad signature or a bad time is refused.
+    /// With [`Reach::Memory`] it stops for storage when the key is not cached or the JWT is
+    /// refused (a refusal is written to the audit trail).
     pub(super) fn authenticate_secret_key_jwt(
         &self,
         token: &str,
         header: &Header,
         ip: Option<String>,
         lifetime: JwtLifetime,
-    ) -> Result<Result<Principal, Rejection>, Error> {
+        reach: Reach,
+    ) -> Result<Result<Principal, Rejection>, Stop> {
         if header.alg != Algorithm::HS256 {
             return Ok(Err(Rejection::NotFound));
         }
         let Some(id) = header.kid.as_deref().and_then(|kid| SecretKeyId::parse(kid, "kid").ok()) else {
             return Ok(Err(Rejection::NotFound));
         };
-        let Some(SecretKeyForAuth { key, owner_active, system }) = self.repo.secret_key_for_auth(id)? else {
+        let found = match reach {
+            Reach::Storage => self.repo.secret_key_for_auth(id)?,
+            Reach::Memory => self.repo.secret_key_for_auth_in_memory(id).ok_or(Stop::NeedsStorage)?,
+        };
+        let Some(SecretKeyForAuth { key, owner_active, system }) = found else {
             return Ok(Err(Rejection::NotFound));
         };
         let now = self.now();
         let verdict = self.check_secret_key_jwt(token, &key, owner_active, now, lifetime);
         let scopes = match verdict {
             Ok(scopes) => scopes,
+            Err(_) if reach == Reach::Memory => return Err(Stop::NeedsStorage),
             Err(rejection) => {
                 self.record_auth_failure(key.account_id, format!("secret_key:{id}"), now, ip)?;
                 return Ok(Err(rejection));
