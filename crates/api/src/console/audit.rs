@@ -3,10 +3,8 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use domain::TimeBound;
 use domain::audit::{Action, Outcome};
 use domain::id::AccountId;
-use domain::repository::AuditQuery;
 use maud::html;
 use serde::Deserialize;
 
@@ -15,6 +13,7 @@ use super::service_accounts::urlencode;
 use super::session::Session;
 use crate::error::ApiError;
 use crate::list::{next_cursor, page_request};
+use crate::routes::audit::AuditFilter;
 use crate::state::AppState;
 
 /// The filters, as typed; empty means "any".
@@ -46,10 +45,6 @@ impl Filters {
     }
 }
 
-fn some(s: &str) -> Option<&str> {
-    Some(s.trim()).filter(|s| !s.is_empty())
-}
-
 /// The audit trail of an account.
 pub(crate) async fn list(
     State(state): State<AppState>,
@@ -62,33 +57,13 @@ pub(crate) async fn list(
         Err(e) => return layout::error_page(Some(&session), &ApiError::from(e)),
     };
     let list = format!("console:audit:{account}?{}", f.query_string());
-    let parsed = (|| -> Result<_, ApiError> {
-        let action = some(&f.action)
-            .map(|a| Action::parse(a).ok_or_else(|| ApiError::validation("action", "is not a known action")))
-            .transpose()?;
-        let from = some(&f.from).map(|s| TimeBound::parse(s, "from")).transpose()?;
-        let to = some(&f.to).map(|s| TimeBound::parse(s, "to")).transpose()?;
-        let page = page_request(&state, &list, Some("50"), f.cursor.as_deref())?;
-        Ok((action, from, to, page))
-    })();
+    let parsed =
+        AuditFilter::parse(Some(&f.action), Some(f.actor.clone()), Some(f.target.clone()), Some(&f.from), Some(&f.to))
+            .and_then(|filter| Ok((filter, page_request(&state, &list, Some("50"), f.cursor.as_deref())?)));
     let (events, errors) = match parsed {
-        Ok((action, from, to, page)) => {
+        Ok((filter, page)) => {
             let p = session.principal.clone();
-            let (actor, target) = (some(&f.actor).map(str::to_owned), some(&f.target).map(str::to_owned));
-            let result = state
-                .run(move |kw| {
-                    let now = kw.now();
-                    let query = AuditQuery {
-                        action,
-                        actor,
-                        target,
-                        from: from.map(|b| b.resolve(now)),
-                        to: to.map(|b| b.resolve(now)),
-                        page,
-                    };
-                    kw.list_audit_events(&p, account, &query)
-                })
-                .await;
+            let result = state.run(move |kw| kw.list_audit_events(&p, account, &filter.query(kw.now(), page))).await;
             match result {
                 Ok(events) => (Some(events), FieldErrors::default()),
                 Err(e) if e.status() == StatusCode::BAD_REQUEST => (None, FieldErrors::from_api("audit", &e)),

@@ -42,7 +42,7 @@ fn same(a: &str, b: &str) -> bool {
     !a.is_empty() && a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 struct Csrf {
     #[serde(default)]
     csrf: String,
@@ -62,8 +62,11 @@ fn forbidden() -> Response {
 
 /// The fields of a form body and its CSRF token; an unreadable body answers 400.
 fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<(String, T), Box<Response>> {
-    let fields = serde_urlencoded::from_bytes::<T>(body).map_err(|e| {
-        let body = maud::html! { section.card.narrow { h1 { "The form could not be read" } p { (e.to_string()) } } };
+    let fields = serde_urlencoded::from_bytes::<T>(body).map_err(|_| {
+        // The parser's message may quote what was typed, which may be a key: say nothing of it.
+        let body = maud::html! {
+            section.card.narrow { h1 { "The form could not be read" } p { "Go back, reload the page and try again." } }
+        };
         Box::new((StatusCode::BAD_REQUEST, layout::page("Bad form", None, body)).into_response())
     })?;
     let csrf = serde_urlencoded::from_bytes::<Csrf>(body).map(|c| c.csrf).unwrap_or_default();
@@ -104,12 +107,18 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for SignedForm<T> {
 }
 
 /// The sign-in form: refused (403) unless its CSRF token matches the one its page set in a cookie.
-#[derive(Debug)]
 pub(crate) struct PreSessionForm<T> {
     /// The request's head, for the client's address.
     pub parts: Parts,
     /// Its fields.
     pub fields: T,
+}
+
+/// Shows the fields only (their own `Debug` hides secrets), never the request head and its cookies.
+impl<T: std::fmt::Debug> std::fmt::Debug for PreSessionForm<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreSessionForm").field("fields", &self.fields).finish_non_exhaustive()
+    }
 }
 
 impl<T: DeserializeOwned + Send> FromRequest<AppState> for PreSessionForm<T> {

@@ -113,7 +113,7 @@ pub(crate) async fn render(
                 Err(domain::Error::Forbidden(_)) => Vec::new(),
                 Err(e) => return Err(e),
             };
-            let usage = kw.service_account_usage(&p, account, sa, window)?;
+            let usage = kw.usage_of_keys(&p, account, &api_keys, window)?;
             Ok::<_, domain::Error>((owner, api_keys, secret_keys, usage, kw.now()))
         })
         .await;

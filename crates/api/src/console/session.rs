@@ -130,7 +130,7 @@ fn sign_in_form(state: &AppState, headers: &HeaderMap, status: StatusCode, notic
 }
 
 /// The sign-in form's fields.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub(crate) struct SignIn {
     #[serde(default)]
     key: String,
@@ -138,6 +138,16 @@ pub(crate) struct SignIn {
     client_id: String,
     #[serde(default)]
     client_secret: String,
+}
+
+impl std::fmt::Debug for SignIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignIn")
+            .field("key", &"[REDACTED]")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"[REDACTED]")
+            .finish()
+    }
 }
 
 /// Exchanges a key for a session. A refusal counts toward the failed-authentication limiter.
@@ -195,4 +205,16 @@ fn to_sign_out(state: &AppState) -> Response {
     let mut res = Redirect::to("/console/sign-in?signed_out=1").into_response();
     res.headers_mut().append(header::SET_COOKIE, set_cookie(state, SESSION_COOKIE, "", 0));
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SignIn;
+
+    #[test]
+    fn the_sign_in_form_never_shows_its_secrets() {
+        let form = SignIn { key: "kw_ak_secret".into(), client_id: "id".into(), client_secret: "kw_sk_secret".into() };
+        let shown = format!("{form:?}");
+        assert!(!shown.contains("secret\"") && !shown.contains("kw_"), "{shown}");
+    }
 }

@@ -81,6 +81,55 @@ pub struct AuditListParams {
     pub cursor: Option<String>,
 }
 
+/// The audit trail's filters, parsed: what the API and the console both accept.
+#[derive(Debug)]
+pub(crate) struct AuditFilter {
+    action: Option<Action>,
+    actor: Option<String>,
+    target: Option<String>,
+    from: Option<TimeBound>,
+    to: Option<TimeBound>,
+}
+
+impl AuditFilter {
+    /// Parses the raw filters; an empty one means "any".
+    pub(crate) fn parse(
+        action: Option<&str>,
+        actor: Option<String>,
+        target: Option<String>,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> ApiResult<Self> {
+        let given = |s: Option<&str>| s.map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+        let action = match given(action) {
+            None => None,
+            Some(a) => Some(Action::parse(&a).ok_or_else(|| {
+                let known: Vec<&str> = Action::ALL.iter().map(|a| a.as_str()).collect();
+                ApiError::validation("action", format!("must be one of {}", known.join(", ")))
+            })?),
+        };
+        Ok(Self {
+            action,
+            actor: given(actor.as_deref()),
+            target: given(target.as_deref()),
+            from: given(from).map(|s| TimeBound::parse(&s, "from")).transpose()?,
+            to: given(to).map(|s| TimeBound::parse(&s, "to")).transpose()?,
+        })
+    }
+
+    /// The query for `page`, with relative times resolved at `now`.
+    pub(crate) fn query(self, now: chrono::DateTime<Utc>, page: domain::page::PageRequest) -> AuditQuery {
+        AuditQuery {
+            action: self.action,
+            actor: self.actor,
+            target: self.target,
+            from: self.from.map(|b| b.resolve(now)),
+            to: self.to.map(|b| b.resolve(now)),
+            page,
+        }
+    }
+}
+
 /// Lists the audit events of an account, newest first. Needs `audit:read`.
 #[utoipa::path(get, path = "/v1/accounts/{account_id}/audit-events", tag = "audit",
     params(("account_id" = crate::schema::Id, Path, description = "The account's id"), AuditListParams),
@@ -94,35 +143,13 @@ pub async fn list_audit_events(
     ApiQuery(q): ApiQuery<AuditListParams>,
 ) -> ApiResult<Json<AuditEventList>> {
     let account = AccountId::parse(&account, "account_id")?;
-    let action = match q.action.as_deref() {
-        None => None,
-        Some(a) => Some(Action::parse(a).ok_or_else(|| {
-            let known: Vec<&str> = Action::ALL.iter().map(|a| a.as_str()).collect();
-            ApiError::validation("action", format!("must be one of {}", known.join(", ")))
-        })?),
-    };
-    let from = q.from.as_deref().map(|s| TimeBound::parse(s, "from")).transpose()?;
-    let to = q.to.as_deref().map(|s| TimeBound::parse(s, "to")).transpose()?;
+    let filter = AuditFilter::parse(q.action.as_deref(), q.actor, q.target, q.from.as_deref(), q.to.as_deref())?;
     let list = format!(
         "/v1/accounts/{account}/audit-events?action={:?}&actor={:?}&target={:?}&from={:?}&to={:?}",
-        q.action, q.actor, q.target, q.from, q.to
+        q.action, filter.actor, filter.target, q.from, q.to
     );
     let page = page_request(&state, &list, q.limit.as_deref(), q.cursor.as_deref())?;
-    let (actor, target) = (q.actor, q.target);
-    let result = state
-        .run(move |kw| {
-            let now = kw.now();
-            let query = AuditQuery {
-                action,
-                actor,
-                target,
-                from: from.map(|b| b.resolve(now)),
-                to: to.map(|b| b.resolve(now)),
-                page,
-            };
-            kw.list_audit_events(&p, account, &query)
-        })
-        .await?;
+    let result = state.run(move |kw| kw.list_audit_events(&p, account, &filter.query(kw.now(), page))).await?;
     let next_cursor = next_cursor(&state, &list, result.next.as_ref());
     Ok(Json(AuditEventList { items: result.items.into_iter().map(Into::into).collect(), next_cursor }))
 }

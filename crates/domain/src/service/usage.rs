@@ -1,6 +1,7 @@
 //! Key usage: writing what was collected, reading it back as series, and forgetting old counts.
 
 use super::Keyward;
+use crate::api_key::ApiKey;
 use crate::error::Error;
 use crate::id::{AccountId, ServiceAccountId};
 use crate::principal::{Permission, Principal};
@@ -66,6 +67,20 @@ impl Keyward {
         window: UsageWindow,
     ) -> Result<ServiceAccountUsage, Error> {
         let keys = self.all_api_keys(p, account, sa)?;
+        self.usage_of_keys(p, account, &keys, window)
+    }
+
+    /// The same for keys the caller already holds (say, a service account's, just listed): keys of
+    /// other accounts are left out. Needs `api-keys:read`.
+    pub fn usage_of_keys(
+        &self,
+        p: &Principal,
+        account: AccountId,
+        keys: &[ApiKey],
+        window: UsageWindow,
+    ) -> Result<ServiceAccountUsage, Error> {
+        p.require(Permission::ApiKeysRead, account)?;
+        let keys: Vec<&ApiKey> = keys.iter().filter(|k| k.account_id == account).collect();
         let ids: Vec<_> = keys.iter().map(|k| k.id).collect();
         let hourly = self.repo.api_key_usage(&ids, window.from(), window.to())?;
         let mut per_key: Vec<KeyUsage> = keys
@@ -73,7 +88,7 @@ impl Keyward {
             .map(|k| {
                 let mine = hourly.iter().filter(|h| h.key == k.id && h.hour >= window.from() && h.hour < window.to());
                 let (uses, refusals) = mine.fold((0u64, 0u64), |(u, r), h| (u + h.uses, r + h.refusals));
-                KeyUsage { key_id: k.id, name: k.name, uses, refusals, last_used_at: k.last_used_at }
+                KeyUsage { key_id: k.id, name: k.name.clone(), uses, refusals, last_used_at: k.last_used_at }
             })
             .collect();
         per_key.sort_by(|a, b| b.uses.cmp(&a.uses).then(a.name.as_str().cmp(b.name.as_str())));
