@@ -30,14 +30,14 @@ impl AccountRepository for Store {
 
     fn account(&self, id: AccountId) -> RepoResult<Account> {
         self.read(Entity::Account, |c| {
-            let row = accounts::table.find(id.to_string()).select(AccountRow::as_select()).first(c)?;
+            let row = accounts::table.find(id.to_string()).select(AccountRow::as_select()).get_result(c)?;
             Ok(Account::try_from(row)?)
         })
     }
 
     fn system_account(&self) -> RepoResult<AccountId> {
         self.read(Entity::Account, |c| {
-            let id: String = accounts::table.filter(accounts::system.eq(true)).select(accounts::id).first(c)?;
+            let id: String = accounts::table.filter(accounts::system.eq(true)).select(accounts::id).get_result(c)?;
             Ok(AccountId::from_uuid(
                 uuid::Uuid::try_parse(&id).map_err(|_| RepoError::Unavailable("a stored id is invalid".to_owned()))?,
             ))
@@ -67,7 +67,7 @@ impl AccountRepository for Store {
         audit: &AuditEvent,
     ) -> RepoResult<Account> {
         self.write(Entity::Account, |c| {
-            let row = accounts::table.find(id.to_string()).select(AccountRow::as_select()).first(c)?;
+            let row = accounts::table.find(id.to_string()).select(AccountRow::as_select()).get_result(c)?;
             let mut account = Account::try_from(row)?;
             if let Some(name) = &changes.name {
                 account.name = name.clone();

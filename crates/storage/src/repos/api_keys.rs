@@ -96,7 +96,7 @@ impl ApiKeyRepository for Store {
     }
 
     fn api_key(&self, account: AccountId, sa: ServiceAccountId, key: &KeyRef) -> RepoResult<ApiKey> {
-        self.read(Entity::ApiKey, |c| Ok(ApiKey::try_from(by_ref(account, sa, key).first(c)?)?))
+        self.read(Entity::ApiKey, |c| Ok(ApiKey::try_from(by_ref(account, sa, key).get_result(c)?)?))
     }
 
     fn list_api_keys(&self, account: AccountId, query: &ApiKeyQuery) -> RepoResult<Page<ApiKey>> {
@@ -199,9 +199,9 @@ impl ApiKeyRepository for Store {
         change: &mut dyn FnMut(&mut ApiKey) -> Result<AuditEvent, Error>,
     ) -> Result<ApiKey, Error> {
         let key = self.read_modify_write(Entity::ApiKey, |c| {
-            let mut row = by_ref(account, sa, key).first(c)?;
+            let mut row = by_ref(account, sa, key).get_result(c)?;
             if lock_row(c, "api_keys", &row.id)? {
-                row = by_ref(account, sa, key).first(c)?;
+                row = by_ref(account, sa, key).get_result(c)?;
             }
             let version = row.version;
             let mut key = ApiKey::try_from(row)?;
@@ -262,7 +262,7 @@ pub(crate) fn load_for_auth(c: &mut DbConnection, id: ApiKeyId) -> Result<Option
         .inner_join(service_accounts::table.inner_join(accounts::table))
         .filter(dsl::id.eq(id.to_string()))
         .select((ApiKeyRow::as_select(), service_accounts::active, service_accounts::name, accounts::system))
-        .first::<(ApiKeyRow, bool, String, bool)>(c)
+        .get_result::<(ApiKeyRow, bool, String, bool)>(c)
         .optional()?;
     match found {
         None => Ok(None),

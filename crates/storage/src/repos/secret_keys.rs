@@ -45,7 +45,7 @@ impl SecretKeyRepository for Store {
 
     fn secret_key(&self, account: AccountId, sa: ServiceAccountId, id: SecretKeyId) -> RepoResult<SecretKey> {
         self.read(Entity::SecretKey, |c| {
-            Ok(SecretKey::try_from(one(account, sa, id).select(SecretKeyRow::as_select()).first(c)?)?)
+            Ok(SecretKey::try_from(one(account, sa, id).select(SecretKeyRow::as_select()).get_result(c)?)?)
         })
     }
 
@@ -79,7 +79,7 @@ impl SecretKeyRepository for Store {
         change: &mut dyn FnMut(&mut SecretKey) -> Result<AuditEvent, Error>,
     ) -> Result<SecretKey, Error> {
         let key = self.read_modify_write(Entity::SecretKey, |c| {
-            let read = |c: &mut _| one(account, sa, id).select(SecretKeyRow::as_select()).first(c);
+            let read = |c: &mut _| one(account, sa, id).select(SecretKeyRow::as_select()).get_result(c);
             let mut row = read(c)?;
             if lock_row(c, "secret_keys", &row.id)? {
                 row = read(c)?;
@@ -154,7 +154,7 @@ pub(crate) fn load_for_auth(c: &mut DbConnection, id: SecretKeyId) -> Result<Opt
         .inner_join(service_accounts::table.inner_join(accounts::table))
         .filter(dsl::id.eq(id.to_string()))
         .select((SecretKeyRow::as_select(), service_accounts::active, accounts::system))
-        .first::<(SecretKeyRow, bool, bool)>(c)
+        .get_result::<(SecretKeyRow, bool, bool)>(c)
         .optional()?;
     match found {
         None => Ok(None),

@@ -22,7 +22,8 @@ fn id<T>(raw: &str, from: impl Fn(uuid::Uuid) -> T) -> Result<T, TxError> {
 impl SettingsRepository for Store {
     fn init_setting(&self, name: &str, value: &[u8]) -> RepoResult<Vec<u8>> {
         let result = self.write(Entity::Account, |c| {
-            let existing: Option<Vec<u8>> = settings::table.find(name).select(settings::value).first(c).optional()?;
+            let existing: Option<Vec<u8>> =
+                settings::table.find(name).select(settings::value).get_result(c).optional()?;
             if let Some(v) = existing {
                 return Ok(v);
             }
@@ -34,7 +35,7 @@ impl SettingsRepository for Store {
         match result {
             // Another node stored the setting at the same moment: read what it stored.
             Err(RepoError::NameTaken(_)) => {
-                self.read(Entity::Account, |c| Ok(settings::table.find(name).select(settings::value).first(c)?))
+                self.read(Entity::Account, |c| Ok(settings::table.find(name).select(settings::value).get_result(c)?))
             }
             other => other,
         }
@@ -75,7 +76,8 @@ impl SettingsRepository for Store {
                     .execute(c)?;
                 count += 1;
             }
-            let check: Option<Vec<u8>> = settings::table.find(CHECK).select(settings::value).first(c).optional()?;
+            let check: Option<Vec<u8>> =
+                settings::table.find(CHECK).select(settings::value).get_result(c).optional()?;
             if let Some(check) = check {
                 let context = domain::sealing::Sealer::CHECK_CONTEXT;
                 diesel::update(settings::table.find(CHECK))

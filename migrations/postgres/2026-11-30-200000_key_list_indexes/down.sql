@@ -1,0 +1,3 @@
+DROP INDEX secret_keys_by_service_account_created;
+DROP INDEX api_keys_by_account_created;
+DROP INDEX api_keys_by_service_account_created;
