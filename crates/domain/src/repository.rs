@@ -199,6 +199,13 @@ pub trait ServiceAccountRepository {
     fn insert_service_account(&self, sa: &ServiceAccount, audit: &AuditEvent) -> RepoResult<()>;
     /// One service account of an account.
     fn service_account(&self, account: AccountId, id: ServiceAccountId) -> RepoResult<ServiceAccount>;
+    /// One service account with the account that owns it, in one read: what creating a key
+    /// needs. `NotFound(Account)` if the account does not exist, else `NotFound(ServiceAccount)`.
+    fn service_account_with_owner(
+        &self,
+        account: AccountId,
+        id: ServiceAccountId,
+    ) -> RepoResult<(Account, ServiceAccount)>;
     /// The service accounts of an account.
     fn list_service_accounts(
         &self,

@@ -23,4 +23,4 @@ pub mod testing;
 pub use auth_cache::FRESHNESS;
 pub use connection::{Backend, DatabaseUrl};
 pub use error::StorageError;
-pub use store::Store;
+pub use store::{Store, pool_size};

@@ -77,10 +77,7 @@ impl Store {
         {
             std::fs::create_dir_all(parent).map_err(|e| StorageError::Connect(format!("{}: {e}", parent.display())))?;
         }
-        let size = match url.backend() {
-            Backend::Sqlite => 8,
-            Backend::Postgres => 16,
-        };
+        let size = pool_size(url.backend());
         // One direct attempt first, so that a wrong URL fails at once with the driver's reason
         // instead of after the pool's connection timeout.
         let manager = Manager::new(url.clone());
@@ -165,7 +162,11 @@ impl Store {
         f: impl FnOnce(&mut DbConnection) -> Result<T, TxError>,
     ) -> RepoResult<T> {
         let mut conn = self.conn()?;
-        f(&mut conn).map_err(|e| e.into_repo(entity))
+        let outcome = f(&mut conn);
+        if outcome.is_err() {
+            conn.suspect();
+        }
+        outcome.map_err(|e| e.into_repo(entity))
     }
 
     /// Runs `f` in one write transaction: all of it is committed, or none of it.
@@ -198,10 +199,10 @@ impl Store {
     /// Runs `f` in one write transaction and hands back its error as it is. Returns once the
     /// transaction is durable.
     pub(crate) fn transaction<T>(&self, f: impl FnOnce(&mut DbConnection) -> Result<T, TxError>) -> Result<T, TxError> {
-        let mut conn = self.conn().map_err(TxError::Repo)?;
+        let mut pooled = self.conn().map_err(TxError::Repo)?;
         let guard = self.sqlite_writer.as_ref().map(|m| m.lock().unwrap_or_else(|p| p.into_inner()));
-        let conn: &mut DbConnection = &mut conn;
-        let committed = conn.transaction(f)?;
+        let conn: &mut DbConnection = &mut pooled;
+        let committed = conn.transaction(f).inspect_err(|_| pooled.suspect())?;
         self.commits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         // The next writer may commit while this one waits for the disk: that is the grouping.
         drop(guard);
@@ -212,5 +213,14 @@ impl Store {
             })?;
         }
         Ok(committed)
+    }
+}
+
+/// How many connections the store keeps to `backend`: SQLite has one writer at a time and two
+/// cores' worth of readers; PostgreSQL spends much of a statement waiting on the network.
+pub fn pool_size(backend: Backend) -> u32 {
+    match backend {
+        Backend::Sqlite => 8,
+        Backend::Postgres => 16,
     }
 }

@@ -111,6 +111,34 @@ fn accounts_can_be_renamed_and_deleted_with_everything_inside(db: TestDb) {
     assert!(matches!(f.kw.delete_account(&f.root, f.root.account_id), Err(Error::SystemAccount)));
 }
 
+/// A key is created after one read of its service account and owner: the refusal still names what
+/// is missing, and nothing is written.
+fn creating_a_key_names_the_missing_owner(db: TestDb) {
+    let f = fixture(db);
+    let acme = f.kw.create_account(&f.root, NewAccount { name: name("acme") }).unwrap();
+    let sa = f.kw.create_service_account(&f.root, acme.id, new_sa("deploy")).unwrap();
+    let root_sa = f.kw.create_service_account(&f.root, f.root.account_id, new_sa("ops")).unwrap();
+    let nowhere = domain::id::AccountId::from_uuid(uuid::Uuid::new_v4());
+    let no_sa = domain::id::ServiceAccountId::from_uuid(uuid::Uuid::new_v4());
+    let attempts = [
+        (nowhere, sa.id, Entity::Account),
+        (acme.id, no_sa, Entity::ServiceAccount),
+        // A real service account, addressed under another account.
+        (acme.id, root_sa.id, Entity::ServiceAccount),
+    ];
+    for (account, owner, missing) in attempts {
+        let err = f.kw.create_api_key(&f.root, account, owner, new_key("k", &[])).unwrap_err();
+        assert!(matches!(err, Error::NotFound(e) if e == missing), "API key in {account}/{owner}: {err:?}");
+        let new = NewSecretKey { name: name("k"), scopes: Scopes::default(), expiry: Expiry::Never };
+        let err = f.kw.create_secret_key(&f.root, account, owner, new).unwrap_err();
+        assert!(matches!(err, Error::NotFound(e) if e == missing), "secret key in {account}/{owner}: {err:?}");
+    }
+    assert!(f.kw.list_api_keys(&f.root, acme.id, sa.id, Default::default()).unwrap().items.is_empty());
+    assert!(f.kw.list_secret_keys(&f.root, acme.id, sa.id, &PageRequest::default()).unwrap().items.is_empty());
+    let made = f.kw.create_api_key(&f.root, acme.id, sa.id, new_key("k", &[])).unwrap();
+    assert_eq!(made.key.service_account_id, sa.id);
+}
+
 fn service_accounts_round_trip_and_update(db: TestDb) {
     let f = fixture(db);
     let acct = f.root.account_id;
@@ -577,6 +605,7 @@ backend_tests!(
     account_names_are_unique_and_conflicts_change_nothing,
     accounts_can_be_renamed_and_deleted_with_everything_inside,
     service_accounts_round_trip_and_update,
+    creating_a_key_names_the_missing_owner,
     service_account_lists_page_stably_in_every_order,
     api_keys_authenticate_until_their_owner_or_expiry_says_otherwise,
     deleting_a_service_account_deletes_its_keys,

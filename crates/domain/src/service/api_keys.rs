@@ -34,8 +34,7 @@ impl Keyward {
         new: NewApiKey,
     ) -> Result<IssuedApiKey, Error> {
         p.require(Permission::ApiKeysWrite, account)?;
-        let owner_account = self.repo.account(account)?;
-        let owner = self.repo.service_account(account, sa)?;
+        let (owner_account, owner) = self.repo.service_account_with_owner(account, sa)?;
         p.require_grantable(&new.scopes, owner_account.system)?;
         let now = self.now();
         let expires_at = new.expiry.resolve(now)?;

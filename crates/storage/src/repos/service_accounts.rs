@@ -2,19 +2,23 @@
 
 use diesel::prelude::*;
 use domain::Timestamp;
+use domain::account::Account;
 use domain::audit::AuditEvent;
 use domain::error::Entity;
 use domain::id::{AccountId, ServiceAccountId};
 use domain::page::{Direction, Page, Position, SortKey};
-use domain::repository::{RepoError, RepoResult, ServiceAccountQuery, ServiceAccountRepository, ServiceAccountSort};
+use domain::repository::{
+    AccountRepository, RepoError, RepoResult, ServiceAccountQuery, ServiceAccountRepository, ServiceAccountSort,
+};
 use domain::service_account::{ServiceAccount, ServiceAccountChanges};
 
 use super::{fetch_limit, record};
 use crate::Store;
 use crate::auth_cache::Change;
 use crate::change_feed::announce;
-use crate::convert::{ServiceAccountRow, all};
+use crate::convert::{AccountRow, ServiceAccountRow, all};
 use crate::error::TxError;
+use crate::schema::accounts;
 use crate::schema::service_accounts::{self, dsl};
 
 impl ServiceAccountRepository for Store {
@@ -32,9 +36,32 @@ impl ServiceAccountRepository for Store {
                 .filter(dsl::id.eq(id.to_string()))
                 .filter(dsl::account_id.eq(account.to_string()))
                 .select(ServiceAccountRow::as_select())
-                .first(c)?;
+                .get_result(c)?;
             Ok(ServiceAccount::try_from(row)?)
         })
+    }
+
+    fn service_account_with_owner(
+        &self,
+        account: AccountId,
+        id: ServiceAccountId,
+    ) -> RepoResult<(Account, ServiceAccount)> {
+        let found = self.read(Entity::ServiceAccount, |c| {
+            let (sa, owner) = service_accounts::table
+                .inner_join(accounts::table)
+                .filter(dsl::id.eq(id.to_string()))
+                .filter(dsl::account_id.eq(account.to_string()))
+                .select((ServiceAccountRow::as_select(), AccountRow::as_select()))
+                .get_result::<(ServiceAccountRow, AccountRow)>(c)?;
+            Ok((Account::try_from(owner)?, ServiceAccount::try_from(sa)?))
+        });
+        match found {
+            // Which one is missing: the account (then say so), or only the service account.
+            Err(RepoError::NotFound(_)) => {
+                Err(self.account(account).err().unwrap_or(RepoError::NotFound(Entity::ServiceAccount)))
+            }
+            found => found,
+        }
     }
 
     fn list_service_accounts(
@@ -110,7 +137,7 @@ impl ServiceAccountRepository for Store {
                 .filter(dsl::id.eq(id.to_string()))
                 .filter(dsl::account_id.eq(account.to_string()))
                 .select(ServiceAccountRow::as_select())
-                .first(c)?;
+                .get_result(c)?;
             let mut sa = ServiceAccount::try_from(row)?;
             changes.clone().apply(&mut sa, now);
             let row = ServiceAccountRow::from(&sa);
