@@ -81,6 +81,7 @@ async fn spawn_full(db: TestDb, auth_limits: AuthLimits, algorithm: SigningAlgor
         cursor_key: b"test cursor key".to_vec(),
         auth_limits,
         trusted_proxies,
+        blocking_slots: 8,
     });
     tokio::spawn(async move {
         axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
