@@ -19,7 +19,7 @@ use std::fmt;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use diesel::r2d2::Pool;
@@ -125,6 +125,9 @@ pub(crate) struct Table<K, V> {
     tombstones: Cache<K, u64>,
     /// Keys with a background read queued or running.
     refreshing: Mutex<HashSet<K>>,
+    /// The hit counter, looked up once: a lookup by name and label on every hit cost as much as
+    /// the hit itself. Made on the first hit, after the recorder is installed.
+    hits: OnceLock<metrics::Counter>,
 }
 
 impl<K, V> Table<K, V>
@@ -137,11 +140,17 @@ where
             entries: Cache::builder().max_capacity(CAPACITY).expire_after(Window(freshness)).build(),
             tombstones: Cache::builder().max_capacity(CAPACITY).time_to_live(freshness).build(),
             refreshing: Mutex::new(HashSet::new()),
+            hits: OnceLock::new(),
         }
     }
 
     /// Whether no forget of `key` happened since `entry`'s read began.
     fn current(&self, key: &K, entry: &Entry<V>, epochs: &Epochs) -> bool {
+        // Nothing at all was forgotten since the read began (every forget takes a new epoch):
+        // no tombstone can be newer, so the second lookup is skipped.
+        if entry.epoch == epochs.now() {
+            return true;
+        }
         entry.epoch >= epochs.everything_forgotten.load(Ordering::SeqCst)
             && self.tombstones.get(key).is_none_or(|forgotten| entry.epoch >= forgotten)
     }
@@ -324,7 +333,7 @@ impl AuthCache {
         let table = K::table(t);
         let entry = match table.hit(&id, &t.epochs) {
             Some(entry) => {
-                metrics::counter!("keyward_key_cache_hits_total", "kind" => K::KIND).increment(1);
+                count_hit::<K>(table);
                 entry
             }
             None => {
@@ -344,7 +353,7 @@ impl AuthCache {
         let t = &self.tables;
         let table = K::table(t);
         let entry = table.hit(&id, &t.epochs)?;
-        metrics::counter!("keyward_key_cache_hits_total", "kind" => K::KIND).increment(1);
+        count_hit::<K>(table);
         self.refresh_if_old(table, id, &entry);
         Some(entry.value.clone())
     }
@@ -366,6 +375,10 @@ impl AuthCache {
     }
 }
 
+fn count_hit<K: Cached>(table: &Table<K, K::Value>) {
+    table.hits.get_or_init(|| metrics::counter!("keyward_key_cache_hits_total", "kind" => K::KIND)).increment(1);
+}
+
 /// The background reader: reads queued keys again until the cache is dropped.
 fn refresh_in_background(tables: &Tables, queue: &Receiver<Refresh>, pool: &Pool<Manager>, signal: &StopSignal) {
     let connection = || pool.get().map_err(|e| RepoError::Unavailable(format!("no database connection: {e}")));
@@ -381,10 +394,12 @@ fn refresh_in_background(tables: &Tables, queue: &Receiver<Refresh>, pool: &Pool
         };
         match job {
             Refresh::ApiKey(id) => tables.api_keys.refresh(id, &tables.epochs, || {
-                crate::repos::api_key_for_auth(&mut *connection()?, id).map_err(failed)
+                let mut conn = connection()?;
+                crate::repos::api_key_for_auth(&mut conn, id).inspect_err(|_| conn.suspect()).map_err(failed)
             }),
             Refresh::SecretKey(id) => tables.secret_keys.refresh(id, &tables.epochs, || {
-                crate::repos::secret_key_for_auth(&mut *connection()?, id).map_err(failed)
+                let mut conn = connection()?;
+                crate::repos::secret_key_for_auth(&mut conn, id).inspect_err(|_| conn.suspect()).map_err(failed)
             }),
         }
     }
