@@ -1,7 +1,7 @@
 //! A jsonwebtoken `CryptoProvider` backed by ring, so that ring stays the only cryptography library
 //! in the tree: HS256, EdDSA (Ed25519) and ES256. Every other algorithm is refused.
 
-use std::sync::Once;
+use std::sync::{Arc, Once, PoisonError, RwLock};
 
 use jsonwebtoken::crypto::{CryptoProvider, JwtSigner, JwtVerifier, KeyUtils};
 use jsonwebtoken::errors::{ErrorKind, Result, new_error};
@@ -40,7 +40,7 @@ impl JwtVerifier for Hs256Verifier {
     }
 }
 
-struct EdDsaSigner(Ed25519KeyPair);
+struct EdDsaSigner(Arc<Ed25519KeyPair>);
 
 impl Signer<Vec<u8>> for EdDsaSigner {
     fn try_sign(&self, msg: &[u8]) -> std::result::Result<Vec<u8>, SignatureError> {
@@ -54,7 +54,7 @@ impl JwtSigner for EdDsaSigner {
     }
 }
 
-struct Es256Signer(EcdsaKeyPair);
+struct Es256Signer(Arc<EcdsaKeyPair>);
 
 impl Signer<Vec<u8>> for Es256Signer {
     fn try_sign(&self, msg: &[u8]) -> std::result::Result<Vec<u8>, SignatureError> {
@@ -87,19 +87,58 @@ impl JwtVerifier for PublicKeyVerifier {
     }
 }
 
+/// Parsed key pairs, by the SHA-256 of their PKCS#8 document. jsonwebtoken asks for a signer on
+/// every token, and parsing a key pair re-derives its public key (for Ed25519 about as costly as
+/// the signature itself), while one signing key signs thousands of tokens. A few pairs are held:
+/// the active key and the next, with room for a rotation.
+struct ParsedPairs<T> {
+    held: RwLock<Vec<([u8; 32], Arc<T>)>>,
+}
+
+impl<T> ParsedPairs<T> {
+    const HELD: usize = 4;
+
+    const fn new() -> Self {
+        Self { held: RwLock::new(Vec::new()) }
+    }
+
+    fn get_or_parse(&self, pkcs8: &[u8], parse: impl FnOnce(&[u8]) -> Result<T>) -> Result<Arc<T>> {
+        let mut digest = [0u8; 32];
+        digest.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, pkcs8).as_ref());
+        let held = self.held.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, pair)) = held.iter().find(|(d, _)| *d == digest) {
+            return Ok(pair.clone());
+        }
+        drop(held);
+        let pair = Arc::new(parse(pkcs8)?);
+        let mut held = self.held.write().unwrap_or_else(PoisonError::into_inner);
+        if held.len() >= Self::HELD {
+            held.remove(0);
+        }
+        held.push((digest, pair.clone()));
+        Ok(pair)
+    }
+}
+
+static ED25519_PAIRS: ParsedPairs<Ed25519KeyPair> = ParsedPairs::new();
+static P256_PAIRS: ParsedPairs<EcdsaKeyPair> = ParsedPairs::new();
+
 fn signer(algorithm: &Algorithm, key: &EncodingKey) -> Result<Box<dyn JwtSigner>> {
     match (algorithm, key.family()) {
         (Algorithm::HS256, AlgorithmFamily::Hmac) => {
             Ok(Box::new(Hs256Signer(hmac::Key::new(hmac::HMAC_SHA256, key.as_bytes()))))
         }
         (Algorithm::EdDSA, AlgorithmFamily::Ed) => {
-            let pair = Ed25519KeyPair::from_pkcs8(key.as_bytes()).map_err(|_| new_error(ErrorKind::InvalidEddsaKey))?;
+            let pair = ED25519_PAIRS.get_or_parse(key.as_bytes(), |doc| {
+                Ed25519KeyPair::from_pkcs8(doc).map_err(|_| new_error(ErrorKind::InvalidEddsaKey))
+            })?;
             Ok(Box::new(EdDsaSigner(pair)))
         }
         (Algorithm::ES256, AlgorithmFamily::Ec) => {
-            let pair =
-                EcdsaKeyPair::from_pkcs8(&sig::ECDSA_P256_SHA256_FIXED_SIGNING, key.as_bytes(), &SystemRandom::new())
-                    .map_err(|_| new_error(ErrorKind::InvalidEcdsaKey))?;
+            let pair = P256_PAIRS.get_or_parse(key.as_bytes(), |doc| {
+                EcdsaKeyPair::from_pkcs8(&sig::ECDSA_P256_SHA256_FIXED_SIGNING, doc, &SystemRandom::new())
+                    .map_err(|_| new_error(ErrorKind::InvalidEcdsaKey))
+            })?;
             Ok(Box::new(Es256Signer(pair)))
         }
         (Algorithm::HS256 | Algorithm::EdDSA | Algorithm::ES256, _) => Err(new_error(ErrorKind::InvalidKeyFormat)),
@@ -194,6 +233,30 @@ mod tests {
         let v = Validation::new(Algorithm::ES256);
         assert!(decode::<Claims>(&token, &DecodingKey::from_ec_der(&ec_pub), &v).is_ok());
         assert!(decode::<Claims>(&tamper(&token), &DecodingKey::from_ec_der(&ec_pub), &v).is_err());
+    }
+
+    #[test]
+    fn each_key_signs_with_its_own_parsed_pair_while_more_keys_come_and_go() {
+        install();
+        let rng = SystemRandom::new();
+        let keys: Vec<_> = (0..ParsedPairs::<Ed25519KeyPair>::HELD + 2)
+            .map(|_| {
+                let doc = Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
+                let public = Ed25519KeyPair::from_pkcs8(doc.as_ref()).unwrap().public_key().as_ref().to_vec();
+                (EncodingKey::from_ed_der(doc.as_ref()), DecodingKey::from_ed_der(&public))
+            })
+            .collect();
+        let v = Validation::new(Algorithm::EdDSA);
+        // Twice round, so that later keys push earlier ones out and those are parsed again.
+        for round in 0..2 {
+            for (i, (signing, public)) in keys.iter().enumerate() {
+                let token = encode(&Header::new(Algorithm::EdDSA), &claims(), signing).unwrap();
+                assert!(decode::<Claims>(&token, public, &v).is_ok(), "key {i}, round {round}");
+                let other = &keys[(i + 1) % keys.len()].1;
+                assert!(decode::<Claims>(&token, other, &v).is_err(), "key {i} verified under another key");
+            }
+        }
+        assert!(ED25519_PAIRS.held.read().unwrap().len() <= ParsedPairs::<Ed25519KeyPair>::HELD);
     }
 
     #[test]
