@@ -7,6 +7,7 @@
 
 mod auth_cache;
 mod background;
+mod batch_writer;
 mod change_feed;
 mod connection;
 mod convert;

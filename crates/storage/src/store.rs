@@ -9,6 +9,7 @@ use domain::error::Entity;
 use domain::repository::{RepoError, RepoResult};
 
 use crate::auth_cache::{AuthCache, Change, FRESHNESS};
+use crate::batch_writer::BatchWriter;
 use crate::connection::{Backend, DatabaseUrl, DbConnection, Manager};
 use crate::error::TxError;
 use crate::group_sync::GroupSync;
@@ -40,13 +41,15 @@ pub struct Store {
     backend: Backend,
     /// SQLite allows one writer at a time; taking this lock before a write transaction keeps
     /// writers of this process queued here instead of failing with "database is locked".
-    sqlite_writer: Option<Mutex<()>>,
+    sqlite_writer: Option<Arc<Mutex<()>>>,
     /// SQLite commits become durable here, several per `fsync`.
-    group_sync: Option<GroupSync>,
+    group_sync: Option<Arc<GroupSync>>,
+    /// SQLite: small writes of many requests, one transaction and one `fsync` for all of them.
+    batch: Option<BatchWriter>,
     /// Key lookups for authentication, kept for at most the freshness window.
     auth_cache: AuthCache,
     /// Write transactions committed, for tests and the metrics.
-    commits: std::sync::atomic::AtomicU64,
+    commits: Arc<std::sync::atomic::AtomicU64>,
     /// The change feed's thread (PostgreSQL); dropping it stops the thread and waits for it.
     _change_feed: Option<crate::background::Background>,
 }
@@ -91,10 +94,20 @@ impl Store {
             .connection_timeout(Duration::from_secs(10))
             .build(manager)
             .map_err(|e| StorageError::Connect(format!("{url}: {e}")))?;
-        let sqlite_writer = (url.backend() == Backend::Sqlite).then(|| Mutex::new(()));
+        let sqlite_writer = (url.backend() == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
         let group_sync = match url {
-            DatabaseUrl::Sqlite(path) => Some(GroupSync::new(path)),
+            DatabaseUrl::Sqlite(path) => Some(Arc::new(GroupSync::new(path))),
             DatabaseUrl::Postgres(_) => None,
+        };
+        let commits = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let batch = match (&sqlite_writer, &group_sync) {
+            (Some(writer), Some(sync)) if background => BatchWriter::start(crate::batch_writer::Shared {
+                pool: pool.clone(),
+                writer: writer.clone(),
+                sync: sync.clone(),
+                commits: commits.clone(),
+            }),
+            _ => None,
         };
         let auth_cache = AuthCache::new(freshness, pool.clone(), background);
         let change_feed = match url {
@@ -108,8 +121,9 @@ impl Store {
             backend: url.backend(),
             sqlite_writer,
             group_sync,
+            batch,
             auth_cache,
-            commits: std::sync::atomic::AtomicU64::new(0),
+            commits,
             _change_feed: change_feed,
         })
     }
@@ -176,6 +190,20 @@ impl Store {
         f: impl FnOnce(&mut DbConnection) -> Result<T, TxError>,
     ) -> RepoResult<T> {
         self.transaction(f).map_err(|e| e.into_repo(entity))
+    }
+
+    /// Runs `f` in a write transaction like [`Store::write`]; on SQLite, as a savepoint of a batch
+    /// that commits the writes of many requests at once (see [`crate::batch_writer`]). For small
+    /// inserts on the hot paths; `f` must own what it writes.
+    pub(crate) fn write_batched<T: Send + 'static>(
+        &self,
+        entity: Entity,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, TxError> + Send + 'static,
+    ) -> RepoResult<T> {
+        match &self.batch {
+            Some(batch) => batch.run(f).map_err(|e| e.into_repo(entity)),
+            None => self.write(entity, f),
+        }
     }
 
     /// Runs a read-modify-write of one row in a transaction until it commits with no concurrent

@@ -139,6 +139,51 @@ fn creating_a_key_names_the_missing_owner(db: TestDb) {
     assert_eq!(made.key.service_account_id, sa.id);
 }
 
+/// Creations from many threads at once (on SQLite they share batches: one transaction, one
+/// `fsync`): each is answered with its own outcome, a name taken inside the same batch fails
+/// alone, and everything acknowledged is there.
+fn concurrent_creations_each_get_their_own_answer(db: TestDb) {
+    let f = Arc::new(fixture(db));
+    let acct = f.root.account_id;
+    let sa = f.kw.create_service_account(&f.root, acct, new_sa("busy")).unwrap();
+    let threads: Vec<_> = (0..24)
+        .map(|i| {
+            let f = f.clone();
+            std::thread::spawn(move || {
+                // Every third thread asks for the same name; the others for their own.
+                let n = if i % 3 == 0 { "same".to_owned() } else { format!("own-{i}") };
+                let api = f.kw.create_api_key(&f.root, acct, sa.id, new_key(&n, &[]));
+                let new = NewSecretKey { name: name(&n), scopes: Scopes::default(), expiry: Expiry::Never };
+                let secret = f.kw.create_secret_key(&f.root, acct, sa.id, new);
+                (n, api, secret)
+            })
+        })
+        .collect();
+    let mut made = Vec::new();
+    let (mut same_api, mut same_secret) = (0, 0);
+    for t in threads {
+        let (n, api, secret) = t.join().unwrap();
+        match api {
+            Ok(k) => {
+                same_api += usize::from(n == "same");
+                made.push(k);
+            }
+            Err(e) => assert!(n == "same" && matches!(e, Error::NameTaken(Entity::ApiKey)), "{n}: {e:?}"),
+        }
+        match secret {
+            Ok(_) => same_secret += usize::from(n == "same"),
+            Err(e) => assert!(n == "same" && matches!(e, Error::NameTaken(Entity::SecretKey)), "{n}: {e:?}"),
+        }
+    }
+    assert_eq!((same_api, same_secret), (1, 1), "exactly one of each kind got the shared name");
+    assert_eq!(made.len(), 17);
+    for k in &made {
+        assert!(f.kw.authenticate(k.secret.expose(), None).unwrap().is_ok(), "an acknowledged key works");
+    }
+    let page = PageRequest { limit: Limit::parse("100").unwrap(), ..PageRequest::default() };
+    assert_eq!(f.kw.list_secret_keys(&f.root, acct, sa.id, &page).unwrap().items.len(), 17);
+}
+
 fn service_accounts_round_trip_and_update(db: TestDb) {
     let f = fixture(db);
     let acct = f.root.account_id;
@@ -606,6 +651,7 @@ backend_tests!(
     accounts_can_be_renamed_and_deleted_with_everything_inside,
     service_accounts_round_trip_and_update,
     creating_a_key_names_the_missing_owner,
+    concurrent_creations_each_get_their_own_answer,
     service_account_lists_page_stably_in_every_order,
     api_keys_authenticate_until_their_owner_or_expiry_says_otherwise,
     deleting_a_service_account_deletes_its_keys,

@@ -12,13 +12,13 @@ use domain::page::{Page, Position, SortKey};
 use domain::repository::{ApiKeyQuery, ApiKeyRepository, ApiKeySort, KeyForAuth, KeyRef, RepoError, RepoResult};
 use domain::usage::{HourlyUse, UsageBatch};
 
-use super::{fetch_limit, record};
+use super::{fetch_limit, record, record_row};
 use crate::Store;
 use crate::auth_cache::Change;
 use crate::change_feed::announce;
-use crate::connection::DbConnection;
 use crate::connection::MultiBackend;
-use crate::convert::{ApiKeyRow, all, micros};
+use crate::connection::{DbConnection, on_backend};
+use crate::convert::{ApiKeyRow, AuditEventRow, all, micros};
 use crate::error::TxError;
 use crate::schema::api_keys::{self, dsl};
 use crate::schema::{accounts, service_accounts};
@@ -86,9 +86,10 @@ fn scopes_any(scopes: &[domain::scope::Scope]) -> Option<Condition> {
 
 impl ApiKeyRepository for Store {
     fn insert_api_key(&self, key: &ApiKey, audit: &AuditEvent) -> RepoResult<()> {
-        self.write(Entity::ApiKey, |c| {
-            diesel::insert_into(api_keys::table).values(ApiKeyRow::from(key)).execute(c)?;
-            record(c, audit)?;
+        let (row, audit) = (ApiKeyRow::from(key), AuditEventRow::from(audit));
+        self.write_batched(Entity::ApiKey, move |c| {
+            on_backend!(c, |c| diesel::insert_into(api_keys::table).values(&row).execute(c))?;
+            record_row(c, &audit)?;
             Ok(())
         })?;
         self.forget(Change::ApiKey(key.id));

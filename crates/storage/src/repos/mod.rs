@@ -23,7 +23,7 @@ use domain::error::Entity;
 use domain::repository::{RepoResult, Repository};
 
 use crate::Store;
-use crate::connection::DbConnection;
+use crate::connection::{DbConnection, on_backend};
 use crate::convert::AuditEventRow;
 use crate::schema::audit_events;
 
@@ -32,7 +32,12 @@ pub(crate) use secret_keys::load_for_auth as secret_key_for_auth;
 
 /// Writes an audit event on the connection of the transaction it belongs to.
 fn record(conn: &mut DbConnection, event: &AuditEvent) -> QueryResult<usize> {
-    diesel::insert_into(audit_events::table).values(AuditEventRow::from(event)).execute(conn)
+    record_row(conn, &AuditEventRow::from(event))
+}
+
+/// The same, for an event already in its row form (batched writes own their rows).
+fn record_row(conn: &mut DbConnection, row: &AuditEventRow) -> QueryResult<usize> {
+    on_backend!(conn, |c| diesel::insert_into(audit_events::table).values(row).execute(c))
 }
 
 /// One more row than a page holds, to learn whether there is a next page.

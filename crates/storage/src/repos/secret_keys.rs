@@ -9,12 +9,12 @@ use domain::page::{Page, PageRequest, Position, SortKey};
 use domain::repository::{RepoError, RepoResult, SecretKeyForAuth, SecretKeyRepository};
 use domain::secret_key::SecretKey;
 
-use super::{fetch_limit, record};
+use super::{fetch_limit, record, record_row};
 use crate::Store;
 use crate::auth_cache::Change;
 use crate::change_feed::announce;
-use crate::connection::DbConnection;
-use crate::convert::{SecretKeyRow, all};
+use crate::connection::{DbConnection, on_backend};
+use crate::convert::{AuditEventRow, SecretKeyRow, all};
 use crate::error::TxError;
 use crate::schema::secret_keys::{self, dsl};
 use crate::schema::{accounts, service_accounts};
@@ -34,9 +34,10 @@ fn one(
 
 impl SecretKeyRepository for Store {
     fn insert_secret_key(&self, key: &SecretKey, audit: &AuditEvent) -> RepoResult<()> {
-        self.write(Entity::SecretKey, |c| {
-            diesel::insert_into(secret_keys::table).values(SecretKeyRow::from(key)).execute(c)?;
-            record(c, audit)?;
+        let (row, audit) = (SecretKeyRow::from(key), AuditEventRow::from(audit));
+        self.write_batched(Entity::SecretKey, move |c| {
+            on_backend!(c, |c| diesel::insert_into(secret_keys::table).values(&row).execute(c))?;
+            record_row(c, &audit)?;
             Ok(())
         })?;
         self.forget(Change::SecretKey(key.id));

@@ -16,6 +16,7 @@ use super::{fetch_limit, record};
 use crate::Store;
 use crate::auth_cache::Change;
 use crate::change_feed::announce;
+use crate::connection::on_backend;
 use crate::convert::{AccountRow, ServiceAccountRow, all};
 use crate::error::TxError;
 use crate::schema::accounts;
@@ -47,12 +48,13 @@ impl ServiceAccountRepository for Store {
         id: ServiceAccountId,
     ) -> RepoResult<(Account, ServiceAccount)> {
         let found = self.read(Entity::ServiceAccount, |c| {
-            let (sa, owner) = service_accounts::table
+            let (id, account) = (id.to_string(), account.to_string());
+            let (sa, owner) = on_backend!(c, |c| service_accounts::table
                 .inner_join(accounts::table)
-                .filter(dsl::id.eq(id.to_string()))
-                .filter(dsl::account_id.eq(account.to_string()))
+                .filter(dsl::id.eq(&id))
+                .filter(dsl::account_id.eq(&account))
                 .select((ServiceAccountRow::as_select(), AccountRow::as_select()))
-                .get_result::<(ServiceAccountRow, AccountRow)>(c)?;
+                .get_result::<(ServiceAccountRow, AccountRow)>(c))?;
             Ok((Account::try_from(owner)?, ServiceAccount::try_from(sa)?))
         });
         match found {
