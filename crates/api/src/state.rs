@@ -22,8 +22,8 @@ pub struct ApiConfig {
     pub trusted_proxies: TrustedProxies,
     /// Limits on request bodies.
     pub body_limits: BodyLimits,
-    /// How many blocking domain operations may run at once (the store's connection count is a
-    /// good choice); the rest wait on the event loop instead of crowding the database pool.
+    /// How many blocking domain operations may run at once (`storage::blocking_slots` says how
+    /// many for a backend); the rest wait on the event loop instead of crowding the database pool.
     pub blocking_slots: usize,
 }
 

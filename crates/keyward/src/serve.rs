@@ -211,7 +211,7 @@ pub fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
             max_bytes: args.max_body_bytes as usize,
             max_json_depth: args.max_json_depth as usize,
         },
-        blocking_slots: storage::pool_size(DatabaseUrl::parse(&common.database_url())?.backend()) as usize,
+        blocking_slots: storage::blocking_slots(DatabaseUrl::parse(&common.database_url())?.backend()),
     };
     let limits = ConnectionLimits {
         header_read_timeout: Duration::from_millis(args.header_read_timeout_ms),

@@ -244,6 +244,19 @@ impl Store {
     }
 }
 
+/// How many blocking operations a server should let run at once against `backend`. On
+/// PostgreSQL, one per connection: more only queue on the pool (measured: the same throughput, p99
+/// doubled). On SQLite, four per connection: key creations wait in the batch writer without
+/// holding a connection, and more of them in flight make bigger batches (6.4k → 10k creations a
+/// second with 64 clients), while reads run as fast as with one per connection.
+pub fn blocking_slots(backend: Backend) -> usize {
+    let connections = pool_size(backend) as usize;
+    match backend {
+        Backend::Sqlite => 4 * connections,
+        Backend::Postgres => connections,
+    }
+}
+
 /// How many connections the store keeps to `backend`: SQLite has one writer at a time and two
 /// cores' worth of readers; PostgreSQL spends much of a statement waiting on the network.
 pub fn pool_size(backend: Backend) -> u32 {
