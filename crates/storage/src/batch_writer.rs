@@ -44,7 +44,7 @@ pub(crate) struct Shared {
 
 /// The queue of batched writes and its thread.
 pub(crate) struct BatchWriter {
-    jobs: Mutex<Sender<Job>>,
+    jobs: Sender<Job>,
     /// Dropping it stops the thread and waits for it.
     _thread: Background,
 }
@@ -60,7 +60,7 @@ impl BatchWriter {
     pub(crate) fn start(shared: Shared) -> Option<Self> {
         let (jobs, queue) = channel::<Job>();
         let thread = background::spawn("keyward-writer", move |signal: &StopSignal| write(&shared, &queue, signal))?;
-        Some(Self { jobs: Mutex::new(jobs), _thread: thread })
+        Some(Self { jobs, _thread: thread })
     }
 
     /// Runs `f` in the next batch and returns its result once the batch is durable.
@@ -83,7 +83,7 @@ impl BatchWriter {
         });
         let lost =
             || TxError::Repo(RepoError::Unavailable("the write could not be completed; nothing was written".into()));
-        self.jobs.lock().unwrap_or_else(|p| p.into_inner()).send(job).map_err(|_| lost())?;
+        self.jobs.send(job).map_err(|_| lost())?;
         answered.recv().map_err(|_| lost())?
     }
 }

@@ -161,7 +161,49 @@ async fn every_change_and_failed_authentication_is_audited(db: TestDb) {
     assert_eq!((failure["outcome"].as_str(), failure["actor"].as_str()), (Some("failure"), Some("ip:127.0.0.1")));
 }
 
+/// Creations at the same moment over HTTP (on SQLite they share write batches): each gets its own
+/// answer, a name taken in the same moment is refused alone with 409, and every created key works.
+async fn concurrent_creations_each_get_their_own_answer(db: TestDb) {
+    let app = spawn(db).await;
+    let (acct, sa, _, verifier) = app.tenant("acme", &["api-keys:verify"]).await;
+    let url = format!("{}/v1/accounts/{acct}/service-accounts/{sa}/api-keys", app.base);
+    let requests: Vec<_> = (0..24)
+        .map(|i| {
+            let (client, url, admin) = (app.client.clone(), url.clone(), app.admin.clone());
+            // Every third request asks for the same name; the others for their own.
+            let name = if i % 3 == 0 { "same".to_owned() } else { format!("own-{i}") };
+            tokio::spawn(async move {
+                let sent =
+                    client.post(&url).bearer_auth(admin).json(&json!({"name": name, "scopes": ["metrics:write"]}));
+                let answer = sent.send().await.unwrap();
+                let status = answer.status();
+                (name, status, answer.json::<serde_json::Value>().await.unwrap())
+            })
+        })
+        .collect();
+    let (mut secrets, mut same) = (Vec::new(), 0);
+    for request in requests {
+        let (name, status, body) = request.await.unwrap();
+        match status {
+            StatusCode::CREATED => {
+                same += usize::from(name == "same");
+                secrets.push(body["secret"].as_str().unwrap().to_owned());
+            }
+            StatusCode::CONFLICT => assert_eq!((name.as_str(), body["code"].as_str()), ("same", Some("name_taken"))),
+            other => panic!("{name}: {other} {body}"),
+        }
+    }
+    assert_eq!((same, secrets.len()), (1, 17), "one request won the shared name; every other one was created");
+    for secret in &secrets {
+        let verdict = app
+            .post("/v1/api-keys/verify", &verifier, json!({"key": secret, "required_scopes": ["metrics:write"]}))
+            .await;
+        assert_eq!(verdict.body["valid"], true, "{:?}", verdict.body);
+    }
+}
+
 http_tests!(
+    concurrent_creations_each_get_their_own_answer,
     keys_can_be_changed_but_not_beyond_what_the_caller_holds,
     rotation_keeps_the_old_secret_for_the_retain_period_only,
     a_key_cannot_rotate_itself,
