@@ -93,7 +93,7 @@ pub fn app(config: ApiConfig) -> Router {
                     );
                 }),
         )
-        .layer(SetRequestIdLayer::x_request_id(request_id::MakeRequestId::default()))
+        .layer(SetRequestIdLayer::x_request_id(request_id::MakeRequestId))
         .layer(catch_panics())
 }
 
