@@ -4,6 +4,7 @@
 //! Handlers hold no business rules and never see a database: they run
 //! [`domain::service::Keyward`] operations on blocking threads through [`AppState::run`].
 
+mod answer;
 mod client_addr;
 mod console;
 pub mod dialects;

@@ -11,8 +11,8 @@ use crate::ValidationError;
 /// vendor scopes such as `apiTokens.read` or `DataExport` can be granted as they are.
 ///
 /// A scope ending in `:*` is a wildcard: `x:*` covers every scope that starts with `x:`.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(try_from = "String")]
 pub struct Scope(String);
 
 impl Scope {
@@ -87,8 +87,8 @@ impl fmt::Debug for Scope {
 }
 
 /// A set of scopes, at most 100, kept sorted and without duplicates.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "Vec<Scope>", into = "Vec<Scope>")]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "Vec<Scope>")]
 pub struct Scopes(BTreeSet<Scope>);
 
 impl Scopes {
@@ -152,6 +152,15 @@ impl From<Scopes> for Vec<Scope> {
 impl FromIterator<Scope> for Scopes {
     fn from_iter<I: IntoIterator<Item = Scope>>(iter: I) -> Self {
         Self(iter.into_iter().collect())
+    }
+}
+
+crate::text::serialize_as_str!(Scope);
+
+impl Serialize for Scopes {
+    /// A JSON array of the scopes in their sorted order, written without copying them.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(&self.0)
     }
 }
 

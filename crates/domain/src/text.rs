@@ -9,8 +9,8 @@ use crate::ValidationError;
 
 /// A name: 1 to 100 characters, no control characters, no leading or trailing white space, and
 /// not shaped like a UUID (so that "id or name" in a path is never ambiguous).
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(try_from = "String")]
 pub struct Name(String);
 
 impl Name {
@@ -70,8 +70,8 @@ impl fmt::Debug for Name {
 }
 
 /// A description: up to 1000 characters; line breaks and tabs allowed, other control characters not.
-#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
 pub struct Description(String);
 
 impl Description {
@@ -169,6 +169,20 @@ impl From<Metadata> for BTreeMap<String, String> {
         m.0
     }
 }
+
+/// Writes a text value as a JSON string in place, without copying it into a `String` first.
+macro_rules! serialize_as_str {
+    ($($name:ty),*) => {$(
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&self.0)
+            }
+        }
+    )*};
+}
+pub(crate) use serialize_as_str;
+
+serialize_as_str!(Name, Description);
 
 #[cfg(test)]
 mod tests {

@@ -16,6 +16,7 @@ use serde_json::Value;
 use utoipa::IntoParams;
 
 use super::api_keys::{ApiKeyBody, ApiKeyList, FIELDS, ids};
+use crate::answer::JsonAnswer;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiPath, ApiQuery, Caller};
 use crate::list::{next_cursor, page_request, parse_bool};
@@ -135,6 +136,9 @@ fn parse(state: &AppState, base: String, q: ApiKeyListParams, sa: Option<Service
     Ok(Request { list, fields: parse_fields(q.fields.as_deref())?, query, bounds })
 }
 
+/// About how long one key is in JSON, so that a page's answer is written into one buffer.
+const KEY_BYTES: usize = 600;
+
 /// Runs a parsed list request and shapes the answer.
 async fn answer(
     state: &AppState,
@@ -157,10 +161,11 @@ async fn answer(
         .await?;
     let next_cursor = next_cursor(state, &list, page.next.as_ref());
     let items: Vec<ApiKeyBody> = page.items.into_iter().map(|k| ApiKeyBody::new(k, now)).collect();
+    let capacity = 64 + items.len() * KEY_BYTES;
     let list = ApiKeyList { items, next_cursor };
     let Some(fields) = fields else {
         // Without `fields=`, the typed list is written straight out, with no JSON tree between.
-        return Ok(Json(list).into_response());
+        return Ok(JsonAnswer::new(list, capacity).into_response());
     };
     let mut body =
         serde_json::to_value(list).map_err(|e| ApiError::internal(format!("encoding the list failed: {e}")))?;

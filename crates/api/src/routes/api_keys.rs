@@ -14,42 +14,56 @@ use domain::text::{Description, Name};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::answer;
 use crate::error::{ApiResult, Problem};
 use crate::extract::{ApiJson, ApiPath, Caller};
 use crate::list::list_body;
 use crate::state::AppState;
 
+// It holds the domain's values and writes them straight out, ids and times without `fmt` (see
+// `crate::answer`): lists and verification answers are made of these.
 /// An API key, without its secret.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ApiKeyBody {
     /// Its id (UUIDv7); also the id part of the credential string.
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: ApiKeyId,
     /// The account of its service account.
-    pub account_id: String,
+    #[schema(value_type = String)]
+    pub account_id: AccountId,
     /// The service account it belongs to.
-    pub service_account_id: String,
+    #[schema(value_type = String)]
+    pub service_account_id: ServiceAccountId,
     /// Its name, unique per service account.
-    pub name: String,
+    #[schema(value_type = String)]
+    pub name: Name,
     /// A free-text description.
-    pub description: String,
+    #[schema(value_type = String)]
+    pub description: Description,
     /// What it may do.
-    pub scopes: Vec<String>,
+    #[schema(value_type = Vec<String>)]
+    pub scopes: Scopes,
     /// Whether it is enabled.
     pub active: bool,
     /// `active`, `disabled` or `expired`, as of the response.
     #[schema(value_type = String, example = "active")]
     pub state: KeyState,
     /// When it stops working; `null` for never.
+    #[serde(serialize_with = "answer::optional_time")]
     pub expires_at: Option<DateTime<Utc>>,
     /// When it was created.
+    #[serde(serialize_with = "answer::time")]
     pub created_at: DateTime<Utc>,
     /// When it was last changed.
+    #[serde(serialize_with = "answer::time")]
     pub updated_at: DateTime<Utc>,
     /// When it was last used successfully.
+    #[serde(serialize_with = "answer::optional_time")]
     pub last_used_at: Option<DateTime<Utc>>,
     /// The address it was last used from.
     pub last_used_ip: Option<String>,
     /// When its secret was last rotated.
+    #[serde(serialize_with = "answer::optional_time")]
     pub last_rotated_at: Option<DateTime<Utc>>,
 }
 
@@ -57,12 +71,12 @@ impl ApiKeyBody {
     pub(crate) fn new(k: ApiKey, now: DateTime<Utc>) -> Self {
         Self {
             state: k.state(now),
-            id: k.id.to_string(),
-            account_id: k.account_id.to_string(),
-            service_account_id: k.service_account_id.to_string(),
-            name: k.name.into(),
-            description: k.description.into(),
-            scopes: k.scopes.iter().map(|s| s.as_str().to_owned()).collect(),
+            id: k.id,
+            account_id: k.account_id,
+            service_account_id: k.service_account_id,
+            name: k.name,
+            description: k.description,
+            scopes: k.scopes,
             active: k.active,
             expires_at: k.expires_at,
             created_at: k.created_at,

@@ -2,12 +2,14 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use domain::scope::Scopes;
 use domain::secret::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::api_keys::ApiKeyBody;
+use crate::answer::JsonAnswer;
 use crate::error::{ApiResult, Problem};
 use crate::extract::{ApiJson, Caller};
 use crate::state::AppState;
@@ -57,7 +59,7 @@ pub async fn verify_api_key(
     State(state): State<AppState>,
     Caller(p): Caller,
     ApiJson(body): ApiJson<VerifyRequest>,
-) -> ApiResult<Json<VerifyResponse>> {
+) -> ApiResult<Response> {
     let kw = state.keyward();
     let (verdict, now) = match kw.verify_api_key_from_memory(&p, body.key.expose(), &body.required_scopes) {
         Some(verdict) => (verdict?, kw.now()),
@@ -69,7 +71,9 @@ pub async fn verify_api_key(
     };
     let code = verdict.outcome.err().map_or("VALID", |r| r.code());
     count_verification(code);
-    Ok(Json(VerifyResponse { valid: verdict.outcome.is_ok(), code, key: verdict.key.map(|k| ApiKeyBody::new(k, now)) }))
+    let answer =
+        VerifyResponse { valid: verdict.outcome.is_ok(), code, key: verdict.key.map(|k| ApiKeyBody::new(k, now)) };
+    Ok(JsonAnswer::new(answer, 768).into_response())
 }
 
 /// Counts a verification by its code; the common one through a handle looked up once.

@@ -1,0 +1,160 @@
+//! JSON answers on the hot paths: written into one buffer sized up front, with times written
+//! digit by digit instead of through `fmt`.
+//!
+//! Both produce exactly what `axum::Json` and chrono's serde support produce; the tests compare
+//! them byte for byte.
+
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Datelike, Timelike, Utc};
+use serde::{Serialize, Serializer};
+
+use crate::error::ApiError;
+
+/// A JSON answer with status 200, written into a buffer of about `capacity` bytes.
+pub(crate) struct JsonAnswer<T> {
+    value: T,
+    capacity: usize,
+}
+
+impl<T: Serialize> JsonAnswer<T> {
+    /// An answer expected to be about `capacity` bytes long (a guess: the buffer grows if needed).
+    pub(crate) fn new(value: T, capacity: usize) -> Self {
+        Self { value, capacity }
+    }
+}
+
+impl<T: Serialize> IntoResponse for JsonAnswer<T> {
+    fn into_response(self) -> Response {
+        let mut buf = Vec::with_capacity(self.capacity);
+        match serde_json::to_writer(&mut buf, &self.value) {
+            Ok(()) => ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], buf).into_response(),
+            Err(e) => ApiError::internal(format!("encoding the answer failed: {e}")).into_response(),
+        }
+    }
+}
+
+/// The longest time written here: `9999-12-31T23:59:60.999999999Z`.
+const LONGEST: usize = 30;
+
+/// Writes `t` as chrono's serde support does (RFC 3339 in UTC with `Z`, and 0, 3, 6 or 9
+/// fraction digits, as few as show it exactly), or `None` for a year outside 0 to 9999.
+fn rfc3339(t: &DateTime<Utc>, buf: &mut [u8; LONGEST]) -> Option<usize> {
+    let year = u32::try_from(t.year()).ok().filter(|y| *y <= 9999)?;
+    let (mut second, mut nano) = (t.second(), t.nanosecond());
+    if nano >= 1_000_000_000 {
+        // A leap second: chrono writes it as second 60.
+        second += 1;
+        nano -= 1_000_000_000;
+    }
+    let fraction = match nano {
+        0 => None,
+        n if n % 1_000_000 == 0 => Some((3, n / 1_000_000)),
+        n if n % 1_000 == 0 => Some((6, n / 1_000)),
+        n => Some((9, n)),
+    };
+    let mut at = 0;
+    let mut put = |digits: usize, value: u32, after: u8| {
+        let mut v = value;
+        for i in (0..digits).rev() {
+            buf[at + i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        buf[at + digits] = after;
+        at += digits + 1;
+    };
+    put(4, year, b'-');
+    put(2, t.month(), b'-');
+    put(2, t.day(), b'T');
+    put(2, t.hour(), b':');
+    put(2, t.minute(), b':');
+    match fraction {
+        None => put(2, second, b'Z'),
+        Some((digits, value)) => {
+            put(2, second, b'.');
+            put(digits, value, b'Z');
+        }
+    }
+    Some(at)
+}
+
+/// Serializes a time as chrono does, without `fmt` (for `#[serde(serialize_with)]`).
+pub(crate) fn time<S: Serializer>(t: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+    let mut buf = [0u8; LONGEST];
+    match rfc3339(t, &mut buf).and_then(|len| std::str::from_utf8(&buf[..len]).ok()) {
+        Some(text) => serializer.serialize_str(text),
+        None => t.serialize(serializer),
+    }
+}
+
+/// The same for a time that may be absent (`null`).
+pub(crate) fn optional_time<S: Serializer>(t: &Option<DateTime<Utc>>, serializer: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => time(t, serializer),
+        None => serializer.serialize_none(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{NaiveDate, TimeZone};
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[derive(Serialize)]
+    struct Written(#[serde(serialize_with = "time")] DateTime<Utc>);
+
+    fn same_as_chrono(t: DateTime<Utc>) {
+        let ours = serde_json::to_string(&Written(t)).expect("written");
+        let chrono = serde_json::to_string(&t).expect("written");
+        assert_eq!(ours, chrono, "for {t:?}");
+    }
+
+    #[test]
+    fn every_fraction_length_and_the_edges_match_chrono() {
+        let base = Utc.with_ymd_and_hms(2026, 11, 30, 21, 5, 9).single().expect("a time");
+        for nanos in [0, 1, 10, 999, 1_000, 120_000, 999_999, 1_000_000, 7_000_000, 123_456_789, 999_999_999] {
+            same_as_chrono(base + chrono::Duration::nanoseconds(nanos));
+        }
+        for (y, m, d) in [(0, 1, 1), (1, 1, 1), (999, 12, 31), (1970, 1, 1), (2024, 2, 29), (9999, 12, 31)] {
+            let date = NaiveDate::from_ymd_opt(y, m, d).expect("a date");
+            same_as_chrono(date.and_hms_nano_opt(23, 59, 59, 5_000).expect("a time").and_utc());
+        }
+        // A leap second, and years that RFC 3339 cannot write, which fall back to chrono.
+        let leap = NaiveDate::from_ymd_opt(2016, 12, 31).and_then(|d| d.and_hms_nano_opt(23, 59, 59, 1_500_000_000));
+        same_as_chrono(leap.expect("a leap second").and_utc());
+        for y in [-1, 10_000, 262_000] {
+            let date = NaiveDate::from_ymd_opt(y, 6, 1).expect("a date");
+            same_as_chrono(date.and_hms_opt(0, 0, 0).expect("a time").and_utc());
+        }
+    }
+
+    #[test]
+    fn an_absent_time_is_null() {
+        #[derive(Serialize)]
+        struct Maybe(#[serde(serialize_with = "optional_time")] Option<DateTime<Utc>>);
+        assert_eq!(serde_json::to_string(&Maybe(None)).expect("written"), "null");
+        let t = Utc.timestamp_opt(1_700_000_000, 250_000_000).single().expect("a time");
+        assert_eq!(serde_json::to_string(&Maybe(Some(t))).expect("written"), "\"2023-11-14T22:13:20.250Z\"");
+    }
+
+    proptest! {
+        #[test]
+        fn any_time_matches_chrono(
+            secs in -62_167_219_200i64..253_402_300_799,
+            nanos in prop_oneof![
+                Just(0u32),
+                (0u32..1000).prop_map(|n| n * 1_000_000),
+                (0u32..1_000_000).prop_map(|n| n * 1_000),
+                0u32..1_000_000_000,
+            ],
+        ) {
+            let t = Utc.timestamp_opt(secs, nanos).single().expect("in range");
+            prop_assert_eq!(
+                serde_json::to_string(&Written(t)).expect("written"),
+                serde_json::to_string(&t).expect("written")
+            );
+        }
+    }
+}
