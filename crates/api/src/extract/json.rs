@@ -68,6 +68,13 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8], max_depth: usize) ->
         ));
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
+    // Most bodies are valid: read them without tracking the path, and read a refused body again
+    // with the path tracked to name the field at fault (the same input fails the same way).
+    if let Ok(value) = T::deserialize(&mut de) {
+        de.end().map_err(|_| ApiError::malformed_json("the body has trailing characters after the JSON value"))?;
+        return Ok(value);
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
