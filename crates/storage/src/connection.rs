@@ -209,6 +209,8 @@ impl ManageConnection for Manager {
 
 #[cfg(test)]
 mod tests {
+    use diesel::RunQueryDsl;
+
     use super::*;
 
     #[test]
@@ -219,6 +221,27 @@ mod tests {
         assert_eq!(DatabaseUrl::parse("kw.db").unwrap(), DatabaseUrl::Sqlite("kw.db".into()));
         assert!(DatabaseUrl::parse("mysql://h/db").is_err());
         assert!(DatabaseUrl::parse("").is_err());
+    }
+
+    /// The bundled SQLite is built as `.cargo/config.toml` asks: the query planner stability
+    /// guarantee (no re-prepare per binding) and multi-thread mode (no mutex per call), which is
+    /// safe only because a connection never serves two threads at once.
+    #[test]
+    fn the_bundled_sqlite_has_the_build_options_the_workspace_asks_for() {
+        #[derive(diesel::QueryableByName)]
+        struct CompileOption {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            compile_options: String,
+        }
+        let mut conn = SqliteConnection::establish(":memory:").unwrap();
+        let options: Vec<String> = diesel::sql_query("PRAGMA compile_options")
+            .load::<CompileOption>(&mut conn)
+            .unwrap()
+            .into_iter()
+            .map(|o| o.compile_options)
+            .collect();
+        assert!(options.iter().any(|o| o == "THREADSAFE=2"), "{options:?}");
+        assert!(options.iter().any(|o| o == "ENABLE_QPSG"), "{options:?}");
     }
 
     #[test]
