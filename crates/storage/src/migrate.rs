@@ -30,3 +30,43 @@ pub(crate) fn run(conn: &mut DbConnection) -> Result<Vec<String>, StorageError> 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use diesel::{Connection, RunQueryDsl, SqliteConnection};
+
+    use super::*;
+
+    /// A service account's key list (both ids, sorted by creation time) must use the index on
+    /// both ids. With only the account's index chosen, SQLite read every key of the account to
+    /// fill one service account's page.
+    #[test]
+    fn a_service_account_key_list_reads_only_that_service_accounts_keys() {
+        #[derive(diesel::QueryableByName)]
+        struct Step {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            detail: String,
+        }
+        let mut conn = DbConnection::Sqlite(SqliteConnection::establish(":memory:").unwrap());
+        run(&mut conn).unwrap();
+        let DbConnection::Sqlite(c) = &mut conn else { unreachable!() };
+        let plan: Vec<String> = diesel::sql_query(
+            "EXPLAIN QUERY PLAN SELECT id FROM api_keys WHERE account_id = ? AND service_account_id = ? \
+             ORDER BY created_at ASC, id ASC LIMIT ?",
+        )
+        .bind::<diesel::sql_types::Text, _>("a")
+        .bind::<diesel::sql_types::Text, _>("s")
+        .bind::<diesel::sql_types::BigInt, _>(51)
+        .load::<Step>(c)
+        .unwrap()
+        .into_iter()
+        .map(|s| s.detail)
+        .collect();
+        assert!(
+            plan.iter().any(|d| d.contains("api_keys_by_account_service_account_created")
+                && d.contains("account_id=? AND service_account_id=?")),
+            "{plan:?}"
+        );
+        assert!(!plan.iter().any(|d| d.contains("TEMP B-TREE")), "no sort of the rows: {plan:?}");
+    }
+}
