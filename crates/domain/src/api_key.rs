@@ -112,6 +112,15 @@ impl KeyState {
         }
     }
 
+    /// The state as the API writes it (`active`, `disabled` or `expired`), as its serde form is.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyState::Active => "active",
+            KeyState::Disabled => "disabled",
+            KeyState::Expired => "expired",
+        }
+    }
+
     /// Whether a credential in this state may be used, given whether its service account is
     /// active: the one rule for every kind of credential.
     pub fn usable(self, owner_active: bool) -> Result<(), Rejection> {
@@ -331,6 +340,13 @@ mod tests {
     use super::*;
     use crate::{Entropy, SeededEntropy};
     use chrono::{Duration, TimeZone, Utc};
+
+    #[test]
+    fn a_state_is_written_as_serde_writes_it() {
+        for state in [KeyState::Active, KeyState::Disabled, KeyState::Expired] {
+            assert_eq!(serde_json::to_string(&state).ok(), Some(format!("\"{}\"", state.as_str())));
+        }
+    }
 
     fn key(now: Timestamp) -> (ApiKey, SecretHash) {
         let e = SeededEntropy::new(9);

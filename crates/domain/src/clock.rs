@@ -3,15 +3,17 @@
 use std::fmt::Debug;
 use std::sync::Mutex;
 
-use chrono::{DateTime, Duration, DurationRound, Utc};
+use chrono::{DateTime, Duration, Timelike, Utc};
 
 /// A point in time, always UTC and always truncated to whole microseconds, the precision that both
 /// SQLite and PostgreSQL keep.
 pub type Timestamp = DateTime<Utc>;
 
-/// Truncates a time to whole microseconds.
+/// Truncates a time to whole microseconds (every request reads the clock, so this drops the
+/// nanoseconds directly rather than through chrono's general `duration_trunc`).
 pub fn truncate(t: Timestamp) -> Timestamp {
-    t.duration_trunc(Duration::microseconds(1)).unwrap_or(t)
+    let nanos = t.nanosecond();
+    t.with_nanosecond(nanos - nanos % 1_000).unwrap_or(t)
 }
 
 /// Tells the current time.
@@ -211,6 +213,22 @@ impl TimeBound {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn truncation_drops_what_is_below_a_microsecond() {
+        use chrono::DurationRound;
+        let leap = Utc.with_ymd_and_hms(2016, 12, 31, 23, 59, 59).unwrap() + Duration::nanoseconds(1_999_999_999);
+        let times = [
+            Utc.with_ymd_and_hms(2026, 3, 10, 12, 0, 0).unwrap() + Duration::nanoseconds(123_456_789),
+            Utc.with_ymd_and_hms(1969, 12, 31, 23, 59, 59).unwrap() + Duration::nanoseconds(999_999_999),
+            Utc.with_ymd_and_hms(2026, 3, 10, 12, 0, 0).unwrap() + Duration::microseconds(7),
+            leap,
+        ];
+        for t in times {
+            assert_eq!(truncate(t), t.duration_trunc(Duration::microseconds(1)).unwrap(), "{t:?}");
+        }
+        assert_eq!(truncate(times[0]).nanosecond(), 123_456_000);
+    }
 
     #[test]
     fn time_bounds_are_absolute_or_relative() {

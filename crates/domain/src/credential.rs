@@ -144,21 +144,32 @@ fn push_hex(out: &mut String, bytes: &[u8]) {
     }
 }
 
-fn decode_hex(hex: &[u8], out: &mut [u8]) -> Result<(), MalformedCredential> {
-    fn nibble(c: u8) -> Result<u8, MalformedCredential> {
-        match c {
-            b'0'..=b'9' => Ok(c - b'0'),
-            b'a'..=b'f' => Ok(c - b'a' + 10),
-            _ => Err(MalformedCredential),
-        }
+/// The value of each lower-case hex digit, and `NOT_HEX` for every other byte.
+const NIBBLES: [u8; 256] = {
+    let mut table = [NOT_HEX; 256];
+    let mut i = 0;
+    while i < 16 {
+        table[HEX[i] as usize] = i as u8;
+        i += 1;
     }
+    table
+};
+/// A bit no hex digit's value has.
+const NOT_HEX: u8 = 0x10;
+
+/// Decodes lower-case hex into `out`, which must be exactly half as long. Every digit is looked up
+/// and the verdict taken at the end: two credentials are decoded on every verification.
+fn decode_hex(hex: &[u8], out: &mut [u8]) -> Result<(), MalformedCredential> {
     if hex.len() != out.len() * 2 {
         return Err(MalformedCredential);
     }
-    for (i, pair) in hex.chunks_exact(2).enumerate() {
-        out[i] = (nibble(pair[0])? << 4) | nibble(pair[1])?;
+    let mut seen = 0u8;
+    for (byte, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
+        let (high, low) = (NIBBLES[usize::from(pair[0])], NIBBLES[usize::from(pair[1])]);
+        seen |= high | low;
+        *byte = (high << 4) | (low & 0x0f);
     }
-    Ok(())
+    if seen & NOT_HEX == 0 { Ok(()) } else { Err(MalformedCredential) }
 }
 
 #[cfg(test)]
@@ -205,6 +216,25 @@ mod tests {
         assert!(Credential::parse(&upper).is_err());
         let other_kind = good.replacen("kw_ak_", "kw_xk_", 1);
         assert!(Credential::parse(&other_kind).is_err());
+    }
+
+    #[test]
+    fn hex_decoding_takes_lower_case_digits_only() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        let mut hex = String::new();
+        push_hex(&mut hex, &bytes);
+        let mut back = [0u8; 256];
+        assert_eq!(decode_hex(hex.as_bytes(), &mut back), Ok(()));
+        assert_eq!(back.to_vec(), bytes);
+        for c in 0..=255u8 {
+            for at in [0, 1] {
+                let mut pair = *b"00";
+                pair[at] = c;
+                let ok = c.is_ascii_digit() || (b'a'..=b'f').contains(&c);
+                assert_eq!(decode_hex(&pair, &mut [0u8; 1]).is_ok(), ok, "byte {c:#04x} at {at}");
+            }
+        }
+        assert!(decode_hex(b"000", &mut [0u8; 1]).is_err(), "the length must fit");
     }
 
     proptest! {

@@ -120,7 +120,7 @@ impl Principal {
 
     /// Whether the caller holds `scope`, directly or through a wildcard.
     fn holds(&self, scope: &'static str) -> bool {
-        self.scopes.covers(&Scope::known(scope))
+        self.scopes.covers_known(scope)
     }
 
     /// Checks that the caller may see `account` at all. Another account answers "not found", never

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -23,12 +24,17 @@ impl Scope {
 
     /// Parses a scope; `field` names the input in the error.
     pub fn parse(s: &str, field: &str) -> Result<Self, ValidationError> {
+        Self::check(s, field)?;
+        Ok(Self(s.to_owned()))
+    }
+
+    fn check(s: &str, field: &str) -> Result<(), ValidationError> {
         let ok = (1..=64).contains(&s.len())
             && s.bytes().all(
                 |b| matches!(b, b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b':' | b'.' | b'_' | b'*' | b'/' | b'-'),
             );
         if ok {
-            Ok(Self(s.to_owned()))
+            Ok(())
         } else {
             Err(ValidationError::new(
                 field,
@@ -49,13 +55,16 @@ impl Scope {
 
     /// Whether this granted scope allows `requested`.
     pub fn covers(&self, requested: &Scope) -> bool {
-        if self.0 == requested.0 {
+        self.covers_text(&requested.0)
+    }
+
+    /// Whether this granted scope allows the scope written `requested`.
+    fn covers_text(&self, requested: &str) -> bool {
+        if self.0 == requested {
             return true;
         }
         match self.0.strip_suffix('*') {
-            Some(prefix) if prefix.ends_with(':') => {
-                requested.0.len() > prefix.len() && requested.0.starts_with(prefix)
-            }
+            Some(prefix) if prefix.ends_with(':') => requested.len() > prefix.len() && requested.starts_with(prefix),
             _ => false,
         }
     }
@@ -63,8 +72,10 @@ impl Scope {
 
 impl TryFrom<String> for Scope {
     type Error = ValidationError;
+    /// Keeps the string it checked (a request body's scopes arrive as strings).
     fn try_from(s: String) -> Result<Self, Self::Error> {
-        Self::parse(&s, "scopes")
+        Self::check(&s, "scopes")?;
+        Ok(Self(s))
     }
 }
 
@@ -86,10 +97,11 @@ impl fmt::Debug for Scope {
     }
 }
 
-/// A set of scopes, at most 100, kept sorted and without duplicates.
+/// A set of scopes, at most 100, kept sorted and without duplicates. It never changes once made,
+/// so copies share it: every authenticated request copies its credential's scopes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "Vec<Scope>")]
-pub struct Scopes(BTreeSet<Scope>);
+pub struct Scopes(Arc<BTreeSet<Scope>>);
 
 impl Scopes {
     /// The most scopes one credential may hold.
@@ -108,7 +120,13 @@ impl Scopes {
 
     /// Whether one of these covers `requested`.
     pub fn covers(&self, requested: &Scope) -> bool {
-        self.0.iter().any(|g| g.covers(requested))
+        self.covers_known(&requested.0)
+    }
+
+    /// Whether one of these covers the scope written `requested`, which the caller knows to be a
+    /// valid scope (a constant of this crate): checked without making a [`Scope`] of it.
+    pub(crate) fn covers_known(&self, requested: &str) -> bool {
+        self.0.iter().any(|g| g.covers_text(requested))
     }
 
     /// Whether the set holds exactly `scope` (no wildcard matching).
@@ -139,19 +157,19 @@ impl TryFrom<Vec<Scope>> for Scopes {
         if set.len() > Self::MAX {
             return Err(ValidationError::new("scopes", "must hold at most 100 scopes"));
         }
-        Ok(Self(set))
+        Ok(Self(Arc::new(set)))
     }
 }
 
 impl From<Scopes> for Vec<Scope> {
     fn from(s: Scopes) -> Self {
-        s.0.into_iter().collect()
+        s.0.iter().cloned().collect()
     }
 }
 
 impl FromIterator<Scope> for Scopes {
     fn from_iter<I: IntoIterator<Item = Scope>>(iter: I) -> Self {
-        Self(iter.into_iter().collect())
+        Self(Arc::new(iter.into_iter().collect()))
     }
 }
 
@@ -160,7 +178,7 @@ crate::text::serialize_as_str!(Scope);
 impl Serialize for Scopes {
     /// A JSON array of the scopes in their sorted order, written without copying them.
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(&self.0)
+        serializer.collect_seq(self.0.iter())
     }
 }
 

@@ -61,9 +61,17 @@ impl SecretHash {
         &self.0
     }
 
-    /// Compares two hashes in time that does not depend on where they differ.
+    /// Compares two hashes in time that does not depend on where they differ: as four 64-bit
+    /// words, each compared by `subtle` and the verdicts combined without branching (a byte-wise
+    /// `ct_eq` puts an optimisation barrier after every one of the 32 bytes).
     pub fn matches(&self, other: &SecretHash) -> bool {
-        self.0.ct_eq(&other.0).into()
+        let word = |bytes: &[u8; 32], i: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&bytes[i * 8..i * 8 + 8]);
+            u64::from_ne_bytes(w)
+        };
+        let same = (0..4).fold(subtle::Choice::from(1), |same, i| same & word(&self.0, i).ct_eq(&word(&other.0, i)));
+        same.into()
     }
 }
 
@@ -89,5 +97,18 @@ mod tests {
     fn hashes_match_only_their_own_secret() {
         assert!(SecretHash::of(b"abc").matches(&SecretHash::of(b"abc")));
         assert!(!SecretHash::of(b"abc").matches(&SecretHash::of(b"abd")));
+    }
+
+    #[test]
+    fn a_difference_in_any_byte_is_seen() {
+        let h = SecretHash::of(b"abc");
+        for i in 0..SecretHash::LEN {
+            for bit in [0x01, 0x80] {
+                let mut other = *h.as_bytes();
+                other[i] ^= bit;
+                let other = SecretHash::from_bytes(&other).unwrap();
+                assert!(!h.matches(&other), "byte {i}, bit {bit:#x}");
+            }
+        }
     }
 }

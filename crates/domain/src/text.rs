@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -9,9 +10,11 @@ use crate::ValidationError;
 
 /// A name: 1 to 100 characters, no control characters, no leading or trailing white space, and
 /// not shaped like a UUID (so that "id or name" in a path is never ambiguous).
+///
+/// It never changes once made, so copies share its text.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
 #[serde(try_from = "String")]
-pub struct Name(String);
+pub struct Name(Arc<str>);
 
 impl Name {
     /// The longest name, in characters.
@@ -35,7 +38,7 @@ impl Name {
         if s.len() == 36 && uuid::Uuid::try_parse(s).is_ok() {
             return Err(ValidationError::new(field, "must not be a UUID, so that it cannot be mistaken for an id"));
         }
-        Ok(Self(s.to_owned()))
+        Ok(Self(Arc::from(s)))
     }
 
     /// The name as text.
@@ -53,7 +56,7 @@ impl TryFrom<String> for Name {
 
 impl From<Name> for String {
     fn from(n: Name) -> Self {
-        n.0
+        n.0.as_ref().to_owned()
     }
 }
 
@@ -70,9 +73,10 @@ impl fmt::Debug for Name {
 }
 
 /// A description: up to 1000 characters; line breaks and tabs allowed, other control characters not.
+/// Copies share its text.
 #[derive(Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
-pub struct Description(String);
+pub struct Description(Arc<str>);
 
 impl Description {
     /// The longest description, in characters.
@@ -89,7 +93,7 @@ impl Description {
                 "must not contain control characters other than line breaks and tabs",
             ));
         }
-        Ok(Self(s.to_owned()))
+        Ok(Self(Arc::from(s)))
     }
 
     /// The description as text.
@@ -107,7 +111,7 @@ impl TryFrom<String> for Description {
 
 impl From<Description> for String {
     fn from(d: Description) -> Self {
-        d.0
+        d.0.as_ref().to_owned()
     }
 }
 

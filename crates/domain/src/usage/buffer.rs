@@ -2,7 +2,10 @@
 //! and refusals per key and hour.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Mutex;
+
+use foldhash::fast::RandomState;
 
 use super::series::{HourlyUse, hour_of};
 use crate::Timestamp;
@@ -35,19 +38,25 @@ impl UsageBatch {
     }
 }
 
+/// The maps are keyed by ids of keys that exist (a use or refusal is noted only for a key that was
+/// found), so nobody outside chooses their keys: they use foldhash, a fast hash with a random seed
+/// per process, instead of SipHash (every verification notes two uses).
 #[derive(Debug, Default)]
 struct Pending {
-    latest: HashMap<ApiKeyId, Usage>,
-    hourly: HashMap<(ApiKeyId, Timestamp), (u64, u64)>,
-    secret_latest: HashMap<SecretKeyId, Timestamp>,
+    latest: HashMap<ApiKeyId, Usage, RandomState>,
+    hourly: HashMap<(ApiKeyId, Timestamp), (u64, u64), RandomState>,
+    secret_latest: HashMap<SecretKeyId, Timestamp, RandomState>,
 }
 
 impl Pending {
     fn note_latest(&mut self, key: ApiKeyId, usage: Usage) {
-        match self.latest.get(&key) {
-            Some(existing) if existing.at > usage.at => {}
-            _ => {
-                self.latest.insert(key, usage);
+        match self.latest.entry(key) {
+            Entry::Occupied(mut existing) if existing.get().at <= usage.at => {
+                existing.insert(usage);
+            }
+            Entry::Occupied(_) => {}
+            Entry::Vacant(place) => {
+                place.insert(usage);
             }
         }
     }

@@ -24,7 +24,9 @@ pub struct HourlyUse {
 
 /// The start of the UTC hour holding `t`.
 pub fn hour_of(t: Timestamp) -> Timestamp {
-    t.duration_trunc(TimeDelta::hours(1)).unwrap_or(t)
+    // Every counted use asks; whole seconds since the epoch are cheaper than `duration_trunc`.
+    let seconds = t.timestamp();
+    chrono::DateTime::from_timestamp(seconds - seconds.rem_euclid(3_600), 0).unwrap_or(t)
 }
 
 /// The width of a series' buckets.
@@ -195,7 +197,21 @@ pub struct ServiceAccountUsage {
 mod tests {
     use super::*;
     use crate::SeededEntropy;
-    use chrono::TimeZone;
+    use chrono::{TimeZone, Utc};
+
+    #[test]
+    fn the_hour_of_a_time_is_its_hour_start_as_duration_trunc_says() {
+        let times = [
+            Utc.with_ymd_and_hms(2026, 3, 10, 12, 34, 56).unwrap() + TimeDelta::microseconds(789),
+            Utc.with_ymd_and_hms(2026, 3, 10, 12, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(1969, 12, 31, 23, 59, 59).unwrap(),
+            Utc.with_ymd_and_hms(1900, 1, 1, 0, 30, 0).unwrap(),
+            Utc.with_ymd_and_hms(2016, 12, 31, 23, 59, 59).unwrap() + TimeDelta::nanoseconds(1_500_000_000),
+        ];
+        for t in times {
+            assert_eq!(hour_of(t), t.duration_trunc(TimeDelta::hours(1)).unwrap(), "{t:?}");
+        }
+    }
 
     fn at(day: u32, hour: u32, minute: u32) -> Timestamp {
         chrono::Utc.with_ymd_and_hms(2026, 11, day, hour, minute, 0).single().expect("a valid time")
