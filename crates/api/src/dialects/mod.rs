@@ -154,7 +154,7 @@ impl<D: Dialect> FromRequestParts<AppState> for DialectCaller<D> {
         let presented =
             D::credential(parts).ok_or_else(|| ApiError::unauthenticated("no credential was presented", false))?;
         let principal = match presented {
-            Presented::Token(token) => authenticate(parts, state, token.to_owned(), D::JWT_LIFETIME).await?,
+            Presented::Token(token) => authenticate(parts, state, token, D::JWT_LIFETIME).await?,
             Presented::Basic { id, secret } => {
                 let ip = client_ip(parts, state).map(|ip| ip.to_string());
                 let named = id.clone();

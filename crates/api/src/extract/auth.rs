@@ -31,7 +31,7 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = bearer(parts)?.to_owned();
+        let token = bearer(parts)?;
         authenticate(parts, state, token, JwtLifetime::Bounded).await.map(Caller)
     }
 }
@@ -44,22 +44,28 @@ impl FromRequestParts<AppState> for Caller {
 pub(crate) async fn authenticate(
     parts: &Parts,
     state: &AppState,
-    token: String,
+    token: &str,
     lifetime: JwtLifetime,
 ) -> Result<Principal, ApiError> {
     let ip_text = client_ip(parts, state).map(|ip| ip.to_string());
-    let presented = named_credential(&token);
-    let outcome = match state.keyward().authenticate_from_memory_with(&token, ip_text.clone(), lifetime) {
+    let outcome = match state.keyward().authenticate_from_memory_with(token, ip_text.clone(), lifetime) {
         Some(outcome) => outcome?,
-        None => state.run(move |kw| kw.authenticate_with(&token, ip_text, lifetime)).await?,
+        None => {
+            let token = token.to_owned();
+            state.run(move |kw| kw.authenticate_with(&token, ip_text, lifetime)).await?
+        }
     };
     match outcome {
         Ok(principal) => {
-            tracing::Span::current().record("credential", principal.credential.audit_ref());
+            let span = tracing::Span::current();
+            if !span.is_disabled() {
+                span.record("credential", principal.credential.audit_ref());
+            }
             Ok(principal)
         }
         Err(rejection) => {
             tracing::info!(reason = rejection.code(), "authentication refused");
+            let presented = named_credential(token);
             Err(refused(parts, state, presented.as_deref(), ApiError::rejected(rejection)).await)
         }
     }

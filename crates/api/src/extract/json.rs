@@ -17,8 +17,13 @@ fn is_json(req: &Request) -> bool {
     let Some(ct) = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
         return false;
     };
-    let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+    let essence = ct.split(';').next().unwrap_or("").trim();
+    let Some((kind, subtype)) = essence.split_once('/') else {
+        return false;
+    };
+    let suffix = subtype.len().checked_sub(5).and_then(|at| subtype.get(at..));
+    kind.eq_ignore_ascii_case("application")
+        && (subtype.eq_ignore_ascii_case("json") || suffix.is_some_and(|s| s.eq_ignore_ascii_case("+json")))
 }
 
 /// Removes serde_json's " at line L column C" suffix, which means nothing to an API client.
@@ -61,7 +66,9 @@ pub(crate) fn limits_of(req: &Request) -> BodyLimits {
 /// Parses a JSON document into `T`, naming the field at fault; refuses nesting deeper than
 /// `max_depth`.
 pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8], max_depth: usize) -> Result<T, ApiError> {
-    if nesting_depth(bytes) > max_depth {
+    // Each level opens with a bracket: a body with few of them (a quick count) cannot be too deep.
+    let openings = bytes.iter().filter(|&&b| b == b'[' || b == b'{').count();
+    if openings > max_depth && nesting_depth(bytes) > max_depth {
         return Err(ApiError::validation(
             "body",
             format!("must not nest arrays and objects deeper than {max_depth} levels"),
@@ -109,5 +116,43 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             }
         })?;
         parse_json(&bytes, depth).map(ApiJson)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_type(content_type: &str) -> Request {
+        axum::http::Request::builder()
+            .header(header::CONTENT_TYPE, content_type)
+            .body(axum::body::Body::empty())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn json_media_types_are_recognised_in_any_case() {
+        for ok in [
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            " application/json ",
+            "application/merge-patch+json",
+            "APPLICATION/VND.API+JSON",
+        ] {
+            assert!(is_json(&with_type(ok)), "{ok}");
+        }
+        for refused in [
+            "text/plain",
+            "application/jsonx",
+            "application/+jso",
+            "json",
+            "text/json",
+            "application/x-www-form-urlencoded",
+            "",
+        ] {
+            assert!(!is_json(&with_type(refused)), "{refused}");
+        }
+        let none = axum::http::Request::builder().body(axum::body::Body::empty()).unwrap_or_default();
+        assert!(!is_json(&none));
     }
 }
