@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use utoipa::IntoParams;
 
-use super::api_keys::{ApiKeyBody, ApiKeyList, FIELDS, ids};
+use super::api_keys::{ApiKeyBody, ApiKeyList, FIELDS, KEY_BYTES, ids};
 use crate::answer::JsonAnswer;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiPath, ApiQuery, Caller};
@@ -135,9 +135,6 @@ fn parse(state: &AppState, base: String, q: ApiKeyListParams, sa: Option<Service
     };
     Ok(Request { list, fields: parse_fields(q.fields.as_deref())?, query, bounds })
 }
-
-/// About how long one key is in JSON, so that a page's answer is written into one buffer.
-const KEY_BYTES: usize = 600;
 
 /// Runs a parsed list request and shapes the answer.
 async fn answer(

@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use domain::api_key::{ApiKey, ApiKeyChanges, Expiry, KeyState, NewApiKey, RetainPeriod};
 use domain::id::{AccountId, ApiKeyId, ServiceAccountId};
@@ -14,7 +15,7 @@ use domain::text::{Description, Name};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::answer;
+use crate::answer::{self, JsonAnswer};
 use crate::error::{ApiResult, Problem};
 use crate::extract::{ApiJson, ApiPath, Caller};
 use crate::list::list_body;
@@ -101,6 +102,9 @@ pub struct IssuedApiKeyBody {
 }
 
 list_body!(ApiKeyList, ApiKeyBody);
+
+/// About how long one key is in JSON, so that an answer is written into one buffer.
+pub(crate) const KEY_BYTES: usize = 600;
 
 /// The fields of [`ApiKeyBody`], for `fields=`.
 pub(crate) const FIELDS: &[&str] = &[
@@ -192,15 +196,15 @@ pub async fn get_api_key(
     State(state): State<AppState>,
     Caller(p): Caller,
     ApiPath(path): ApiPath<(String, String, String)>,
-) -> ApiResult<Json<ApiKeyBody>> {
+) -> ApiResult<Response> {
     let (account, sa) = ids(&path.0, &path.1)?;
     let key = key_ref(&path.2)?;
     // A key by id is answered from the authentication cache when it is there, on the event loop.
     if let Some(found) = state.keyward().get_api_key_from_memory(&p, account, sa, &key) {
-        return Ok(Json(ApiKeyBody::new(found?, state.keyward().now())));
+        return Ok(JsonAnswer::new(ApiKeyBody::new(found?, state.keyward().now()), KEY_BYTES).into_response());
     }
     let (key, now) = state.run(move |kw| kw.get_api_key(&p, account, sa, &key).map(|k| (k, kw.now()))).await?;
-    Ok(Json(ApiKeyBody::new(key, now)))
+    Ok(JsonAnswer::new(ApiKeyBody::new(key, now), KEY_BYTES).into_response())
 }
 
 /// Changes to a key; absent fields stay as they are.

@@ -1,6 +1,7 @@
 //! The routes of the native API, one module per resource.
 
 pub mod accounts;
+mod api_key_json;
 pub mod api_key_lists;
 pub mod api_keys;
 pub mod audit;

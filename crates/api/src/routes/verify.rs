@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::api_keys::ApiKeyBody;
-use crate::answer::JsonAnswer;
+use crate::answer::{self, JsonAnswer, WriteJson};
 use crate::error::{ApiResult, Problem};
 use crate::extract::{ApiJson, Caller};
 use crate::state::AppState;
@@ -37,6 +37,18 @@ pub struct VerifyResponse {
     pub code: &'static str,
     /// The key's metadata; `null` when the key is malformed or not found.
     pub key: Option<ApiKeyBody>,
+}
+
+impl WriteJson for VerifyResponse {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"valid\":");
+        answer::boolean(out, self.valid);
+        out.extend_from_slice(b",\"code\":");
+        answer::text(out, self.code);
+        out.extend_from_slice(b",\"key\":");
+        self.key.write_json(out);
+        out.push(b'}');
+    }
 }
 
 /// A presented key to look up.
@@ -73,7 +85,7 @@ pub async fn verify_api_key(
     count_verification(code);
     let answer =
         VerifyResponse { valid: verdict.outcome.is_ok(), code, key: verdict.key.map(|k| ApiKeyBody::new(k, now)) };
-    Ok(JsonAnswer::new(answer, 768).into_response())
+    Ok(JsonAnswer::new(answer, 128 + super::api_keys::KEY_BYTES).into_response())
 }
 
 /// Counts a verification by its code; the common one through a handle looked up once.
@@ -99,4 +111,23 @@ pub async fn lookup_api_key(
 ) -> ApiResult<Json<ApiKeyBody>> {
     let (key, now) = state.run(move |kw| kw.lookup_api_key(&p, body.key.expose()).map(|k| (k, kw.now()))).await?;
     Ok(Json(ApiKeyBody::new(key, now)))
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::routes::api_key_json::tests::{key_body, same_as_serde};
+
+    proptest! {
+        #[test]
+        fn a_verdict_is_written_as_serde_writes_it(
+            valid in any::<bool>(),
+            code in prop_oneof![Just("VALID"), Just("NOT_FOUND"), Just("INSUFFICIENT_SCOPE")],
+            key in proptest::option::of(key_body()),
+        ) {
+            same_as_serde(&VerifyResponse { valid, code, key: key.flatten() })?;
+        }
+    }
 }

@@ -1,47 +1,20 @@
-//! JSON answers on the hot paths: written into one buffer sized up front, with times written
-//! digit by digit instead of through `fmt`.
-//!
-//! Both produce exactly what `axum::Json` and chrono's serde support produce; the tests compare
-//! them byte for byte.
+//! Times written as RFC 3339 digit by digit instead of through `fmt`, byte for byte what chrono's
+//! serde support writes (the tests compare them).
 
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use serde::{Serialize, Serializer};
 
-use crate::error::ApiError;
-
-/// A JSON answer with status 200, written into a buffer of about `capacity` bytes.
-pub(crate) struct JsonAnswer<T> {
-    value: T,
-    capacity: usize,
-}
-
-impl<T: Serialize> JsonAnswer<T> {
-    /// An answer expected to be about `capacity` bytes long (a guess: the buffer grows if needed).
-    pub(crate) fn new(value: T, capacity: usize) -> Self {
-        Self { value, capacity }
-    }
-}
-
-impl<T: Serialize> IntoResponse for JsonAnswer<T> {
-    fn into_response(self) -> Response {
-        let mut buf = Vec::with_capacity(self.capacity);
-        match serde_json::to_writer(&mut buf, &self.value) {
-            Ok(()) => ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], buf).into_response(),
-            Err(e) => ApiError::internal(format!("encoding the answer failed: {e}")).into_response(),
-        }
-    }
-}
-
 /// The longest time written here: `9999-12-31T23:59:60.999999999Z`.
-const LONGEST: usize = 30;
+pub(super) const LONGEST: usize = 30;
 
 /// Writes `t` as chrono's serde support does (RFC 3339 in UTC with `Z`, and 0, 3, 6 or 9
 /// fraction digits, as few as show it exactly), or `None` for a year outside 0 to 9999.
-fn rfc3339(t: &DateTime<Utc>, buf: &mut [u8; LONGEST]) -> Option<usize> {
-    let year = u32::try_from(t.year()).ok().filter(|y| *y <= 9999)?;
-    let (mut second, mut nano) = (t.second(), t.nanosecond());
+pub(super) fn rfc3339(t: &DateTime<Utc>, buf: &mut [u8; LONGEST]) -> Option<usize> {
+    // The parts are read from the naive time: `DateTime`'s own getters add the (zero) offset anew
+    // for each one.
+    let (date, clock) = (t.naive_utc().date(), t.naive_utc().time());
+    let year = u32::try_from(date.year()).ok().filter(|y| *y <= 9999)?;
+    let (mut second, mut nano) = (clock.second(), clock.nanosecond());
     if nano >= 1_000_000_000 {
         // A leap second: chrono writes it as second 60.
         second += 1;
@@ -64,10 +37,10 @@ fn rfc3339(t: &DateTime<Utc>, buf: &mut [u8; LONGEST]) -> Option<usize> {
         at += digits + 1;
     };
     put(4, year, b'-');
-    put(2, t.month(), b'-');
-    put(2, t.day(), b'T');
-    put(2, t.hour(), b':');
-    put(2, t.minute(), b':');
+    put(2, date.month(), b'-');
+    put(2, date.day(), b'T');
+    put(2, clock.hour(), b':');
+    put(2, clock.minute(), b':');
     match fraction {
         None => put(2, second, b'Z'),
         Some((digits, value)) => {
