@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-pub(crate) use rfc3339::{optional_time, time};
+pub(crate) use rfc3339::{millis_text, optional_time, time};
 
 /// A value that writes itself as JSON, byte for byte as serde_json writes its `Serialize`.
 pub(crate) trait WriteJson {
@@ -77,7 +77,7 @@ pub(crate) fn id(out: &mut Vec<u8>, id: &Uuid) {
 /// Writes a time as a JSON string, as chrono's serde support writes it.
 pub(crate) fn instant(out: &mut Vec<u8>, t: &DateTime<Utc>) {
     let mut buf = [0u8; rfc3339::LONGEST];
-    match rfc3339::rfc3339(t, &mut buf) {
+    match rfc3339::rfc3339(t, &mut buf, rfc3339::Fraction::Shortest) {
         Some(len) => {
             out.push(b'"');
             out.extend_from_slice(&buf[..len]);

@@ -1,5 +1,6 @@
 //! Times written as RFC 3339 digit by digit instead of through `fmt`, byte for byte what chrono's
-//! serde support writes (the tests compare them).
+//! serde support writes, or what its `%Y-%m-%dT%H:%M:%S%.3fZ` format writes (the tests compare
+//! them).
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use serde::{Serialize, Serializer};
@@ -7,9 +8,18 @@ use serde::{Serialize, Serializer};
 /// The longest time written here: `9999-12-31T23:59:60.999999999Z`.
 pub(super) const LONGEST: usize = 30;
 
-/// Writes `t` as chrono's serde support does (RFC 3339 in UTC with `Z`, and 0, 3, 6 or 9
-/// fraction digits, as few as show it exactly), or `None` for a year outside 0 to 9999.
-pub(super) fn rfc3339(t: &DateTime<Utc>, buf: &mut [u8; LONGEST]) -> Option<usize> {
+/// How many digits of a second's fraction are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fraction {
+    /// 0, 3, 6 or 9, as few as show it exactly (chrono's serde support).
+    Shortest,
+    /// Always 3, cut rather than rounded (chrono's `%.3f`; Dynatrace's times).
+    Millis,
+}
+
+/// Writes `t` as RFC 3339 in UTC with `Z` and the fraction `fraction` says, as chrono writes it,
+/// or `None` for a year outside 0 to 9999.
+pub(super) fn rfc3339(t: &DateTime<Utc>, buf: &mut [u8; LONGEST], fraction: Fraction) -> Option<usize> {
     // The parts are read from the naive time: `DateTime`'s own getters add the (zero) offset anew
     // for each one.
     let (date, clock) = (t.naive_utc().date(), t.naive_utc().time());
@@ -21,6 +31,7 @@ pub(super) fn rfc3339(t: &DateTime<Utc>, buf: &mut [u8; LONGEST]) -> Option<usiz
         nano -= 1_000_000_000;
     }
     let fraction = match nano {
+        n if fraction == Fraction::Millis => Some((3, n / 1_000_000)),
         0 => None,
         n if n % 1_000_000 == 0 => Some((3, n / 1_000_000)),
         n if n % 1_000 == 0 => Some((6, n / 1_000)),
@@ -54,9 +65,18 @@ pub(super) fn rfc3339(t: &DateTime<Utc>, buf: &mut [u8; LONGEST]) -> Option<usiz
 /// Serializes a time as chrono does, without `fmt` (for `#[serde(serialize_with)]`).
 pub(crate) fn time<S: Serializer>(t: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
     let mut buf = [0u8; LONGEST];
-    match rfc3339(t, &mut buf).and_then(|len| std::str::from_utf8(&buf[..len]).ok()) {
+    match rfc3339(t, &mut buf, Fraction::Shortest).and_then(|len| std::str::from_utf8(&buf[..len]).ok()) {
         Some(text) => serializer.serialize_str(text),
         None => t.serialize(serializer),
+    }
+}
+
+/// `t` as chrono's `%Y-%m-%dT%H:%M:%S%.3fZ` writes it, without parsing that format each time.
+pub(crate) fn millis_text(t: &DateTime<Utc>) -> String {
+    let mut buf = [0u8; LONGEST];
+    match rfc3339(t, &mut buf, Fraction::Millis).and_then(|len| std::str::from_utf8(&buf[..len]).ok()) {
+        Some(text) => text.to_owned(),
+        None => t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
     }
 }
 
@@ -112,7 +132,32 @@ mod tests {
         assert_eq!(serde_json::to_string(&Maybe(Some(t))).expect("written"), "\"2023-11-14T22:13:20.250Z\"");
     }
 
+    fn millis_same_as_chrono(t: DateTime<Utc>) {
+        assert_eq!(millis_text(&t), t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(), "for {t:?}");
+    }
+
+    #[test]
+    fn milliseconds_are_written_as_chrono_formats_them() {
+        let base = Utc.with_ymd_and_hms(2026, 11, 30, 21, 5, 9).single().expect("a time");
+        for nanos in [0, 1, 999_999, 1_000_000, 7_654_321, 999_999_999] {
+            millis_same_as_chrono(base + chrono::Duration::nanoseconds(nanos));
+        }
+        let leap = NaiveDate::from_ymd_opt(2016, 12, 31).and_then(|d| d.and_hms_nano_opt(23, 59, 59, 1_500_000_000));
+        millis_same_as_chrono(leap.expect("a leap second").and_utc());
+        for y in [-1, 0, 9999, 10_000] {
+            let date = NaiveDate::from_ymd_opt(y, 6, 1).expect("a date");
+            millis_same_as_chrono(date.and_hms_opt(0, 0, 0).expect("a time").and_utc());
+        }
+    }
+
     proptest! {
+        #[test]
+        fn any_time_in_milliseconds_matches_chrono(secs in -62_167_219_200i64..253_402_300_799, nanos in 0u32..2_000_000_000) {
+            if let Some(t) = Utc.timestamp_opt(secs, nanos).single() {
+                prop_assert_eq!(millis_text(&t), t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string());
+            }
+        }
+
         #[test]
         fn any_time_matches_chrono(
             secs in -62_167_219_200i64..253_402_300_799,

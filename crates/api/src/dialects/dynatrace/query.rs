@@ -232,7 +232,7 @@ pub fn parse_time(s: &str, field: &str) -> Result<TimeBound, ValidationError> {
 
 /// A time as Dynatrace writes it: ISO 8601 in UTC with milliseconds and `Z`.
 pub fn format_time(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    crate::answer::millis_text(&t)
 }
 
 #[cfg(test)]
