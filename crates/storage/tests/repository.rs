@@ -495,6 +495,7 @@ fn a_malformed_key_is_refused_without_touching_the_database(db: TestDb) {
     }
     let verdict = f.kw.verify_api_key(&verifier, &typo, &Scopes::default()).unwrap();
     assert_eq!(verdict.outcome, Err(Rejection::Malformed));
+    assert_eq!(verdict.at, f.kw.now(), "a verdict says when it was reached (the test clock stands still)");
     assert_eq!(f.kw.authenticate(&typo, None).unwrap().unwrap_err(), Rejection::Malformed);
     assert!(
         f.kw.verify_api_key(&verifier, good.secret.expose(), &Scopes::default()).is_err(),

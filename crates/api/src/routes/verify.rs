@@ -73,18 +73,17 @@ pub async fn verify_api_key(
     ApiJson(body): ApiJson<VerifyRequest>,
 ) -> ApiResult<Response> {
     let kw = state.keyward();
-    let (verdict, now) = match kw.verify_api_key_from_memory(&p, body.key.expose(), &body.required_scopes) {
-        Some(verdict) => (verdict?, kw.now()),
-        None => {
-            state
-                .run(move |kw| kw.verify_api_key(&p, body.key.expose(), &body.required_scopes).map(|v| (v, kw.now())))
-                .await?
-        }
+    let verdict = match kw.verify_api_key_from_memory(&p, body.key.expose(), &body.required_scopes) {
+        Some(verdict) => verdict?,
+        None => state.run(move |kw| kw.verify_api_key(&p, body.key.expose(), &body.required_scopes)).await?,
     };
     let code = verdict.outcome.err().map_or("VALID", |r| r.code());
     count_verification(code);
-    let answer =
-        VerifyResponse { valid: verdict.outcome.is_ok(), code, key: verdict.key.map(|k| ApiKeyBody::new(k, now)) };
+    let answer = VerifyResponse {
+        valid: verdict.outcome.is_ok(),
+        code,
+        key: verdict.key.map(|k| ApiKeyBody::new(k, verdict.at)),
+    };
     Ok(JsonAnswer::new(answer, 128 + super::api_keys::KEY_BYTES).into_response())
 }
 

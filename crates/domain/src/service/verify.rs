@@ -2,6 +2,7 @@
 
 use super::Keyward;
 use super::reach::{Reach, Stop, from_memory, with_storage};
+use crate::Timestamp;
 use crate::api_key::{ApiKey, Rejection, compare_with_nothing};
 use crate::credential::{Credential, CredentialKind};
 use crate::error::{Entity, Error};
@@ -19,12 +20,20 @@ pub struct Verification {
     /// The key's metadata, when the presented secret was the key's: never for `Malformed` or
     /// `NotFound`, so a guess reveals nothing.
     pub key: Option<ApiKey>,
+    /// When the verdict was reached: the key's state was judged at this time.
+    pub at: Timestamp,
 }
 
 impl Keyward {
     /// Finds the key a presented secret belongs to, if the caller may see it. The secret must be
     /// the key's current one or its retained previous one; state does not matter.
-    fn find_presented(&self, p: &Principal, token: &str, reach: Reach) -> Result<Result<KeyForAuth, Rejection>, Stop> {
+    fn find_presented(
+        &self,
+        p: &Principal,
+        token: &str,
+        reach: Reach,
+        now: Timestamp,
+    ) -> Result<Result<KeyForAuth, Rejection>, Stop> {
         p.require(Permission::ApiKeysVerify, p.account_id)?;
         let Ok(credential) = Credential::parse(token) else {
             return Ok(Err(Rejection::Malformed));
@@ -38,7 +47,6 @@ impl Keyward {
             compare_with_nothing(&presented);
             return Ok(Err(Rejection::NotFound));
         };
-        let now = self.now();
         let visible = p.is_system_admin() || found.key.account_id == p.account_id;
         if !found.key.secret.accepts(&presented, now) || !visible {
             self.usage.record_refusal(found.key.id, now);
@@ -66,11 +74,12 @@ impl Keyward {
     }
 
     fn verify_within(&self, p: &Principal, token: &str, required: &Scopes, reach: Reach) -> Result<Verification, Stop> {
-        let found = match self.find_presented(p, token, reach)? {
-            Ok(found) => found,
-            Err(rejection) => return Ok(Verification { outcome: Err(rejection), key: None }),
-        };
+        // One reading of the clock for the whole verdict.
         let now = self.now();
+        let found = match self.find_presented(p, token, reach, now)? {
+            Ok(found) => found,
+            Err(rejection) => return Ok(Verification { outcome: Err(rejection), key: None, at: now }),
+        };
         let state = found.key.usable(found.owner_active, now);
         let outcome = state.and_then(|()| {
             if found.key.scopes.covers_all(required) { Ok(()) } else { Err(Rejection::InsufficientScope) }
@@ -79,13 +88,13 @@ impl Keyward {
             Ok(()) => self.usage.record(found.key.id, Usage { at: now, ip: p.ip.clone() }),
             Err(_) => self.usage.record_refusal(found.key.id, now),
         }
-        Ok(Verification { outcome, key: Some(found.key) })
+        Ok(Verification { outcome, key: Some(found.key), at: now })
     }
 
     /// The metadata of the key a presented secret belongs to, whatever its state. Needs
     /// `api-keys:verify`; an unknown, mistyped or foreign key is "not found".
     pub fn lookup_api_key(&self, p: &Principal, token: &str) -> Result<ApiKey, Error> {
-        match with_storage(self.find_presented(p, token, Reach::Storage))? {
+        match with_storage(self.find_presented(p, token, Reach::Storage, self.now()))? {
             Ok(found) => Ok(found.key),
             Err(_) => Err(Error::NotFound(Entity::ApiKey)),
         }
