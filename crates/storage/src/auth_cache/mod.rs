@@ -13,6 +13,12 @@
 //! Every forget therefore takes a new number from one counter (the epoch) and leaves it behind as
 //! a tombstone for one window; every read notes the epoch before it starts; an entry older than a
 //! tombstone of its key (or than the last forget-everything) is never served.
+//!
+//! In front of the shared cache, each thread keeps copies of the entries it was served
+//! ([`front`]); a copy is served only while the epoch has not moved since it was found current,
+//! which is why a forget takes a second number once it is complete.
+
+mod front;
 
 use std::collections::HashSet;
 use std::fmt;
@@ -119,7 +125,11 @@ impl Epochs {
 }
 
 /// Cached lookups of one kind of key.
-pub(crate) struct Table<K, V> {
+pub(crate) struct Table<K: Send, V: Send + Sync> {
+    /// How long an entry may be served, counted from when its read began.
+    freshness: Duration,
+    /// Each thread's copies of the entries it was served.
+    front: front::Front<K, V>,
     entries: Cache<K, Arc<Entry<V>>>,
     /// The epoch of the latest forget of each key, kept for one window.
     tombstones: Cache<K, u64>,
@@ -137,6 +147,8 @@ where
 {
     fn new(freshness: Duration) -> Self {
         Self {
+            freshness,
+            front: front::Front::new(),
             entries: Cache::builder().max_capacity(CAPACITY).expire_after(Window(freshness)).build(),
             tombstones: Cache::builder().max_capacity(CAPACITY).time_to_live(freshness).build(),
             refreshing: Mutex::new(HashSet::new()),
@@ -155,9 +167,20 @@ where
             && self.tombstones.get(key).is_none_or(|forgotten| entry.epoch >= forgotten)
     }
 
-    /// The entry for `key`, if one is cached and current.
+    /// The entry for `key`, if one is cached and current: this thread's copy if nothing was
+    /// forgotten since it was found current, else the shared cache's.
     fn hit(&self, key: &K, epochs: &Epochs) -> Option<Arc<Entry<V>>> {
-        self.entries.get(key).filter(|entry| self.current(key, entry, epochs))
+        // Read before the shared cache is asked: a forget that starts meanwhile moves the epoch
+        // (twice), so the copy remembered below is never served after it.
+        let epoch = epochs.now();
+        // A copy is served for the first half of its window only: after that the shared entry is
+        // read again in the background, and the next hit takes the new one from the shared cache.
+        if let Some(entry) = self.front.get(key, epoch, |e| e.read_at.elapsed() < self.freshness / 2) {
+            return Some(entry);
+        }
+        let entry = self.entries.get(key).filter(|entry| self.current(key, entry, epochs))?;
+        self.front.remember(key.clone(), &entry, epoch);
+        Some(entry)
     }
 
     /// The entry for `key`, from the cache or from `load`; concurrent misses share one load.
@@ -178,6 +201,9 @@ where
         let epoch = epochs.next();
         self.tombstones.entry(key.clone()).and_upsert_with(|old| old.map_or(epoch, |old| epoch.max(old.into_value())));
         self.entries.invalidate(&key);
+        // A thread may have found the old entry current while this forget was under way, and
+        // remembered it at the epoch taken above: a second number retires that copy.
+        epochs.next();
     }
 
     /// Claims a background read of `key`; false if one is already queued.
@@ -230,6 +256,8 @@ impl Tables {
                 self.epochs.everything_forgotten.fetch_max(epoch, Ordering::SeqCst);
                 self.api_keys.entries.invalidate_all();
                 self.secret_keys.entries.invalidate_all();
+                // As in `Table::forget`: copies remembered meanwhile are retired.
+                self.epochs.next();
             }
         }
     }
@@ -457,6 +485,55 @@ mod tests {
         assert!(tables.api_keys.hit(&id, &tables.epochs).is_some(), "a negative entry is cached too");
         tables.forget(Change::Everything);
         assert!(tables.api_keys.hit(&id, &tables.epochs).is_none());
+    }
+
+    /// Puts `value` in the shared cache as a background read would, read at `read_at`.
+    fn refreshed(table: &Table<u32, &'static str>, epochs: &Epochs, value: &'static str, read_at: Instant) {
+        table.entries.insert(1, Arc::new(Entry { value: Some(value), read_at, epoch: epochs.now() }));
+    }
+
+    #[test]
+    fn a_thread_serves_its_own_copy_for_half_the_window_then_takes_the_shared_entry() {
+        let epochs = Epochs::default();
+        let window = Duration::from_secs(2);
+        let table: Table<u32, &str> = Table::new(window);
+        table.get(&1, &epochs, || Ok(Some("first read"))).unwrap();
+        assert_eq!(table.hit(&1, &epochs).and_then(|e| e.value), Some("first read"), "remembered by this thread");
+        refreshed(&table, &epochs, "read again", Instant::now());
+        assert_eq!(table.hit(&1, &epochs).and_then(|e| e.value), Some("first read"), "served from this thread's copy");
+        let other = std::thread::scope(|s| s.spawn(|| table.hit(&1, &epochs).and_then(|e| e.value)).join().ok());
+        assert_eq!(other.flatten(), Some("read again"), "another thread has no copy and asks the shared cache");
+        std::thread::sleep(window / 2);
+        assert_eq!(table.hit(&1, &epochs).and_then(|e| e.value), Some("read again"), "past half the window");
+    }
+
+    #[test]
+    fn a_forget_retires_this_threads_copy_and_a_moved_epoch_retires_any_copy() {
+        let epochs = Epochs::default();
+        let table: Table<u32, &str> = Table::new(LONG);
+        table.get(&1, &epochs, || Ok(Some("old"))).unwrap();
+        assert!(table.hit(&1, &epochs).is_some());
+        table.forget(1, &epochs);
+        assert!(table.hit(&1, &epochs).is_none(), "this thread's copy is not served after the forget");
+
+        // A thread that found the old entry current while a forget was under way: between the
+        // forget's first number and its invalidation.
+        table.get(&1, &epochs, || Ok(Some("old"))).unwrap();
+        let old = table.entries.get(&1).unwrap();
+        let during = epochs.next();
+        table.front.remember(1, &old, during);
+        table.entries.invalidate(&1);
+        epochs.next();
+        assert!(table.hit(&1, &epochs).is_none(), "the forget's second number retires the copy");
+    }
+
+    #[test]
+    fn unknown_keys_are_not_remembered() {
+        let epochs = Epochs::default();
+        let table: Table<u32, &str> = Table::new(LONG);
+        table.get(&1, &epochs, || Ok(None)).unwrap();
+        assert!(table.hit(&1, &epochs).is_some_and(|e| e.value.is_none()), "the negative entry is cached");
+        assert!(table.front.get(&1, epochs.now(), |_| true).is_none(), "but not copied into the thread's front");
     }
 
     #[test]
