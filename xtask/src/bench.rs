@@ -512,13 +512,20 @@ fn scenarios(base: &str, seconds: u32, dir: &Path, backend: Backend) -> Result<(
     print_header();
     let mut baseline = None;
     let mut verify_1k = None;
+    let mut tokens = None;
     for s in &list {
         let m = run_wrk(base, s, seconds, dir)?;
         let base_rps = *baseline.get_or_insert(m.rps);
         if s.name == "api-key verify" {
             verify_1k = Some(m.rps / base_rps);
         }
+        if s.name == "client_credentials token" {
+            tokens = Some((m.rps, base_rps));
+        }
         print_row(s.name, &m, base_rps);
+    }
+    if let Some((token_rps, base_rps)) = tokens {
+        print_token_ceiling(token_rps, base_rps);
     }
     fill_keys(&db, &filler, 1_000_000)?;
     println!("\nWith 1,000,000 keys in the database (the baseline measured again):");
@@ -538,6 +545,39 @@ fn scenarios(base: &str, seconds: u32, dir: &Path, backend: Backend) -> Result<(
         println!("\nverify's ratio to the baseline, with 1,000,000 keys / with 1,000 keys: {:.2}", large / small);
     }
     Ok(())
+}
+
+/// Tokens against two cores of criterion's EdDSA signing, and the most this machine allows: the
+/// load generator shares the two cores, so even a token request that cost no more than a bare
+/// `/healthz` plus one signing would reach only `s / (s + o)`, where `s` is one signing and `o` the
+/// CPU time (server and load generator, both cores) of one `/healthz` at the measured rate.
+fn print_token_ceiling(token_rps: f64, base_rps: f64) {
+    let estimates = root().join("target/criterion/jwt sign EdDSA/new/estimates.json");
+    let Some(sign_ns) = std::fs::read_to_string(&estimates).ok().as_deref().and_then(mean_ns) else {
+        println!("\ntokens: no criterion estimate of EdDSA signing at {}", estimates.display());
+        return;
+    };
+    let sign = sign_ns / 1e9;
+    let two_cores = 2.0 / sign;
+    let healthz = 2.0 / base_rps;
+    let ceiling = sign / (sign + healthz);
+    let ratio = token_rps / two_cores;
+    println!(
+        "\nclient_credentials tokens: {token_rps:.0}/s = {ratio:.2} × 2 × criterion's EdDSA signing ({:.1} µs, {two_cores:.0}/s on two cores); \
+         the ceiling with the load generator on the same two cores (/healthz's {:.1} µs of CPU plus one signing): {ceiling:.2}; \
+         tokens reach {:.2} of it",
+        sign * 1e6,
+        healthz * 1e6,
+        ratio / ceiling
+    );
+}
+
+/// The mean of a criterion `estimates.json`, in nanoseconds.
+fn mean_ns(json: &str) -> Option<f64> {
+    let mean = &json[json.find("\"mean\"")?..];
+    let value = &mean[mean.find("\"point_estimate\":")? + "\"point_estimate\":".len()..];
+    let end = value.find([',', '}'])?;
+    value[..end].trim().parse().ok()
 }
 
 fn print_header() {
@@ -566,4 +606,16 @@ pub(crate) fn rss_kib(pid: u32) -> Option<u64> {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mean_ns;
+
+    #[test]
+    fn the_mean_is_read_from_criterions_estimates() {
+        let json = r#"{"mean":{"confidence_interval":{"confidence_level":0.95,"lower_bound":27.5,"upper_bound":29.0},"point_estimate":28123.5,"standard_error":1.2},"median":{"confidence_interval":{"confidence_level":0.95,"lower_bound":1.0,"upper_bound":2.0},"point_estimate":1.5,"standard_error":0.1}}"#;
+        assert_eq!(mean_ns(json), Some(28123.5));
+        assert_eq!(mean_ns(r#"{"median":{"point_estimate":1.5}}"#), None, "no mean, no figure");
+    }
 }
