@@ -50,7 +50,7 @@ fn usage(c: &mut Criterion) {
     c.bench_function("note a use (latest + hourly count, 100 keys)", |b| {
         b.iter(|| {
             i = i.wrapping_add(1);
-            let usage = domain::usage::Usage { at: now, ip: Some("10.0.0.1".to_owned()) };
+            let usage = domain::usage::Usage { at: now, ip: Some(std::net::IpAddr::from([10, 0, 0, 1])) };
             buffer.record(black_box(keys[i % keys.len()]), usage);
         })
     });

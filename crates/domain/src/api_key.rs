@@ -1,6 +1,7 @@
 //! API keys: opaque bearer credentials of a service account, and the rule that decides whether a
 //! presented key is usable.
 
+use std::net::IpAddr;
 use std::sync::LazyLock;
 
 use serde::Serialize;
@@ -81,7 +82,7 @@ pub struct ApiKey {
     /// When it was last used successfully.
     pub last_used_at: Option<Timestamp>,
     /// The address it was last used from.
-    pub last_used_ip: Option<String>,
+    pub last_used_ip: Option<IpAddr>,
     /// When its secret was last rotated.
     pub last_rotated_at: Option<Timestamp>,
     /// Its secret, hashed.

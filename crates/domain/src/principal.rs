@@ -1,5 +1,7 @@
 //! Who is calling, and the rules of what they may do: scopes, tenancy and granting.
 
+use std::net::IpAddr;
+
 use crate::error::{Entity, Error};
 use crate::id::{AccountId, ApiKeyId, SecretKeyId, ServiceAccountId};
 use crate::scope::{Scope, Scopes};
@@ -49,7 +51,7 @@ pub struct Principal {
     /// Whether the credential belongs to the system account.
     pub system: bool,
     /// The address the request came from, when known.
-    pub ip: Option<String>,
+    pub ip: Option<IpAddr>,
 }
 
 /// Something a caller may be allowed to do inside an account.

@@ -188,7 +188,7 @@ impl From<&ApiKey> for ApiKeyRow {
             created_at: micros(k.created_at),
             updated_at: micros(k.updated_at),
             last_used_at: k.last_used_at.map(micros),
-            last_used_ip: k.last_used_ip.clone(),
+            last_used_ip: k.last_used_ip.map(|ip| ip.to_string()),
             last_rotated_at: k.last_rotated_at.map(micros),
             version: 0,
             sealed_secret: k.secret.sealed.clone(),
@@ -216,7 +216,7 @@ impl TryFrom<ApiKeyRow> for ApiKey {
             created_at: time(r.created_at)?,
             updated_at: time(r.updated_at)?,
             last_used_at: opt_time(r.last_used_at)?,
-            last_used_ip: r.last_used_ip,
+            last_used_ip: r.last_used_ip.map(|ip| ip.parse().map_err(|_| corrupt("last used address"))).transpose()?,
             last_rotated_at: opt_time(r.last_rotated_at)?,
             secret: StoredSecret { current: hash(&r.secret_hash)?, previous, sealed: r.sealed_secret },
         })

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use chrono::{Duration, TimeZone, Utc};
@@ -283,7 +284,7 @@ fn api_keys_authenticate_until_their_owner_or_expiry_says_otherwise(db: TestDb) 
     let mut spec = new_key("deploy", &["service-accounts:read"]);
     spec.expiry = Expiry::After(3600);
     let issued = f.kw.create_api_key(&f.root, acct, sa.id, spec).unwrap();
-    let p = f.kw.authenticate(issued.secret.expose(), Some("10.0.0.1".into())).unwrap().unwrap();
+    let p = f.kw.authenticate(issued.secret.expose(), Some(IpAddr::from([10, 0, 0, 1]))).unwrap().unwrap();
     assert_eq!(p.service_account_id, sa.id);
     assert!(!p.is_system_admin());
 
@@ -316,7 +317,7 @@ fn api_keys_authenticate_until_their_owner_or_expiry_says_otherwise(db: TestDb) 
 
     f.clock.advance(Duration::hours(1));
     assert_eq!(
-        f.kw.authenticate(issued.secret.expose(), Some("10.0.0.2".into())).unwrap().unwrap_err(),
+        f.kw.authenticate(issued.secret.expose(), Some(IpAddr::from([10, 0, 0, 2]))).unwrap().unwrap_err(),
         Rejection::Expired
     );
     let listed = f.kw.list_api_keys(&f.root, acct, sa.id, Default::default()).unwrap();
@@ -394,12 +395,12 @@ fn usage_is_written_in_one_batch_and_never_goes_back(db: TestDb) {
     f.kw.flush_usage().unwrap();
     for i in 0..1000 {
         f.clock.advance(Duration::milliseconds(1));
-        f.kw.authenticate(issued.secret.expose(), Some(format!("10.0.0.{}", i % 250))).unwrap().unwrap();
+        f.kw.authenticate(issued.secret.expose(), Some(IpAddr::from([10, 0, 0, (i % 250) as u8]))).unwrap().unwrap();
     }
     assert_eq!(f.kw.flush_usage().unwrap(), 1, "a thousand uses of one key are one row update");
     let key = f.kw.get_api_key(&f.root, acct, sa.id, &KeyRef::Id(issued.key.id)).unwrap();
     assert_eq!(key.last_used_at, Some(f.kw.now()));
-    assert_eq!(key.last_used_ip.as_deref(), Some("10.0.0.249"));
+    assert_eq!(key.last_used_ip, Some(IpAddr::from([10, 0, 0, 249])));
 }
 
 fn a_thousand_uses_become_hourly_counts_in_one_write(db: TestDb) {

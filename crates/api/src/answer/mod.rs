@@ -67,6 +67,14 @@ pub(crate) fn plain(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
 }
 
+/// Writes an address as a JSON string, as serde writes it (its text has only digits, hex letters,
+/// `.` and `:`).
+pub(crate) fn address(out: &mut Vec<u8>, ip: std::net::IpAddr) {
+    use std::io::Write as _;
+    // Writing into a `Vec` cannot fail.
+    let _ = write!(out, "\"{ip}\"");
+}
+
 /// Writes an id as a JSON string, hyphenated and lower-case as uuid's serde support writes it.
 pub(crate) fn id(out: &mut Vec<u8>, id: &Uuid) {
     out.push(b'"');

@@ -72,7 +72,7 @@ impl FromRequestParts<AppState> for Session {
         else {
             return Err(to_sign_in(state));
         };
-        let ip = client_ip(parts, state).map(|ip| ip.to_string());
+        let ip = client_ip(parts, state);
         let presented = token.clone();
         match state.run(move |kw| kw.authenticate(&presented, ip)).await {
             Ok(Ok(principal)) => {
@@ -155,16 +155,15 @@ impl std::fmt::Debug for SignIn {
 pub(crate) async fn sign_in(State(state): State<AppState>, form: PreSessionForm<SignIn>) -> Response {
     let PreSessionForm { parts, fields } = form;
     let ip = client_ip(&parts, &state);
-    let ip_text = ip.map(|ip| ip.to_string());
     let key = fields.key.trim().to_owned();
     let (client_id, client_secret) = (fields.client_id.trim().to_owned(), fields.client_secret.trim().to_owned());
     let named = if key.is_empty() { Some(client_id.clone()) } else { named_credential(&key) };
     let outcome = state
         .run(move |kw| -> Result<Option<AccessToken>, domain::Error> {
             if !key.is_empty() {
-                Ok(kw.login_with_api_key(&key, ip_text)?.ok())
+                Ok(kw.login_with_api_key(&key, ip)?.ok())
             } else if !client_id.is_empty() {
-                Ok(kw.client_credentials(&client_id, &client_secret, None, ip_text)?.ok())
+                Ok(kw.client_credentials(&client_id, &client_secret, None, ip)?.ok())
             } else {
                 Ok(None)
             }

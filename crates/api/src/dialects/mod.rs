@@ -156,10 +156,10 @@ impl<D: Dialect> FromRequestParts<AppState> for DialectCaller<D> {
         let principal = match presented {
             Presented::Token(token) => authenticate(parts, state, token, D::JWT_LIFETIME).await?,
             Presented::Basic { id, secret } => {
-                let ip = client_ip(parts, state).map(|ip| ip.to_string());
+                let ip = client_ip(parts, state);
                 let named = id.clone();
                 // Memory first, as native Bearer authentication: a cached key needs no blocking hop.
-                let answer = match state.keyward().client_principal_from_memory(&id, &secret, ip.clone()) {
+                let answer = match state.keyward().client_principal_from_memory(&id, &secret, ip) {
                     Some(answer) => answer?,
                     None => state.run(move |kw| kw.client_principal(&id, &secret, ip)).await?,
                 };

@@ -179,10 +179,10 @@ pub async fn generate_token(
     parts: Parts,
     super::Json(body, _): super::Json<ServiceIdentity, GenerateTokenRequest>,
 ) -> Result<Json<GenerateTokenResponse>> {
-    let ip = client_ip(&parts, &state).map(|ip| ip.to_string());
+    let ip = client_ip(&parts, &state);
     let GenerateTokenRequest { client_id, client_token } = body;
     let named = client_id.clone();
-    let outcome = match state.keyward().client_credentials_from_memory(&client_id, &client_token, None, ip.clone()) {
+    let outcome = match state.keyward().client_credentials_from_memory(&client_id, &client_token, None, ip) {
         Some(outcome) => outcome?,
         None => state.run(move |kw| kw.client_credentials(&client_id, &client_token, None, ip)).await?,
     };

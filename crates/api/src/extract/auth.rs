@@ -47,12 +47,12 @@ pub(crate) async fn authenticate(
     token: &str,
     lifetime: JwtLifetime,
 ) -> Result<Principal, ApiError> {
-    let ip_text = client_ip(parts, state).map(|ip| ip.to_string());
-    let outcome = match state.keyward().authenticate_from_memory_with(token, ip_text.clone(), lifetime) {
+    let ip = client_ip(parts, state);
+    let outcome = match state.keyward().authenticate_from_memory_with(token, ip, lifetime) {
         Some(outcome) => outcome?,
         None => {
             let token = token.to_owned();
-            state.run(move |kw| kw.authenticate_with(&token, ip_text, lifetime)).await?
+            state.run(move |kw| kw.authenticate_with(&token, ip, lifetime)).await?
         }
     };
     match outcome {

@@ -40,7 +40,7 @@ impl WriteJson for ApiKeyBody {
         answer::optional_instant(out, self.last_used_at.as_ref());
         out.extend_from_slice(b",\"last_used_ip\":");
         match &self.last_used_ip {
-            Some(ip) => answer::text(out, ip),
+            Some(ip) => answer::address(out, *ip),
             None => out.extend_from_slice(b"null"),
         }
         out.extend_from_slice(b",\"last_rotated_at\":");
@@ -103,7 +103,7 @@ pub(crate) mod tests {
             active in any::<bool>(),
             state in prop_oneof![Just(KeyState::Active), Just(KeyState::Disabled), Just(KeyState::Expired)],
             times in (proptest::option::of(time()), time(), time(), proptest::option::of(time()), proptest::option::of(time())),
-            ip in proptest::option::of(prop_oneof![Just("127.0.0.1".to_owned()), Just("2001:db8::1".to_owned())]),
+            ip in proptest::option::of(any::<std::net::IpAddr>()),
         ) -> Option<ApiKeyBody> {
             let name = Name::parse(name.trim(), "name").ok()?;
             let description = Description::parse(&description, "description").ok()?;

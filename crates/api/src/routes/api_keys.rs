@@ -1,6 +1,8 @@
 //! `.../service-accounts/{service_account_id}/api-keys` and `/v1/accounts/{account_id}/api-keys`:
 //! opaque bearer credentials.
 
+use std::net::IpAddr;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -62,7 +64,8 @@ pub struct ApiKeyBody {
     #[serde(serialize_with = "answer::optional_time")]
     pub last_used_at: Option<DateTime<Utc>>,
     /// The address it was last used from.
-    pub last_used_ip: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub last_used_ip: Option<IpAddr>,
     /// When its secret was last rotated.
     #[serde(serialize_with = "answer::optional_time")]
     pub last_rotated_at: Option<DateTime<Utc>>,

@@ -208,7 +208,6 @@ async fn grant(state: AppState, req: Request) -> Result<Response, Refusal> {
         }
     }
     let scope = params.get("scope").cloned();
-    let ip_text = ip.map(|i| i.to_string());
     let named: Option<String>;
     let outcome = if params.contains_key("client_assertion") || params.contains_key("client_assertion_type") {
         if params.get("client_assertion_type").map(String::as_str) != Some(JWT_BEARER) {
@@ -222,23 +221,17 @@ async fn grant(state: AppState, req: Request) -> Result<Response, Refusal> {
         };
         let client_id = params.get("client_id").cloned();
         named = crate::limiter::named_credential(&assertion).or_else(|| client_id.clone());
-        state.run(move |kw| kw.client_assertion(client_id.as_deref(), &assertion, scope.as_deref(), ip_text)).await
+        state.run(move |kw| kw.client_assertion(client_id.as_deref(), &assertion, scope.as_deref(), ip)).await
     } else {
         let Some((client_id, client_secret)) = client_auth(&headers, &params)? else {
             return Err(error(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication is required"));
         };
         named = Some(client_id.clone());
-        let from_memory = state.keyward().client_credentials_from_memory(
-            &client_id,
-            &client_secret,
-            scope.as_deref(),
-            ip_text.clone(),
-        );
+        let from_memory =
+            state.keyward().client_credentials_from_memory(&client_id, &client_secret, scope.as_deref(), ip);
         match from_memory {
             Some(outcome) => outcome.map_err(crate::ApiError::from),
-            None => {
-                state.run(move |kw| kw.client_credentials(&client_id, &client_secret, scope.as_deref(), ip_text)).await
-            }
+            None => state.run(move |kw| kw.client_credentials(&client_id, &client_secret, scope.as_deref(), ip)).await,
         }
     };
     match outcome {

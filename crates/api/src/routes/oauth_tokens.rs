@@ -22,8 +22,7 @@ async fn caller(
     bearer_ok: bool,
 ) -> Result<(BTreeMap<String, String>, Principal), Refusal> {
     let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-    let ip_addr = state.trusted_proxies().client(peer, req.headers());
-    let ip = ip_addr.map(|a| a.to_string());
+    let ip = state.trusted_proxies().client(peer, req.headers());
     let headers: HeaderMap = req.headers().clone();
     let limit = crate::extract::limits_of(&req).max_bytes;
     let Ok(body) = to_bytes(req.into_body(), limit).await else {
@@ -54,7 +53,7 @@ async fn caller(
     };
     let Ok(principal) = outcome else {
         // Only failures are limited: a caller with a good credential is served.
-        return match state.limiter().fail(ip_addr, named.as_deref()) {
+        return match state.limiter().fail(ip, named.as_deref()) {
             Verdict::Refuse(_) => {
                 Err(error(StatusCode::TOO_MANY_REQUESTS, "invalid_client", "too many failed authentication attempts"))
             }

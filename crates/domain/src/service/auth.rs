@@ -1,5 +1,7 @@
 //! Authentication: turning a presented credential string into a [`Principal`].
 
+use std::net::IpAddr;
+
 use super::Keyward;
 use super::reach::{Reach, Stop, from_memory, with_storage};
 use crate::api_key::{Rejection, compare_with_nothing};
@@ -18,7 +20,7 @@ impl Keyward {
     /// credential whose key exists is recorded as an `auth.failure` audit event in that key's
     /// account. The outer error is a storage failure; the inner one says why the credential was
     /// refused.
-    pub fn authenticate(&self, token: &str, ip: Option<String>) -> Result<Result<Principal, Rejection>, Error> {
+    pub fn authenticate(&self, token: &str, ip: Option<IpAddr>) -> Result<Result<Principal, Rejection>, Error> {
         self.authenticate_with(token, ip, JwtLifetime::Bounded)
     }
 
@@ -27,7 +29,7 @@ impl Keyward {
     pub fn authenticate_with(
         &self,
         token: &str,
-        ip: Option<String>,
+        ip: Option<IpAddr>,
         lifetime: JwtLifetime,
     ) -> Result<Result<Principal, Rejection>, Error> {
         with_storage(self.authenticate_within(token, ip, Reach::Storage, lifetime))
@@ -39,7 +41,7 @@ impl Keyward {
     pub fn authenticate_from_memory(
         &self,
         token: &str,
-        ip: Option<String>,
+        ip: Option<IpAddr>,
     ) -> Option<Result<Result<Principal, Rejection>, Error>> {
         self.authenticate_from_memory_with(token, ip, JwtLifetime::Bounded)
     }
@@ -48,7 +50,7 @@ impl Keyward {
     pub fn authenticate_from_memory_with(
         &self,
         token: &str,
-        ip: Option<String>,
+        ip: Option<IpAddr>,
         lifetime: JwtLifetime,
     ) -> Option<Result<Result<Principal, Rejection>, Error>> {
         from_memory(self.authenticate_within(token, ip, Reach::Memory, lifetime))
@@ -57,7 +59,7 @@ impl Keyward {
     pub(super) fn authenticate_within(
         &self,
         token: &str,
-        ip: Option<String>,
+        ip: Option<IpAddr>,
         reach: Reach,
         lifetime: JwtLifetime,
     ) -> Result<Result<Principal, Rejection>, Stop> {
@@ -103,7 +105,7 @@ impl Keyward {
             self.usage.record_refusal(id, now);
             return Ok(Err(rejection));
         }
-        self.usage.record(id, Usage { at: now, ip: ip.clone() });
+        self.usage.record(id, Usage { at: now, ip });
         Ok(Ok(Principal {
             account_id: found.key.account_id,
             service_account_id: found.key.service_account_id,

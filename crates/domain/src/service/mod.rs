@@ -17,6 +17,7 @@ mod signing_cache;
 mod usage;
 mod verify;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::audit::{Action, AuditEvent, Outcome};
@@ -92,11 +93,11 @@ impl Keyward {
         account: AccountId,
         target: String,
         now: Timestamp,
-        ip: Option<String>,
+        ip: Option<IpAddr>,
     ) -> Result<(), crate::Error> {
-        let actor = ip.as_deref().map_or_else(|| "anonymous".to_owned(), |ip| format!("ip:{ip}"));
+        let actor = ip.map_or_else(|| "anonymous".to_owned(), |ip| format!("ip:{ip}"));
         let mut event = self.audit_as(&actor, account, Action::AuthFailure, target, now);
-        event.ip = ip;
+        event.ip = ip.map(|ip| ip.to_string());
         event.outcome = Outcome::Failure;
         Ok(self.repo.insert_audit_event(&event)?)
     }
@@ -127,7 +128,7 @@ impl Keyward {
     /// An audit event for a successful change made by `p`.
     fn audit(&self, p: &Principal, account: AccountId, action: Action, target: String, now: Timestamp) -> AuditEvent {
         let mut event = self.audit_as(&p.actor(), account, action, target, now);
-        event.ip = p.ip.clone();
+        event.ip = p.ip.map(|ip| ip.to_string());
         event
     }
 

@@ -1,6 +1,8 @@
 //! OAuth 2.0 client credentials: client authentication with a secret key, and access tokens signed
 //! by Keyward's active signing key, verifiable by anyone from the JWKS.
 
+use std::net::IpAddr;
+
 use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
 use subtle::ConstantTimeEq;
 
@@ -78,7 +80,7 @@ impl Keyward {
         &self,
         client_id: &str,
         client_secret: &str,
-        ip: Option<String>,
+        ip: Option<IpAddr>,
         reach: Reach,
     ) -> Result<Result<SecretKeyForAuth, OAuthError>, Stop> {
         let Ok(id) = SecretKeyId::parse(client_id, "client_id") else {
@@ -121,7 +123,7 @@ impl Keyward {
         &self,
         client_id: &str,
         client_secret: &str,
-        ip: Option<String>,
+        ip: Option<IpAddr>,
     ) -> Result<Result<Principal, OAuthError>, Error> {
         with_storage(self.client_principal_within(client_id, client_secret, ip, Reach::Storage))
     }
@@ -132,7 +134,7 @@ impl Keyward {
         &self,
         client_id: &str,
         client_secret: &str,
-        ip: Option<String>,
+        ip: Option<IpAddr>,
     ) -> Option<Result<Result<Principal, OAuthError>, Error>> {
         from_memory(self.client_principal_within(client_id, client_secret, ip, Reach::Memory))
     }
@@ -141,10 +143,10 @@ impl Keyward {
         &self,
         client_id: &str,
         client_secret: &str,
-        ip: Option<String>,
+        ip: Option<IpAddr>,
         reach: Reach,
     ) -> Result<Result<Principal, OAuthError>, Stop> {
-        let found = self.authenticate_client(client_id, client_secret, ip.clone(), reach)?;
+        let found = self.authenticate_client(client_id, client_secret, ip, reach)?;
         Ok(found.map(|found| Principal {
             account_id: found.key.account_id,
             service_account_id: found.key.service_account_id,
@@ -163,7 +165,7 @@ impl Keyward {
         client_id: &str,
         client_secret: &str,
         scope: Option<&str>,
-        ip: Option<String>,
+        ip: Option<IpAddr>,
     ) -> Result<Result<AccessToken, OAuthError>, Error> {
         with_storage(self.client_credentials_within(client_id, client_secret, scope, ip, Reach::Storage))
     }
@@ -176,7 +178,7 @@ impl Keyward {
         client_id: &str,
         client_secret: &str,
         scope: Option<&str>,
-        ip: Option<String>,
+        ip: Option<IpAddr>,
     ) -> Option<Result<Result<AccessToken, OAuthError>, Error>> {
         from_memory(self.client_credentials_within(client_id, client_secret, scope, ip, Reach::Memory))
     }
@@ -186,7 +188,7 @@ impl Keyward {
         client_id: &str,
         client_secret: &str,
         scope: Option<&str>,
-        ip: Option<String>,
+        ip: Option<IpAddr>,
         reach: Reach,
     ) -> Result<Result<AccessToken, OAuthError>, Stop> {
         match self.authenticate_client(client_id, client_secret, ip, reach)? {
@@ -204,7 +206,7 @@ impl Keyward {
         client_id: Option<&str>,
         assertion: &str,
         scope: Option<&str>,
-        ip: Option<String>,
+        ip: Option<IpAddr>,
     ) -> Result<Result<AccessToken, OAuthError>, Error> {
         let refused = |why| Ok(Err(OAuthError::InvalidClient(why)));
         let Ok(header) = jsonwebtoken::decode_header(assertion) else { return refused("the assertion is malformed") };
@@ -287,7 +289,7 @@ impl Keyward {
     /// authenticated as on any request (audit and usage included) and an access token is signed
     /// for it, carrying its scopes. The token stays bound to the key: it stops when the key is
     /// disabled, expires, is deleted, or is rotated without a retain period.
-    pub fn login_with_api_key(&self, token: &str, ip: Option<String>) -> Result<Result<AccessToken, Rejection>, Error> {
+    pub fn login_with_api_key(&self, token: &str, ip: Option<IpAddr>) -> Result<Result<AccessToken, Rejection>, Error> {
         with_storage(self.login_within(token, ip, Reach::Storage))
     }
 
@@ -297,7 +299,7 @@ impl Keyward {
     pub fn login_with_api_key_from_memory(
         &self,
         token: &str,
-        ip: Option<String>,
+        ip: Option<IpAddr>,
     ) -> Option<Result<Result<AccessToken, Rejection>, Error>> {
         from_memory(self.login_within(token, ip, Reach::Memory))
     }
@@ -305,7 +307,7 @@ impl Keyward {
     fn login_within(
         &self,
         token: &str,
-        ip: Option<String>,
+        ip: Option<IpAddr>,
         reach: Reach,
     ) -> Result<Result<AccessToken, Rejection>, Stop> {
         match Credential::parse(token) {
@@ -436,7 +438,7 @@ impl Keyward {
         &self,
         token: &str,
         header: &Header,
-        ip: Option<String>,
+        ip: Option<IpAddr>,
     ) -> Result<Result<Principal, Rejection>, Error> {
         let claims = match self.verify_access_token(token, header)? {
             Ok(c) => c,

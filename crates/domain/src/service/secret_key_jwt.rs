@@ -1,6 +1,8 @@
 //! JWTs signed with a secret key (HS256, `kid` = key id): issued by Keyward on request, or signed
 //! by the client itself, and accepted as `Bearer` on the management API.
 
+use std::net::IpAddr;
+
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 
 use super::Keyward;
@@ -137,7 +139,7 @@ impl Keyward {
         &self,
         token: &str,
         header: &Header,
-        ip: Option<String>,
+        ip: Option<IpAddr>,
         lifetime: JwtLifetime,
         reach: Reach,
     ) -> Result<Result<Principal, Rejection>, Stop> {

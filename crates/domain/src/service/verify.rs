@@ -85,7 +85,7 @@ impl Keyward {
             if found.key.scopes.covers_all(required) { Ok(()) } else { Err(Rejection::InsufficientScope) }
         });
         match outcome {
-            Ok(()) => self.usage.record(found.key.id, Usage { at: now, ip: p.ip.clone() }),
+            Ok(()) => self.usage.record(found.key.id, Usage { at: now, ip: p.ip }),
             Err(_) => self.usage.record_refusal(found.key.id, now),
         }
         Ok(Verification { outcome, key: Some(found.key), at: now })

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
@@ -18,7 +19,7 @@ pub struct Usage {
     /// When.
     pub at: Timestamp,
     /// From where, when known.
-    pub ip: Option<String>,
+    pub ip: Option<IpAddr>,
 }
 
 /// Everything collected since the last write, taken out in one piece.
@@ -208,7 +209,10 @@ mod tests {
         for i in 0..10_000 {
             buffer.record(
                 key,
-                Usage { at: now + chrono::Duration::microseconds(i), ip: Some(format!("10.0.0.{}", i % 7)) },
+                Usage {
+                    at: now + chrono::Duration::microseconds(i),
+                    ip: Some(IpAddr::from([10, 0, 0, (i % 7) as u8])),
+                },
             );
         }
         buffer.record_refusal(key, now);
@@ -248,7 +252,7 @@ mod tests {
                 s.spawn(move || {
                     for i in 0..100 {
                         let at = now + chrono::Duration::microseconds(t * 1_000 + i);
-                        buffer.record(key, Usage { at, ip: Some(format!("10.0.0.{t}")) });
+                        buffer.record(key, Usage { at, ip: Some(IpAddr::from([10, 0, 0, t as u8])) });
                         buffer.record_refusal(other, at);
                         buffer.record_secret(secret, at);
                     }
@@ -259,7 +263,10 @@ mod tests {
         let batch = buffer.drain();
         assert!(buffer.is_empty());
         let last = now + chrono::Duration::microseconds((2 * SHARDS as i64 - 1) * 1_000 + 99);
-        assert_eq!(batch.latest, vec![(key, Usage { at: last, ip: Some(format!("10.0.0.{}", 2 * SHARDS - 1)) })]);
+        assert_eq!(
+            batch.latest,
+            vec![(key, Usage { at: last, ip: Some(IpAddr::from([10, 0, 0, (2 * SHARDS - 1) as u8])) })]
+        );
         assert_eq!(batch.secret_latest, vec![(secret, last)]);
         let mut hourly = batch.hourly;
         hourly.sort_by_key(|h| h.uses);

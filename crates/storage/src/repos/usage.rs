@@ -71,7 +71,7 @@ impl Store {
                         .filter(dsl::id.eq(id.to_string()))
                         .filter(dsl::last_used_at.is_null().or(dsl::last_used_at.lt(at))),
                 )
-                .set((dsl::last_used_at.eq(Some(at)), dsl::last_used_ip.eq(usage.ip.clone())))
+                .set((dsl::last_used_at.eq(Some(at)), dsl::last_used_ip.eq(usage.ip.map(|ip| ip.to_string()))))
                 .execute(c)?;
             }
             for h in &batch.hourly {

@@ -65,9 +65,9 @@ pub async fn login(State(state): State<AppState>, parts: Parts, body: Bytes) -> 
             return Err(e.into());
         }
     };
-    let ip = client_ip(&parts, &state).map(|ip| ip.to_string());
+    let ip = client_ip(&parts, &state);
     let named = named_credential(&key);
-    let outcome = match state.keyward().login_with_api_key_from_memory(&key, ip.clone()) {
+    let outcome = match state.keyward().login_with_api_key_from_memory(&key, ip) {
         Some(outcome) => outcome.map_err(ApiError::from)?,
         None => state.run(move |kw| kw.login_with_api_key(&key, ip)).await?,
     };
