@@ -70,9 +70,35 @@ pub(crate) fn plain(out: &mut Vec<u8>, text: &str) {
 /// Writes an address as a JSON string, as serde writes it (its text has only digits, hex letters,
 /// `.` and `:`).
 pub(crate) fn address(out: &mut Vec<u8>, ip: std::net::IpAddr) {
-    use std::io::Write as _;
-    // Writing into a `Vec` cannot fail.
-    let _ = write!(out, "\"{ip}\"");
+    match ip {
+        // The common case digit by digit: the formatter's padding support costs ten times more.
+        std::net::IpAddr::V4(v4) => {
+            out.push(b'"');
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                decimal(out, octet);
+            }
+            out.push(b'"');
+        }
+        std::net::IpAddr::V6(v6) => {
+            use std::io::Write as _;
+            // Writing into a `Vec` cannot fail.
+            let _ = write!(out, "\"{v6}\"");
+        }
+    }
+}
+
+/// Writes a byte in decimal, without leading zeros.
+fn decimal(out: &mut Vec<u8>, n: u8) {
+    if n >= 100 {
+        out.push(b'0' + n / 100);
+    }
+    if n >= 10 {
+        out.push(b'0' + n / 10 % 10);
+    }
+    out.push(b'0' + n % 10);
 }
 
 /// Writes an id as a JSON string, hyphenated and lower-case as uuid's serde support writes it.
@@ -121,6 +147,18 @@ mod tests {
         let mut out = Vec::new();
         f(&mut out);
         String::from_utf8(out).expect("UTF-8")
+    }
+
+    #[test]
+    fn addresses_are_written_as_serde_writes_them() {
+        for n in 0..=255u8 {
+            for ip in [std::net::IpAddr::from([n, 0, 255, 9]), std::net::IpAddr::from([10, n, n, 100 ^ n])] {
+                let serde = serde_json::to_string(&ip).expect("an address serializes");
+                assert_eq!(written(|out| address(out, ip)), serde);
+            }
+        }
+        let v6: std::net::IpAddr = "2001:db8::ff00:42:8329".parse().expect("an IPv6 address");
+        assert_eq!(written(|out| address(out, v6)), "\"2001:db8::ff00:42:8329\"");
     }
 
     #[test]

@@ -14,6 +14,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use foldhash::fast::RandomState;
 use thread_local::ThreadLocal;
@@ -29,6 +30,8 @@ struct Remembered<V> {
     entry: Arc<Entry<V>>,
     /// The epoch at which the shared cache last found it current.
     checked: u64,
+    /// Until when it may be served.
+    until: Instant,
 }
 
 /// The entries each thread remembers, by key.
@@ -44,17 +47,19 @@ impl<K: Hash + Eq + Send, V: Clone + Send + Sync> Front<K, V> {
         Self { threads: ThreadLocal::new() }
     }
 
-    /// This thread's entry for `key`, if it was found current at `epoch` (the epoch now) and
-    /// `fresh` accepts it.
-    pub(super) fn get(&self, key: &K, epoch: u64, fresh: impl FnOnce(&Entry<V>) -> bool) -> Option<Arc<Entry<V>>> {
+    /// This thread's entry for `key`, if it was found current at `epoch` (the epoch now) and may
+    /// still be served.
+    pub(super) fn get(&self, key: &K, epoch: u64) -> Option<Arc<Entry<V>>> {
         let map = self.threads.get()?.borrow();
         let remembered = map.get(key)?;
-        (remembered.checked == epoch && fresh(&remembered.entry)).then(|| remembered.entry.clone())
+        (remembered.checked == epoch && Instant::now() < remembered.until).then(|| remembered.entry.clone())
     }
 
     /// Remembers, for this thread, a copy of `entry` that the shared cache found current at
-    /// `checked` (read before the shared cache was asked). Entries for unknown keys are not kept.
-    pub(super) fn remember(&self, key: K, entry: &Entry<V>, checked: u64) {
+    /// `checked` (read before the shared cache was asked), to be served for `serve` after its read
+    /// began. Entries for unknown keys are not kept.
+    pub(super) fn remember(&self, key: K, entry: &Entry<V>, checked: u64, serve: Duration) {
+        let Some(until) = entry.read_at.checked_add(serve) else { return };
         if entry.value.is_none() {
             return;
         }
@@ -63,6 +68,6 @@ impl<K: Hash + Eq + Send, V: Clone + Send + Sync> Front<K, V> {
         if map.len() >= CAPACITY && !map.contains_key(&key) {
             map.clear();
         }
-        map.insert(key, Remembered { entry: own, checked });
+        map.insert(key, Remembered { entry: own, checked, until });
     }
 }

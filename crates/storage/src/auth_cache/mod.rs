@@ -168,19 +168,26 @@ where
     }
 
     /// The entry for `key`, if one is cached and current: this thread's copy if nothing was
-    /// forgotten since it was found current, else the shared cache's.
-    fn hit(&self, key: &K, epochs: &Epochs) -> Option<Arc<Entry<V>>> {
+    /// forgotten since it was found current (then `true`: it is young enough that no background
+    /// read is due), else the shared cache's.
+    fn lookup(&self, key: &K, epochs: &Epochs) -> Option<(Arc<Entry<V>>, bool)> {
         // Read before the shared cache is asked: a forget that starts meanwhile moves the epoch
         // (twice), so the copy remembered below is never served after it.
         let epoch = epochs.now();
-        // A copy is served for the first half of its window only: after that the shared entry is
-        // read again in the background, and the next hit takes the new one from the shared cache.
-        if let Some(entry) = self.front.get(key, epoch, |e| e.read_at.elapsed() < self.freshness / 2) {
-            return Some(entry);
+        if let Some(entry) = self.front.get(key, epoch) {
+            return Some((entry, true));
         }
         let entry = self.entries.get(key).filter(|entry| self.current(key, entry, epochs))?;
-        self.front.remember(key.clone(), &entry, epoch);
-        Some(entry)
+        // A copy is served for the first half of its window only: after that the shared entry is
+        // read again in the background, and the next hit takes the new one from the shared cache.
+        self.front.remember(key.clone(), &entry, epoch, self.freshness / 2);
+        Some((entry, false))
+    }
+
+    /// The entry for `key`, if one is cached and current.
+    #[cfg(test)]
+    fn hit(&self, key: &K, epochs: &Epochs) -> Option<Arc<Entry<V>>> {
+        self.lookup(key, epochs).map(|(entry, _)| entry)
     }
 
     /// The entry for `key`, from the cache or from `load`; concurrent misses share one load.
@@ -359,20 +366,22 @@ impl AuthCache {
     ) -> RepoResult<Option<K::Value>> {
         let t = &self.tables;
         let table = K::table(t);
-        let entry = match table.hit(&id, &t.epochs) {
-            Some(entry) => {
+        let (entry, young) = match table.lookup(&id, &t.epochs) {
+            Some(found) => {
                 count_hit::<K>(table);
-                entry
+                found
             }
             None => {
                 metrics::counter!("keyward_key_cache_misses_total", "kind" => K::KIND).increment(1);
                 let entry = table.get(&id, &t.epochs, load)?;
                 #[allow(clippy::cast_precision_loss)]
                 metrics::gauge!("keyward_key_cache_entries", "kind" => K::KIND).set(table.entries.entry_count() as f64);
-                entry
+                (entry, false)
             }
         };
-        self.refresh_if_old(table, id, &entry);
+        if !young {
+            self.refresh_if_old(table, id, &entry);
+        }
         Ok(entry.value.clone())
     }
 
@@ -380,9 +389,11 @@ impl AuthCache {
     pub(crate) fn get_in_memory<K: Cached>(&self, id: K) -> Option<Option<K::Value>> {
         let t = &self.tables;
         let table = K::table(t);
-        let entry = table.hit(&id, &t.epochs)?;
+        let (entry, young) = table.lookup(&id, &t.epochs)?;
         count_hit::<K>(table);
-        self.refresh_if_old(table, id, &entry);
+        if !young {
+            self.refresh_if_old(table, id, &entry);
+        }
         Some(entry.value.clone())
     }
 
@@ -521,7 +532,7 @@ mod tests {
         table.get(&1, &epochs, || Ok(Some("old"))).unwrap();
         let old = table.entries.get(&1).unwrap();
         let during = epochs.next();
-        table.front.remember(1, &old, during);
+        table.front.remember(1, &old, during, LONG);
         table.entries.invalidate(&1);
         epochs.next();
         assert!(table.hit(&1, &epochs).is_none(), "the forget's second number retires the copy");
@@ -533,7 +544,7 @@ mod tests {
         let table: Table<u32, &str> = Table::new(LONG);
         table.get(&1, &epochs, || Ok(None)).unwrap();
         assert!(table.hit(&1, &epochs).is_some_and(|e| e.value.is_none()), "the negative entry is cached");
-        assert!(table.front.get(&1, epochs.now(), |_| true).is_none(), "but not copied into the thread's front");
+        assert!(table.front.get(&1, epochs.now()).is_none(), "but not copied into the thread's front");
     }
 
     #[test]
