@@ -21,8 +21,10 @@ use thread_local::ThreadLocal;
 
 use super::Entry;
 
-/// The most entries one thread remembers; past it, it starts afresh.
-const CAPACITY: usize = 4096;
+/// The most entries one thread remembers; past it, it starts afresh. The copies are for hot keys;
+/// this bounds what each thread that ever looked a key up holds (blocking threads included) to
+/// about 400 KiB.
+const CAPACITY: usize = 1024;
 
 /// An entry as one thread remembers it.
 struct Remembered<V> {
@@ -69,5 +71,40 @@ impl<K: Hash + Eq + Send, V: Clone + Send + Sync> Front<K, V> {
             map.clear();
         }
         map.insert(key, Remembered { entry: own, checked, until });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LONG: Duration = Duration::from_secs(600);
+
+    fn entry(value: u32) -> Entry<u32> {
+        Entry { value: Some(value), read_at: Instant::now(), epoch: 0 }
+    }
+
+    #[test]
+    fn a_full_front_starts_afresh_instead_of_growing() {
+        let front: Front<usize, u32> = Front::new();
+        for key in 0..CAPACITY {
+            front.remember(key, &entry(1), 0, LONG);
+        }
+        front.remember(0, &entry(2), 0, LONG);
+        assert_eq!(front.get(&0, 0).and_then(|e| e.value), Some(2), "a remembered key is replaced in place");
+        assert!(front.get(&(CAPACITY - 1), 0).is_some(), "replacing one does not clear the others");
+        front.remember(CAPACITY, &entry(3), 0, LONG);
+        assert!(front.get(&0, 0).is_none(), "one key too many clears what the thread held");
+        assert_eq!(front.get(&CAPACITY, 0).and_then(|e| e.value), Some(3));
+    }
+
+    #[test]
+    fn a_copy_is_served_only_at_its_epoch_and_until_its_time() {
+        let front: Front<u32, u32> = Front::new();
+        front.remember(1, &entry(1), 7, LONG);
+        assert!(front.get(&1, 7).is_some());
+        assert!(front.get(&1, 8).is_none(), "the epoch moved");
+        front.remember(2, &entry(2), 7, Duration::ZERO);
+        assert!(front.get(&2, 7).is_none(), "its time is over");
     }
 }
