@@ -14,6 +14,7 @@ use domain::service::OAuthError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::answer::{self, JsonAnswer, WriteJson};
 use crate::state::AppState;
 
 /// A successful token response (RFC 6749 §5.1).
@@ -29,6 +30,21 @@ pub struct TokenResponse {
     pub expires_in: i64,
     /// The granted scopes, space-separated.
     pub scope: String,
+}
+
+impl WriteJson for TokenResponse {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        use std::io::Write as _;
+        // A JWT is base64url and dots, and scopes are plain text: neither needs escaping.
+        out.extend_from_slice(b"{\"access_token\":");
+        answer::plain(out, &self.access_token);
+        out.extend_from_slice(b",\"token_type\":");
+        answer::plain(out, self.token_type);
+        // Writing into a `Vec` cannot fail.
+        let _ = write!(out, ",\"expires_in\":{},\"scope\":", self.expires_in);
+        answer::plain(out, &self.scope);
+        out.push(b'}');
+    }
 }
 
 /// A client-credentials request (`application/x-www-form-urlencoded`), as documented; the handler
@@ -116,7 +132,14 @@ fn basic(headers: &HeaderMap) -> Option<Result<(String, String), Refusal>> {
         return Some(Err(bad()));
     };
     let Some((id, secret)) = decoded.split_once(':') else { return Some(Err(bad())) };
-    let unescape = |s: &str| form_urlencoded::parse(format!("v={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
+    let unescape = |s: &str| {
+        // Keyward's ids and secrets need no escaping: only a part with an escape (or a character
+        // the form syntax gives a meaning) goes through the form decoder.
+        if !s.bytes().any(|b| matches!(b, b'%' | b'+' | b'&')) {
+            return Some(s.to_owned());
+        }
+        form_urlencoded::parse(format!("v={s}").as_bytes()).next().map(|(_, v)| v.into_owned())
+    };
     match (unescape(id), unescape(secret)) {
         (Some(id), Some(secret)) => Some(Ok((id, secret))),
         _ => Some(Err(bad())),
@@ -238,15 +261,14 @@ async fn grant(state: AppState, req: Request) -> Result<Response, Refusal> {
         Err(e) => Ok(e.into_response()),
         Ok(Ok(token)) => {
             crate::metrics::token_issued("client_credentials");
-            Ok(no_store(
-                Json(TokenResponse {
-                    access_token: token.token.expose().to_owned(),
-                    token_type: "Bearer",
-                    expires_in: token.expires_in,
-                    scope: token.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "),
-                })
-                .into_response(),
-            ))
+            let answer = TokenResponse {
+                access_token: token.token.expose().to_owned(),
+                token_type: "Bearer",
+                expires_in: token.expires_in,
+                scope: token.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "),
+            };
+            let capacity = answer.access_token.len() + answer.scope.len() + 80;
+            Ok(no_store(JsonAnswer::new(answer, capacity).into_response()))
         }
         Ok(Err(OAuthError::InvalidClient(why))) => {
             crate::metrics::token_refused("client_credentials", "invalid_client");
@@ -266,6 +288,44 @@ async fn grant(state: AppState, req: Request) -> Result<Response, Refusal> {
         Ok(Err(OAuthError::InvalidScope(why))) => {
             crate::metrics::token_refused("client_credentials", "invalid_scope");
             Err(error(StatusCode::BAD_REQUEST, "invalid_scope", why))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn a_token_answer_is_written_as_serde_writes_it(
+            access_token in "[A-Za-z0-9_-]{1,300}\\.[A-Za-z0-9_-]{1,300}\\.[A-Za-z0-9_-]{86}",
+            expires_in in any::<i64>(),
+            scope in proptest::collection::vec("[A-Za-z0-9:._*/-]{1,20}", 0..4).prop_map(|s| s.join(" ")),
+        ) {
+            let answer = TokenResponse { access_token, token_type: "Bearer", expires_in, scope };
+            let mut ours = Vec::new();
+            answer.write_json(&mut ours);
+            let serde = serde_json::to_vec(&answer).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(String::from_utf8_lossy(&ours), String::from_utf8_lossy(&serde));
+        }
+
+        #[test]
+        fn basic_credentials_read_with_or_without_escapes(
+            id in "[A-Za-z0-9_.:-]{1,40}",
+            secret in "[ -~]{1,40}",
+        ) {
+            let mut headers = HeaderMap::new();
+            // RFC 6749 §2.3.1: each part form-encoded, then base64 of `id:secret`.
+            let encode = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+            let pair = format!("{}:{}", encode(&id), encode(&secret));
+            let value = HeaderValue::from_str(&format!("Basic {}", STANDARD.encode(pair)))
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            headers.insert(header::AUTHORIZATION, value);
+            let read = basic(&headers).map(|r| r.map_err(|_| "refused"));
+            prop_assert_eq!(read, Some(Ok((id, secret))));
         }
     }
 }
