@@ -1,6 +1,6 @@
-//! JSON answers on the hot paths (verification, one key, key lists): written by hand into one
-//! buffer sized up front, with ids and times written without `fmt` and text escaped only where it
-//! can need it.
+//! JSON answers on the hot paths (verification, one key, key lists, access tokens): written by
+//! hand into one buffer sized up front, with ids and times written without `fmt` and text escaped
+//! only where it can need it.
 //!
 //! Each hand-written answer produces exactly what serde_json writes for the type's derived
 //! `Serialize` (which stays the description of the shape, and what the OpenAPI document is made
@@ -59,9 +59,10 @@ pub(crate) fn text(out: &mut Vec<u8>, text: &str) {
 }
 
 /// Writes text that needs no escaping (no `"`, `\` or control character, which the caller's type
-/// guarantees: scopes, codes, states) as a JSON string.
+/// guarantees: scopes, codes, states, a JWT) as a JSON string.
 pub(crate) fn plain(out: &mut Vec<u8>, text: &str) {
-    debug_assert!(!text.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20), "{text:?} needs escaping");
+    // The text may be a credential (an access token): the message never repeats it.
+    debug_assert!(!text.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20), "text that needs escaping");
     out.push(b'"');
     out.extend_from_slice(text.as_bytes());
     out.push(b'"');

@@ -73,9 +73,7 @@ impl Pending {
         entry.0 = entry.0.saturating_add(uses);
         entry.1 = entry.1.saturating_add(refusals);
     }
-}
 
-impl Pending {
     /// Adds everything in `other`: counts add up, and a latest use never replaces a newer one.
     fn absorb(&mut self, other: Pending) {
         for (key, usage) in other.latest {
