@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use anyhow::{Context, Result, bail};
 
-use crate::{cargo, exec, root, test};
+use crate::{cargo, exec, layering, root, test};
 
 /// Crates the domain crate must never depend on: it stays free of I/O.
 const FORBIDDEN_IN_DOMAIN: &[&str] =
@@ -16,11 +16,13 @@ pub fn run() -> Result<()> {
     test::run_tests(&[])
 }
 
-/// Checks formatting, lints, that the domain stays pure and that the migrations are in step.
+/// Checks formatting, lints, that the domain stays pure, the layering rules (`layering`) and that
+/// the migrations are in step.
 pub fn lint() -> Result<()> {
     exec(cargo().args(["fmt", "--all", "--", "--check"]))?;
     exec(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     check_domain_is_pure()?;
+    layering::check()?;
     check_migrations_in_step()
 }
 

@@ -13,6 +13,7 @@ mod bench;
 mod ci;
 mod compat;
 mod fuzz;
+mod layering;
 mod migration;
 mod postgres;
 mod soak;

@@ -4,22 +4,8 @@
 //! Handlers hold no business rules and never see a database: they run
 //! [`domain::service::Keyward`] operations on blocking threads through [`AppState::run`].
 
-mod answer;
-mod client_addr;
-mod console;
-pub mod dialects;
-mod error;
-mod extract;
-mod limiter;
-mod list;
-pub mod metrics;
 mod openapi;
-mod request_id;
 pub mod routes;
-mod schema;
-mod state;
-pub mod usage;
-mod whole_number;
 
 use axum::Router;
 use axum::extract::ConnectInfo;
@@ -32,10 +18,8 @@ use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 
-pub use client_addr::TrustedProxies;
-pub use error::{ApiError, Problem};
-pub use limiter::AuthLimits;
-pub use state::{ApiConfig, AppState, BodyLimits};
+use web::request_id;
+pub use web::{ApiConfig, ApiError, AppState, AuthLimits, BodyLimits, Problem, TrustedProxies, metrics, usage};
 
 fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let (router, doc) = utoipa_axum::router::OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())

@@ -6,8 +6,8 @@
 #![allow(clippy::unwrap_used)]
 
 use api::TrustedProxies;
-use api::dialects::dynatrace::query::{Selector, parse_fields, parse_sort, parse_time};
 use axum::http::{HeaderMap, HeaderValue};
+use dialects::dynatrace::query::{Selector, parse_fields, parse_sort, parse_time};
 use proptest::prelude::*;
 
 proptest! {

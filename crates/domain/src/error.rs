@@ -2,8 +2,6 @@
 
 use std::fmt;
 
-use crate::repository::RepoError;
-
 /// A value from outside that is not acceptable, naming the field it came from.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {message}")]
@@ -50,6 +48,23 @@ impl fmt::Display for Entity {
         })
     }
 }
+
+/// Why a repository call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RepoError {
+    /// No such row (or it lies in another account).
+    #[error("{0} not found")]
+    NotFound(Entity),
+    /// A uniqueness rule on the name was violated.
+    #[error("{0} name already taken")]
+    NameTaken(Entity),
+    /// The database failed or could not be reached. The text is for operators and holds no secret.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// Shorthand for repository results.
+pub type RepoResult<T> = Result<T, RepoError>;
 
 /// Why a request was not carried out.
 #[derive(Debug, thiserror::Error)]

@@ -8,6 +8,7 @@
 pub mod account;
 pub mod api_key;
 pub mod audit;
+pub mod audit_filter;
 pub mod clock;
 pub mod credential;
 pub mod entropy;

@@ -10,7 +10,8 @@ use crate::Timestamp;
 use crate::account::{Account, AccountChanges};
 use crate::api_key::ApiKey;
 use crate::audit::{Action, AuditEvent};
-use crate::error::{Entity, Error};
+use crate::error::Error;
+pub use crate::error::{RepoError, RepoResult};
 use crate::id::{AccountId, ApiKeyId, SecretKeyId, ServiceAccountId};
 use crate::page::{Direction, Page, PageRequest};
 use crate::scope::Scope;
@@ -19,23 +20,6 @@ use crate::service_account::{ServiceAccount, ServiceAccountChanges};
 use crate::signing_key::SigningKey;
 use crate::text::Name;
 use crate::usage::{HourlyUse, UsageBatch};
-
-/// Why a repository call failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RepoError {
-    /// No such row (or it lies in another account).
-    #[error("{0} not found")]
-    NotFound(Entity),
-    /// A uniqueness rule on the name was violated.
-    #[error("{0} name already taken")]
-    NameTaken(Entity),
-    /// The database failed or could not be reached. The text is for operators and holds no secret.
-    #[error("{0}")]
-    Unavailable(String),
-}
-
-/// Shorthand for repository results.
-pub type RepoResult<T> = Result<T, RepoError>;
 
 /// The fields a service-account list can be sorted by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -135,6 +119,16 @@ pub enum KeyRef {
     Id(ApiKeyId),
     /// By name.
     Name(Name),
+}
+
+impl KeyRef {
+    /// A key id when `raw` is one, else a key name; errors name `field`.
+    pub fn parse(raw: &str, field: &str) -> Result<Self, crate::ValidationError> {
+        match ApiKeyId::parse(raw, field) {
+            Ok(id) => Ok(KeyRef::Id(id)),
+            Err(_) => Ok(KeyRef::Name(Name::parse(raw, field)?)),
+        }
+    }
 }
 
 /// A key found for authentication, with what the verification rule needs to know about its owner.
@@ -378,4 +372,18 @@ pub trait Repository:
 {
     /// Whether the store answers at all.
     fn ping(&self) -> RepoResult<()>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KeyRef;
+
+    #[test]
+    fn a_key_is_named_by_id_or_by_name() {
+        let id = "0190b0c4-0000-7000-8000-000000000001";
+        assert!(matches!(KeyRef::parse(id, "key"), Ok(KeyRef::Id(k)) if k.to_string() == id));
+        assert!(matches!(KeyRef::parse("deploy", "key"), Ok(KeyRef::Name(n)) if n.as_str() == "deploy"));
+        let refused = KeyRef::parse(" ", "key_id_or_name").map(|_| ()).expect_err("a blank name is refused");
+        assert_eq!(refused.field, "key_id_or_name");
+    }
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
 use diesel::sql_types::Text;
-use diesel::{Connection, QueryResult, RunQueryDsl};
+use diesel::{QueryResult, RunQueryDsl};
 
 use crate::auth_cache::{Change, Tables};
 use crate::background::{self, Background, StopSignal};
@@ -75,7 +75,7 @@ fn run(url: &str, tables: &Weak<Tables>, signal: &StopSignal) {
 }
 
 fn subscribe(url: &str) -> Result<PgConnection, String> {
-    let mut conn = PgConnection::establish(url).map_err(|e| e.to_string())?;
+    let mut conn = crate::connection::connect_postgres(url).map_err(|e| e.to_string())?;
     conn.batch_execute(&format!("LISTEN {CHANNEL}")).map_err(|e| e.to_string())?;
     Ok(conn)
 }

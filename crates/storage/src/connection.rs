@@ -166,6 +166,19 @@ impl Manager {
     }
 }
 
+/// Opens a PostgreSQL connection, OpenSSL set up first so that it registers no exit handler.
+///
+/// libpq initializes OpenSSL on its first TLS connection, and by default OpenSSL then frees its
+/// state from an `atexit` handler. A thread still inside a TLS handshake when the process exits
+/// (a pool's or the change feed's) then runs on freed memory: an exit with SIGSEGV, seen about
+/// once in ten test runs (docs/reliability.md). OpenSSL's first initialization decides, so it
+/// happens here, before any connection, with `OPENSSL_INIT_NO_ATEXIT` (which `openssl_sys::init`
+/// passes); the operating system reclaims the memory at exit anyway.
+pub(crate) fn connect_postgres(url: &str) -> diesel::ConnectionResult<PgConnection> {
+    openssl_sys::init();
+    PgConnection::establish(url)
+}
+
 impl ManageConnection for Manager {
     type Connection = Pooled;
     type Error = r2d2::Error;
@@ -178,7 +191,7 @@ impl ManageConnection for Manager {
                 DbConnection::Sqlite(conn)
             }
             DatabaseUrl::Postgres(url) => {
-                DbConnection::Postgresql(PgConnection::establish(url).map_err(r2d2::Error::ConnectionError)?)
+                DbConnection::Postgresql(connect_postgres(url).map_err(r2d2::Error::ConnectionError)?)
             }
         };
         Ok(Pooled { conn, alive_at: Some(Instant::now()) })

@@ -10,10 +10,10 @@ use domain::text::Name;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::error::{ApiResult, Problem};
-use crate::extract::{ApiJson, ApiPath, ApiQuery, Caller};
-use crate::list::{list_body, next_cursor, page_request};
-use crate::state::AppState;
+use web::error::{ApiResult, Problem};
+use web::extract::{ApiJson, ApiPath, ApiQuery, Caller};
+use web::list::{list_body, next_cursor, page_request};
+use web::state::AppState;
 
 /// An account (tenant).
 #[derive(Debug, Serialize, ToSchema)]
@@ -49,7 +49,7 @@ list_body!(AccountList, AccountBody);
 #[serde(deny_unknown_fields)]
 pub struct CreateAccount {
     /// 1 to 100 characters, no control characters, unique across Keyward.
-    #[schema(value_type = crate::schema::NameText, example = "acme")]
+    #[schema(value_type = web::schema::NameText, example = "acme")]
     pub name: Name,
 }
 
@@ -58,7 +58,7 @@ pub struct CreateAccount {
 #[serde(deny_unknown_fields)]
 pub struct UpdateAccount {
     /// A new name.
-    #[schema(value_type = Option<crate::schema::NameText>)]
+    #[schema(value_type = Option<web::schema::NameText>)]
     pub name: Option<Name>,
 }
 
@@ -111,7 +111,7 @@ pub async fn list_accounts(
 
 /// One account: the caller's own, or any for a system administrator.
 #[utoipa::path(get, path = "/v1/accounts/{account_id}", tag = "accounts",
-    params(("account_id" = crate::schema::Id, Path, description = "The account's id")),
+    params(("account_id" = web::schema::Id, Path, description = "The account's id")),
     security(("bearer" = [])),
     responses((status = 200, body = AccountBody), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 #[tracing::instrument(skip_all, fields(account_id = %raw))]
@@ -127,7 +127,7 @@ pub async fn get_account(
 
 /// Renames an account. Needs `account:admin` in it.
 #[utoipa::path(patch, path = "/v1/accounts/{account_id}", tag = "accounts", request_body = UpdateAccount,
-    params(("account_id" = crate::schema::Id, Path, description = "The account's id")),
+    params(("account_id" = web::schema::Id, Path, description = "The account's id")),
     security(("bearer" = [])),
     responses((status = 200, body = AccountBody), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 #[tracing::instrument(skip_all, fields(account_id = %raw))]
@@ -145,7 +145,7 @@ pub async fn update_account(
 /// Deletes an account with all its service accounts and credentials. System administrators only;
 /// the system account cannot be deleted. Its audit events are kept.
 #[utoipa::path(delete, path = "/v1/accounts/{account_id}", tag = "accounts",
-    params(("account_id" = crate::schema::Id, Path, description = "The account's id")),
+    params(("account_id" = web::schema::Id, Path, description = "The account's id")),
     security(("bearer" = [])),
     responses((status = 204), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 #[tracing::instrument(skip_all, fields(account_id = %raw))]

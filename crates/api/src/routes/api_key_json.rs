@@ -2,7 +2,7 @@
 //! bytes as serde_json writes for [`ApiKeyBody`]'s derived `Serialize`, without serde's escaping
 //! scan over field names, ids, times and scopes, which cannot need escaping.
 
-use crate::answer::{self, WriteJson};
+use web::answer::{self, WriteJson};
 
 use super::api_keys::{ApiKeyBody, ApiKeyList};
 

@@ -16,11 +16,11 @@ use serde_json::Value;
 use utoipa::IntoParams;
 
 use super::api_keys::{ApiKeyBody, ApiKeyList, FIELDS, KEY_BYTES, ids};
-use crate::answer::JsonAnswer;
-use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{ApiPath, ApiQuery, Caller};
-use crate::list::{next_cursor, page_request, parse_bool};
-use crate::state::AppState;
+use web::answer::JsonAnswer;
+use web::error::{ApiError, ApiResult, Problem};
+use web::extract::{ApiPath, ApiQuery, Caller};
+use web::list::{next_cursor, page_request, parse_bool};
+use web::state::AppState;
 
 /// Filters, sort, fields and paging of a key list. Times are RFC 3339, or relative to now such as
 /// `now-7d` (units `s`, `m`, `h`, `d`, `w`).
@@ -29,31 +29,31 @@ use crate::state::AppState;
 #[into_params(parameter_in = Query)]
 pub struct ApiKeyListParams {
     /// Only the keys of this service account (in a service account's own list: that one, or nothing).
-    #[param(value_type = Option<crate::schema::Id>)]
+    #[param(value_type = Option<web::schema::Id>)]
     pub service_account_id: Option<String>,
     /// Only the key with exactly this name.
-    #[param(value_type = Option<crate::schema::NameText>)]
+    #[param(value_type = Option<web::schema::NameText>)]
     pub name: Option<String>,
     /// Only enabled (`true`) or disabled (`false`) keys.
     #[param(value_type = Option<bool>)]
     pub active: Option<String>,
     /// Only keys granted exactly this scope.
-    #[param(value_type = Option<crate::schema::ScopeText>)]
+    #[param(value_type = Option<web::schema::ScopeText>)]
     pub scope: Option<String>,
     /// Only expired (`true`) or unexpired (`false`) keys.
     #[param(value_type = Option<bool>)]
     pub expired: Option<String>,
     /// Only keys created at or after this time.
-    #[param(value_type = Option<crate::schema::TimeBoundText>)]
+    #[param(value_type = Option<web::schema::TimeBoundText>)]
     pub created_from: Option<String>,
     /// Only keys created before this time.
-    #[param(value_type = Option<crate::schema::TimeBoundText>)]
+    #[param(value_type = Option<web::schema::TimeBoundText>)]
     pub created_to: Option<String>,
     /// Only keys last used at or after this time.
-    #[param(value_type = Option<crate::schema::TimeBoundText>)]
+    #[param(value_type = Option<web::schema::TimeBoundText>)]
     pub last_used_from: Option<String>,
     /// Only keys last used before this time.
-    #[param(value_type = Option<crate::schema::TimeBoundText>)]
+    #[param(value_type = Option<web::schema::TimeBoundText>)]
     pub last_used_to: Option<String>,
     /// `created_at` (default), `name`, `last_used_at` or `expires_at`; prefix `-` for descending.
     /// Ties are broken by id; keys never used, or that never expire, come last either way.
@@ -176,8 +176,8 @@ async fn answer(
 
 /// Lists the keys of a service account, expired ones included, with filters and sort.
 #[utoipa::path(get, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/api-keys", tag = "api keys",
-    params(("account_id" = crate::schema::Id, Path, description = "The account's id"),
-           ("service_account_id" = crate::schema::Id, Path, description = "The service account's id"), ApiKeyListParams),
+    params(("account_id" = web::schema::Id, Path, description = "The account's id"),
+           ("service_account_id" = web::schema::Id, Path, description = "The service account's id"), ApiKeyListParams),
     security(("bearer" = [])),
     responses((status = 200, body = ApiKeyList, description = "With `fields=`, each item holds only the fields asked for."),
               (status = "4XX", body = Problem, content_type = "application/problem+json")))]
@@ -201,7 +201,7 @@ pub async fn list_api_keys(
 
 /// Lists the keys of a whole account, with filters and sort.
 #[utoipa::path(get, path = "/v1/accounts/{account_id}/api-keys", tag = "api keys",
-    params(("account_id" = crate::schema::Id, Path, description = "The account's id"), ApiKeyListParams),
+    params(("account_id" = web::schema::Id, Path, description = "The account's id"), ApiKeyListParams),
     security(("bearer" = [])),
     responses((status = 200, body = ApiKeyList, description = "With `fields=`, each item holds only the fields asked for."),
               (status = "4XX", body = Problem, content_type = "application/problem+json")))]

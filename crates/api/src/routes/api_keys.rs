@@ -17,14 +17,14 @@ use domain::text::{Description, Name};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::answer::{self, JsonAnswer};
-use crate::error::{ApiResult, Problem};
-use crate::extract::{ApiJson, ApiPath, Caller};
-use crate::list::list_body;
-use crate::state::AppState;
+use web::answer::{self, JsonAnswer};
+use web::error::{ApiResult, Problem};
+use web::extract::{ApiJson, ApiPath, Caller};
+use web::list::list_body;
+use web::state::AppState;
 
 // It holds the domain's values and writes them straight out, ids and times without `fmt` (see
-// `crate::answer`): lists and verification answers are made of these.
+// `web::answer`): lists and verification answers are made of these.
 /// An API key, without its secret.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ApiKeyBody {
@@ -132,20 +132,20 @@ pub(crate) const FIELDS: &[&str] = &[
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKey {
     /// 1 to 100 characters, unique per service account, not shaped like a UUID.
-    #[schema(value_type = crate::schema::NameText, example = "deploy-bot")]
+    #[schema(value_type = web::schema::NameText, example = "deploy-bot")]
     pub name: Name,
     /// Up to 1000 characters (default empty).
     #[serde(default)]
-    #[schema(value_type = crate::schema::DescriptionText)]
+    #[schema(value_type = web::schema::DescriptionText)]
     pub description: Description,
     /// Scopes, each `[A-Za-z0-9:._*/-]{1,64}` (case-sensitive), at most 100; the caller must hold each one itself.
     #[serde(default)]
-    #[schema(value_type = Vec<crate::schema::ScopeText>, example = json!(["service-accounts:read"]))]
+    #[schema(value_type = Vec<web::schema::ScopeText>, example = json!(["service-accounts:read"]))]
     pub scopes: Scopes,
     /// When the key stops working (RFC 3339, in the future). Give this or `ttl_seconds`, not both.
     pub expires_at: Option<DateTime<Utc>>,
     /// Lifetime in seconds from now, 1 to 10 years. Give this or `expires_at`, not both.
-    #[serde(default, deserialize_with = "crate::whole_number::optional")]
+    #[serde(default, deserialize_with = "web::whole_number::optional")]
     #[schema(minimum = 1, maximum = 316_224_000)]
     pub ttl_seconds: Option<i64>,
 }
@@ -156,17 +156,14 @@ pub(crate) fn ids(account: &str, sa: &str) -> ApiResult<(AccountId, ServiceAccou
 
 /// A key named in a path: a UUID is an id, anything else a name.
 pub(crate) fn key_ref(raw: &str) -> ApiResult<KeyRef> {
-    match ApiKeyId::parse(raw, "key_id_or_name") {
-        Ok(id) => Ok(KeyRef::Id(id)),
-        Err(_) => Ok(KeyRef::Name(Name::parse(raw, "key_id_or_name")?)),
-    }
+    Ok(KeyRef::parse(raw, "key_id_or_name")?)
 }
 
 /// Creates an API key. The response holds the secret, once.
 #[utoipa::path(post, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/api-keys", tag = "api keys",
     request_body = CreateApiKey,
-    params(("account_id" = crate::schema::Id, Path, description = "The account's id"),
-           ("service_account_id" = crate::schema::Id, Path, description = "The service account's id")),
+    params(("account_id" = web::schema::Id, Path, description = "The account's id"),
+           ("service_account_id" = web::schema::Id, Path, description = "The service account's id")),
     security(("bearer" = [])),
     responses((status = 201, body = IssuedApiKeyBody), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 #[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]
@@ -189,9 +186,9 @@ pub async fn create_api_key(
 /// One key, by id or by name.
 #[utoipa::path(get, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/api-keys/{key_id_or_name}",
     tag = "api keys",
-    params(("account_id" = crate::schema::Id, Path, description = "The account's id"),
-           ("service_account_id" = crate::schema::Id, Path, description = "The service account's id"),
-           ("key_id_or_name" = crate::schema::IdOrName, Path, description = "The key's id, or its name")),
+    params(("account_id" = web::schema::Id, Path, description = "The account's id"),
+           ("service_account_id" = web::schema::Id, Path, description = "The service account's id"),
+           ("key_id_or_name" = web::schema::IdOrName, Path, description = "The key's id, or its name")),
     security(("bearer" = [])),
     responses((status = 200, body = ApiKeyBody), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 #[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]
@@ -215,18 +212,18 @@ pub async fn get_api_key(
 #[serde(deny_unknown_fields)]
 pub struct UpdateApiKey {
     /// A new name.
-    #[schema(value_type = Option<crate::schema::NameText>)]
+    #[schema(value_type = Option<web::schema::NameText>)]
     pub name: Option<Name>,
     /// A new description.
-    #[schema(value_type = Option<crate::schema::DescriptionText>)]
+    #[schema(value_type = Option<web::schema::DescriptionText>)]
     pub description: Option<Description>,
     /// Enable or disable the key. A caller cannot disable the key it is using.
     pub active: Option<bool>,
     /// New scopes, replacing the old ones; the caller must hold each one itself.
-    #[schema(value_type = Option<Vec<crate::schema::ScopeText>>)]
+    #[schema(value_type = Option<Vec<web::schema::ScopeText>>)]
     pub scopes: Option<Scopes>,
     /// A new expiry in the future, or `null` for none.
-    #[serde(default, deserialize_with = "crate::extract::present")]
+    #[serde(default, deserialize_with = "web::extract::present")]
     #[schema(value_type = Option<DateTime<Utc>>)]
     pub expires_at: Option<Option<DateTime<Utc>>>,
 }
@@ -237,7 +234,7 @@ pub struct UpdateApiKey {
 pub struct RotateCredential {
     /// Seconds the previous secret keeps working, 0 (not at all, the default) to 2592000 (30
     /// days). Only one previous secret is kept: rotating again ends the one retained before.
-    #[serde(default, deserialize_with = "crate::whole_number::required")]
+    #[serde(default, deserialize_with = "web::whole_number::required")]
     #[schema(minimum = 0, maximum = 2_592_000, default = 0, example = 3600)]
     pub retain_period_seconds: i64,
 }
@@ -245,9 +242,9 @@ pub struct RotateCredential {
 /// Changes a key's name, description, state, scopes or expiry.
 #[utoipa::path(patch, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/api-keys/{key_id_or_name}",
     tag = "api keys", request_body = UpdateApiKey,
-    params(("account_id" = crate::schema::Id, Path, description = "The account's id"),
-           ("service_account_id" = crate::schema::Id, Path, description = "The service account's id"),
-           ("key_id_or_name" = crate::schema::IdOrName, Path, description = "The key's id, or its name")),
+    params(("account_id" = web::schema::Id, Path, description = "The account's id"),
+           ("service_account_id" = web::schema::Id, Path, description = "The service account's id"),
+           ("key_id_or_name" = web::schema::IdOrName, Path, description = "The key's id, or its name")),
     security(("bearer" = [])),
     responses((status = 200, body = ApiKeyBody), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 #[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]
@@ -274,9 +271,9 @@ pub async fn update_api_key(
 /// Gives a key a new secret, returned once; the old secret keeps working for the retain period.
 #[utoipa::path(post, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/api-keys/{key_id_or_name}/rotate",
     tag = "api keys", request_body = RotateCredential,
-    params(("account_id" = crate::schema::Id, Path, description = "The account's id"),
-           ("service_account_id" = crate::schema::Id, Path, description = "The service account's id"),
-           ("key_id_or_name" = crate::schema::IdOrName, Path, description = "The key's id, or its name")),
+    params(("account_id" = web::schema::Id, Path, description = "The account's id"),
+           ("service_account_id" = web::schema::Id, Path, description = "The service account's id"),
+           ("key_id_or_name" = web::schema::IdOrName, Path, description = "The key's id, or its name")),
     security(("bearer" = [])),
     responses((status = 200, body = IssuedApiKeyBody), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 #[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]
@@ -297,9 +294,9 @@ pub async fn rotate_api_key(
 /// Deletes a key. A caller cannot delete the key it is using.
 #[utoipa::path(delete, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/api-keys/{key_id_or_name}",
     tag = "api keys",
-    params(("account_id" = crate::schema::Id, Path, description = "The account's id"),
-           ("service_account_id" = crate::schema::Id, Path, description = "The service account's id"),
-           ("key_id_or_name" = crate::schema::IdOrName, Path, description = "The key's id, or its name")),
+    params(("account_id" = web::schema::Id, Path, description = "The account's id"),
+           ("service_account_id" = web::schema::Id, Path, description = "The service account's id"),
+           ("key_id_or_name" = web::schema::IdOrName, Path, description = "The key's id, or its name")),
     security(("bearer" = [])),
     responses((status = 204), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 #[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]

@@ -5,8 +5,8 @@ use axum::extract::State;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::error::{ApiResult, Problem};
-use crate::state::AppState;
+use web::error::{ApiResult, Problem};
+use web::state::AppState;
 
 /// A health answer.
 #[derive(Debug, Serialize, ToSchema)]

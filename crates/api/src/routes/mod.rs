@@ -18,7 +18,7 @@ pub mod well_known;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::state::AppState;
+use web::state::AppState;
 
 /// Every documented route.
 pub fn router() -> OpenApiRouter<AppState> {

@@ -14,8 +14,7 @@ use domain::service::OAuthError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::answer::{self, JsonAnswer, WriteJson};
-use crate::state::AppState;
+use web::state::AppState;
 
 /// A successful token response (RFC 6749 §5.1).
 #[derive(Debug, Serialize, ToSchema)]
@@ -30,21 +29,6 @@ pub struct TokenResponse {
     pub expires_in: i64,
     /// The granted scopes, space-separated.
     pub scope: String,
-}
-
-impl WriteJson for TokenResponse {
-    fn write_json(&self, out: &mut Vec<u8>) {
-        use std::io::Write as _;
-        // A JWT is base64url and dots, and scopes are plain text: neither needs escaping.
-        out.extend_from_slice(b"{\"access_token\":");
-        answer::plain(out, &self.access_token);
-        out.extend_from_slice(b",\"token_type\":");
-        answer::plain(out, self.token_type);
-        // Writing into a `Vec` cannot fail.
-        let _ = write!(out, ",\"expires_in\":{},\"scope\":", self.expires_in);
-        answer::plain(out, &self.scope);
-        out.push(b'}');
-    }
 }
 
 /// A client-credentials request (`application/x-www-form-urlencoded`), as documented; the handler
@@ -99,6 +83,7 @@ pub(super) fn no_store(mut res: Response) -> Response {
 pub(super) struct Refusal {
     status: StatusCode,
     body: TokenError,
+    retry_after: Option<u64>,
 }
 
 impl IntoResponse for Refusal {
@@ -107,12 +92,32 @@ impl IntoResponse for Refusal {
         if self.status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(r#"Basic realm="keyward""#));
         }
+        if let Some(secs) = self.retry_after {
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         no_store(res)
     }
 }
 
 pub(super) fn error(status: StatusCode, error: &'static str, description: impl Into<String>) -> Refusal {
-    Refusal { status, body: TokenError { error, error_description: description.into() } }
+    Refusal { status, body: TokenError { error, error_description: description.into() }, retry_after: None }
+}
+
+/// An error from outside the grant's own rules (too many failures, storage unavailable) in RFC
+/// 6749's shape, with the status and `Retry-After` the problem would have had: `invalid_client`
+/// for the failure limiter (only failed client authentications are limited), else RFC 6749
+/// §4.1.2.1's `temporarily_unavailable` (503) or `server_error`.
+impl From<web::ApiError> for Refusal {
+    fn from(e: web::ApiError) -> Self {
+        let status = e.status();
+        let code = match status {
+            StatusCode::TOO_MANY_REQUESTS => "invalid_client",
+            StatusCode::SERVICE_UNAVAILABLE => "temporarily_unavailable",
+            s if s.is_client_error() => "invalid_request",
+            _ => "server_error",
+        };
+        Refusal { retry_after: e.retry_after(), ..error(status, code, e.detail().to_owned()) }
+    }
 }
 
 pub(super) fn invalid_request(description: impl Into<String>) -> Refusal {
@@ -201,13 +206,35 @@ pub(super) fn form(body: &[u8]) -> Result<std::collections::BTreeMap<String, Str
               (status = 429, body = TokenError, description = "Too many failed authentications from this address or against this client; see `Retry-After`.")))]
 #[tracing::instrument(skip_all)]
 pub async fn token(State(state): State<AppState>, req: Request) -> Response {
-    match grant(state, req).await {
+    match grant(&state, req).await {
         Ok(res) => res,
         Err(refusal) => refusal.into_response(),
     }
 }
 
-async fn grant(state: AppState, req: Request) -> Result<Response, Refusal> {
+async fn grant(state: &AppState, req: Request) -> Result<Response, Refusal> {
+    let request = read(state, req).await?;
+    let client = Client::from_request(&request)?;
+    let token = issue(state, client, request.params.get("scope").cloned(), request.ip).await?;
+    web::metrics::token_issued("client_credentials");
+    let answer = TokenResponse {
+        access_token: token.token.expose().to_owned(),
+        token_type: "Bearer",
+        expires_in: token.expires_in,
+        scope: token.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "),
+    };
+    Ok(no_store(Json(answer).into_response()))
+}
+
+/// A token request as read from the wire: its form, its headers and the client's address.
+struct TokenRequest {
+    headers: HeaderMap,
+    params: std::collections::BTreeMap<String, String>,
+    ip: Option<std::net::IpAddr>,
+}
+
+/// Reads a token request: a form body with `grant_type=client_credentials`.
+async fn read(state: &AppState, req: Request) -> Result<TokenRequest, Refusal> {
     let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
     let ip = state.trusted_proxies().client(peer, req.headers());
     let headers = req.headers().clone();
@@ -217,67 +244,85 @@ async fn grant(state: AppState, req: Request) -> Result<Response, Refusal> {
     if !form_type {
         return Err(invalid_request("send the request as application/x-www-form-urlencoded"));
     }
-    let limit = crate::extract::limits_of(&req).max_bytes;
+    let limit = web::extract::limits_of(&req).max_bytes;
     let Ok(body) = to_bytes(req.into_body(), limit).await else {
         return Err(invalid_request("the request body is too large or unreadable"));
     };
     let params = form(&body)?;
     match params.get("grant_type").map(String::as_str) {
-        None => return Err(invalid_request("`grant_type` is required")),
-        Some("client_credentials") => {}
+        None => Err(invalid_request("`grant_type` is required")),
+        Some("client_credentials") => Ok(TokenRequest { headers, params, ip }),
         Some(_) => {
-            let why = "only `client_credentials` is supported";
-            return Err(error(StatusCode::BAD_REQUEST, "unsupported_grant_type", why));
+            Err(error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "only `client_credentials` is supported"))
         }
     }
-    let scope = params.get("scope").cloned();
-    let named: Option<String>;
-    let outcome = if params.contains_key("client_assertion") || params.contains_key("client_assertion_type") {
+}
+
+/// How the client proves who it is: its secret, or an assertion signed with it (RFC 7523).
+enum Client {
+    Secret { id: String, secret: String },
+    Assertion { id: Option<String>, assertion: String },
+}
+
+impl Client {
+    /// The one client authentication a request carries; two, or none, are refused.
+    fn from_request(request: &TokenRequest) -> Result<Self, Refusal> {
+        let params = &request.params;
+        if !params.contains_key("client_assertion") && !params.contains_key("client_assertion_type") {
+            return match client_auth(&request.headers, params)? {
+                Some((id, secret)) => Ok(Client::Secret { id, secret }),
+                None => Err(error(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication is required")),
+            };
+        }
         if params.get("client_assertion_type").map(String::as_str) != Some(JWT_BEARER) {
             return Err(invalid_request(format!("`client_assertion_type` must be `{JWT_BEARER}`")));
         }
-        if basic(&headers).is_some() || params.contains_key("client_secret") {
+        if basic(&request.headers).is_some() || params.contains_key("client_secret") {
             return Err(invalid_request("use one client authentication method, not two"));
         }
         let Some(assertion) = params.get("client_assertion").cloned() else {
             return Err(invalid_request("`client_assertion` is required with `client_assertion_type`"));
         };
-        let client_id = params.get("client_id").cloned();
-        named = crate::limiter::named_credential(&assertion).or_else(|| client_id.clone());
-        state.run(move |kw| kw.client_assertion(client_id.as_deref(), &assertion, scope.as_deref(), ip)).await
-    } else {
-        let Some((client_id, client_secret)) = client_auth(&headers, &params)? else {
-            return Err(error(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication is required"));
-        };
-        named = Some(client_id.clone());
-        let from_memory =
-            state.keyward().client_credentials_from_memory(&client_id, &client_secret, scope.as_deref(), ip);
-        match from_memory {
-            Some(outcome) => outcome.map_err(crate::ApiError::from),
-            None => state.run(move |kw| kw.client_credentials(&client_id, &client_secret, scope.as_deref(), ip)).await,
+        Ok(Client::Assertion { id: params.get("client_id").cloned(), assertion })
+    }
+
+    /// The credential id the failure limiter counts a refusal against.
+    fn named(&self) -> Option<String> {
+        match self {
+            Client::Secret { id, .. } => Some(id.clone()),
+            Client::Assertion { id, assertion } => web::limiter::named_credential(assertion).or_else(|| id.clone()),
+        }
+    }
+}
+
+/// Authenticates the client and issues its token, from memory when the key is cached. A failed
+/// authentication counts toward the failure limiter, which may slow or refuse it.
+async fn issue(
+    state: &AppState,
+    client: Client,
+    scope: Option<String>,
+    ip: Option<std::net::IpAddr>,
+) -> Result<domain::service::AccessToken, Refusal> {
+    let named = client.named();
+    let outcome = match client {
+        Client::Assertion { id, assertion } => {
+            state.run(move |kw| kw.client_assertion(id.as_deref(), &assertion, scope.as_deref(), ip)).await?
+        }
+        Client::Secret { id, secret } => {
+            match state.keyward().client_credentials_from_memory(&id, &secret, scope.as_deref(), ip) {
+                Some(outcome) => outcome.map_err(web::ApiError::from)?,
+                None => state.run(move |kw| kw.client_credentials(&id, &secret, scope.as_deref(), ip)).await?,
+            }
         }
     };
     match outcome {
-        Err(e) => Ok(e.into_response()),
-        Ok(Ok(token)) => {
-            crate::metrics::token_issued("client_credentials");
-            let answer = TokenResponse {
-                access_token: token.token.expose().to_owned(),
-                token_type: "Bearer",
-                expires_in: token.expires_in,
-                scope: token.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "),
-            };
-            let capacity = answer.access_token.len() + answer.scope.len() + 80;
-            Ok(no_store(JsonAnswer::new(answer, capacity).into_response()))
-        }
-        Ok(Err(OAuthError::InvalidClient(why))) => {
-            crate::metrics::token_refused("client_credentials", "invalid_client");
+        Ok(token) => Ok(token),
+        Err(OAuthError::InvalidClient(why)) => {
+            web::metrics::token_refused("client_credentials", "invalid_client");
             // Only failures are limited: a client with good credentials is served.
             match state.limiter().fail(ip, named.as_deref()) {
-                crate::limiter::Verdict::Refuse(retry_after) => {
-                    Ok(crate::ApiError::too_many_failures(retry_after).into_response())
-                }
-                crate::limiter::Verdict::Delay(delay) => {
+                web::limiter::Verdict::Refuse(retry_after) => Err(web::ApiError::too_many_failures(retry_after).into()),
+                web::limiter::Verdict::Delay(delay) => {
                     if !delay.is_zero() {
                         tokio::time::sleep(delay).await;
                     }
@@ -285,8 +330,8 @@ async fn grant(state: AppState, req: Request) -> Result<Response, Refusal> {
                 }
             }
         }
-        Ok(Err(OAuthError::InvalidScope(why))) => {
-            crate::metrics::token_refused("client_credentials", "invalid_scope");
+        Err(OAuthError::InvalidScope(why)) => {
+            web::metrics::token_refused("client_credentials", "invalid_scope");
             Err(error(StatusCode::BAD_REQUEST, "invalid_scope", why))
         }
     }
@@ -299,19 +344,6 @@ mod tests {
     use super::*;
 
     proptest! {
-        #[test]
-        fn a_token_answer_is_written_as_serde_writes_it(
-            access_token in "[A-Za-z0-9_-]{1,300}\\.[A-Za-z0-9_-]{1,300}\\.[A-Za-z0-9_-]{86}",
-            expires_in in any::<i64>(),
-            scope in proptest::collection::vec("[A-Za-z0-9:._*/-]{1,20}", 0..4).prop_map(|s| s.join(" ")),
-        ) {
-            let answer = TokenResponse { access_token, token_type: "Bearer", expires_in, scope };
-            let mut ours = Vec::new();
-            answer.write_json(&mut ours);
-            let serde = serde_json::to_vec(&answer).map_err(|e| TestCaseError::fail(e.to_string()))?;
-            prop_assert_eq!(String::from_utf8_lossy(&ours), String::from_utf8_lossy(&serde));
-        }
-
         #[test]
         fn basic_credentials_read_with_or_without_escapes(
             id in "[A-Za-z0-9_.:-]{1,40}",

@@ -11,8 +11,8 @@ use axum::response::{IntoResponse, Response};
 use domain::principal::Principal;
 
 use super::oauth::{Refusal, client_auth, error, form, invalid_request, no_store};
-use crate::limiter::{Verdict, named_credential};
-use crate::state::AppState;
+use web::limiter::{Verdict, named_credential};
+use web::state::AppState;
 
 /// The form and the caller of an introspection or revocation request: a client authenticated with
 /// HTTP Basic or form credentials or, where `bearer_ok`, any credential sent as `Bearer`.
@@ -24,7 +24,7 @@ async fn caller(
     let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
     let ip = state.trusted_proxies().client(peer, req.headers());
     let headers: HeaderMap = req.headers().clone();
-    let limit = crate::extract::limits_of(&req).max_bytes;
+    let limit = web::extract::limits_of(&req).max_bytes;
     let Ok(body) = to_bytes(req.into_body(), limit).await else {
         return Err(invalid_request("the request body is too large or unreadable"));
     };

@@ -14,10 +14,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::api_keys::{RotateCredential, ids};
-use crate::error::{ApiResult, Problem};
-use crate::extract::{ApiJson, ApiPath, ApiQuery, Caller};
-use crate::list::{list_body, next_cursor, page_request};
-use crate::state::AppState;
+use web::error::{ApiResult, Problem};
+use web::extract::{ApiJson, ApiPath, ApiQuery, Caller};
+use web::list::{list_body, next_cursor, page_request};
+use web::state::AppState;
 
 /// A secret key, without its secret.
 #[derive(Debug, Serialize, ToSchema)]
@@ -93,16 +93,16 @@ list_body!(SecretKeyList, SecretKeyBody);
 #[serde(deny_unknown_fields)]
 pub struct CreateSecretKey {
     /// 1 to 100 characters, unique per service account.
-    #[schema(value_type = crate::schema::NameText, example = "token-issuer")]
+    #[schema(value_type = web::schema::NameText, example = "token-issuer")]
     pub name: Name,
     /// Scopes, each `[A-Za-z0-9:._*/-]{1,64}` (case-sensitive), at most 100; the caller must hold each one itself.
     #[serde(default)]
-    #[schema(value_type = Vec<crate::schema::ScopeText>)]
+    #[schema(value_type = Vec<web::schema::ScopeText>)]
     pub scopes: Scopes,
     /// When the key stops working (RFC 3339, in the future). Give this or `ttl_seconds`, not both.
     pub expires_at: Option<DateTime<Utc>>,
     /// Lifetime in seconds from now, 1 to 10 years. Give this or `expires_at`, not both.
-    #[serde(default, deserialize_with = "crate::whole_number::optional")]
+    #[serde(default, deserialize_with = "web::whole_number::optional")]
     #[schema(minimum = 1, maximum = 316_224_000)]
     pub ttl_seconds: Option<i64>,
 }
@@ -112,15 +112,15 @@ pub struct CreateSecretKey {
 #[serde(deny_unknown_fields)]
 pub struct UpdateSecretKey {
     /// A new name.
-    #[schema(value_type = Option<crate::schema::NameText>)]
+    #[schema(value_type = Option<web::schema::NameText>)]
     pub name: Option<Name>,
     /// Enable or disable the key.
     pub active: Option<bool>,
     /// New scopes, replacing the old ones; the caller must hold each one itself.
-    #[schema(value_type = Option<Vec<crate::schema::ScopeText>>)]
+    #[schema(value_type = Option<Vec<web::schema::ScopeText>>)]
     pub scopes: Option<Scopes>,
     /// A new expiry in the future, or `null` for none.
-    #[serde(default, deserialize_with = "crate::extract::present")]
+    #[serde(default, deserialize_with = "web::extract::present")]
     #[schema(value_type = Option<DateTime<Utc>>)]
     pub expires_at: Option<Option<DateTime<Utc>>>,
 }
@@ -144,8 +144,8 @@ fn key_id(raw: &str) -> ApiResult<SecretKeyId> {
 /// Creates a secret key. The response holds the secret, once.
 #[utoipa::path(post, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/secret-keys", tag = "secret keys",
     request_body = CreateSecretKey,
-    params(("account_id" = crate::schema::Id, Path, description = "The account's id"),
-           ("service_account_id" = crate::schema::Id, Path, description = "The service account's id")),
+    params(("account_id" = web::schema::Id, Path, description = "The account's id"),
+           ("service_account_id" = web::schema::Id, Path, description = "The service account's id")),
     security(("bearer" = [])),
     responses((status = 201, body = IssuedSecretKeyBody), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 #[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]
@@ -164,8 +164,8 @@ pub async fn create_secret_key(
 
 /// Lists the secret keys of a service account, expired ones included.
 #[utoipa::path(get, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/secret-keys", tag = "secret keys",
-    params(("account_id" = crate::schema::Id, Path, description = "The account's id"),
-           ("service_account_id" = crate::schema::Id, Path, description = "The service account's id"), SecretKeyListParams),
+    params(("account_id" = web::schema::Id, Path, description = "The account's id"),
+           ("service_account_id" = web::schema::Id, Path, description = "The service account's id"), SecretKeyListParams),
     security(("bearer" = [])),
     responses((status = 200, body = SecretKeyList), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 #[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]
@@ -189,9 +189,9 @@ pub async fn list_secret_keys(
 /// One secret key.
 #[utoipa::path(get, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/secret-keys/{key_id}",
     tag = "secret keys",
-    params(("account_id" = crate::schema::Id, Path, description = "The account's id"),
-           ("service_account_id" = crate::schema::Id, Path, description = "The service account's id"),
-           ("key_id" = crate::schema::Id, Path, description = "The key's id")),
+    params(("account_id" = web::schema::Id, Path, description = "The account's id"),
+           ("service_account_id" = web::schema::Id, Path, description = "The service account's id"),
+           ("key_id" = web::schema::Id, Path, description = "The key's id")),
     security(("bearer" = [])),
     responses((status = 200, body = SecretKeyBody), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 #[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]
@@ -212,9 +212,9 @@ pub async fn get_secret_key(
 /// Changes a secret key's name, state, scopes or expiry.
 #[utoipa::path(patch, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/secret-keys/{key_id}",
     tag = "secret keys", request_body = UpdateSecretKey,
-    params(("account_id" = crate::schema::Id, Path, description = "The account's id"),
-           ("service_account_id" = crate::schema::Id, Path, description = "The service account's id"),
-           ("key_id" = crate::schema::Id, Path, description = "The key's id")),
+    params(("account_id" = web::schema::Id, Path, description = "The account's id"),
+           ("service_account_id" = web::schema::Id, Path, description = "The service account's id"),
+           ("key_id" = web::schema::Id, Path, description = "The key's id")),
     security(("bearer" = [])),
     responses((status = 200, body = SecretKeyBody), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 #[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]
@@ -236,9 +236,9 @@ pub async fn update_secret_key(
 /// Gives a secret key a new secret, returned once; the old one keeps working for the retain period.
 #[utoipa::path(post, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/secret-keys/{key_id}/rotate",
     tag = "secret keys", request_body = RotateCredential,
-    params(("account_id" = crate::schema::Id, Path, description = "The account's id"),
-           ("service_account_id" = crate::schema::Id, Path, description = "The service account's id"),
-           ("key_id" = crate::schema::Id, Path, description = "The key's id")),
+    params(("account_id" = web::schema::Id, Path, description = "The account's id"),
+           ("service_account_id" = web::schema::Id, Path, description = "The service account's id"),
+           ("key_id" = web::schema::Id, Path, description = "The key's id")),
     security(("bearer" = [])),
     responses((status = 200, body = IssuedSecretKeyBody), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 #[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]
@@ -261,10 +261,10 @@ pub async fn rotate_secret_key(
 #[serde(deny_unknown_fields)]
 pub struct IssueJwt {
     /// Scopes to carry, each covered by the key's own (default: all of the key's scopes).
-    #[schema(value_type = Option<Vec<crate::schema::ScopeText>>)]
+    #[schema(value_type = Option<Vec<web::schema::ScopeText>>)]
     pub scopes: Option<Scopes>,
     /// Lifetime in seconds, 1 to 3600 (default 3600).
-    #[serde(default, deserialize_with = "crate::whole_number::optional")]
+    #[serde(default, deserialize_with = "web::whole_number::optional")]
     #[schema(minimum = 1, maximum = 3600)]
     pub ttl_seconds: Option<i64>,
 }
@@ -288,9 +288,9 @@ pub struct JwtBody {
 /// `Bearer` on this API. Needs `secret-keys:write`, since the token is as good as the secret.
 #[utoipa::path(post, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/secret-keys/{key_id}/jwt",
     tag = "secret keys", request_body = IssueJwt,
-    params(("account_id" = crate::schema::Id, Path, description = "The account's id"),
-           ("service_account_id" = crate::schema::Id, Path, description = "The service account's id"),
-           ("key_id" = crate::schema::Id, Path, description = "The key's id")),
+    params(("account_id" = web::schema::Id, Path, description = "The account's id"),
+           ("service_account_id" = web::schema::Id, Path, description = "The service account's id"),
+           ("key_id" = web::schema::Id, Path, description = "The key's id")),
     security(("bearer" = [])),
     responses((status = 200, body = JwtBody), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 #[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]
@@ -315,9 +315,9 @@ pub async fn issue_jwt(
 /// Deletes a secret key.
 #[utoipa::path(delete, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/secret-keys/{key_id}",
     tag = "secret keys",
-    params(("account_id" = crate::schema::Id, Path, description = "The account's id"),
-           ("service_account_id" = crate::schema::Id, Path, description = "The service account's id"),
-           ("key_id" = crate::schema::Id, Path, description = "The key's id")),
+    params(("account_id" = web::schema::Id, Path, description = "The account's id"),
+           ("service_account_id" = web::schema::Id, Path, description = "The service account's id"),
+           ("key_id" = web::schema::Id, Path, description = "The key's id")),
     security(("bearer" = [])),
     responses((status = 204), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 #[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]

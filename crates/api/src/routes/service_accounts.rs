@@ -14,10 +14,10 @@ use domain::text::{Description, Metadata, Name};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{ApiJson, ApiPath, ApiQuery, Caller};
-use crate::list::{list_body, next_cursor, page_request, parse_bool};
-use crate::state::AppState;
+use web::error::{ApiError, ApiResult, Problem};
+use web::extract::{ApiJson, ApiPath, ApiQuery, Caller};
+use web::list::{list_body, next_cursor, page_request, parse_bool};
+use web::state::AppState;
 
 /// A service account.
 #[derive(Debug, Serialize, ToSchema)]
@@ -66,18 +66,18 @@ fn yes() -> bool {
 #[serde(deny_unknown_fields)]
 pub struct CreateServiceAccount {
     /// 1 to 100 characters, no control characters, unique in the account.
-    #[schema(value_type = crate::schema::NameText, example = "billing-worker")]
+    #[schema(value_type = web::schema::NameText, example = "billing-worker")]
     pub name: Name,
     /// Up to 1000 characters (default empty).
     #[serde(default)]
-    #[schema(value_type = crate::schema::DescriptionText)]
+    #[schema(value_type = web::schema::DescriptionText)]
     pub description: Description,
     /// Whether it starts active (default `true`).
     #[serde(default = "yes")]
     pub active: bool,
     /// Up to 64 labels; keys of 1 to 64 characters from `[A-Za-z0-9_.-]`, values up to 512 characters.
     #[serde(default)]
-    #[schema(value_type = crate::schema::Labels)]
+    #[schema(value_type = web::schema::Labels)]
     pub metadata: Metadata,
 }
 
@@ -86,15 +86,15 @@ pub struct CreateServiceAccount {
 #[serde(deny_unknown_fields)]
 pub struct UpdateServiceAccount {
     /// A new name.
-    #[schema(value_type = Option<crate::schema::NameText>)]
+    #[schema(value_type = Option<web::schema::NameText>)]
     pub name: Option<Name>,
     /// A new description.
-    #[schema(value_type = Option<crate::schema::DescriptionText>)]
+    #[schema(value_type = Option<web::schema::DescriptionText>)]
     pub description: Option<Description>,
     /// Enable or disable it; a disabled service account's credentials all stop working.
     pub active: Option<bool>,
     /// New labels, replacing the old ones.
-    #[schema(value_type = Option<crate::schema::Labels>)]
+    #[schema(value_type = Option<web::schema::Labels>)]
     pub metadata: Option<Metadata>,
 }
 
@@ -104,7 +104,7 @@ pub struct UpdateServiceAccount {
 #[into_params(parameter_in = Query)]
 pub struct ServiceAccountListParams {
     /// Only the service account with exactly this name.
-    #[param(value_type = Option<crate::schema::NameText>)]
+    #[param(value_type = Option<web::schema::NameText>)]
     pub name: Option<String>,
     /// Only active (`true`) or disabled (`false`) ones.
     #[param(value_type = Option<bool>)]
@@ -138,7 +138,7 @@ fn parse_sort(sort: Option<&str>) -> ApiResult<(ServiceAccountSort, Direction)> 
 /// Creates a service account.
 #[utoipa::path(post, path = "/v1/accounts/{account_id}/service-accounts", tag = "service accounts",
     request_body = CreateServiceAccount,
-    params(("account_id" = crate::schema::Id, Path, description = "The account's id")),
+    params(("account_id" = web::schema::Id, Path, description = "The account's id")),
     security(("bearer" = [])),
     responses((status = 201, body = ServiceAccountBody), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 #[tracing::instrument(skip_all, fields(account_id = %account))]
@@ -161,7 +161,7 @@ pub async fn create_service_account(
 
 /// Lists service accounts.
 #[utoipa::path(get, path = "/v1/accounts/{account_id}/service-accounts", tag = "service accounts",
-    params(("account_id" = crate::schema::Id, Path, description = "The account's id"), ServiceAccountListParams),
+    params(("account_id" = web::schema::Id, Path, description = "The account's id"), ServiceAccountListParams),
     security(("bearer" = [])),
     responses((status = 200, body = ServiceAccountList), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 #[tracing::instrument(skip_all, fields(account_id = %account))]
@@ -188,8 +188,8 @@ pub async fn list_service_accounts(
 
 /// One service account.
 #[utoipa::path(get, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}", tag = "service accounts",
-    params(("account_id" = crate::schema::Id, Path, description = "The account's id"),
-           ("service_account_id" = crate::schema::Id, Path, description = "The service account's id")),
+    params(("account_id" = web::schema::Id, Path, description = "The account's id"),
+           ("service_account_id" = web::schema::Id, Path, description = "The service account's id")),
     security(("bearer" = [])),
     responses((status = 200, body = ServiceAccountBody), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 #[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]
@@ -206,8 +206,8 @@ pub async fn get_service_account(
 /// Changes a service account. A caller cannot disable its own service account.
 #[utoipa::path(patch, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}", tag = "service accounts",
     request_body = UpdateServiceAccount,
-    params(("account_id" = crate::schema::Id, Path, description = "The account's id"),
-           ("service_account_id" = crate::schema::Id, Path, description = "The service account's id")),
+    params(("account_id" = web::schema::Id, Path, description = "The account's id"),
+           ("service_account_id" = web::schema::Id, Path, description = "The service account's id")),
     security(("bearer" = [])),
     responses((status = 200, body = ServiceAccountBody), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 #[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]
@@ -230,8 +230,8 @@ pub async fn update_service_account(
 
 /// Deletes a service account and all its credentials. A caller cannot delete its own.
 #[utoipa::path(delete, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}", tag = "service accounts",
-    params(("account_id" = crate::schema::Id, Path, description = "The account's id"),
-           ("service_account_id" = crate::schema::Id, Path, description = "The service account's id")),
+    params(("account_id" = web::schema::Id, Path, description = "The account's id"),
+           ("service_account_id" = web::schema::Id, Path, description = "The service account's id")),
     security(("bearer" = [])),
     responses((status = 204), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 #[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]

@@ -7,9 +7,9 @@ use domain::signing_key::SigningKey;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::error::{ApiResult, Problem};
-use crate::extract::Caller;
-use crate::state::AppState;
+use web::error::{ApiResult, Problem};
+use web::extract::Caller;
+use web::state::AppState;
 
 /// A signing key, without its private half.
 #[derive(Debug, Serialize, ToSchema)]
@@ -64,6 +64,6 @@ pub async fn list_signing_keys(State(state): State<AppState>, Caller(p): Caller)
 #[tracing::instrument(skip_all)]
 pub async fn rotate_signing_keys(State(state): State<AppState>, Caller(p): Caller) -> ApiResult<Json<SigningKeyList>> {
     let keys = state.run(move |kw| kw.rotate_signing_keys(&p)).await?;
-    crate::metrics::signing_key_rotated("request");
+    web::metrics::signing_key_rotated("request");
     Ok(Json(SigningKeyList { items: keys.into_iter().map(Into::into).collect() }))
 }

@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::api_keys::{ids, key_ref};
-use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{ApiPath, ApiQuery, Caller};
-use crate::state::AppState;
+use web::error::{ApiError, ApiResult, Problem};
+use web::extract::{ApiPath, ApiQuery, Caller};
+use web::state::AppState;
 
 /// The window of a usage series.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -21,11 +21,11 @@ use crate::state::AppState;
 pub struct UsageParams {
     /// The start: RFC 3339, or relative such as `now-7d` (default `now-7d`). Rounded down to the
     /// start of its hour or day.
-    #[param(value_type = Option<crate::schema::TimeBoundText>)]
+    #[param(value_type = Option<web::schema::TimeBoundText>)]
     pub from: Option<String>,
     /// The end (exclusive): RFC 3339, or relative. Rounded up to a whole hour or day. By default
     /// the window ends with the bucket that holds the present moment.
-    #[param(value_type = Option<crate::schema::TimeBoundText>)]
+    #[param(value_type = Option<web::schema::TimeBoundText>)]
     pub to: Option<String>,
     /// `hour` (the default) or `day`, in UTC. A series holds at most 2400 buckets.
     #[param(value_type = Option<String>, pattern = "^(hour|day)$")]
@@ -145,9 +145,9 @@ impl From<ServiceAccountUsage> for ServiceAccountUsageBody {
 /// after the requests they count, and are kept for 90 days unless the operator says otherwise.
 #[utoipa::path(get, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/api-keys/{key_id_or_name}/usage",
     tag = "api keys",
-    params(("account_id" = crate::schema::Id, Path, description = "The account's id"),
-           ("service_account_id" = crate::schema::Id, Path, description = "The service account's id"),
-           ("key_id_or_name" = crate::schema::IdOrName, Path, description = "The key's id, or its name"),
+    params(("account_id" = web::schema::Id, Path, description = "The account's id"),
+           ("service_account_id" = web::schema::Id, Path, description = "The service account's id"),
+           ("key_id_or_name" = web::schema::IdOrName, Path, description = "The key's id, or its name"),
            UsageParams),
     security(("bearer" = [])),
     responses((status = 200, body = UsageSeriesBody), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
@@ -169,8 +169,8 @@ pub async fn api_key_usage(
 /// each key's totals over the window (a key with 0 uses was not used in it).
 #[utoipa::path(get, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/usage",
     tag = "service accounts",
-    params(("account_id" = crate::schema::Id, Path, description = "The account's id"),
-           ("service_account_id" = crate::schema::Id, Path, description = "The service account's id"),
+    params(("account_id" = web::schema::Id, Path, description = "The account's id"),
+           ("service_account_id" = web::schema::Id, Path, description = "The service account's id"),
            UsageParams),
     security(("bearer" = [])),
     responses((status = 200, body = ServiceAccountUsageBody), (status = "4XX", body = Problem, content_type = "application/problem+json")))]

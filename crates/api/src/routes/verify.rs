@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::api_keys::ApiKeyBody;
-use crate::answer::{self, JsonAnswer, WriteJson};
-use crate::error::{ApiResult, Problem};
-use crate::extract::{ApiJson, Caller};
-use crate::state::AppState;
+use web::answer::{self, JsonAnswer, WriteJson};
+use web::error::{ApiResult, Problem};
+use web::extract::{ApiJson, Caller};
+use web::state::AppState;
 
 /// A key presented to another service, and the scopes its request needs.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -23,7 +23,7 @@ pub struct VerifyRequest {
     pub key: SecretString,
     /// Scopes the request needs; every one must be granted (a granted `x:*` covers `x:...`).
     #[serde(default)]
-    #[schema(value_type = Vec<crate::schema::ScopeText>, example = json!(["metrics:write"]))]
+    #[schema(value_type = Vec<web::schema::ScopeText>, example = json!(["metrics:write"]))]
     pub required_scopes: Scopes,
 }
 

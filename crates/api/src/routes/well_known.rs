@@ -11,8 +11,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use crate::error::ApiResult;
-use crate::state::AppState;
+use web::error::ApiResult;
+use web::state::AppState;
 
 /// A JSON Web Key Set (RFC 7517).
 #[derive(Debug, Serialize, ToSchema)]

@@ -1,0 +1,261 @@
+//! What a person does to a service account's keys from the console: create, rotate (with a
+//! retain period), disable, enable and delete (after a confirmation page), for API keys and
+//! secret keys alike.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use domain::api_key::{ApiKeyChanges, Expiry, NewApiKey, RetainPeriod};
+use domain::id::{AccountId, ApiKeyId, SecretKeyId, ServiceAccountId};
+use domain::repository::KeyRef;
+use domain::scope::Scopes;
+use domain::secret::SecretString;
+use domain::secret_key::{NewSecretKey, SecretKeyChanges};
+use domain::text::{Description, Name};
+use maud::html;
+use serde::Deserialize;
+
+use super::form::SignedForm;
+use super::kind::Kind;
+use super::layout::{self, FieldErrors, page};
+use super::service_account::{Extra, Revealed, parse_ids, render};
+use super::session::Session;
+use web::error::ApiError;
+use web::state::AppState;
+
+/// The account, service account and kind of key a path names.
+fn place(account: &str, sa: &str, kind: &str) -> Result<(AccountId, ServiceAccountId, Kind), ApiError> {
+    let (account, sa) = parse_ids(account, sa)?;
+    Ok((account, sa, Kind::parse(kind)?))
+}
+
+/// The new-key form.
+#[derive(Debug, Deserialize)]
+pub(crate) struct CreateKey {
+    name: String,
+    #[serde(default)]
+    scopes: String,
+    #[serde(default)]
+    ttl_days: String,
+}
+
+impl CreateKey {
+    fn parse(&self) -> Result<(Name, Scopes, Expiry), ApiError> {
+        let name = Name::parse(self.name.trim(), "name")?;
+        let scopes: Vec<&str> = self.scopes.split([' ', ',', '\n']).filter(|s| !s.is_empty()).collect();
+        let scopes = Scopes::parse(&scopes, "scopes")?;
+        let ttl = match self.ttl_days.trim() {
+            "" => None,
+            days => match days.parse::<i64>() {
+                Ok(d) if (1..=3660).contains(&d) => Some(d * 86_400),
+                _ => return Err(ApiError::validation("ttl_days", "must be a whole number of days from 1 to 3660")),
+            },
+        };
+        Ok((name, scopes, Expiry::parse(None, ttl)?))
+    }
+}
+
+/// Creates a key and shows its secret, once.
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    Path((account, sa, kind)): Path<(String, String, String)>,
+    form: SignedForm<CreateKey>,
+) -> Response {
+    let SignedForm { session, fields } = form;
+    let (account, sa, kind) = match place(&account, &sa, &kind) {
+        Ok(place) => place,
+        Err(e) => return layout::error_page(Some(&session), &e),
+    };
+    let p = session.principal.clone();
+    let created = async {
+        let (name, scopes, expiry) = fields.parse()?;
+        state
+            .run(move |kw| -> Result<(String, SecretString), domain::Error> {
+                Ok(match kind {
+                    Kind::Api => {
+                        let new =
+                            NewApiKey { name, description: Description::default(), scopes, expiry, retrievable: false };
+                        let issued = kw.create_api_key(&p, account, sa, new)?;
+                        (issued.key.name.into(), issued.secret)
+                    }
+                    Kind::Secret => {
+                        let issued = kw.create_secret_key(&p, account, sa, NewSecretKey { name, scopes, expiry })?;
+                        (issued.key.name.into(), issued.secret)
+                    }
+                })
+            })
+            .await
+    }
+    .await;
+    match created {
+        Ok((name, secret)) => {
+            let extra = Extra { revealed: Some(Revealed { kind, name, secret }), ..Extra::default() };
+            render(&state, &session, account, sa, extra, StatusCode::CREATED).await
+        }
+        Err(e) => form_problem(&state, &session, account, sa, kind, &e).await,
+    }
+}
+
+/// A refused form: shown next to its field on the service account's page (422), unless the
+/// problem ends the request (not found, storage down).
+async fn form_problem(
+    state: &AppState,
+    session: &Session,
+    account: AccountId,
+    sa: ServiceAccountId,
+    kind: Kind,
+    e: &ApiError,
+) -> Response {
+    if !e.status().is_client_error() || e.status() == StatusCode::NOT_FOUND {
+        return layout::error_page(Some(session), e);
+    }
+    let extra = Extra { errors: FieldErrors::from_api(kind.form(), e), ..Extra::default() };
+    render(state, session, account, sa, extra, StatusCode::UNPROCESSABLE_ENTITY).await
+}
+
+/// The fields of an action's form: only rotation has one.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Action {
+    #[serde(default)]
+    retain_period_seconds: Option<String>,
+}
+
+/// Asks before deleting: `GET .../{kind}/{key}/delete`.
+pub(crate) async fn confirm(
+    State(state): State<AppState>,
+    session: Session,
+    Path((account, sa, kind, key, action)): Path<(String, String, String, String, String)>,
+) -> Response {
+    let (account, sa, kind) = match place(&account, &sa, &kind) {
+        Ok(ids) if action == "delete" => ids,
+        Ok(_) => return layout::error_page(Some(&session), &ApiError::no_route()),
+        Err(e) => return layout::error_page(Some(&session), &e),
+    };
+    let p = session.principal.clone();
+    let key_text = key.clone();
+    let name = state
+        .run(move |kw| -> Result<String, domain::Error> {
+            Ok(match kind {
+                Kind::Api => {
+                    kw.get_api_key(&p, account, sa, &KeyRef::Id(ApiKeyId::parse(&key_text, "key")?))?.name.into()
+                }
+                Kind::Secret => kw.get_secret_key(&p, account, sa, SecretKeyId::parse(&key_text, "key")?)?.name.into(),
+            })
+        })
+        .await;
+    let name = match name {
+        Ok(name) => name,
+        Err(e) => return layout::error_page(Some(&session), &e),
+    };
+    let base = format!("/console/accounts/{account}/service-accounts/{sa}");
+    let body = html! {
+        section.card.narrow {
+            h1 { "Delete " (kind.singular()) " “" (name) "”?" }
+            p { "Anything still using it will be refused at once. This cannot be undone; disabling is the reversible choice." }
+            form method="post" action=(format!("{base}/{}/{key}/delete", kind.segment())) {
+                input type="hidden" name="csrf" value=(session.csrf);
+                div.actions {
+                    button.danger type="submit" { "Delete it" }
+                    a.button href=(base) { "Keep it" }
+                }
+            }
+        }
+    };
+    page("Delete a key", Some(&session), body).into_response()
+}
+
+/// What an action produced.
+enum Outcome {
+    /// A rotation: the new secret.
+    Rotated(String, SecretString),
+    /// Anything else: which notice to show.
+    Done(&'static str),
+}
+
+/// Carries out `rotate`, `disable`, `enable` or `delete` on one key.
+pub(crate) async fn act(
+    State(state): State<AppState>,
+    Path((account, sa, kind, key, action)): Path<(String, String, String, String, String)>,
+    form: SignedForm<Action>,
+) -> Response {
+    let SignedForm { session, fields } = form;
+    let (account, sa, kind) = match place(&account, &sa, &kind) {
+        Ok(place) => place,
+        Err(e) => return layout::error_page(Some(&session), &e),
+    };
+    let p = session.principal.clone();
+    let done = async {
+        let retain = match fields.retain_period_seconds.as_deref().map(str::trim) {
+            None | Some("") => RetainPeriod::parse(0, "retain_period_seconds")?,
+            Some(s) => RetainPeriod::parse(
+                s.parse().map_err(|_| ApiError::validation("retain_period_seconds", "must be a whole number"))?,
+                "retain_period_seconds",
+            )?,
+        };
+        let target = match kind {
+            Kind::Api => Target::Api(ApiKeyId::parse(&key, "key")?),
+            Kind::Secret => Target::Secret(SecretKeyId::parse(&key, "key")?),
+        };
+        let action = action.clone();
+        state.run(move |kw| target.apply(kw, &p, account, sa, &action, retain)).await
+    }
+    .await;
+    let base = format!("/console/accounts/{account}/service-accounts/{sa}");
+    match done {
+        Ok(Outcome::Rotated(name, secret)) => {
+            let extra = Extra { revealed: Some(Revealed { kind, name, secret }), ..Extra::default() };
+            render(&state, &session, account, sa, extra, StatusCode::OK).await
+        }
+        Ok(Outcome::Done(what)) => Redirect::to(&format!("{base}?done={what}#{}", kind.segment())).into_response(),
+        Err(e) => form_problem(&state, &session, account, sa, kind, &e).await,
+    }
+}
+
+/// The key an action is for.
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    Api(ApiKeyId),
+    Secret(SecretKeyId),
+}
+
+impl Target {
+    fn apply(
+        self,
+        kw: &domain::service::Keyward,
+        p: &domain::principal::Principal,
+        account: AccountId,
+        sa: ServiceAccountId,
+        action: &str,
+        retain: RetainPeriod,
+    ) -> Result<Outcome, domain::Error> {
+        let active = |on: bool| ApiKeyChanges { active: Some(on), ..ApiKeyChanges::default() };
+        let secret_active = |on: bool| SecretKeyChanges { active: Some(on), ..SecretKeyChanges::default() };
+        Ok(match (self, action) {
+            (Target::Api(id), "rotate") => {
+                let issued = kw.rotate_api_key(p, account, sa, &KeyRef::Id(id), retain)?;
+                Outcome::Rotated(issued.key.name.into(), issued.secret)
+            }
+            (Target::Secret(id), "rotate") => {
+                let issued = kw.rotate_secret_key(p, account, sa, id, retain)?;
+                Outcome::Rotated(issued.key.name.into(), issued.secret)
+            }
+            (Target::Api(id), "disable" | "enable") => {
+                kw.update_api_key(p, account, sa, &KeyRef::Id(id), active(action == "enable"))?;
+                Outcome::Done(if action == "enable" { "enabled" } else { "disabled" })
+            }
+            (Target::Secret(id), "disable" | "enable") => {
+                kw.update_secret_key(p, account, sa, id, secret_active(action == "enable"))?;
+                Outcome::Done(if action == "enable" { "enabled" } else { "disabled" })
+            }
+            (Target::Api(id), "delete") => {
+                kw.delete_api_key(p, account, sa, &KeyRef::Id(id))?;
+                Outcome::Done("deleted")
+            }
+            (Target::Secret(id), "delete") => {
+                kw.delete_secret_key(p, account, sa, id)?;
+                Outcome::Done("deleted")
+            }
+            _ => return Err(domain::Error::NotFound(domain::error::Entity::ApiKey)),
+        })
+    }
+}
