@@ -5,13 +5,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use domain::account::{Account, AccountChanges, NewAccount};
-use domain::id::AccountId;
 use domain::text::Name;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use web::error::{ApiResult, Problem};
-use web::extract::{ApiJson, ApiPath, ApiQuery, Caller};
+use web::extract::{AccountPath, ApiJson, ApiQuery, Caller};
 use web::list::{list_body, next_cursor, page_request};
 use web::state::AppState;
 
@@ -74,10 +73,6 @@ pub struct AccountListParams {
     pub cursor: Option<String>,
 }
 
-fn account_id(raw: &str) -> ApiResult<AccountId> {
-    Ok(AccountId::parse(raw, "account_id")?)
-}
-
 /// Creates an account. System administrators only.
 #[utoipa::path(post, path = "/v1/accounts", tag = "accounts", request_body = CreateAccount,
     security(("bearer" = [])),
@@ -111,33 +106,33 @@ pub async fn list_accounts(
 
 /// One account: the caller's own, or any for a system administrator.
 #[utoipa::path(get, path = "/v1/accounts/{account_id}", tag = "accounts",
-    params(("account_id" = web::schema::Id, Path, description = "The account's id")),
+    params(AccountPath),
     security(("bearer" = [])),
     responses((status = 200, body = AccountBody), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-#[tracing::instrument(skip_all, fields(account_id = %raw))]
+#[tracing::instrument(skip_all, fields(account_id = %path.account_id))]
 pub async fn get_account(
     State(state): State<AppState>,
     Caller(p): Caller,
-    ApiPath(raw): ApiPath<String>,
+    path: AccountPath,
 ) -> ApiResult<Json<AccountBody>> {
-    let id = account_id(&raw)?;
+    let id = path.account_id;
     let account = state.run(move |kw| kw.get_account(&p, id)).await?;
     Ok(Json(account.into()))
 }
 
 /// Renames an account. Needs `account:admin` in it.
 #[utoipa::path(patch, path = "/v1/accounts/{account_id}", tag = "accounts", request_body = UpdateAccount,
-    params(("account_id" = web::schema::Id, Path, description = "The account's id")),
+    params(AccountPath),
     security(("bearer" = [])),
     responses((status = 200, body = AccountBody), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-#[tracing::instrument(skip_all, fields(account_id = %raw))]
+#[tracing::instrument(skip_all, fields(account_id = %path.account_id))]
 pub async fn update_account(
     State(state): State<AppState>,
     Caller(p): Caller,
-    ApiPath(raw): ApiPath<String>,
+    path: AccountPath,
     ApiJson(body): ApiJson<UpdateAccount>,
 ) -> ApiResult<Json<AccountBody>> {
-    let id = account_id(&raw)?;
+    let id = path.account_id;
     let account = state.run(move |kw| kw.update_account(&p, id, AccountChanges { name: body.name })).await?;
     Ok(Json(account.into()))
 }
@@ -145,16 +140,16 @@ pub async fn update_account(
 /// Deletes an account with all its service accounts and credentials. System administrators only;
 /// the system account cannot be deleted. Its audit events are kept.
 #[utoipa::path(delete, path = "/v1/accounts/{account_id}", tag = "accounts",
-    params(("account_id" = web::schema::Id, Path, description = "The account's id")),
+    params(AccountPath),
     security(("bearer" = [])),
     responses((status = 204), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-#[tracing::instrument(skip_all, fields(account_id = %raw))]
+#[tracing::instrument(skip_all, fields(account_id = %path.account_id))]
 pub async fn delete_account(
     State(state): State<AppState>,
     Caller(p): Caller,
-    ApiPath(raw): ApiPath<String>,
+    path: AccountPath,
 ) -> ApiResult<StatusCode> {
-    let id = account_id(&raw)?;
+    let id = path.account_id;
     state.run(move |kw| kw.delete_account(&p, id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

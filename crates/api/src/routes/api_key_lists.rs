@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use domain::TimeBound;
-use domain::id::{AccountId, ServiceAccountId};
+use domain::id::ServiceAccountId;
 use domain::page::Direction;
 use domain::repository::{ApiKeyQuery, ApiKeySort};
 use domain::scope::Scope;
@@ -15,10 +15,10 @@ use serde::Deserialize;
 use serde_json::Value;
 use utoipa::IntoParams;
 
-use super::api_keys::{ApiKeyBody, ApiKeyList, FIELDS, KEY_BYTES, ids};
+use super::api_keys::{ApiKeyBody, ApiKeyList, FIELDS, KEY_BYTES};
 use web::answer::JsonAnswer;
 use web::error::{ApiError, ApiResult, Problem};
-use web::extract::{ApiPath, ApiQuery, Caller};
+use web::extract::{AccountPath, ApiQuery, Caller, ServiceAccountPath};
 use web::list::{next_cursor, page_request, parse_bool};
 use web::state::AppState;
 
@@ -176,43 +176,38 @@ async fn answer(
 
 /// Lists the keys of a service account, expired ones included, with filters and sort.
 #[utoipa::path(get, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/api-keys", tag = "api keys",
-    params(("account_id" = web::schema::Id, Path, description = "The account's id"),
-           ("service_account_id" = web::schema::Id, Path, description = "The service account's id"), ApiKeyListParams),
+    params(ServiceAccountPath, ApiKeyListParams),
     security(("bearer" = [])),
     responses((status = 200, body = ApiKeyList, description = "With `fields=`, each item holds only the fields asked for."),
               (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-#[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]
+#[tracing::instrument(skip_all, fields(account_id = %path.account_id, service_account_id = %path.service_account_id))]
 pub async fn list_api_keys(
     State(state): State<AppState>,
     Caller(p): Caller,
-    ApiPath(path): ApiPath<(String, String)>,
+    path: ServiceAccountPath,
     ApiQuery(q): ApiQuery<ApiKeyListParams>,
 ) -> ApiResult<Response> {
-    let (account, sa) = ids(&path.0, &path.1)?;
+    let (account, sa) = (path.account_id, path.service_account_id);
     let asked =
         q.service_account_id.as_deref().map(|s| ServiceAccountId::parse(s, "service_account_id")).transpose()?;
-    let request = parse(&state, format!("/v1/accounts/{account}/service-accounts/{sa}/api-keys"), q, None)?;
-    if asked.is_some_and(|asked| asked != sa) {
-        // Filters combine with AND: another service account's keys are not in this one's list.
-        return Ok(Json(serde_json::json!({"items": [], "next_cursor": null})).into_response());
-    }
+    let request = parse(&state, format!("/v1/accounts/{account}/service-accounts/{sa}/api-keys"), q, asked)?;
     answer(&state, request, move |kw, query| kw.list_api_keys(&p, account, sa, query)).await
 }
 
 /// Lists the keys of a whole account, with filters and sort.
 #[utoipa::path(get, path = "/v1/accounts/{account_id}/api-keys", tag = "api keys",
-    params(("account_id" = web::schema::Id, Path, description = "The account's id"), ApiKeyListParams),
+    params(AccountPath, ApiKeyListParams),
     security(("bearer" = [])),
     responses((status = 200, body = ApiKeyList, description = "With `fields=`, each item holds only the fields asked for."),
               (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-#[tracing::instrument(skip_all, fields(account_id = %account))]
+#[tracing::instrument(skip_all, fields(account_id = %path.account_id))]
 pub async fn list_account_api_keys(
     State(state): State<AppState>,
     Caller(p): Caller,
-    ApiPath(account): ApiPath<String>,
+    path: AccountPath,
     ApiQuery(q): ApiQuery<ApiKeyListParams>,
 ) -> ApiResult<Response> {
-    let account = AccountId::parse(&account, "account_id")?;
+    let account = path.account_id;
     let sa = q.service_account_id.as_deref().map(|s| ServiceAccountId::parse(s, "service_account_id")).transpose()?;
     let request = parse(&state, format!("/v1/accounts/{account}/api-keys"), q, sa)?;
     answer(&state, request, move |kw, query| kw.list_account_api_keys(&p, account, query)).await

@@ -10,7 +10,6 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use domain::api_key::{ApiKey, ApiKeyChanges, Expiry, KeyState, NewApiKey, RetainPeriod};
 use domain::id::{AccountId, ApiKeyId, ServiceAccountId};
-use domain::repository::KeyRef;
 use domain::scope::Scopes;
 use domain::service::IssuedApiKey;
 use domain::text::{Description, Name};
@@ -19,7 +18,7 @@ use utoipa::ToSchema;
 
 use web::answer::{self, JsonAnswer};
 use web::error::{ApiResult, Problem};
-use web::extract::{ApiJson, ApiPath, Caller};
+use web::extract::{ApiJson, ApiKeyPath, Caller, ServiceAccountPath};
 use web::list::list_body;
 use web::state::AppState;
 
@@ -150,30 +149,20 @@ pub struct CreateApiKey {
     pub ttl_seconds: Option<i64>,
 }
 
-pub(crate) fn ids(account: &str, sa: &str) -> ApiResult<(AccountId, ServiceAccountId)> {
-    Ok((AccountId::parse(account, "account_id")?, ServiceAccountId::parse(sa, "service_account_id")?))
-}
-
-/// A key named in a path: a UUID is an id, anything else a name.
-pub(crate) fn key_ref(raw: &str) -> ApiResult<KeyRef> {
-    Ok(KeyRef::parse(raw, "key_id_or_name")?)
-}
-
 /// Creates an API key. The response holds the secret, once.
 #[utoipa::path(post, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/api-keys", tag = "api keys",
     request_body = CreateApiKey,
-    params(("account_id" = web::schema::Id, Path, description = "The account's id"),
-           ("service_account_id" = web::schema::Id, Path, description = "The service account's id")),
+    params(ServiceAccountPath),
     security(("bearer" = [])),
     responses((status = 201, body = IssuedApiKeyBody), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-#[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]
+#[tracing::instrument(skip_all, fields(account_id = %path.account_id, service_account_id = %path.service_account_id))]
 pub async fn create_api_key(
     State(state): State<AppState>,
     Caller(p): Caller,
-    ApiPath(path): ApiPath<(String, String)>,
+    path: ServiceAccountPath,
     ApiJson(body): ApiJson<CreateApiKey>,
 ) -> ApiResult<(StatusCode, Json<IssuedApiKeyBody>)> {
-    let (account, sa) = ids(&path.0, &path.1)?;
+    let (account, sa) = (path.account_id, path.service_account_id);
     let expiry = Expiry::parse(body.expires_at, body.ttl_seconds)?;
     let new =
         NewApiKey { name: body.name, description: body.description, scopes: body.scopes, expiry, retrievable: false };
@@ -186,19 +175,13 @@ pub async fn create_api_key(
 /// One key, by id or by name.
 #[utoipa::path(get, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/api-keys/{key_id_or_name}",
     tag = "api keys",
-    params(("account_id" = web::schema::Id, Path, description = "The account's id"),
-           ("service_account_id" = web::schema::Id, Path, description = "The service account's id"),
-           ("key_id_or_name" = web::schema::IdOrName, Path, description = "The key's id, or its name")),
+    params(ApiKeyPath),
     security(("bearer" = [])),
     responses((status = 200, body = ApiKeyBody), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-#[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]
-pub async fn get_api_key(
-    State(state): State<AppState>,
-    Caller(p): Caller,
-    ApiPath(path): ApiPath<(String, String, String)>,
-) -> ApiResult<Response> {
-    let (account, sa) = ids(&path.0, &path.1)?;
-    let key = key_ref(&path.2)?;
+#[tracing::instrument(skip_all, fields(account_id = %path.account_id, service_account_id = %path.service_account_id))]
+pub async fn get_api_key(State(state): State<AppState>, Caller(p): Caller, path: ApiKeyPath) -> ApiResult<Response> {
+    let (account, sa) = (path.account_id, path.service_account_id);
+    let key = path.key_id_or_name;
     // A key by id is answered from the authentication cache when it is there, on the event loop.
     if let Some(found) = state.keyward().get_api_key_from_memory(&p, account, sa, &key) {
         return Ok(JsonAnswer::new(ApiKeyBody::new(found?, state.keyward().now()), KEY_BYTES).into_response());
@@ -242,20 +225,18 @@ pub struct RotateCredential {
 /// Changes a key's name, description, state, scopes or expiry.
 #[utoipa::path(patch, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/api-keys/{key_id_or_name}",
     tag = "api keys", request_body = UpdateApiKey,
-    params(("account_id" = web::schema::Id, Path, description = "The account's id"),
-           ("service_account_id" = web::schema::Id, Path, description = "The service account's id"),
-           ("key_id_or_name" = web::schema::IdOrName, Path, description = "The key's id, or its name")),
+    params(ApiKeyPath),
     security(("bearer" = [])),
     responses((status = 200, body = ApiKeyBody), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-#[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]
+#[tracing::instrument(skip_all, fields(account_id = %path.account_id, service_account_id = %path.service_account_id))]
 pub async fn update_api_key(
     State(state): State<AppState>,
     Caller(p): Caller,
-    ApiPath(path): ApiPath<(String, String, String)>,
+    path: ApiKeyPath,
     ApiJson(body): ApiJson<UpdateApiKey>,
 ) -> ApiResult<Json<ApiKeyBody>> {
-    let (account, sa) = ids(&path.0, &path.1)?;
-    let key = key_ref(&path.2)?;
+    let (account, sa) = (path.account_id, path.service_account_id);
+    let key = path.key_id_or_name;
     let changes = ApiKeyChanges {
         name: body.name,
         description: body.description,
@@ -271,20 +252,18 @@ pub async fn update_api_key(
 /// Gives a key a new secret, returned once; the old secret keeps working for the retain period.
 #[utoipa::path(post, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/api-keys/{key_id_or_name}/rotate",
     tag = "api keys", request_body = RotateCredential,
-    params(("account_id" = web::schema::Id, Path, description = "The account's id"),
-           ("service_account_id" = web::schema::Id, Path, description = "The service account's id"),
-           ("key_id_or_name" = web::schema::IdOrName, Path, description = "The key's id, or its name")),
+    params(ApiKeyPath),
     security(("bearer" = [])),
     responses((status = 200, body = IssuedApiKeyBody), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-#[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]
+#[tracing::instrument(skip_all, fields(account_id = %path.account_id, service_account_id = %path.service_account_id))]
 pub async fn rotate_api_key(
     State(state): State<AppState>,
     Caller(p): Caller,
-    ApiPath(path): ApiPath<(String, String, String)>,
+    path: ApiKeyPath,
     ApiJson(body): ApiJson<RotateCredential>,
 ) -> ApiResult<Json<IssuedApiKeyBody>> {
-    let (account, sa) = ids(&path.0, &path.1)?;
-    let key = key_ref(&path.2)?;
+    let (account, sa) = (path.account_id, path.service_account_id);
+    let key = path.key_id_or_name;
     let retain = RetainPeriod::parse(body.retain_period_seconds, "retain_period_seconds")?;
     let (IssuedApiKey { key, secret }, now) =
         state.run(move |kw| kw.rotate_api_key(&p, account, sa, &key, retain).map(|i| (i, kw.now()))).await?;
@@ -294,19 +273,17 @@ pub async fn rotate_api_key(
 /// Deletes a key. A caller cannot delete the key it is using.
 #[utoipa::path(delete, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/api-keys/{key_id_or_name}",
     tag = "api keys",
-    params(("account_id" = web::schema::Id, Path, description = "The account's id"),
-           ("service_account_id" = web::schema::Id, Path, description = "The service account's id"),
-           ("key_id_or_name" = web::schema::IdOrName, Path, description = "The key's id, or its name")),
+    params(ApiKeyPath),
     security(("bearer" = [])),
     responses((status = 204), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-#[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]
+#[tracing::instrument(skip_all, fields(account_id = %path.account_id, service_account_id = %path.service_account_id))]
 pub async fn delete_api_key(
     State(state): State<AppState>,
     Caller(p): Caller,
-    ApiPath(path): ApiPath<(String, String, String)>,
+    path: ApiKeyPath,
 ) -> ApiResult<StatusCode> {
-    let (account, sa) = ids(&path.0, &path.1)?;
-    let key = key_ref(&path.2)?;
+    let (account, sa) = (path.account_id, path.service_account_id);
+    let key = path.key_id_or_name;
     state.run(move |kw| kw.delete_api_key(&p, account, sa, &key)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

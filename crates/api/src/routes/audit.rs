@@ -5,12 +5,11 @@ use axum::extract::State;
 use chrono::{DateTime, Utc};
 use domain::audit::{AuditEvent, Outcome};
 use domain::audit_filter::AuditFilter;
-use domain::id::AccountId;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use web::error::{ApiResult, Problem};
-use web::extract::{ApiPath, ApiQuery, Caller};
+use web::extract::{AccountPath, ApiQuery, Caller};
 use web::list::{list_body, next_cursor, page_request};
 use web::state::AppState;
 
@@ -82,17 +81,17 @@ pub struct AuditListParams {
 
 /// Lists the audit events of an account, newest first. Needs `audit:read`.
 #[utoipa::path(get, path = "/v1/accounts/{account_id}/audit-events", tag = "audit",
-    params(("account_id" = web::schema::Id, Path, description = "The account's id"), AuditListParams),
+    params(AccountPath, AuditListParams),
     security(("bearer" = [])),
     responses((status = 200, body = AuditEventList), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-#[tracing::instrument(skip_all, fields(account_id = %account))]
+#[tracing::instrument(skip_all, fields(account_id = %path.account_id))]
 pub async fn list_audit_events(
     State(state): State<AppState>,
     Caller(p): Caller,
-    ApiPath(account): ApiPath<String>,
+    path: AccountPath,
     ApiQuery(q): ApiQuery<AuditListParams>,
 ) -> ApiResult<Json<AuditEventList>> {
-    let account = AccountId::parse(&account, "account_id")?;
+    let account = path.account_id;
     let filter = AuditFilter::parse(q.action.as_deref(), q.actor, q.target, q.from.as_deref(), q.to.as_deref())?;
     let list = format!(
         "/v1/accounts/{account}/audit-events?action={:?}&actor={:?}&target={:?}&from={:?}&to={:?}",

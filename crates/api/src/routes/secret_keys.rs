@@ -5,7 +5,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use domain::api_key::{Expiry, KeyState, RetainPeriod};
-use domain::id::SecretKeyId;
 use domain::scope::Scopes;
 use domain::secret_key::{NewSecretKey, SecretKey, SecretKeyChanges};
 use domain::service::IssuedSecretKey;
@@ -13,9 +12,9 @@ use domain::text::Name;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::api_keys::{RotateCredential, ids};
+use super::api_keys::RotateCredential;
 use web::error::{ApiResult, Problem};
-use web::extract::{ApiJson, ApiPath, ApiQuery, Caller};
+use web::extract::{ApiJson, ApiQuery, Caller, SecretKeyPath, ServiceAccountPath};
 use web::list::{list_body, next_cursor, page_request};
 use web::state::AppState;
 
@@ -137,25 +136,20 @@ pub struct SecretKeyListParams {
     pub cursor: Option<String>,
 }
 
-fn key_id(raw: &str) -> ApiResult<SecretKeyId> {
-    Ok(SecretKeyId::parse(raw, "key_id")?)
-}
-
 /// Creates a secret key. The response holds the secret, once.
 #[utoipa::path(post, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/secret-keys", tag = "secret keys",
     request_body = CreateSecretKey,
-    params(("account_id" = web::schema::Id, Path, description = "The account's id"),
-           ("service_account_id" = web::schema::Id, Path, description = "The service account's id")),
+    params(ServiceAccountPath),
     security(("bearer" = [])),
     responses((status = 201, body = IssuedSecretKeyBody), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-#[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]
+#[tracing::instrument(skip_all, fields(account_id = %path.account_id, service_account_id = %path.service_account_id))]
 pub async fn create_secret_key(
     State(state): State<AppState>,
     Caller(p): Caller,
-    ApiPath(path): ApiPath<(String, String)>,
+    path: ServiceAccountPath,
     ApiJson(body): ApiJson<CreateSecretKey>,
 ) -> ApiResult<(StatusCode, Json<IssuedSecretKeyBody>)> {
-    let (account, sa) = ids(&path.0, &path.1)?;
+    let (account, sa) = (path.account_id, path.service_account_id);
     let expiry = Expiry::parse(body.expires_at, body.ttl_seconds)?;
     let new = NewSecretKey { name: body.name, scopes: body.scopes, expiry };
     let (issued, now) = state.run(move |kw| kw.create_secret_key(&p, account, sa, new).map(|i| (i, kw.now()))).await?;
@@ -164,18 +158,17 @@ pub async fn create_secret_key(
 
 /// Lists the secret keys of a service account, expired ones included.
 #[utoipa::path(get, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/secret-keys", tag = "secret keys",
-    params(("account_id" = web::schema::Id, Path, description = "The account's id"),
-           ("service_account_id" = web::schema::Id, Path, description = "The service account's id"), SecretKeyListParams),
+    params(ServiceAccountPath, SecretKeyListParams),
     security(("bearer" = [])),
     responses((status = 200, body = SecretKeyList), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-#[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]
+#[tracing::instrument(skip_all, fields(account_id = %path.account_id, service_account_id = %path.service_account_id))]
 pub async fn list_secret_keys(
     State(state): State<AppState>,
     Caller(p): Caller,
-    ApiPath(path): ApiPath<(String, String)>,
+    path: ServiceAccountPath,
     ApiQuery(q): ApiQuery<SecretKeyListParams>,
 ) -> ApiResult<Json<SecretKeyList>> {
-    let (account, sa) = ids(&path.0, &path.1)?;
+    let (account, sa) = (path.account_id, path.service_account_id);
     let list = format!("/v1/accounts/{account}/service-accounts/{sa}/secret-keys");
     let page = page_request(&state, &list, q.limit.as_deref(), q.cursor.as_deref())?;
     let (result, now) = state.run(move |kw| kw.list_secret_keys(&p, account, sa, &page).map(|r| (r, kw.now()))).await?;
@@ -189,19 +182,17 @@ pub async fn list_secret_keys(
 /// One secret key.
 #[utoipa::path(get, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/secret-keys/{key_id}",
     tag = "secret keys",
-    params(("account_id" = web::schema::Id, Path, description = "The account's id"),
-           ("service_account_id" = web::schema::Id, Path, description = "The service account's id"),
-           ("key_id" = web::schema::Id, Path, description = "The key's id")),
+    params(SecretKeyPath),
     security(("bearer" = [])),
     responses((status = 200, body = SecretKeyBody), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-#[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]
+#[tracing::instrument(skip_all, fields(account_id = %path.account_id, service_account_id = %path.service_account_id))]
 pub async fn get_secret_key(
     State(state): State<AppState>,
     Caller(p): Caller,
-    ApiPath(path): ApiPath<(String, String, String)>,
+    path: SecretKeyPath,
 ) -> ApiResult<Json<SecretKeyBody>> {
-    let (account, sa) = ids(&path.0, &path.1)?;
-    let id = key_id(&path.2)?;
+    let (account, sa) = (path.account_id, path.service_account_id);
+    let id = path.key_id;
     if let Some(found) = state.keyward().get_secret_key_from_memory(&p, account, sa, id) {
         return Ok(Json(SecretKeyBody::new(found?, state.keyward().now())));
     }
@@ -212,20 +203,18 @@ pub async fn get_secret_key(
 /// Changes a secret key's name, state, scopes or expiry.
 #[utoipa::path(patch, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/secret-keys/{key_id}",
     tag = "secret keys", request_body = UpdateSecretKey,
-    params(("account_id" = web::schema::Id, Path, description = "The account's id"),
-           ("service_account_id" = web::schema::Id, Path, description = "The service account's id"),
-           ("key_id" = web::schema::Id, Path, description = "The key's id")),
+    params(SecretKeyPath),
     security(("bearer" = [])),
     responses((status = 200, body = SecretKeyBody), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-#[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]
+#[tracing::instrument(skip_all, fields(account_id = %path.account_id, service_account_id = %path.service_account_id))]
 pub async fn update_secret_key(
     State(state): State<AppState>,
     Caller(p): Caller,
-    ApiPath(path): ApiPath<(String, String, String)>,
+    path: SecretKeyPath,
     ApiJson(body): ApiJson<UpdateSecretKey>,
 ) -> ApiResult<Json<SecretKeyBody>> {
-    let (account, sa) = ids(&path.0, &path.1)?;
-    let id = key_id(&path.2)?;
+    let (account, sa) = (path.account_id, path.service_account_id);
+    let id = path.key_id;
     let changes =
         SecretKeyChanges { name: body.name, active: body.active, scopes: body.scopes, expires_at: body.expires_at };
     let (key, now) =
@@ -236,20 +225,18 @@ pub async fn update_secret_key(
 /// Gives a secret key a new secret, returned once; the old one keeps working for the retain period.
 #[utoipa::path(post, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/secret-keys/{key_id}/rotate",
     tag = "secret keys", request_body = RotateCredential,
-    params(("account_id" = web::schema::Id, Path, description = "The account's id"),
-           ("service_account_id" = web::schema::Id, Path, description = "The service account's id"),
-           ("key_id" = web::schema::Id, Path, description = "The key's id")),
+    params(SecretKeyPath),
     security(("bearer" = [])),
     responses((status = 200, body = IssuedSecretKeyBody), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-#[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]
+#[tracing::instrument(skip_all, fields(account_id = %path.account_id, service_account_id = %path.service_account_id))]
 pub async fn rotate_secret_key(
     State(state): State<AppState>,
     Caller(p): Caller,
-    ApiPath(path): ApiPath<(String, String, String)>,
+    path: SecretKeyPath,
     ApiJson(body): ApiJson<RotateCredential>,
 ) -> ApiResult<Json<IssuedSecretKeyBody>> {
-    let (account, sa) = ids(&path.0, &path.1)?;
-    let id = key_id(&path.2)?;
+    let (account, sa) = (path.account_id, path.service_account_id);
+    let id = path.key_id;
     let retain = RetainPeriod::parse(body.retain_period_seconds, "retain_period_seconds")?;
     let (issued, now) =
         state.run(move |kw| kw.rotate_secret_key(&p, account, sa, id, retain).map(|i| (i, kw.now()))).await?;
@@ -288,20 +275,18 @@ pub struct JwtBody {
 /// `Bearer` on this API. Needs `secret-keys:write`, since the token is as good as the secret.
 #[utoipa::path(post, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/secret-keys/{key_id}/jwt",
     tag = "secret keys", request_body = IssueJwt,
-    params(("account_id" = web::schema::Id, Path, description = "The account's id"),
-           ("service_account_id" = web::schema::Id, Path, description = "The service account's id"),
-           ("key_id" = web::schema::Id, Path, description = "The key's id")),
+    params(SecretKeyPath),
     security(("bearer" = [])),
     responses((status = 200, body = JwtBody), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-#[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]
+#[tracing::instrument(skip_all, fields(account_id = %path.account_id, service_account_id = %path.service_account_id))]
 pub async fn issue_jwt(
     State(state): State<AppState>,
     Caller(p): Caller,
-    ApiPath(path): ApiPath<(String, String, String)>,
+    path: SecretKeyPath,
     ApiJson(body): ApiJson<IssueJwt>,
 ) -> ApiResult<Json<JwtBody>> {
-    let (account, sa) = ids(&path.0, &path.1)?;
-    let id = key_id(&path.2)?;
+    let (account, sa) = (path.account_id, path.service_account_id);
+    let id = path.key_id;
     let issued =
         state.run(move |kw| kw.issue_secret_key_jwt(&p, account, sa, id, body.scopes, body.ttl_seconds)).await?;
     Ok(Json(JwtBody {
@@ -315,19 +300,17 @@ pub async fn issue_jwt(
 /// Deletes a secret key.
 #[utoipa::path(delete, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/secret-keys/{key_id}",
     tag = "secret keys",
-    params(("account_id" = web::schema::Id, Path, description = "The account's id"),
-           ("service_account_id" = web::schema::Id, Path, description = "The service account's id"),
-           ("key_id" = web::schema::Id, Path, description = "The key's id")),
+    params(SecretKeyPath),
     security(("bearer" = [])),
     responses((status = 204), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-#[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]
+#[tracing::instrument(skip_all, fields(account_id = %path.account_id, service_account_id = %path.service_account_id))]
 pub async fn delete_secret_key(
     State(state): State<AppState>,
     Caller(p): Caller,
-    ApiPath(path): ApiPath<(String, String, String)>,
+    path: SecretKeyPath,
 ) -> ApiResult<StatusCode> {
-    let (account, sa) = ids(&path.0, &path.1)?;
-    let id = key_id(&path.2)?;
+    let (account, sa) = (path.account_id, path.service_account_id);
+    let id = path.key_id;
     state.run(move |kw| kw.delete_secret_key(&p, account, sa, id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

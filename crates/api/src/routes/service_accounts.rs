@@ -6,7 +6,6 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use domain::id::{AccountId, ServiceAccountId};
 use domain::page::Direction;
 use domain::repository::{ServiceAccountQuery, ServiceAccountSort};
 use domain::service_account::{NewServiceAccount, ServiceAccount, ServiceAccountChanges};
@@ -15,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use web::error::{ApiError, ApiResult, Problem};
-use web::extract::{ApiJson, ApiPath, ApiQuery, Caller};
+use web::extract::{AccountPath, ApiJson, ApiQuery, Caller, ServiceAccountPath};
 use web::list::{list_body, next_cursor, page_request, parse_bool};
 use web::state::AppState;
 
@@ -118,10 +117,6 @@ pub struct ServiceAccountListParams {
     pub cursor: Option<String>,
 }
 
-fn ids(account: &str, sa: &str) -> ApiResult<(AccountId, ServiceAccountId)> {
-    Ok((AccountId::parse(account, "account_id")?, ServiceAccountId::parse(sa, "service_account_id")?))
-}
-
 fn parse_sort(sort: Option<&str>) -> ApiResult<(ServiceAccountSort, Direction)> {
     let (direction, field) = match sort {
         None => return Ok(Default::default()),
@@ -138,17 +133,17 @@ fn parse_sort(sort: Option<&str>) -> ApiResult<(ServiceAccountSort, Direction)> 
 /// Creates a service account.
 #[utoipa::path(post, path = "/v1/accounts/{account_id}/service-accounts", tag = "service accounts",
     request_body = CreateServiceAccount,
-    params(("account_id" = web::schema::Id, Path, description = "The account's id")),
+    params(AccountPath),
     security(("bearer" = [])),
     responses((status = 201, body = ServiceAccountBody), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-#[tracing::instrument(skip_all, fields(account_id = %account))]
+#[tracing::instrument(skip_all, fields(account_id = %path.account_id))]
 pub async fn create_service_account(
     State(state): State<AppState>,
     Caller(p): Caller,
-    ApiPath(account): ApiPath<String>,
+    path: AccountPath,
     ApiJson(body): ApiJson<CreateServiceAccount>,
 ) -> ApiResult<(StatusCode, Json<ServiceAccountBody>)> {
-    let account = AccountId::parse(&account, "account_id")?;
+    let account = path.account_id;
     let new = NewServiceAccount {
         name: body.name,
         description: body.description,
@@ -161,17 +156,17 @@ pub async fn create_service_account(
 
 /// Lists service accounts.
 #[utoipa::path(get, path = "/v1/accounts/{account_id}/service-accounts", tag = "service accounts",
-    params(("account_id" = web::schema::Id, Path, description = "The account's id"), ServiceAccountListParams),
+    params(AccountPath, ServiceAccountListParams),
     security(("bearer" = [])),
     responses((status = 200, body = ServiceAccountList), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-#[tracing::instrument(skip_all, fields(account_id = %account))]
+#[tracing::instrument(skip_all, fields(account_id = %path.account_id))]
 pub async fn list_service_accounts(
     State(state): State<AppState>,
     Caller(p): Caller,
-    ApiPath(account): ApiPath<String>,
+    path: AccountPath,
     ApiQuery(q): ApiQuery<ServiceAccountListParams>,
 ) -> ApiResult<Json<ServiceAccountList>> {
-    let account = AccountId::parse(&account, "account_id")?;
+    let account = path.account_id;
     let name = q.name.as_deref().map(|n| Name::parse(n, "name")).transpose()?;
     let active = parse_bool(q.active.as_deref(), "active")?;
     let (sort, direction) = parse_sort(q.sort.as_deref())?;
@@ -188,17 +183,16 @@ pub async fn list_service_accounts(
 
 /// One service account.
 #[utoipa::path(get, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}", tag = "service accounts",
-    params(("account_id" = web::schema::Id, Path, description = "The account's id"),
-           ("service_account_id" = web::schema::Id, Path, description = "The service account's id")),
+    params(ServiceAccountPath),
     security(("bearer" = [])),
     responses((status = 200, body = ServiceAccountBody), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-#[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]
+#[tracing::instrument(skip_all, fields(account_id = %path.account_id, service_account_id = %path.service_account_id))]
 pub async fn get_service_account(
     State(state): State<AppState>,
     Caller(p): Caller,
-    ApiPath(path): ApiPath<(String, String)>,
+    path: ServiceAccountPath,
 ) -> ApiResult<Json<ServiceAccountBody>> {
-    let (account, sa) = ids(&path.0, &path.1)?;
+    let (account, sa) = (path.account_id, path.service_account_id);
     let sa = state.run(move |kw| kw.get_service_account(&p, account, sa)).await?;
     Ok(Json(sa.into()))
 }
@@ -206,18 +200,17 @@ pub async fn get_service_account(
 /// Changes a service account. A caller cannot disable its own service account.
 #[utoipa::path(patch, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}", tag = "service accounts",
     request_body = UpdateServiceAccount,
-    params(("account_id" = web::schema::Id, Path, description = "The account's id"),
-           ("service_account_id" = web::schema::Id, Path, description = "The service account's id")),
+    params(ServiceAccountPath),
     security(("bearer" = [])),
     responses((status = 200, body = ServiceAccountBody), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-#[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]
+#[tracing::instrument(skip_all, fields(account_id = %path.account_id, service_account_id = %path.service_account_id))]
 pub async fn update_service_account(
     State(state): State<AppState>,
     Caller(p): Caller,
-    ApiPath(path): ApiPath<(String, String)>,
+    path: ServiceAccountPath,
     ApiJson(body): ApiJson<UpdateServiceAccount>,
 ) -> ApiResult<Json<ServiceAccountBody>> {
-    let (account, sa) = ids(&path.0, &path.1)?;
+    let (account, sa) = (path.account_id, path.service_account_id);
     let changes = ServiceAccountChanges {
         name: body.name,
         description: body.description,
@@ -230,17 +223,16 @@ pub async fn update_service_account(
 
 /// Deletes a service account and all its credentials. A caller cannot delete its own.
 #[utoipa::path(delete, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}", tag = "service accounts",
-    params(("account_id" = web::schema::Id, Path, description = "The account's id"),
-           ("service_account_id" = web::schema::Id, Path, description = "The service account's id")),
+    params(ServiceAccountPath),
     security(("bearer" = [])),
     responses((status = 204), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-#[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]
+#[tracing::instrument(skip_all, fields(account_id = %path.account_id, service_account_id = %path.service_account_id))]
 pub async fn delete_service_account(
     State(state): State<AppState>,
     Caller(p): Caller,
-    ApiPath(path): ApiPath<(String, String)>,
+    path: ServiceAccountPath,
 ) -> ApiResult<StatusCode> {
-    let (account, sa) = ids(&path.0, &path.1)?;
+    let (account, sa) = (path.account_id, path.service_account_id);
     state.run(move |kw| kw.delete_service_account(&p, account, sa)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

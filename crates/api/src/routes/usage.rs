@@ -9,9 +9,8 @@ use domain::usage::{Granularity, KeyUsage, ServiceAccountUsage, UsageSeries, Usa
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::api_keys::{ids, key_ref};
 use web::error::{ApiError, ApiResult, Problem};
-use web::extract::{ApiPath, ApiQuery, Caller};
+use web::extract::{ApiKeyPath, ApiQuery, Caller, ServiceAccountPath};
 use web::state::AppState;
 
 /// The window of a usage series.
@@ -145,21 +144,19 @@ impl From<ServiceAccountUsage> for ServiceAccountUsageBody {
 /// after the requests they count, and are kept for 90 days unless the operator says otherwise.
 #[utoipa::path(get, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/api-keys/{key_id_or_name}/usage",
     tag = "api keys",
-    params(("account_id" = web::schema::Id, Path, description = "The account's id"),
-           ("service_account_id" = web::schema::Id, Path, description = "The service account's id"),
-           ("key_id_or_name" = web::schema::IdOrName, Path, description = "The key's id, or its name"),
+    params(ApiKeyPath,
            UsageParams),
     security(("bearer" = [])),
     responses((status = 200, body = UsageSeriesBody), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-#[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]
+#[tracing::instrument(skip_all, fields(account_id = %path.account_id, service_account_id = %path.service_account_id))]
 pub async fn api_key_usage(
     State(state): State<AppState>,
     Caller(p): Caller,
-    ApiPath(path): ApiPath<(String, String, String)>,
+    path: ApiKeyPath,
     ApiQuery(params): ApiQuery<UsageParams>,
 ) -> ApiResult<Json<UsageSeriesBody>> {
-    let (account, sa) = ids(&path.0, &path.1)?;
-    let key = key_ref(&path.2)?;
+    let (account, sa) = (path.account_id, path.service_account_id);
+    let key = path.key_id_or_name;
     let window = params.window(state.keyward().now())?;
     let series = state.run(move |kw| kw.api_key_usage(&p, account, sa, &key, window)).await?;
     Ok(Json(series.into()))
@@ -169,19 +166,18 @@ pub async fn api_key_usage(
 /// each key's totals over the window (a key with 0 uses was not used in it).
 #[utoipa::path(get, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/usage",
     tag = "service accounts",
-    params(("account_id" = web::schema::Id, Path, description = "The account's id"),
-           ("service_account_id" = web::schema::Id, Path, description = "The service account's id"),
+    params(ServiceAccountPath,
            UsageParams),
     security(("bearer" = [])),
     responses((status = 200, body = ServiceAccountUsageBody), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-#[tracing::instrument(skip_all, fields(account_id = %path.0, service_account_id = %path.1))]
+#[tracing::instrument(skip_all, fields(account_id = %path.account_id, service_account_id = %path.service_account_id))]
 pub async fn service_account_usage(
     State(state): State<AppState>,
     Caller(p): Caller,
-    ApiPath(path): ApiPath<(String, String)>,
+    path: ServiceAccountPath,
     ApiQuery(params): ApiQuery<UsageParams>,
 ) -> ApiResult<Json<ServiceAccountUsageBody>> {
-    let (account, sa) = ids(&path.0, &path.1)?;
+    let (account, sa) = (path.account_id, path.service_account_id);
     let window = params.window(state.keyward().now())?;
     let usage = state.run(move |kw| kw.service_account_usage(&p, account, sa, window)).await?;
     Ok(Json(usage.into()))

@@ -99,4 +99,26 @@ async fn fields_choose_what_each_item_holds(db: TestDb) {
     assert!(first.body["next_cursor"].is_null(), "one key, one page");
 }
 
-http_tests!(filters_and_sorts_match_what_the_seeds_can_ask, fields_choose_what_each_item_holds);
+/// A service account's list filtered by another service account is empty, but only for a caller
+/// who may read that list at all: the domain decides, after its permission and tenancy checks.
+async fn another_service_accounts_filter_is_checked_before_it_empties_the_list(db: TestDb) {
+    let app = spawn(db).await;
+    let (acct, sa, _, unprivileged) = app.tenant("acme", &["logs:read"]).await;
+    let other = "0190f1c2-7a3b-7c4d-8e5f-0123456789ab";
+    let filtered = format!("/v1/accounts/{acct}/service-accounts/{sa}/api-keys?service_account_id={other}");
+
+    let admin = app.get(&filtered, &app.admin).await;
+    assert_eq!((admin.status, &admin.body), (StatusCode::OK, &json!({"items": [], "next_cursor": null})));
+
+    let refused = app.get(&filtered, &unprivileged).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{:?}", refused.body);
+
+    let missing = format!("/v1/accounts/{acct}/service-accounts/{other}/api-keys?service_account_id={sa}");
+    assert_eq!(app.get(&missing, &app.admin).await.status, StatusCode::NOT_FOUND, "no such service account");
+}
+
+http_tests!(
+    filters_and_sorts_match_what_the_seeds_can_ask,
+    fields_choose_what_each_item_holds,
+    another_service_accounts_filter_is_checked_before_it_empties_the_list
+);

@@ -81,7 +81,8 @@ impl Keyward {
         self.create_api_key(p, account, sa, new)
     }
 
-    /// Lists the keys of one service account.
+    /// Lists the keys of one service account; a `service_account_id` filter naming another one
+    /// gives an empty page.
     pub fn list_api_keys(
         &self,
         p: &Principal,
@@ -90,6 +91,12 @@ impl Keyward {
         query: ApiKeyQuery,
     ) -> Result<Page<ApiKey>, Error> {
         p.require(Permission::ApiKeysRead, account)?;
+        if query.service_account_id.is_some_and(|asked| asked != sa) {
+            // Filters combine with AND: another service account's keys are not in this one's
+            // list, which is empty (if this service account exists at all).
+            self.repo.service_account(account, sa)?;
+            return Ok(Page::empty());
+        }
         let query = ApiKeyQuery { service_account_id: Some(sa), now: self.now(), ..query };
         let page = self.repo.list_api_keys(account, &query)?;
         // A key listed proves its service account exists in this account; only an empty page
