@@ -74,6 +74,8 @@ pub(crate) mod tests {
     use domain::id::{AccountId, ApiKeyId, ServiceAccountId};
     use domain::scope::Scopes;
     use domain::text::{Description, Name};
+    use std::collections::BTreeSet;
+
     use proptest::prelude::*;
     use uuid::Uuid;
 
@@ -132,6 +134,16 @@ pub(crate) mod tests {
         fn a_key_is_written_as_serde_writes_it(body in key_body()) {
             if let Some(body) = body {
                 same_as_serde(&body)?;
+            }
+        }
+
+        #[test]
+        fn the_fields_a_list_may_choose_are_the_fields_serde_writes(body in key_body()) {
+            if let Some(body) = body {
+                let value = serde_json::to_value(&body).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                let written: BTreeSet<&str> = value.as_object().into_iter().flat_map(|o| o.keys()).map(String::as_str).collect();
+                let listed: BTreeSet<&str> = crate::routes::api_keys::FIELDS.iter().copied().collect();
+                prop_assert_eq!(written, listed);
             }
         }
 

@@ -374,7 +374,27 @@ async fn introspection_and_revocation(db: TestDb) {
     assert_eq!(audit.body["items"].as_array().unwrap().len(), 1);
 }
 
+/// Refused for too many failures, the token endpoint still answers RFC 6749's JSON, not a
+/// problem: a standard client reads `error` whatever the status.
+async fn too_many_failures_answer_rfc_6749_json(db: TestDb) {
+    let app = crate::common::spawn_with(db, api::AuthLimits { free: 1, max: 2, ..api::AuthLimits::default() }).await;
+    let c = client(&app, &[]).await;
+    let wrong = Client { secret: format!("{}x", &c.secret[..c.secret.len() - 1]), ..c };
+    let mut last = None;
+    for _ in 0..4 {
+        last = Some(token(&app, &wrong, &[("grant_type", "client_credentials")]).await);
+    }
+    let (status, headers, body) = last.unwrap();
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["error"], "invalid_client", "{body}");
+    assert!(body["error_description"].is_string(), "{body}");
+    assert_eq!(headers["content-type"], "application/json");
+    assert_eq!(headers["cache-control"], "no-store");
+    assert!(headers.contains_key("retry-after"), "{headers:?}");
+}
+
 http_tests!(
+    too_many_failures_answer_rfc_6749_json,
     client_secret_jwt_assertions_work_once,
     introspection_and_revocation,
     a_standard_client_gets_a_token_and_anyone_verifies_it_offline,

@@ -571,6 +571,54 @@ mod tests {
         assert!(table.claim_refresh(&1));
     }
 
+    /// The race the epochs exist for, run for real: one thread commits new versions of a key and
+    /// forgets it after each commit, while others look it up as authentication does (their own
+    /// copy, else the shared cache, else a read). A lookup that begins after a forget has
+    /// returned must never see a version older than the one that forget was for, whichever
+    /// tier answers. Bounded: a fixed number of commits, and the readers stop when they end.
+    #[test]
+    fn no_lookup_after_a_forget_sees_what_it_forgot() {
+        use std::sync::atomic::AtomicBool;
+
+        const COMMITS: u64 = 20_000;
+        let epochs = Epochs::default();
+        let table: Table<u32, u64> = Table::new(LONG);
+        // The database's row, and the newest version whose forget has returned.
+        let row = AtomicU64::new(0);
+        let forgotten = AtomicU64::new(0);
+        let done = AtomicBool::new(false);
+        let lookups = AtomicU64::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..3 {
+                s.spawn(|| {
+                    while !done.load(Ordering::SeqCst) {
+                        let floor = forgotten.load(Ordering::SeqCst);
+                        let entry = match table.lookup(&1, &epochs) {
+                            Some((entry, _)) => entry,
+                            None => table.get(&1, &epochs, || Ok(Some(row.load(Ordering::SeqCst)))).unwrap(),
+                        };
+                        let seen = entry.value.unwrap_or_default();
+                        assert!(seen >= floor, "served version {seen} after the forget of version {floor}");
+                        lookups.fetch_add(1, Ordering::Relaxed);
+                    }
+                });
+            }
+            s.spawn(|| {
+                for version in 1..=COMMITS {
+                    row.store(version, Ordering::SeqCst);
+                    table.forget(1, &epochs);
+                    forgotten.store(version, Ordering::SeqCst);
+                    if version % 64 == 0 {
+                        // Let the readers cache and copy the current version between commits.
+                        std::thread::yield_now();
+                    }
+                }
+                done.store(true, Ordering::SeqCst);
+            });
+        });
+        assert!(lookups.load(Ordering::Relaxed) > 0, "the readers ran");
+    }
+
     #[test]
     fn changes_travel_as_payloads() {
         let ak = Change::ApiKey(ApiKeyId::from_uuid(uuid::Uuid::from_u128(1)));
