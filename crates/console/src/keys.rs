@@ -5,12 +5,14 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use domain::api_key::{ApiKeyChanges, Expiry, NewApiKey, RetainPeriod};
+use domain::api_key::{Expiry, NewApiKey, RetainPeriod};
 use domain::id::{AccountId, ApiKeyId, SecretKeyId, ServiceAccountId};
+use domain::principal::Principal;
 use domain::repository::KeyRef;
 use domain::scope::Scopes;
 use domain::secret::SecretString;
-use domain::secret_key::{NewSecretKey, SecretKeyChanges};
+use domain::secret_key::NewSecretKey;
+use domain::service::{KeyChanges, KeyKind, Keyward, NamesKey};
 use domain::text::{Description, Name};
 use maud::html;
 use serde::Deserialize;
@@ -75,11 +77,11 @@ pub(crate) async fn create(
                     Kind::Api => {
                         let new =
                             NewApiKey { name, description: Description::default(), scopes, expiry, retrievable: false };
-                        let issued = kw.create_api_key(&p, account, sa, new)?;
+                        let issued = kw.create_key(&p, account, sa, new)?;
                         (issued.key.name.into(), issued.secret)
                     }
                     Kind::Secret => {
-                        let issued = kw.create_secret_key(&p, account, sa, NewSecretKey { name, scopes, expiry })?;
+                        let issued = kw.create_key(&p, account, sa, NewSecretKey { name, scopes, expiry })?;
                         (issued.key.name.into(), issued.secret)
                     }
                 })
@@ -221,41 +223,43 @@ enum Target {
 impl Target {
     fn apply(
         self,
-        kw: &domain::service::Keyward,
-        p: &domain::principal::Principal,
+        kw: &Keyward,
+        p: &Principal,
         account: AccountId,
         sa: ServiceAccountId,
         action: &str,
         retain: RetainPeriod,
     ) -> Result<Outcome, domain::Error> {
-        let active = |on: bool| ApiKeyChanges { active: Some(on), ..ApiKeyChanges::default() };
-        let secret_active = |on: bool| SecretKeyChanges { active: Some(on), ..SecretKeyChanges::default() };
-        Ok(match (self, action) {
-            (Target::Api(id), "rotate") => {
-                let issued = kw.rotate_api_key(p, account, sa, &KeyRef::Id(id), retain)?;
-                Outcome::Rotated(issued.key.name.into(), issued.secret)
-            }
-            (Target::Secret(id), "rotate") => {
-                let issued = kw.rotate_secret_key(p, account, sa, id, retain)?;
-                Outcome::Rotated(issued.key.name.into(), issued.secret)
-            }
-            (Target::Api(id), "disable" | "enable") => {
-                kw.update_api_key(p, account, sa, &KeyRef::Id(id), active(action == "enable"))?;
-                Outcome::Done(if action == "enable" { "enabled" } else { "disabled" })
-            }
-            (Target::Secret(id), "disable" | "enable") => {
-                kw.update_secret_key(p, account, sa, id, secret_active(action == "enable"))?;
-                Outcome::Done(if action == "enable" { "enabled" } else { "disabled" })
-            }
-            (Target::Api(id), "delete") => {
-                kw.delete_api_key(p, account, sa, &KeyRef::Id(id))?;
-                Outcome::Done("deleted")
-            }
-            (Target::Secret(id), "delete") => {
-                kw.delete_secret_key(p, account, sa, id)?;
-                Outcome::Done("deleted")
-            }
-            _ => return Err(domain::Error::NotFound(domain::error::Entity::ApiKey)),
-        })
+        match self {
+            Target::Api(id) => act_on(kw, p, account, sa, &KeyRef::Id(id), action, retain),
+            Target::Secret(id) => act_on(kw, p, account, sa, &id, action, retain),
+        }
     }
+}
+
+/// Carries out `action` on the key `key` names, of either kind: one lifecycle for both.
+fn act_on<R: NamesKey>(
+    kw: &Keyward,
+    p: &Principal,
+    account: AccountId,
+    sa: ServiceAccountId,
+    key: &R,
+    action: &str,
+    retain: RetainPeriod,
+) -> Result<Outcome, domain::Error> {
+    Ok(match action {
+        "rotate" => {
+            let issued = kw.rotate_key(p, account, sa, key, retain)?;
+            Outcome::Rotated(issued.key.name().to_string(), issued.secret)
+        }
+        "disable" | "enable" => {
+            kw.update_key(p, account, sa, key, KeyChanges::activate(action == "enable"))?;
+            Outcome::Done(if action == "enable" { "enabled" } else { "disabled" })
+        }
+        "delete" => {
+            kw.delete_key(p, account, sa, key)?;
+            Outcome::Done("deleted")
+        }
+        _ => return Err(domain::Error::NotFound(domain::error::Entity::ApiKey)),
+    })
 }

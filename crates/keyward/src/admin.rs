@@ -80,7 +80,7 @@ pub fn run(kw: &Keyward, command: AdminCommand, json_out: bool) -> Result<()> {
                 expiry: Expiry::Never,
                 retrievable: false,
             };
-            let issued = kw.create_api_key(&p, account, sa, new)?;
+            let issued = kw.create_key(&p, account, sa, new)?;
             let mut row = api_key(&issued.key, kw.now());
             row["secret"] = issued.secret.expose().into();
             (&["id", "name", "scopes", "secret"], vec![row])
@@ -93,7 +93,7 @@ pub fn run(kw: &Keyward, command: AdminCommand, json_out: bool) -> Result<()> {
                 Err(_) => KeyRef::Name(Name::parse(&key, "key")?),
             };
             let changes = ApiKeyChanges { active: Some(false), ..Default::default() };
-            let k = kw.update_api_key(&p, account, sa, &key, changes)?;
+            let k = kw.update_key(&p, account, sa, &key, changes)?;
             (&["id", "name", "state"], vec![api_key(&k, kw.now())])
         }
         AdminCommand::SigningKeys(SigningKeysCommand::List) => {

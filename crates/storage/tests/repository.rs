@@ -100,7 +100,7 @@ fn accounts_can_be_renamed_and_deleted_with_everything_inside(db: TestDb) {
     let f = fixture(db);
     let acme = f.kw.create_account(&f.root, NewAccount { name: name("acme") }).unwrap();
     let sa = f.kw.create_service_account(&f.root, acme.id, new_sa("worker")).unwrap();
-    let key = f.kw.create_api_key(&f.root, acme.id, sa.id, new_key("k", &["metrics:read"])).unwrap();
+    let key = f.kw.create_key(&f.root, acme.id, sa.id, new_key("k", &["metrics:read"])).unwrap();
     f.clock.advance(Duration::seconds(5));
     let renamed = f.kw.update_account(&f.root, acme.id, AccountChanges { name: Some(name("acme-corp")) }).unwrap();
     assert_eq!(renamed.name.as_str(), "acme-corp");
@@ -128,15 +128,15 @@ fn creating_a_key_names_the_missing_owner(db: TestDb) {
         (acme.id, root_sa.id, Entity::ServiceAccount),
     ];
     for (account, owner, missing) in attempts {
-        let err = f.kw.create_api_key(&f.root, account, owner, new_key("k", &[])).unwrap_err();
+        let err = f.kw.create_key(&f.root, account, owner, new_key("k", &[])).unwrap_err();
         assert!(matches!(err, Error::NotFound(e) if e == missing), "API key in {account}/{owner}: {err:?}");
         let new = NewSecretKey { name: name("k"), scopes: Scopes::default(), expiry: Expiry::Never };
-        let err = f.kw.create_secret_key(&f.root, account, owner, new).unwrap_err();
+        let err = f.kw.create_key(&f.root, account, owner, new).unwrap_err();
         assert!(matches!(err, Error::NotFound(e) if e == missing), "secret key in {account}/{owner}: {err:?}");
     }
     assert!(f.kw.list_api_keys(&f.root, acme.id, sa.id, Default::default()).unwrap().items.is_empty());
     assert!(f.kw.list_secret_keys(&f.root, acme.id, sa.id, &PageRequest::default()).unwrap().items.is_empty());
-    let made = f.kw.create_api_key(&f.root, acme.id, sa.id, new_key("k", &[])).unwrap();
+    let made = f.kw.create_key(&f.root, acme.id, sa.id, new_key("k", &[])).unwrap();
     assert_eq!(made.key.service_account_id, sa.id);
 }
 
@@ -153,9 +153,9 @@ fn concurrent_creations_each_get_their_own_answer(db: TestDb) {
             std::thread::spawn(move || {
                 // Every third thread asks for the same name; the others for their own.
                 let n = if i % 3 == 0 { "same".to_owned() } else { format!("own-{i}") };
-                let api = f.kw.create_api_key(&f.root, acct, sa.id, new_key(&n, &[]));
+                let api = f.kw.create_key(&f.root, acct, sa.id, new_key(&n, &[]));
                 let new = NewSecretKey { name: name(&n), scopes: Scopes::default(), expiry: Expiry::Never };
-                let secret = f.kw.create_secret_key(&f.root, acct, sa.id, new);
+                let secret = f.kw.create_key(&f.root, acct, sa.id, new);
                 (n, api, secret)
             })
         })
@@ -283,7 +283,7 @@ fn api_keys_authenticate_until_their_owner_or_expiry_says_otherwise(db: TestDb) 
     let sa = f.kw.create_service_account(&f.root, acct, new_sa("worker")).unwrap();
     let mut spec = new_key("deploy", &["service-accounts:read"]);
     spec.expiry = Expiry::After(3600);
-    let issued = f.kw.create_api_key(&f.root, acct, sa.id, spec).unwrap();
+    let issued = f.kw.create_key(&f.root, acct, sa.id, spec).unwrap();
     let p = f.kw.authenticate(issued.secret.expose(), Some(IpAddr::from([10, 0, 0, 1]))).unwrap().unwrap();
     assert_eq!(p.service_account_id, sa.id);
     assert!(!p.is_system_admin());
@@ -333,7 +333,7 @@ fn deleting_a_service_account_deletes_its_keys(db: TestDb) {
     let f = fixture(db);
     let acct = f.root.account_id;
     let sa = f.kw.create_service_account(&f.root, acct, new_sa("temp")).unwrap();
-    let issued = f.kw.create_api_key(&f.root, acct, sa.id, new_key("k", &[])).unwrap();
+    let issued = f.kw.create_key(&f.root, acct, sa.id, new_key("k", &[])).unwrap();
     f.kw.delete_service_account(&f.root, acct, sa.id).unwrap();
     assert_eq!(f.kw.authenticate(issued.secret.expose(), None).unwrap().unwrap_err(), Rejection::NotFound);
     let all = f.kw.list_account_api_keys(&f.root, acct, Default::default()).unwrap();
@@ -348,7 +348,7 @@ fn tenants_cannot_see_each_other(db: TestDb) {
     let b = f.kw.create_account(&f.root, NewAccount { name: name("b") }).unwrap();
     let sa_a = f.kw.create_service_account(&f.root, a.id, new_sa("admin")).unwrap();
     let sa_b = f.kw.create_service_account(&f.root, b.id, new_sa("victim")).unwrap();
-    let key_a = f.kw.create_api_key(&f.root, a.id, sa_a.id, new_key("k", &["account:admin"])).unwrap();
+    let key_a = f.kw.create_key(&f.root, a.id, sa_a.id, new_key("k", &["account:admin"])).unwrap();
     let pa = f.kw.authenticate(key_a.secret.expose(), None).unwrap().unwrap();
     assert!(matches!(f.kw.get_account(&pa, b.id), Err(Error::NotFound(Entity::Account))));
     assert!(matches!(f.kw.get_service_account(&pa, b.id, sa_b.id), Err(Error::NotFound(_))));
@@ -357,17 +357,17 @@ fn tenants_cannot_see_each_other(db: TestDb) {
     assert!(matches!(f.kw.delete_service_account(&pa, a.id, sa_b.id), Err(Error::NotFound(Entity::ServiceAccount))));
     assert!(f.kw.get_service_account(&f.root, b.id, sa_b.id).is_ok(), "B's service account is untouched");
     assert!(matches!(f.kw.list_accounts(&pa, &PageRequest::default()), Err(Error::Forbidden(_))));
-    assert!(matches!(f.kw.delete_api_key(&pa, a.id, sa_a.id, &KeyRef::Id(key_a.key.id)), Err(Error::OwnCredential)));
+    assert!(matches!(f.kw.delete_key(&pa, a.id, sa_a.id, &KeyRef::Id(key_a.key.id)), Err(Error::OwnCredential)));
 }
 
 fn concurrent_rotations_never_lose_an_acknowledged_secret(db: TestDb) {
     let f = fixture(db);
     let acct = f.root.account_id;
     let sa = f.kw.create_service_account(&f.root, acct, new_sa("busy")).unwrap();
-    let original = f.kw.create_api_key(&f.root, acct, sa.id, new_key("k", &[])).unwrap();
+    let original = f.kw.create_key(&f.root, acct, sa.id, new_key("k", &[])).unwrap();
     let key = KeyRef::Id(original.key.id);
     let retain = RetainPeriod::parse(3600, "retain_period_seconds").unwrap();
-    let rotate = || f.kw.rotate_api_key(&f.root, acct, sa.id, &key, retain).unwrap();
+    let rotate = || f.kw.rotate_key(&f.root, acct, sa.id, &key, retain).unwrap();
     let results: Vec<_> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..8).map(|_| s.spawn(|| (0..10).map(|_| rotate()).collect::<Vec<_>>())).collect();
         handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
@@ -391,7 +391,7 @@ fn usage_is_written_in_one_batch_and_never_goes_back(db: TestDb) {
     let f = fixture(db);
     let acct = f.root.account_id;
     let sa = f.kw.create_service_account(&f.root, acct, new_sa("user")).unwrap();
-    let issued = f.kw.create_api_key(&f.root, acct, sa.id, new_key("k", &[])).unwrap();
+    let issued = f.kw.create_key(&f.root, acct, sa.id, new_key("k", &[])).unwrap();
     f.kw.flush_usage().unwrap();
     for i in 0..1000 {
         f.clock.advance(Duration::milliseconds(1));
@@ -409,8 +409,8 @@ fn a_thousand_uses_become_hourly_counts_in_one_write(db: TestDb) {
     let kw = Keyward::new(store.clone(), clock.clone(), Arc::new(SystemEntropy::new()));
     let root = kw.authenticate(kw.bootstrap().unwrap().unwrap().admin_key.expose(), None).unwrap().unwrap();
     let (acct, sa) = (root.account_id, root.service_account_id);
-    let issued = kw.create_api_key(&root, acct, sa, new_key("busy", &[])).unwrap();
-    let other = kw.create_api_key(&root, acct, sa, new_key("idle", &[])).unwrap();
+    let issued = kw.create_key(&root, acct, sa, new_key("busy", &[])).unwrap();
+    let other = kw.create_key(&root, acct, sa, new_key("idle", &[])).unwrap();
     kw.flush_usage().unwrap();
     let start = kw.now();
     let mut expected = std::collections::BTreeMap::new();
@@ -453,7 +453,7 @@ fn a_thousand_uses_become_hourly_counts_in_one_write(db: TestDb) {
     assert_eq!(series.uses(), 1001 - expected["09"]);
     // A deleted key's counts go with it, and a late batch for it is skipped, not retried forever.
     kw.authenticate(issued.secret.expose(), None).unwrap().unwrap();
-    kw.delete_api_key(&root, acct, sa, &KeyRef::Id(issued.key.id)).unwrap();
+    kw.delete_key(&root, acct, sa, &KeyRef::Id(issued.key.id)).unwrap();
     assert_eq!(kw.flush_usage().unwrap(), 1);
     assert_eq!(kw.flush_usage().unwrap(), 0, "nothing was put back");
 }
@@ -463,7 +463,7 @@ fn secret_keys_record_their_last_use(db: TestDb) {
     let (acct, sa) = (f.root.account_id, f.root.service_account_id);
     f.kw.ensure_signing_keys().unwrap();
     let new = NewSecretKey { name: name("client"), scopes: Scopes::default(), expiry: Expiry::Never };
-    let client = f.kw.create_secret_key(&f.root, acct, sa, new).unwrap();
+    let client = f.kw.create_key(&f.root, acct, sa, new).unwrap();
     let id = client.key.id;
     f.kw.flush_usage().unwrap();
     assert_eq!(f.kw.get_secret_key(&f.root, acct, sa, id).unwrap().last_used_at, None);
@@ -480,7 +480,7 @@ fn a_malformed_key_is_refused_without_touching_the_database(db: TestDb) {
     let url = db.url().clone();
     let f = fixture(db);
     let verifier = f.root.clone();
-    let good = f.kw.create_api_key(&f.root, f.root.account_id, f.root.service_account_id, new_key("k", &[])).unwrap();
+    let good = f.kw.create_key(&f.root, f.root.account_id, f.root.service_account_id, new_key("k", &[])).unwrap();
     let mut typo = good.secret.expose().to_owned();
     typo.replace_range(70..71, if &typo[70..71] == "0" { "1" } else { "0" });
     // Take the keys table away: anything that still answers cannot have asked the database.
@@ -511,8 +511,8 @@ fn secret_keys_are_sealed_at_rest_and_bound_to_their_row(db: TestDb) {
     let kw = f.kw.clone().with_sealer(Sealer::new(&[7; 32]));
     let (acct, sa) = (f.root.account_id, f.root.service_account_id);
     let new = |n: &str| NewSecretKey { name: name(n), scopes: Scopes::default(), expiry: Expiry::Never };
-    let a = kw.create_secret_key(&f.root, acct, sa, new("a")).unwrap();
-    let b = kw.create_secret_key(&f.root, acct, sa, new("b")).unwrap();
+    let a = kw.create_key(&f.root, acct, sa, new("a")).unwrap();
+    let b = kw.create_key(&f.root, acct, sa, new("b")).unwrap();
     assert!(a.secret.expose().starts_with("kw_sk_"));
     let secret_hex = &a.secret.expose()[39..103];
     let secret: Vec<u8> = (0..32).map(|i| u8::from_str_radix(&secret_hex[2 * i..2 * i + 2], 16).unwrap()).collect();
@@ -551,11 +551,11 @@ fn another_node_sees_a_revocation_within_the_freshness_window(db: TestDb) {
     let f = fixture(db);
     let acct = f.root.account_id;
     let sa = f.kw.create_service_account(&f.root, acct, new_sa("shared")).unwrap();
-    let issued = f.kw.create_api_key(&f.root, acct, sa.id, new_key("k", &[])).unwrap();
+    let issued = f.kw.create_key(&f.root, acct, sa.id, new_key("k", &[])).unwrap();
     // A second node: its own store (and cache) on the same database.
     let other = Keyward::new(Arc::new(f._db.store()), f.clock.clone(), Arc::new(SystemEntropy::new()));
     assert!(other.authenticate(issued.secret.expose(), None).unwrap().is_ok(), "the other node has it cached now");
-    f.kw.delete_api_key(&f.root, acct, sa.id, &KeyRef::Id(issued.key.id)).unwrap();
+    f.kw.delete_key(&f.root, acct, sa.id, &KeyRef::Id(issued.key.id)).unwrap();
     assert!(f.kw.authenticate(issued.secret.expose(), None).unwrap().is_err(), "at once on the node that changed it");
     let start = std::time::Instant::now();
     while other.authenticate(issued.secret.expose(), None).unwrap().is_ok() {
@@ -569,13 +569,13 @@ fn the_hot_path_answers_from_memory_once_a_key_is_cached(db: TestDb) {
     let f = fixture(db);
     let acct = f.root.account_id;
     let sa = f.kw.create_service_account(&f.root, acct, new_sa("hot")).unwrap();
-    let issued = f.kw.create_api_key(&f.root, acct, sa.id, new_key("k", &[])).unwrap();
+    let issued = f.kw.create_key(&f.root, acct, sa.id, new_key("k", &[])).unwrap();
     let secret = issued.secret.expose();
     assert!(f.kw.authenticate_from_memory(secret, None).is_none(), "not cached yet: storage is needed");
     assert!(f.kw.authenticate(secret, None).unwrap().is_ok());
     let from_memory = f.kw.authenticate_from_memory(secret, None).expect("cached now").unwrap();
     assert_eq!(from_memory.unwrap().credential, domain::principal::CredentialRef::ApiKey(issued.key.id));
-    f.kw.update_api_key(
+    f.kw.update_key(
         &f.root,
         acct,
         sa.id,
@@ -603,7 +603,7 @@ fn the_hot_path_answers_from_memory_once_a_key_is_cached(db: TestDb) {
         matches!(elsewhere, Err(Error::NotFound(Entity::ApiKey))),
         "another service account's path does not find it"
     );
-    f.kw.update_api_key(
+    f.kw.update_key(
         &f.root,
         acct,
         sa.id,
@@ -620,7 +620,7 @@ fn the_hot_path_answers_from_memory_once_a_key_is_cached(db: TestDb) {
 
     f.kw.ensure_signing_keys().unwrap();
     let new = NewSecretKey { name: name("client"), scopes: Scopes::default(), expiry: Expiry::Never };
-    let client = f.kw.create_secret_key(&f.root, acct, sa.id, new).unwrap();
+    let client = f.kw.create_key(&f.root, acct, sa.id, new).unwrap();
     let id = client.key.id.to_string();
     let token = |kw: &Keyward| kw.client_credentials_from_memory(&id, client.secret.expose(), None, None);
     assert!(token(&f.kw).is_none(), "the client is not cached yet");
@@ -680,8 +680,8 @@ fn postgres_nodes_hear_of_each_others_changes_at_once() {
     let acct = f.root.account_id;
     let other = Keyward::new(Arc::new(other_store), f.clock.clone(), Arc::new(SystemEntropy::new()));
     let sa = f.kw.create_service_account(&f.root, acct, new_sa("shared")).unwrap();
-    let deleted = f.kw.create_api_key(&f.root, acct, sa.id, new_key("deleted", &[])).unwrap();
-    let owner_disabled = f.kw.create_api_key(&f.root, acct, sa.id, new_key("owner-off", &[])).unwrap();
+    let deleted = f.kw.create_key(&f.root, acct, sa.id, new_key("deleted", &[])).unwrap();
+    let owner_disabled = f.kw.create_key(&f.root, acct, sa.id, new_key("owner-off", &[])).unwrap();
     for key in [&deleted, &owner_disabled] {
         assert!(other.authenticate(key.secret.expose(), None).unwrap().is_ok(), "the other node has it cached now");
     }
@@ -693,7 +693,7 @@ fn postgres_nodes_hear_of_each_others_changes_at_once() {
             std::thread::yield_now();
         }
     };
-    f.kw.delete_api_key(&f.root, acct, sa.id, &KeyRef::Id(deleted.key.id)).unwrap();
+    f.kw.delete_key(&f.root, acct, sa.id, &KeyRef::Id(deleted.key.id)).unwrap();
     refused_soon(deleted.secret.expose(), "a key deleted");
     f.kw.update_service_account(
         &f.root,

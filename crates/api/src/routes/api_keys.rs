@@ -166,7 +166,7 @@ pub async fn create_api_key(
     let expiry = Expiry::parse(body.expires_at, body.ttl_seconds)?;
     let new =
         NewApiKey { name: body.name, description: body.description, scopes: body.scopes, expiry, retrievable: false };
-    let issued = state.run(move |kw| kw.create_api_key(&p, account, sa, new).map(|issued| (issued, kw.now()))).await?;
+    let issued = state.run(move |kw| kw.create_key(&p, account, sa, new).map(|issued| (issued, kw.now()))).await?;
     let (IssuedApiKey { key, secret }, now) = issued;
     let body = IssuedApiKeyBody { key: ApiKeyBody::new(key, now), secret: secret.expose().to_owned() };
     Ok((StatusCode::CREATED, Json(body)))
@@ -244,8 +244,7 @@ pub async fn update_api_key(
         scopes: body.scopes,
         expires_at: body.expires_at,
     };
-    let (key, now) =
-        state.run(move |kw| kw.update_api_key(&p, account, sa, &key, changes).map(|k| (k, kw.now()))).await?;
+    let (key, now) = state.run(move |kw| kw.update_key(&p, account, sa, &key, changes).map(|k| (k, kw.now()))).await?;
     Ok(Json(ApiKeyBody::new(key, now)))
 }
 
@@ -266,7 +265,7 @@ pub async fn rotate_api_key(
     let key = path.key_id_or_name;
     let retain = RetainPeriod::parse(body.retain_period_seconds, "retain_period_seconds")?;
     let (IssuedApiKey { key, secret }, now) =
-        state.run(move |kw| kw.rotate_api_key(&p, account, sa, &key, retain).map(|i| (i, kw.now()))).await?;
+        state.run(move |kw| kw.rotate_key(&p, account, sa, &key, retain).map(|i| (i, kw.now()))).await?;
     Ok(Json(IssuedApiKeyBody { key: ApiKeyBody::new(key, now), secret: secret.expose().to_owned() }))
 }
 
@@ -284,6 +283,6 @@ pub async fn delete_api_key(
 ) -> ApiResult<StatusCode> {
     let (account, sa) = (path.account_id, path.service_account_id);
     let key = path.key_id_or_name;
-    state.run(move |kw| kw.delete_api_key(&p, account, sa, &key)).await?;
+    state.run(move |kw| kw.delete_key(&p, account, sa, &key)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

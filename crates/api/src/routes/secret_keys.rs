@@ -152,7 +152,7 @@ pub async fn create_secret_key(
     let (account, sa) = (path.account_id, path.service_account_id);
     let expiry = Expiry::parse(body.expires_at, body.ttl_seconds)?;
     let new = NewSecretKey { name: body.name, scopes: body.scopes, expiry };
-    let (issued, now) = state.run(move |kw| kw.create_secret_key(&p, account, sa, new).map(|i| (i, kw.now()))).await?;
+    let (issued, now) = state.run(move |kw| kw.create_key(&p, account, sa, new).map(|i| (i, kw.now()))).await?;
     Ok((StatusCode::CREATED, Json(IssuedSecretKeyBody::new(issued, now))))
 }
 
@@ -217,8 +217,7 @@ pub async fn update_secret_key(
     let id = path.key_id;
     let changes =
         SecretKeyChanges { name: body.name, active: body.active, scopes: body.scopes, expires_at: body.expires_at };
-    let (key, now) =
-        state.run(move |kw| kw.update_secret_key(&p, account, sa, id, changes).map(|k| (k, kw.now()))).await?;
+    let (key, now) = state.run(move |kw| kw.update_key(&p, account, sa, &id, changes).map(|k| (k, kw.now()))).await?;
     Ok(Json(SecretKeyBody::new(key, now)))
 }
 
@@ -238,8 +237,7 @@ pub async fn rotate_secret_key(
     let (account, sa) = (path.account_id, path.service_account_id);
     let id = path.key_id;
     let retain = RetainPeriod::parse(body.retain_period_seconds, "retain_period_seconds")?;
-    let (issued, now) =
-        state.run(move |kw| kw.rotate_secret_key(&p, account, sa, id, retain).map(|i| (i, kw.now()))).await?;
+    let (issued, now) = state.run(move |kw| kw.rotate_key(&p, account, sa, &id, retain).map(|i| (i, kw.now()))).await?;
     Ok(Json(IssuedSecretKeyBody::new(issued, now)))
 }
 
@@ -311,6 +309,6 @@ pub async fn delete_secret_key(
 ) -> ApiResult<StatusCode> {
     let (account, sa) = (path.account_id, path.service_account_id);
     let id = path.key_id;
-    state.run(move |kw| kw.delete_secret_key(&p, account, sa, id)).await?;
+    state.run(move |kw| kw.delete_key(&p, account, sa, &id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

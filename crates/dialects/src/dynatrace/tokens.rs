@@ -58,7 +58,7 @@ pub async fn create_api_token(
                 None => Expiry::Never,
             };
             let new = NewApiKey { name, description: Description::default(), scopes, expiry, retrievable: false };
-            kw.create_api_key(&p, p.account_id, p.service_account_id, new)
+            kw.create_key(&p, p.account_id, p.service_account_id, new)
         })
         .await?;
     let IssuedApiKey { key, secret } = issued;
@@ -128,7 +128,7 @@ pub async fn update_api_token(
         expires_at: None,
     };
     with_key(&state, p, id, move |kw, p, key| {
-        kw.update_api_key(p, key.account_id, key.service_account_id, &domain::repository::KeyRef::Id(key.id), changes)
+        kw.update_key(p, key.account_id, key.service_account_id, &domain::repository::KeyRef::Id(key.id), changes)
     })
     .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -148,7 +148,7 @@ pub async fn delete_api_token(
 ) -> Result<StatusCode> {
     let id = key_id(&id, "id")?;
     with_key(&state, p, id, move |kw, p, key| {
-        kw.delete_api_key(p, key.account_id, key.service_account_id, &domain::repository::KeyRef::Id(key.id))
+        kw.delete_key(p, key.account_id, key.service_account_id, &domain::repository::KeyRef::Id(key.id))
     })
     .await?;
     Ok(StatusCode::NO_CONTENT)

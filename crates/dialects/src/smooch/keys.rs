@@ -95,7 +95,7 @@ pub async fn delete_secret_key(
     Path((sa, key), _): Path<Smooch, (String, String)>,
 ) -> Result<axum::Json<Value>> {
     let (sa, key) = ids(&sa, &key)?;
-    state.run(move |kw| kw.delete_secret_key(&p, p.account_id, sa, key)).await?;
+    state.run(move |kw| kw.delete_key(&p, p.account_id, sa, &key)).await?;
     Ok(axum::Json(json!({})))
 }
 

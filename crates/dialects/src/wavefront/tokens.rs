@@ -52,7 +52,7 @@ fn rename(
     let id = key_id(token, "token").map_err(|e| not_a_token(e, "token"))?;
     let name = Name::parse(name.as_deref().unwrap_or(""), "tokenName")?;
     let changes = ApiKeyChanges { name: Some(name), ..Default::default() };
-    let key = kw.update_api_key(p, p.account_id, sa.id, &KeyRef::Id(id), changes)?;
+    let key = kw.update_key(p, p.account_id, sa.id, &KeyRef::Id(id), changes)?;
     let tokens = tokens_of(kw, p, sa)?;
     let key_id = key.id.to_string();
     let found = tokens.into_iter().find(|t| t.token_id == key_id || key_id_of(&t.token_id) == Some(key.id));
@@ -76,7 +76,7 @@ fn key_id_of(token: &str) -> Option<domain::id::ApiKeyId> {
 /// Deletes the token `token` of `sa` and answers the tokens left.
 fn delete(kw: &Keyward, p: &Principal, sa: &ServiceAccount, token: &str) -> DomainResult<Vec<UserApiToken>> {
     let id = key_id(token, "token").map_err(|e| not_a_token(e, "token"))?;
-    kw.delete_api_key(p, p.account_id, sa.id, &KeyRef::Id(id))?;
+    kw.delete_key(p, p.account_id, sa.id, &KeyRef::Id(id))?;
     tokens_of(kw, p, sa)
 }
 
@@ -289,7 +289,7 @@ pub async fn delete_customer_token(
         .run(move |kw| {
             let (found, secret) = customer_token(kw, &p, &token, "tokenID")?;
             let key = &found.key;
-            kw.delete_api_key(&p, p.account_id, key.service_account_id, &KeyRef::Id(key.id))?;
+            kw.delete_key(&p, p.account_id, key.service_account_id, &KeyRef::Id(key.id))?;
             Ok(UserApiToken::new(key, secret.as_ref(), &found))
         })
         .await?;

@@ -129,7 +129,7 @@ pub async fn update_api_key(
     let answer = state
         .run(move |kw| {
             let sa = service_account(kw, &p, &sa)?;
-            let k = kw.update_api_key(&p, p.account_id, sa.id, &key, changes)?;
+            let k = kw.update_key(&p, p.account_id, sa.id, &key, changes)?;
             Ok(ApiKeyResponse::new(&k, &sa, None))
         })
         .await?;
@@ -163,11 +163,11 @@ pub async fn rotate_api_key(
     let answer = state
         .run(move |kw| {
             let sa = service_account(kw, &p, &sa)?;
-            let IssuedApiKey { key: rotated, secret } = kw.rotate_api_key(&p, p.account_id, sa.id, &key, retain)?;
+            let IssuedApiKey { key: rotated, secret } = kw.rotate_key(&p, p.account_id, sa.id, &key, retain)?;
             let rotated = match description {
                 Some(description) => {
                     let changes = ApiKeyChanges { description: Some(description), ..Default::default() };
-                    kw.update_api_key(&p, p.account_id, sa.id, &KeyRef::Id(rotated.id), changes)?
+                    kw.update_key(&p, p.account_id, sa.id, &KeyRef::Id(rotated.id), changes)?
                 }
                 None => rotated,
             };
@@ -194,7 +194,7 @@ pub async fn delete_api_key(
     state
         .run(move |kw| {
             let sa = service_account(kw, &p, &sa)?;
-            kw.delete_api_key(&p, p.account_id, sa.id, &key)
+            kw.delete_key(&p, p.account_id, sa.id, &key)
         })
         .await?;
     Ok(Json(serde_json::Value::Null))

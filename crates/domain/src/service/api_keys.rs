@@ -1,50 +1,75 @@
-//! Issuing, reading and deleting API keys.
+//! API keys: what is particular to their lifecycle (`KeyKind`), reading and listing them, and
+//! the reads the vendor dialects need.
 
 use super::Keyward;
+use super::keys::{Issued, KeyActions, KeyChanges, KeyKind, NamesKey, NewKey};
 use super::reach::{Reach, Stop, from_memory, with_storage};
 use crate::api_key::{ApiKey, ApiKeyChanges, NewApiKey, RetainPeriod, StoredSecret, seal_context};
-use crate::audit::Action;
+use crate::audit::{Action, AuditEvent};
 use crate::credential::{Credential, CredentialKind};
-use crate::error::Entity;
-use crate::error::Error;
+use crate::error::{Entity, Error, RepoResult};
 use crate::id::{AccountId, ApiKeyId, ServiceAccountId};
 use crate::page::Page;
 use crate::page::PageRequest;
 use crate::principal::{CredentialRef, Permission, Principal};
-use crate::repository::{ApiKeyQuery, KeyForAuth, KeyRef, ServiceAccountQuery};
+use crate::repository::{ApiKeyQuery, KeyForAuth, KeyRef, Repository, ServiceAccountQuery};
+use crate::scope::Scopes;
 use crate::secret::SecretString;
 use crate::service_account::ServiceAccount;
+use crate::text::Name;
+use crate::{Timestamp, ValidationError};
 
-/// A key just created, with its secret: the only time the secret is available.
-#[derive(Debug)]
-pub struct IssuedApiKey {
-    /// The key.
-    pub key: ApiKey,
-    /// The full credential string, to be shown once.
-    pub secret: SecretString,
-}
+/// An API key just created or rotated, with its secret: the only time the secret is available.
+pub type IssuedApiKey = Issued<ApiKey>;
 
-impl Keyward {
-    /// Creates an API key for a service account; its scopes must be grantable by the caller.
-    pub fn create_api_key(
-        &self,
-        p: &Principal,
+/// What is particular to API keys: named by id or name, their secret kept as a hash (and, for a
+/// retrievable key, also sealed).
+impl KeyKind for ApiKey {
+    type Id = ApiKeyId;
+    type Ref = KeyRef;
+    type New = NewApiKey;
+    type Changes = ApiKeyChanges;
+
+    const TARGET: &'static str = "api_key";
+    const WRITE: Permission = Permission::ApiKeysWrite;
+    const ACTIONS: KeyActions = KeyActions {
+        create: Action::ApiKeyCreate,
+        update: Action::ApiKeyUpdate,
+        rotate: Action::ApiKeyRotate,
+        delete: Action::ApiKeyDelete,
+    };
+
+    fn id(&self) -> ApiKeyId {
+        self.id
+    }
+
+    fn name(&self) -> &Name {
+        &self.name
+    }
+
+    fn credential(id: ApiKeyId) -> CredentialRef {
+        CredentialRef::ApiKey(id)
+    }
+
+    fn new_scopes(new: &NewApiKey) -> &Scopes {
+        &new.scopes
+    }
+
+    fn make(
+        kw: &Keyward,
+        new: NewApiKey,
         account: AccountId,
         sa: ServiceAccountId,
-        new: NewApiKey,
-    ) -> Result<IssuedApiKey, Error> {
-        p.require(Permission::ApiKeysWrite, account)?;
-        let (owner_account, owner) = self.repo.service_account_with_owner(account, sa)?;
-        p.require_grantable(&new.scopes, owner_account.system)?;
-        let now = self.now();
+        now: Timestamp,
+    ) -> Result<(Self, SecretString), Error> {
         let expires_at = new.expiry.resolve(now)?;
-        let id = ApiKeyId::generate(now, self.entropy.as_ref());
-        let credential = Credential::generate(CredentialKind::ApiKey, *id.as_uuid(), self.entropy.as_ref());
-        let sealed = new.retrievable.then(|| self.seal_api_key_secret(id, &credential.reveal()));
+        let id = ApiKeyId::generate(now, kw.entropy.as_ref());
+        let credential = Credential::generate(CredentialKind::ApiKey, *id.as_uuid(), kw.entropy.as_ref());
+        let sealed = new.retrievable.then(|| kw.seal_api_key_secret(id, &credential.reveal()));
         let key = ApiKey {
             id,
             account_id: account,
-            service_account_id: owner.id,
+            service_account_id: sa,
             name: new.name,
             description: new.description,
             scopes: new.scopes,
@@ -57,11 +82,77 @@ impl Keyward {
             last_rotated_at: None,
             secret: StoredSecret { current: credential.secret_hash(), previous: None, sealed },
         };
-        let audit = self.audit(p, account, Action::ApiKeyCreate, format!("api_key:{id}"), now);
-        self.repo.insert_api_key(&key, &audit)?;
-        Ok(IssuedApiKey { key, secret: credential.reveal() })
+        Ok((key, credential.reveal()))
     }
 
+    fn renew_secret(&mut self, kw: &Keyward, retain: RetainPeriod, now: Timestamp) -> SecretString {
+        let credential = Credential::generate(CredentialKind::ApiKey, *self.id.as_uuid(), kw.entropy.as_ref());
+        let sealed = self.secret.sealed.is_some().then(|| kw.seal_api_key_secret(self.id, &credential.reveal()));
+        self.rotate(credential.secret_hash(), sealed, retain, now);
+        credential.reveal()
+    }
+
+    fn insert(repo: &dyn Repository, key: &Self, audit: &AuditEvent) -> RepoResult<()> {
+        repo.insert_api_key(key, audit)
+    }
+
+    fn update(
+        repo: &dyn Repository,
+        account: AccountId,
+        sa: ServiceAccountId,
+        key: &KeyRef,
+        change: &mut dyn FnMut(&mut Self) -> Result<AuditEvent, Error>,
+    ) -> Result<Self, Error> {
+        repo.update_api_key(account, sa, key, change)
+    }
+
+    fn resolve(
+        repo: &dyn Repository,
+        account: AccountId,
+        sa: ServiceAccountId,
+        key: &KeyRef,
+    ) -> Result<ApiKeyId, Error> {
+        Ok(repo.api_key(account, sa, key)?.id)
+    }
+
+    fn delete(
+        repo: &dyn Repository,
+        account: AccountId,
+        sa: ServiceAccountId,
+        id: ApiKeyId,
+        audit: &AuditEvent,
+    ) -> RepoResult<()> {
+        repo.delete_api_key(account, sa, id, audit)
+    }
+}
+
+impl NamesKey for KeyRef {
+    type Kind = ApiKey;
+}
+
+impl NewKey for NewApiKey {
+    type Kind = ApiKey;
+}
+
+impl KeyChanges<ApiKey> for ApiKeyChanges {
+    fn activate(on: bool) -> Self {
+        ApiKeyChanges { active: Some(on), ..ApiKeyChanges::default() }
+    }
+
+    fn scopes(&self) -> Option<&Scopes> {
+        self.scopes.as_ref()
+    }
+
+    fn disables(&self) -> bool {
+        self.active == Some(false)
+    }
+
+    fn apply(&self, key: &mut ApiKey, now: Timestamp) -> Result<(), ValidationError> {
+        ApiKeyChanges::apply(self, key, now)
+    }
+}
+
+impl Keyward {
     /// Creates a key whose scopes are inherited from the caller: every scope it holds and may
     /// grant here, never more. For the vendor dialects without scopes (Wavefront, ZenML); a
     /// `retrievable` key also keeps its secret sealed so that it can be shown again (Wavefront,
@@ -78,7 +169,7 @@ impl Keyward {
         p.require(Permission::ApiKeysWrite, account)?;
         let scopes = p.inheritable_scopes(self.repo.account(account)?.system);
         let new = NewApiKey { name, description, scopes, expiry: crate::api_key::Expiry::Never, retrievable };
-        self.create_api_key(p, account, sa, new)
+        self.create_key(p, account, sa, new)
     }
 
     /// Lists the keys of one service account; a `service_account_id` filter naming another one
@@ -172,71 +263,6 @@ impl Keyward {
             KeyRef::Name(_) if reach == Reach::Memory => Err(Stop::NeedsStorage),
             KeyRef::Name(_) => Ok(self.repo.api_key(account, sa, key)?),
         }
-    }
-
-    /// Changes a key. A caller cannot disable the key it is using, nor grant scopes it lacks.
-    pub fn update_api_key(
-        &self,
-        p: &Principal,
-        account: AccountId,
-        sa: ServiceAccountId,
-        key: &KeyRef,
-        changes: ApiKeyChanges,
-    ) -> Result<ApiKey, Error> {
-        p.require(Permission::ApiKeysWrite, account)?;
-        if let Some(scopes) = &changes.scopes {
-            let owner_account = self.repo.account(account)?;
-            p.require_grantable(scopes, owner_account.system)?;
-        }
-        let now = self.now();
-        self.repo.update_api_key(account, sa, key, &mut |k| {
-            if changes.active == Some(false) {
-                p.require_not_self(CredentialRef::ApiKey(k.id))?;
-            }
-            changes.apply(k, now)?;
-            Ok(self.audit(p, account, Action::ApiKeyUpdate, format!("api_key:{}", k.id), now))
-        })
-    }
-
-    /// Gives a key a new secret; the old one keeps working for `retain`. A caller cannot rotate the
-    /// key it is using.
-    pub fn rotate_api_key(
-        &self,
-        p: &Principal,
-        account: AccountId,
-        sa: ServiceAccountId,
-        key: &KeyRef,
-        retain: RetainPeriod,
-    ) -> Result<IssuedApiKey, Error> {
-        p.require(Permission::ApiKeysWrite, account)?;
-        let now = self.now();
-        let mut issued = None;
-        let key = self.repo.update_api_key(account, sa, key, &mut |k| {
-            p.require_not_self(CredentialRef::ApiKey(k.id))?;
-            let credential = Credential::generate(CredentialKind::ApiKey, *k.id.as_uuid(), self.entropy.as_ref());
-            let sealed = k.secret.sealed.is_some().then(|| self.seal_api_key_secret(k.id, &credential.reveal()));
-            k.rotate(credential.secret_hash(), sealed, retain, now);
-            issued = Some(credential.reveal());
-            Ok(self.audit(p, account, Action::ApiKeyRotate, format!("api_key:{}", k.id), now))
-        })?;
-        let secret = issued.ok_or_else(|| Error::Unavailable("the rotation produced no secret".to_owned()))?;
-        Ok(IssuedApiKey { key, secret })
-    }
-
-    /// Deletes a key. A caller cannot delete the key it is using.
-    pub fn delete_api_key(
-        &self,
-        p: &Principal,
-        account: AccountId,
-        sa: ServiceAccountId,
-        key: &KeyRef,
-    ) -> Result<(), Error> {
-        p.require(Permission::ApiKeysWrite, account)?;
-        let existing = self.repo.api_key(account, sa, key)?;
-        p.require_not_self(CredentialRef::ApiKey(existing.id))?;
-        let now = self.now();
-        let audit = self.audit(p, account, Action::ApiKeyDelete, format!("api_key:{}", existing.id), now);
-        Ok(self.repo.delete_api_key(account, sa, existing.id, &audit)?)
     }
 
     /// One key of an account by its id alone, whatever its service account: for the vendor

@@ -6,6 +6,7 @@ mod api_keys;
 mod audit;
 mod auth;
 mod bootstrap;
+mod keys;
 mod oauth;
 mod reach;
 mod secret_key_jwt;
@@ -31,6 +32,7 @@ use crate::{Clock, Entropy, Timestamp};
 
 pub use api_keys::IssuedApiKey;
 pub use bootstrap::Bootstrapped;
+pub use keys::{Issued, KeyActions, KeyChanges, KeyKind, NamesKey, NewKey};
 pub use oauth::{AccessToken, Introspection, OAuthError};
 pub use secret_key_jwt::IssuedJwt;
 pub use secret_keys::IssuedSecretKey;

@@ -1,47 +1,74 @@
-//! Issuing, reading, changing, rotating and deleting secret keys.
+//! Secret keys: what is particular to their lifecycle (`KeyKind`), reading and listing them, and
+//! the master key that seals their secrets.
 
 use super::Keyward;
+use super::keys::{Issued, KeyActions, KeyChanges, KeyKind, NamesKey, NewKey};
 use super::reach::{Reach, Stop, from_memory, with_storage};
 use crate::api_key::RetainPeriod;
-use crate::audit::Action;
+use crate::audit::{Action, AuditEvent};
 use crate::credential::{Credential, CredentialKind};
-use crate::error::Error;
+use crate::error::{Error, RepoResult};
 use crate::id::{AccountId, SecretKeyId, ServiceAccountId};
 use crate::page::{Page, PageRequest};
 use crate::principal::{CredentialRef, Permission, Principal};
+use crate::repository::Repository;
+use crate::scope::Scopes;
 use crate::secret::SecretString;
 use crate::secret_key::{NewSecretKey, SealedSecret, SecretKey, SecretKeyChanges};
+use crate::text::Name;
+use crate::{Timestamp, ValidationError};
 
 /// A secret key just created or rotated, with its secret: the only time the secret is shown.
-#[derive(Debug)]
-pub struct IssuedSecretKey {
-    /// The key.
-    pub key: SecretKey,
-    /// The full credential string `kw_sk_...`, to be shown once.
-    pub secret: SecretString,
-}
+pub type IssuedSecretKey = Issued<SecretKey>;
 
-impl Keyward {
-    /// Creates a secret key for a service account; its scopes must be grantable by the caller.
-    pub fn create_secret_key(
-        &self,
-        p: &Principal,
+/// What is particular to secret keys: named by id, their secret kept sealed under the master key
+/// (Keyward must read it back to check HMACs).
+impl KeyKind for SecretKey {
+    type Id = SecretKeyId;
+    type Ref = SecretKeyId;
+    type New = NewSecretKey;
+    type Changes = SecretKeyChanges;
+
+    const TARGET: &'static str = "secret_key";
+    const WRITE: Permission = Permission::SecretKeysWrite;
+    const ACTIONS: KeyActions = KeyActions {
+        create: Action::SecretKeyCreate,
+        update: Action::SecretKeyUpdate,
+        rotate: Action::SecretKeyRotate,
+        delete: Action::SecretKeyDelete,
+    };
+
+    fn id(&self) -> SecretKeyId {
+        self.id
+    }
+
+    fn name(&self) -> &Name {
+        &self.name
+    }
+
+    fn credential(id: SecretKeyId) -> CredentialRef {
+        CredentialRef::SecretKey(id)
+    }
+
+    fn new_scopes(new: &NewSecretKey) -> &Scopes {
+        &new.scopes
+    }
+
+    fn make(
+        kw: &Keyward,
+        new: NewSecretKey,
         account: AccountId,
         sa: ServiceAccountId,
-        new: NewSecretKey,
-    ) -> Result<IssuedSecretKey, Error> {
-        p.require(Permission::SecretKeysWrite, account)?;
-        let (owner_account, owner) = self.repo.service_account_with_owner(account, sa)?;
-        p.require_grantable(&new.scopes, owner_account.system)?;
-        let now = self.now();
+        now: Timestamp,
+    ) -> Result<(Self, SecretString), Error> {
         let expires_at = new.expiry.resolve(now)?;
-        let id = SecretKeyId::generate(now, self.entropy.as_ref());
-        let credential = Credential::generate(CredentialKind::SecretKey, *id.as_uuid(), self.entropy.as_ref());
-        let sealed = SecretKey::seal(id, credential.secret_bytes(), &self.sealer, self.entropy.as_ref());
+        let id = SecretKeyId::generate(now, kw.entropy.as_ref());
+        let credential = Credential::generate(CredentialKind::SecretKey, *id.as_uuid(), kw.entropy.as_ref());
+        let sealed = SecretKey::seal(id, credential.secret_bytes(), &kw.sealer, kw.entropy.as_ref());
         let key = SecretKey {
             id,
             account_id: account,
-            service_account_id: owner.id,
+            service_account_id: sa,
             name: new.name,
             scopes: new.scopes,
             active: true,
@@ -52,11 +79,72 @@ impl Keyward {
             last_rotated_at: None,
             secret: SealedSecret { current: sealed, previous: None },
         };
-        let audit = self.audit(p, account, Action::SecretKeyCreate, format!("secret_key:{id}"), now);
-        self.repo.insert_secret_key(&key, &audit)?;
-        Ok(IssuedSecretKey { key, secret: credential.reveal() })
+        Ok((key, credential.reveal()))
     }
 
+    fn renew_secret(&mut self, kw: &Keyward, retain: RetainPeriod, now: Timestamp) -> SecretString {
+        let credential = Credential::generate(CredentialKind::SecretKey, *self.id.as_uuid(), kw.entropy.as_ref());
+        let sealed = SecretKey::seal(self.id, credential.secret_bytes(), &kw.sealer, kw.entropy.as_ref());
+        self.rotate(sealed, retain, now);
+        credential.reveal()
+    }
+
+    fn insert(repo: &dyn Repository, key: &Self, audit: &AuditEvent) -> RepoResult<()> {
+        repo.insert_secret_key(key, audit)
+    }
+
+    fn update(
+        repo: &dyn Repository,
+        account: AccountId,
+        sa: ServiceAccountId,
+        key: &SecretKeyId,
+        change: &mut dyn FnMut(&mut Self) -> Result<AuditEvent, Error>,
+    ) -> Result<Self, Error> {
+        repo.update_secret_key(account, sa, *key, change)
+    }
+
+    fn resolve(_: &dyn Repository, _: AccountId, _: ServiceAccountId, key: &SecretKeyId) -> Result<SecretKeyId, Error> {
+        Ok(*key)
+    }
+
+    fn delete(
+        repo: &dyn Repository,
+        account: AccountId,
+        sa: ServiceAccountId,
+        id: SecretKeyId,
+        audit: &AuditEvent,
+    ) -> RepoResult<()> {
+        repo.delete_secret_key(account, sa, id, audit)
+    }
+}
+
+impl NamesKey for SecretKeyId {
+    type Kind = SecretKey;
+}
+
+impl NewKey for NewSecretKey {
+    type Kind = SecretKey;
+}
+
+impl KeyChanges<SecretKey> for SecretKeyChanges {
+    fn activate(on: bool) -> Self {
+        SecretKeyChanges { active: Some(on), ..SecretKeyChanges::default() }
+    }
+
+    fn scopes(&self) -> Option<&Scopes> {
+        self.scopes.as_ref()
+    }
+
+    fn disables(&self) -> bool {
+        self.active == Some(false)
+    }
+
+    fn apply(&self, key: &mut SecretKey, now: Timestamp) -> Result<(), ValidationError> {
+        SecretKeyChanges::apply(self, key, now)
+    }
+}
+
+impl Keyward {
     /// Lists the secret keys of a service account, oldest first.
     pub fn list_secret_keys(
         &self,
@@ -113,68 +201,6 @@ impl Keyward {
         }
     }
 
-    /// Changes a secret key; new scopes must be grantable by the caller.
-    pub fn update_secret_key(
-        &self,
-        p: &Principal,
-        account: AccountId,
-        sa: ServiceAccountId,
-        id: SecretKeyId,
-        changes: SecretKeyChanges,
-    ) -> Result<SecretKey, Error> {
-        p.require(Permission::SecretKeysWrite, account)?;
-        if let Some(scopes) = &changes.scopes {
-            let owner_account = self.repo.account(account)?;
-            p.require_grantable(scopes, owner_account.system)?;
-        }
-        let now = self.now();
-        if changes.active == Some(false) {
-            p.require_not_self(CredentialRef::SecretKey(id))?;
-        }
-        self.repo.update_secret_key(account, sa, id, &mut |k| {
-            changes.apply(k, now)?;
-            Ok(self.audit(p, account, Action::SecretKeyUpdate, format!("secret_key:{id}"), now))
-        })
-    }
-
-    /// Gives a secret key a new secret; the old one keeps working for `retain`.
-    pub fn rotate_secret_key(
-        &self,
-        p: &Principal,
-        account: AccountId,
-        sa: ServiceAccountId,
-        id: SecretKeyId,
-        retain: RetainPeriod,
-    ) -> Result<IssuedSecretKey, Error> {
-        p.require(Permission::SecretKeysWrite, account)?;
-        p.require_not_self(CredentialRef::SecretKey(id))?;
-        let now = self.now();
-        let mut issued = None;
-        let key = self.repo.update_secret_key(account, sa, id, &mut |k| {
-            let credential = Credential::generate(CredentialKind::SecretKey, *id.as_uuid(), self.entropy.as_ref());
-            k.rotate(SecretKey::seal(id, credential.secret_bytes(), &self.sealer, self.entropy.as_ref()), retain, now);
-            issued = Some(credential.reveal());
-            Ok(self.audit(p, account, Action::SecretKeyRotate, format!("secret_key:{id}"), now))
-        })?;
-        let secret = issued.ok_or_else(|| Error::Unavailable("the rotation produced no secret".to_owned()))?;
-        Ok(IssuedSecretKey { key, secret })
-    }
-
-    /// Deletes a secret key.
-    pub fn delete_secret_key(
-        &self,
-        p: &Principal,
-        account: AccountId,
-        sa: ServiceAccountId,
-        id: SecretKeyId,
-    ) -> Result<(), Error> {
-        p.require(Permission::SecretKeysWrite, account)?;
-        p.require_not_self(CredentialRef::SecretKey(id))?;
-        let now = self.now();
-        let audit = self.audit(p, account, Action::SecretKeyDelete, format!("secret_key:{id}"), now);
-        Ok(self.repo.delete_secret_key(account, sa, id, &audit)?)
-    }
-
     /// Checks that the master key is the one this database was set up with: on first use it stores
     /// a value sealed under it; afterwards that value must open. Call it at start-up, so that a
     /// wrong key stops the service at once instead of failing later on every secret.
@@ -213,7 +239,7 @@ impl Keyward {
     ) -> Result<IssuedSecretKey, Error> {
         p.require(Permission::SecretKeysWrite, account)?;
         let scopes = p.inheritable_scopes(self.repo.account(account)?.system);
-        self.create_secret_key(p, account, sa, NewSecretKey { name, scopes, expiry: crate::api_key::Expiry::Never })
+        self.create_key(p, account, sa, NewSecretKey { name, scopes, expiry: crate::api_key::Expiry::Never })
     }
 
     /// Every secret key of a service account, oldest first, without paging: for the vendor

@@ -54,8 +54,7 @@ impl Keyward {
             .find(|k| k.name.as_str() == SERVICE_IDENTITY_KEY)
             .or_else(|| keys.first())
             .ok_or(Error::NotFound(Entity::SecretKey))?;
-        let issued =
-            self.rotate_secret_key(p, account, id, key.id, RetainPeriod::parse(0, "retain_period_seconds")?)?;
+        let issued = self.rotate_key(p, account, id, &key.id, RetainPeriod::parse(0, "retain_period_seconds")?)?;
         Ok((sa, issued))
     }
 }

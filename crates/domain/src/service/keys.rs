@@ -1,0 +1,270 @@
+//! The one lifecycle every kind of key shares: create, change (enable, disable, expire), rotate
+//! with a retain period, delete, each checked and audited the same way. [`KeyKind`] says only
+//! what differs between kinds: how a request names a key, how its secret is made and kept, which
+//! permissions and audit actions apply, and which repository calls store it.
+//!
+//! The methods take the kind from their arguments (`NewApiKey` or `NewSecretKey`, a `KeyRef` or a
+//! `SecretKeyId`), so a caller writes `kw.rotate_key(p, account, sa, &key, retain)` for either.
+
+use std::fmt;
+
+use super::Keyward;
+use crate::api_key::RetainPeriod;
+use crate::audit::{Action, AuditEvent};
+use crate::error::{Error, RepoResult};
+use crate::id::{AccountId, ServiceAccountId};
+use crate::principal::{CredentialRef, Permission, Principal};
+use crate::repository::Repository;
+use crate::scope::Scopes;
+use crate::secret::SecretString;
+use crate::text::Name;
+use crate::{Timestamp, ValidationError};
+
+/// A key just created or rotated, with its secret: the only time the secret is shown.
+#[derive(Debug)]
+pub struct Issued<K> {
+    /// The key.
+    pub key: K,
+    /// The full credential string (`kw_ak_...` or `kw_sk_...`), to be shown once.
+    pub secret: SecretString,
+}
+
+/// The audit actions of one kind of key's lifecycle.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyActions {
+    /// A key was created.
+    pub create: Action,
+    /// A key was changed.
+    pub update: Action,
+    /// A key was given a new secret.
+    pub rotate: Action,
+    /// A key was deleted.
+    pub delete: Action,
+}
+
+/// What a change asks of any kind of key: the parts of it the lifecycle checks.
+pub trait KeyChanges<K> {
+    /// The change that enables (`true`) or disables (`false`) a key, and nothing else.
+    fn activate(on: bool) -> Self
+    where
+        Self: Sized;
+    /// The new scopes, if the change replaces them: the caller must be able to grant them.
+    fn scopes(&self) -> Option<&Scopes>;
+    /// Whether the change disables the key: no caller may disable the key it is using.
+    fn disables(&self) -> bool;
+    /// Applies the change to `key` as of `now`.
+    fn apply(&self, key: &mut K, now: Timestamp) -> Result<(), ValidationError>;
+}
+
+/// One kind of key: what its lifecycle does differently from another's.
+pub trait KeyKind: Sized {
+    /// The key's own id.
+    type Id: Copy + fmt::Display;
+    /// How a request names one key of a service account.
+    type Ref: NamesKey<Kind = Self>;
+    /// What a caller supplies to create one.
+    type New: NewKey<Kind = Self>;
+    /// A change a caller may ask for.
+    type Changes: KeyChanges<Self>;
+
+    /// The kind's name in audit targets, such as `api_key` in `api_key:<id>`.
+    const TARGET: &'static str;
+    /// The permission that creates, changes, rotates and deletes keys of this kind.
+    const WRITE: Permission;
+    /// The audit actions of its lifecycle.
+    const ACTIONS: KeyActions;
+
+    /// The key's id.
+    fn id(&self) -> Self::Id;
+    /// The key's name, unique among its service account's keys of this kind.
+    fn name(&self) -> &Name;
+    /// The key as the credential a caller may be authenticated with.
+    fn credential(id: Self::Id) -> CredentialRef;
+    /// The scopes a new key asks for.
+    fn new_scopes(new: &Self::New) -> &Scopes;
+    /// A new key of `sa` in `account` and its credential string, as of `now`.
+    fn make(
+        kw: &Keyward,
+        new: Self::New,
+        account: AccountId,
+        sa: ServiceAccountId,
+        now: Timestamp,
+    ) -> Result<(Self, SecretString), Error>;
+    /// Gives the key a new secret, kept as this kind keeps secrets, the current one accepted until
+    /// `now + retain`; answers the new credential string.
+    fn renew_secret(&mut self, kw: &Keyward, retain: RetainPeriod, now: Timestamp) -> SecretString;
+
+    /// Stores a new key with its audit event.
+    fn insert(repo: &dyn Repository, key: &Self, audit: &AuditEvent) -> RepoResult<()>;
+    /// Changes a key with `change`, which also answers the audit event, in one transaction.
+    fn update(
+        repo: &dyn Repository,
+        account: AccountId,
+        sa: ServiceAccountId,
+        key: &Self::Ref,
+        change: &mut dyn FnMut(&mut Self) -> Result<AuditEvent, Error>,
+    ) -> Result<Self, Error>;
+    /// The id of the key `key` names; "not found" if there is none.
+    fn resolve(
+        repo: &dyn Repository,
+        account: AccountId,
+        sa: ServiceAccountId,
+        key: &Self::Ref,
+    ) -> Result<Self::Id, Error>;
+    /// Deletes a key with its audit event.
+    fn delete(
+        repo: &dyn Repository,
+        account: AccountId,
+        sa: ServiceAccountId,
+        id: Self::Id,
+        audit: &AuditEvent,
+    ) -> RepoResult<()>;
+}
+
+/// A way to name one key in a request, which says its kind (`KeyRef` for API keys, `SecretKeyId`
+/// for secret keys).
+pub trait NamesKey {
+    /// The kind of key it names.
+    type Kind: KeyKind<Ref = Self>;
+}
+
+/// What a caller supplies to create a key, which says its kind.
+pub trait NewKey {
+    /// The kind of key it makes.
+    type Kind: KeyKind<New = Self>;
+}
+
+impl Keyward {
+    /// Creates a key for a service account; its scopes must be grantable by the caller.
+    pub fn create_key<N: NewKey>(
+        &self,
+        p: &Principal,
+        account: AccountId,
+        sa: ServiceAccountId,
+        new: N,
+    ) -> Result<Issued<N::Kind>, Error> {
+        self.create::<N::Kind>(p, account, sa, new)
+    }
+
+    /// Changes a key. A caller cannot disable the key it is using, nor grant scopes it lacks.
+    pub fn update_key<R: NamesKey>(
+        &self,
+        p: &Principal,
+        account: AccountId,
+        sa: ServiceAccountId,
+        key: &R,
+        changes: <R::Kind as KeyKind>::Changes,
+    ) -> Result<R::Kind, Error> {
+        self.update::<R::Kind>(p, account, sa, key, changes)
+    }
+
+    /// Gives a key a new secret; the old one keeps working for `retain`. A caller cannot rotate
+    /// the key it is using.
+    pub fn rotate_key<R: NamesKey>(
+        &self,
+        p: &Principal,
+        account: AccountId,
+        sa: ServiceAccountId,
+        key: &R,
+        retain: RetainPeriod,
+    ) -> Result<Issued<R::Kind>, Error> {
+        self.rotate::<R::Kind>(p, account, sa, key, retain)
+    }
+
+    /// Deletes a key. A caller cannot delete the key it is using.
+    pub fn delete_key<R: NamesKey>(
+        &self,
+        p: &Principal,
+        account: AccountId,
+        sa: ServiceAccountId,
+        key: &R,
+    ) -> Result<(), Error> {
+        self.delete::<R::Kind>(p, account, sa, key)
+    }
+
+    fn create<K: KeyKind>(
+        &self,
+        p: &Principal,
+        account: AccountId,
+        sa: ServiceAccountId,
+        new: K::New,
+    ) -> Result<Issued<K>, Error> {
+        p.require(K::WRITE, account)?;
+        let (owner_account, owner) = self.repo.service_account_with_owner(account, sa)?;
+        p.require_grantable(K::new_scopes(&new), owner_account.system)?;
+        let now = self.now();
+        let (key, secret) = K::make(self, new, account, owner.id, now)?;
+        let audit = self.key_audit::<K>(p, account, K::ACTIONS.create, key.id(), now);
+        K::insert(self.repo.as_ref(), &key, &audit)?;
+        Ok(Issued { key, secret })
+    }
+
+    fn update<K: KeyKind>(
+        &self,
+        p: &Principal,
+        account: AccountId,
+        sa: ServiceAccountId,
+        key: &K::Ref,
+        changes: K::Changes,
+    ) -> Result<K, Error> {
+        p.require(K::WRITE, account)?;
+        if let Some(scopes) = changes.scopes() {
+            let owner_account = self.repo.account(account)?;
+            p.require_grantable(scopes, owner_account.system)?;
+        }
+        let now = self.now();
+        K::update(self.repo.as_ref(), account, sa, key, &mut |k| {
+            if changes.disables() {
+                p.require_not_self(K::credential(k.id()))?;
+            }
+            changes.apply(k, now)?;
+            Ok(self.key_audit::<K>(p, account, K::ACTIONS.update, k.id(), now))
+        })
+    }
+
+    fn rotate<K: KeyKind>(
+        &self,
+        p: &Principal,
+        account: AccountId,
+        sa: ServiceAccountId,
+        key: &K::Ref,
+        retain: RetainPeriod,
+    ) -> Result<Issued<K>, Error> {
+        p.require(K::WRITE, account)?;
+        let now = self.now();
+        let mut issued = None;
+        let key = K::update(self.repo.as_ref(), account, sa, key, &mut |k| {
+            p.require_not_self(K::credential(k.id()))?;
+            issued = Some(k.renew_secret(self, retain, now));
+            Ok(self.key_audit::<K>(p, account, K::ACTIONS.rotate, k.id(), now))
+        })?;
+        let secret = issued.ok_or_else(|| Error::Unavailable("the rotation produced no secret".to_owned()))?;
+        Ok(Issued { key, secret })
+    }
+
+    fn delete<K: KeyKind>(
+        &self,
+        p: &Principal,
+        account: AccountId,
+        sa: ServiceAccountId,
+        key: &K::Ref,
+    ) -> Result<(), Error> {
+        p.require(K::WRITE, account)?;
+        let id = K::resolve(self.repo.as_ref(), account, sa, key)?;
+        p.require_not_self(K::credential(id))?;
+        let audit = self.key_audit::<K>(p, account, K::ACTIONS.delete, id, self.now());
+        Ok(K::delete(self.repo.as_ref(), account, sa, id, &audit)?)
+    }
+
+    /// The audit event of `action` on the key `id` of kind `K`.
+    fn key_audit<K: KeyKind>(
+        &self,
+        p: &Principal,
+        account: AccountId,
+        action: Action,
+        id: K::Id,
+        now: Timestamp,
+    ) -> AuditEvent {
+        self.audit(p, account, action, format!("{}:{id}", K::TARGET), now)
+    }
+}
