@@ -28,6 +28,18 @@ struct Scenario {
     unique_body: Option<String>,
 }
 
+impl Scenario {
+    /// A GET of `path` with `headers`.
+    fn get(name: &'static str, path: impl Into<String>, headers: Vec<(String, String)>) -> Self {
+        Self { name, method: "GET", path: path.into(), headers, body: None, unique_body: None }
+    }
+
+    /// A POST of the same `body` to `path` with `headers`.
+    fn post(name: &'static str, path: impl Into<String>, headers: Vec<(String, String)>, body: String) -> Self {
+        Self { name, method: "POST", path: path.into(), headers, body: Some(body), unique_body: None }
+    }
+}
+
 /// What wrk reported.
 struct Measured {
     rps: f64,
@@ -367,113 +379,66 @@ fn scenarios(base: &str, seconds: u32, dir: &Path, backend: Backend) -> Result<(
     let bearer = |token: &str| vec![("Authorization".to_owned(), format!("Bearer {token}"))];
     let json_h = ("Content-Type".to_owned(), "application/json".to_owned());
     let list = vec![
-        Scenario {
-            name: "healthz (baseline)",
-            method: "GET",
-            path: "/healthz".into(),
-            headers: vec![],
-            body: None,
-            unique_body: None,
-        },
-        Scenario {
-            name: "api-key verify",
-            method: "POST",
-            path: "/v1/api-keys/verify".into(),
-            headers: [bearer(&verifier), vec![json_h.clone()]].concat(),
-            body: Some(format!(r#"{{"key":"{presented}","required_scopes":["metrics:write"]}}"#)),
-            unique_body: None,
-        },
-        Scenario {
-            name: "bearer GET one key",
-            method: "GET",
-            path: format!("{keys}/{presented_id}"),
-            headers: bearer(&verifier),
-            body: None,
-            unique_body: None,
-        },
-        Scenario {
-            name: "dynatrace Api-Token GET one token",
-            method: "GET",
-            path: format!("/api/v2/apiTokens/{presented_id}"),
-            headers: vec![("Authorization".to_owned(), format!("Api-Token {verifier}"))],
-            body: None,
-            unique_body: None,
-        },
-        Scenario {
-            name: "wavefront X-AUTH-TOKEN GET one token",
-            method: "GET",
-            path: format!("/api/v2/apitoken/customertokens/{presented_id}"),
-            headers: vec![("X-AUTH-TOKEN".to_owned(), verifier.clone())],
-            body: None,
-            unique_body: None,
-        },
-        Scenario {
-            name: "bearer (API key) GET one secret key",
-            method: "GET",
-            path: format!("/v1/accounts/{acct}/service-accounts/{sa}/secret-keys/{smooch_id}"),
-            headers: bearer(&admin),
-            body: None,
-            unique_body: None,
-        },
-        Scenario {
-            name: "smooch Basic GET one secret key",
-            method: "GET",
-            path: format!("/v1.1/serviceaccounts/{sa}/keys/{smooch_id}"),
-            headers: vec![("Authorization".to_owned(), format!("Basic {smooch_basic}"))],
-            body: None,
-            unique_body: None,
-        },
-        Scenario {
-            name: "bearer (secret-key JWT) GET one secret key",
-            method: "GET",
-            path: format!("/v1/accounts/{acct}/service-accounts/{sa}/secret-keys/{smooch_id}"),
-            headers: bearer(&smooch_jwt),
-            body: None,
-            unique_body: None,
-        },
-        Scenario {
-            name: "smooch JWT GET one secret key",
-            method: "GET",
-            path: format!("/v1.1/serviceaccounts/{sa}/keys/{smooch_id}"),
-            headers: bearer(&smooch_jwt),
-            body: None,
-            unique_body: None,
-        },
-        Scenario {
-            name: "client_credentials token",
-            method: "POST",
-            path: "/oauth2/token".into(),
-            headers: vec![
+        Scenario::get("healthz (baseline)", "/healthz", vec![]),
+        Scenario::post(
+            "api-key verify",
+            "/v1/api-keys/verify",
+            [bearer(&verifier), vec![json_h.clone()]].concat(),
+            format!(r#"{{"key":"{presented}","required_scopes":["metrics:write"]}}"#),
+        ),
+        Scenario::get("bearer GET one key", format!("{keys}/{presented_id}"), bearer(&verifier)),
+        Scenario::get(
+            "dynatrace Api-Token GET one token",
+            format!("/api/v2/apiTokens/{presented_id}"),
+            vec![("Authorization".to_owned(), format!("Api-Token {verifier}"))],
+        ),
+        Scenario::get(
+            "wavefront X-AUTH-TOKEN GET one token",
+            format!("/api/v2/apitoken/customertokens/{presented_id}"),
+            vec![("X-AUTH-TOKEN".to_owned(), verifier.clone())],
+        ),
+        Scenario::get(
+            "bearer (API key) GET one secret key",
+            format!("/v1/accounts/{acct}/service-accounts/{sa}/secret-keys/{smooch_id}"),
+            bearer(&admin),
+        ),
+        Scenario::get(
+            "smooch Basic GET one secret key",
+            format!("/v1.1/serviceaccounts/{sa}/keys/{smooch_id}"),
+            vec![("Authorization".to_owned(), format!("Basic {smooch_basic}"))],
+        ),
+        Scenario::get(
+            "bearer (secret-key JWT) GET one secret key",
+            format!("/v1/accounts/{acct}/service-accounts/{sa}/secret-keys/{smooch_id}"),
+            bearer(&smooch_jwt),
+        ),
+        Scenario::get(
+            "smooch JWT GET one secret key",
+            format!("/v1.1/serviceaccounts/{sa}/keys/{smooch_id}"),
+            bearer(&smooch_jwt),
+        ),
+        Scenario::post(
+            "client_credentials token",
+            "/oauth2/token",
+            vec![
                 ("Authorization".to_owned(), format!("Basic {basic}")),
                 ("Content-Type".to_owned(), "application/x-www-form-urlencoded".to_owned()),
             ],
-            body: Some("grant_type=client_credentials".into()),
-            unique_body: None,
-        },
-        Scenario {
-            name: "service identity generate-token",
-            method: "POST",
-            path: "/service-identity/generate-token".into(),
-            headers: vec![json_h.clone()],
-            body: Some(format!(r#"{{"client_id":"{client_id}","client_token":"{client_secret}"}}"#)),
-            unique_body: None,
-        },
-        Scenario {
-            name: "zenml API-key login",
-            method: "POST",
-            path: "/api/v1/login".into(),
-            headers: vec![("Content-Type".to_owned(), "application/x-www-form-urlencoded".to_owned())],
-            body: Some(format!("grant_type=zenml-api-key&password={verifier}")),
-            unique_body: None,
-        },
-        Scenario {
-            name: "list 50 keys",
-            method: "GET",
-            path: format!("{keys}?limit=50"),
-            headers: bearer(&admin),
-            body: None,
-            unique_body: None,
-        },
+            "grant_type=client_credentials".to_owned(),
+        ),
+        Scenario::post(
+            "service identity generate-token",
+            "/service-identity/generate-token",
+            vec![json_h.clone()],
+            format!(r#"{{"client_id":"{client_id}","client_token":"{client_secret}"}}"#),
+        ),
+        Scenario::post(
+            "zenml API-key login",
+            "/api/v1/login",
+            vec![("Content-Type".to_owned(), "application/x-www-form-urlencoded".to_owned())],
+            format!("grant_type=zenml-api-key&password={verifier}"),
+        ),
+        Scenario::get("list 50 keys", format!("{keys}?limit=50"), bearer(&admin)),
         Scenario {
             name: "create-key writes",
             method: "POST",

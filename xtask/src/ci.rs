@@ -27,22 +27,28 @@ pub fn lint() -> Result<()> {
 }
 
 fn check_domain_is_pure() -> Result<()> {
-    let out = cargo()
-        .args(["tree", "-p", "domain", "-e", "normal", "--prefix", "none"])
-        .current_dir(root())
-        .output()
-        .context("running cargo tree")?;
-    let tree = String::from_utf8_lossy(&out.stdout);
-    let found: BTreeSet<&str> = tree
-        .lines()
-        .filter_map(|l| l.split_whitespace().next())
-        .filter(|name| FORBIDDEN_IN_DOMAIN.contains(name))
-        .collect();
+    let found = dependencies_among("domain", FORBIDDEN_IN_DOMAIN)?;
     if !found.is_empty() {
         bail!("the domain crate depends on I/O crates: {found:?}");
     }
     eprintln!("ok: the domain crate depends on no I/O crate");
     Ok(())
+}
+
+/// Which of `names` the crate `krate` depends on, directly or not, in normal builds.
+pub(crate) fn dependencies_among(krate: &str, names: &[&str]) -> Result<BTreeSet<String>> {
+    let out = cargo()
+        .args(["tree", "-p", krate, "-e", "normal", "--prefix", "none"])
+        .current_dir(root())
+        .output()
+        .context("running cargo tree")?;
+    let tree = String::from_utf8_lossy(&out.stdout);
+    Ok(tree
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| names.contains(name))
+        .map(str::to_owned)
+        .collect())
 }
 
 fn check_migrations_in_step() -> Result<()> {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use crate::{cargo, root};
+use crate::root;
 
 /// The crates that speak HTTP: they reach storage only through the domain's traits.
 const HTTP_CRATES: &[&str] = &["web", "api", "dialects", "console"];
@@ -23,17 +23,7 @@ pub fn check() -> Result<()> {
 
 fn http_crates_know_no_database() -> Result<()> {
     for krate in HTTP_CRATES {
-        let out = cargo()
-            .args(["tree", "-p", krate, "-e", "normal", "--prefix", "none"])
-            .current_dir(root())
-            .output()
-            .context("running cargo tree")?;
-        let tree = String::from_utf8_lossy(&out.stdout);
-        let found: BTreeSet<&str> = tree
-            .lines()
-            .filter_map(|l| l.split_whitespace().next())
-            .filter(|name| DATABASE_CRATES.contains(name))
-            .collect();
+        let found = crate::ci::dependencies_among(krate, DATABASE_CRATES)?;
         if !found.is_empty() {
             bail!("the {krate} crate depends on database crates: {found:?}; only storage may");
         }

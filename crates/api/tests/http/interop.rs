@@ -45,15 +45,7 @@ async fn secret_key(app: &TestApp) -> (String, String, String, String) {
 async fn libraries_get_a_token_and_verify_it_offline(db: TestDb, algorithm: SigningAlgorithm) {
     let app = spawn_signing_with(db, algorithm).await;
     let (acct, sa, id, secret) = secret_key(&app).await;
-    let meta: Value = app
-        .client
-        .get(format!("{}/.well-known/oauth-authorization-server", app.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let meta = app.metadata().await;
 
     let client = BasicClient::new(ClientId::new(id.clone()))
         .set_client_secret(ClientSecret::new(secret))

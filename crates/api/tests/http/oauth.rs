@@ -50,15 +50,7 @@ async fn token(app: &TestApp, c: &Client, form: &[(&str, &str)]) -> (StatusCode,
 /// Verifies a token offline, from the JWKS and the metadata alone.
 async fn verify_offline(app: &TestApp, token: &str) -> Result<Value, jsonwebtoken::errors::Error> {
     domain::jwt::provider::install();
-    let meta: Value = app
-        .client
-        .get(format!("{}/.well-known/oauth-authorization-server", app.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let meta = app.metadata().await;
     let jwks: JwkSet = app.client.get(meta["jwks_uri"].as_str().unwrap()).send().await.unwrap().json().await.unwrap();
     let kid = jsonwebtoken::decode_header(token)?.kid.unwrap_or_default();
     let jwk = jwks
@@ -75,15 +67,7 @@ async fn verify_offline(app: &TestApp, token: &str) -> Result<Value, jsonwebtoke
 async fn a_standard_client_gets_a_token_and_anyone_verifies_it_offline(db: TestDb) {
     let app = spawn(db).await;
     let c = client(&app, &["service-accounts:read", "audit:read"]).await;
-    let meta: Value = app
-        .client
-        .get(format!("{}/.well-known/oauth-authorization-server", app.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let meta = app.metadata().await;
     assert_eq!(meta["issuer"], app.base);
     assert_eq!(meta["token_endpoint"], format!("{}/oauth2/token", app.base));
     assert_eq!(meta["grant_types_supported"], json!(["client_credentials"]));

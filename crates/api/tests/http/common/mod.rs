@@ -128,6 +128,12 @@ impl TestApp {
         Answer { status, headers, body }
     }
 
+    /// The RFC 8414 metadata, as a client discovering the server reads it.
+    pub async fn metadata(&self) -> serde_json::Value {
+        let url = format!("{}/.well-known/oauth-authorization-server", self.base);
+        self.client.get(url).send().await.unwrap().json().await.unwrap()
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> Answer {
         self.call(Method::GET, path, Some(token), None).await
     }
