@@ -122,6 +122,10 @@ id_type!(
     /// Identifies a [`SigningKey`](crate::signing_key::SigningKey); also the JWT `kid`.
     SigningKeyId
 );
+id_type!(
+    /// Identifies a [`FederatedCredential`](crate::federation::FederatedCredential).
+    FederatedCredentialId
+);
 
 #[cfg(test)]
 mod tests {

@@ -13,6 +13,7 @@ pub mod clock;
 pub mod credential;
 pub mod entropy;
 pub mod error;
+pub mod federation;
 pub mod filter;
 pub mod id;
 pub mod jwt;

@@ -1,12 +1,13 @@
 //! A jsonwebtoken `CryptoProvider` backed by ring, so that ring stays the only cryptography library
-//! in the tree: HS256, EdDSA (Ed25519) and ES256. Every other algorithm is refused.
+//! in the tree: HS256, EdDSA (Ed25519) and ES256, and RS256 for verifying only (the tokens of
+//! federated OIDC issuers; Keyward never signs with RSA). Every other algorithm is refused.
 
 use std::sync::{Arc, Once, PoisonError, RwLock};
 
 use jsonwebtoken::crypto::{CryptoProvider, JwtSigner, JwtVerifier, KeyUtils};
 use jsonwebtoken::errors::{ErrorKind, Result, new_error};
 use jsonwebtoken::signature::{Error as SignatureError, Signer, Verifier};
-use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, EncodingKey};
+use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, DecodingKeyKind, EncodingKey};
 use ring::hmac;
 use ring::rand::SystemRandom;
 use ring::signature::{self as sig, EcdsaKeyPair, Ed25519KeyPair, UnparsedPublicKey};
@@ -87,6 +88,22 @@ impl JwtVerifier for PublicKeyVerifier {
     }
 }
 
+/// Verifies RS256 with an RSA public key given as its modulus and exponent (a JWK's `n` and `e`),
+/// 2048 to 8192 bits.
+struct Rs256Verifier(sig::RsaPublicKeyComponents<Vec<u8>>);
+
+impl Verifier<Vec<u8>> for Rs256Verifier {
+    fn verify(&self, msg: &[u8], signature: &Vec<u8>) -> std::result::Result<(), SignatureError> {
+        self.0.verify(&sig::RSA_PKCS1_2048_8192_SHA256, msg, signature).map_err(|_| SignatureError::new())
+    }
+}
+
+impl JwtVerifier for Rs256Verifier {
+    fn algorithm(&self) -> Algorithm {
+        Algorithm::RS256
+    }
+}
+
 /// Parsed key pairs, by the SHA-256 of their PKCS#8 document. jsonwebtoken asks for a signer on
 /// every token, and parsing a key pair re-derives its public key (for Ed25519 about as costly as
 /// the signature itself), while one signing key signs thousands of tokens. A few pairs are held:
@@ -161,7 +178,17 @@ fn verifier(algorithm: &Algorithm, key: &DecodingKey) -> Result<Box<dyn JwtVerif
             algorithm: Algorithm::ES256,
             key: UnparsedPublicKey::new(&sig::ECDSA_P256_SHA256_FIXED, key.try_get_as_bytes()?.to_vec()),
         })),
-        (Algorithm::HS256 | Algorithm::EdDSA | Algorithm::ES256, _) => Err(new_error(ErrorKind::InvalidKeyFormat)),
+        (Algorithm::RS256, AlgorithmFamily::Rsa) => match key.kind() {
+            DecodingKeyKind::RsaModulusExponent { n, e } => {
+                Ok(Box::new(Rs256Verifier(sig::RsaPublicKeyComponents { n: n.clone(), e: e.clone() })))
+            }
+            DecodingKeyKind::SecretOrDer(_) => {
+                Err(new_error(ErrorKind::InvalidRsaKey("give RSA keys as components".to_owned())))
+            }
+        },
+        (Algorithm::HS256 | Algorithm::EdDSA | Algorithm::ES256 | Algorithm::RS256, _) => {
+            Err(new_error(ErrorKind::InvalidKeyFormat))
+        }
         _ => Err(new_error(ErrorKind::InvalidAlgorithm)),
     }
 }
