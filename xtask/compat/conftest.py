@@ -58,7 +58,14 @@ def _psql(url, sql):
 def running_server(data, extra_env=None):
     """Runs `keyward serve` on the fresh data dir `data` (and, on PostgreSQL, a fresh schema)."""
     binary = os.environ["KEYWARD_BIN"]
-    env = {"KEYWARD_DATA_DIR": str(data), "KEYWARD_LOG": "info", "PATH": os.environ.get("PATH", "")}
+    env = {
+        "KEYWARD_DATA_DIR": str(data),
+        "KEYWARD_LOG": "info",
+        "PATH": os.environ.get("PATH", ""),
+        # The fuzzer makes federated credentials with made-up issuers: fetch keys from loopback only,
+        # so that nothing is ever sent off this machine.
+        "KEYWARD_FEDERATION_LOOPBACK_ONLY": "true",
+    }
     env.update(extra_env or {})
     pg = os.environ.get("KEYWARD_COMPAT_DATABASE_URL")
     schema = None

@@ -35,6 +35,8 @@ that creates it. Resources of another account answer 404, never 403.",
         (name = "service accounts", description = "Machine identities inside an account."),
         (name = "api keys", description = "Opaque bearer credentials of a service account."),
         (name = "secret keys", description = "Symmetric credentials (OAuth 2.0 client secrets, HMAC keys), stored sealed under the master key."),
+        (name = "federated credentials", description = "Workload identity federation: a service account's trust in an external OIDC issuer (GitHub Actions, GitLab, Kubernetes), \
+so that a workload trades its platform's token for a Keyward access token at `/oauth2/token` and no secret is stored. See docs/federation.md."),
         (name = "verification", description = "The data plane: other services asking whether a presented key is good."),
         (name = "oauth2", description = "OAuth 2.0 client credentials, Keyward's signing keys, the JWKS and server metadata."),
         (name = "audit", description = "The record of every change and refused credential."),

@@ -52,6 +52,18 @@ pub enum Action {
     /// A secret key was deleted.
     #[serde(rename = "secret_key.delete")]
     SecretKeyDelete,
+    /// A federated credential was created.
+    #[serde(rename = "federated_credential.create")]
+    FederatedCredentialCreate,
+    /// A federated credential was changed.
+    #[serde(rename = "federated_credential.update")]
+    FederatedCredentialUpdate,
+    /// A federated credential was deleted.
+    #[serde(rename = "federated_credential.delete")]
+    FederatedCredentialDelete,
+    /// An external token was exchanged for an access token through a federated credential.
+    #[serde(rename = "token.exchange")]
+    TokenExchange,
     /// An access token was revoked.
     #[serde(rename = "token.revoke")]
     TokenRevoke,
@@ -65,7 +77,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, for documentation and filters.
-    pub const ALL: [Action; 17] = [
+    pub const ALL: [Action; 21] = [
         Action::AccountCreate,
         Action::AccountUpdate,
         Action::AccountDelete,
@@ -80,6 +92,10 @@ impl Action {
         Action::SecretKeyUpdate,
         Action::SecretKeyRotate,
         Action::SecretKeyDelete,
+        Action::FederatedCredentialCreate,
+        Action::FederatedCredentialUpdate,
+        Action::FederatedCredentialDelete,
+        Action::TokenExchange,
         Action::TokenRevoke,
         Action::SigningKeyRotate,
         Action::AuthFailure,
@@ -102,6 +118,10 @@ impl Action {
             Action::SecretKeyUpdate => "secret_key.update",
             Action::SecretKeyRotate => "secret_key.rotate",
             Action::SecretKeyDelete => "secret_key.delete",
+            Action::FederatedCredentialCreate => "federated_credential.create",
+            Action::FederatedCredentialUpdate => "federated_credential.update",
+            Action::FederatedCredentialDelete => "federated_credential.delete",
+            Action::TokenExchange => "token.exchange",
             Action::TokenRevoke => "token.revoke",
             Action::SigningKeyRotate => "signing_key.rotate",
             Action::AuthFailure => "auth.failure",

@@ -36,6 +36,8 @@ pub enum Entity {
     ApiKey,
     /// A secret key.
     SecretKey,
+    /// A federated credential (a trust policy for an external issuer).
+    FederatedCredential,
 }
 
 impl fmt::Display for Entity {
@@ -45,6 +47,7 @@ impl fmt::Display for Entity {
             Entity::ServiceAccount => "service account",
             Entity::ApiKey => "API key",
             Entity::SecretKey => "secret key",
+            Entity::FederatedCredential => "federated credential",
         })
     }
 }

@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 
 use crate::error::{Entity, Error};
-use crate::id::{AccountId, ApiKeyId, SecretKeyId, ServiceAccountId};
+use crate::id::{AccountId, ApiKeyId, FederatedCredentialId, SecretKeyId, ServiceAccountId};
 use crate::scope::{Scope, Scopes};
 
 /// The credential a caller authenticated with.
@@ -13,6 +13,8 @@ pub enum CredentialRef {
     ApiKey(ApiKeyId),
     /// A JWT signed with a secret key.
     SecretKey(SecretKeyId),
+    /// An access token minted through a federated credential, for an external token.
+    Federated(FederatedCredentialId),
     /// An operator at the server's machine, through `keyward admin` (no credential at all).
     Operator,
 }
@@ -23,6 +25,7 @@ impl CredentialRef {
         match self {
             CredentialRef::ApiKey(id) => id.to_string(),
             CredentialRef::SecretKey(id) => id.to_string(),
+            CredentialRef::Federated(id) => id.to_string(),
             CredentialRef::Operator => "operator".to_owned(),
         }
     }
@@ -32,6 +35,7 @@ impl CredentialRef {
         match self {
             CredentialRef::ApiKey(id) => format!("api_key:{id}"),
             CredentialRef::SecretKey(id) => format!("secret_key:{id}"),
+            CredentialRef::Federated(id) => format!("federated_credential:{id}"),
             CredentialRef::Operator => "system:cli".to_owned(),
         }
     }

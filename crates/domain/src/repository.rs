@@ -12,7 +12,8 @@ use crate::api_key::ApiKey;
 use crate::audit::{Action, AuditEvent};
 use crate::error::Error;
 pub use crate::error::{RepoError, RepoResult};
-use crate::id::{AccountId, ApiKeyId, SecretKeyId, ServiceAccountId};
+use crate::federation::{FederatedCredential, Issuer};
+use crate::id::{AccountId, ApiKeyId, FederatedCredentialId, SecretKeyId, ServiceAccountId};
 use crate::page::{Direction, Page, PageRequest};
 use crate::scope::Scope;
 use crate::secret_key::SecretKey;
@@ -304,6 +305,52 @@ pub trait SecretKeyRepository {
     ) -> RepoResult<()>;
 }
 
+/// Federated credentials: trust policies for external OIDC issuers.
+pub trait FederatedCredentialRepository {
+    /// Stores a new federated credential.
+    fn insert_federated_credential(&self, credential: &FederatedCredential, audit: &AuditEvent) -> RepoResult<()>;
+    /// One federated credential of a service account.
+    fn federated_credential(
+        &self,
+        account: AccountId,
+        sa: ServiceAccountId,
+        id: FederatedCredentialId,
+    ) -> RepoResult<FederatedCredential>;
+    /// The federated credentials of a service account, oldest first.
+    fn list_federated_credentials(
+        &self,
+        account: AccountId,
+        sa: ServiceAccountId,
+        page: &PageRequest,
+    ) -> RepoResult<Page<FederatedCredential>>;
+    /// Every federated credential that trusts `issuer`, in any account, with whether its service
+    /// account is active: the candidates for a token exchange.
+    fn federated_credentials_for_issuer(&self, issuer: &Issuer) -> RepoResult<Vec<(FederatedCredential, bool)>>;
+    /// The federated credential with this id, in any account, with whether its service account is
+    /// active and belongs to the system account: what checking a minted access token needs.
+    fn federated_credential_for_auth(
+        &self,
+        id: FederatedCredentialId,
+    ) -> RepoResult<Option<(FederatedCredential, bool, bool)>>;
+    /// Reads a federated credential, lets `change` modify it and name the audit event, and writes
+    /// both back in one transaction.
+    fn update_federated_credential(
+        &self,
+        account: AccountId,
+        sa: ServiceAccountId,
+        id: FederatedCredentialId,
+        change: &mut dyn FnMut(&mut FederatedCredential) -> Result<AuditEvent, Error>,
+    ) -> Result<FederatedCredential, Error>;
+    /// Deletes a federated credential.
+    fn delete_federated_credential(
+        &self,
+        account: AccountId,
+        sa: ServiceAccountId,
+        id: FederatedCredentialId,
+        audit: &AuditEvent,
+    ) -> RepoResult<()>;
+}
+
 /// Keyward's own signing keys.
 pub trait SigningKeyRepository {
     /// Every signing key, oldest first.
@@ -362,6 +409,7 @@ pub trait Repository:
     + ServiceAccountRepository
     + ApiKeyRepository
     + SecretKeyRepository
+    + FederatedCredentialRepository
     + SettingsRepository
     + SigningKeyRepository
     + TokenStateRepository

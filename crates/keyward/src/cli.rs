@@ -254,6 +254,11 @@ pub struct ServeArgs {
     #[arg(long, env = "KEYWARD_SHUTDOWN_TIMEOUT", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub shutdown_timeout: u64,
+    /// Fetch federated issuers' keys only from loopback addresses: for test suites and trials that
+    /// must send nothing off the machine. A federated credential naming another issuer then
+    /// answers its exchanges with 503 `temporarily_unavailable`. (`KEYWARD_FEDERATION_LOOPBACK_ONLY=true`.)
+    #[arg(long, env = "KEYWARD_FEDERATION_LOOPBACK_ONLY")]
+    pub federation_loopback_only: bool,
 }
 
 /// Signature algorithms for Keyward's own signing keys.

@@ -187,7 +187,13 @@ pub fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
     };
     let issuer = args.issuer.clone().unwrap_or_else(|| format!("http://{}", args.listen));
     let (master, kw) = open_keyward(common, Some(Duration::from_millis(args.cache_freshness_ms)))?;
+    let issuer_keys = oidc::IssuerKeyFetcher::new(oidc::Limits {
+        loopback_only: args.federation_loopback_only,
+        ..oidc::Limits::default()
+    })
+    .map_err(anyhow::Error::msg)?;
     let kw = kw
+        .with_issuer_keys(Arc::new(issuer_keys))
         .with_issuer(issuer)
         .with_tokens(algorithm, chrono::Duration::seconds(i64::from(args.access_token_ttl_seconds)))
         .with_usage_retention(args.usage_retention_days);

@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use crate::schema::{accounts, api_keys, audit_events, secret_keys, service_accounts, signing_keys};
 
-fn corrupt(what: &str) -> RepoError {
+pub(crate) fn corrupt(what: &str) -> RepoError {
     RepoError::Unavailable(format!("a stored {what} is invalid"))
 }
 
@@ -34,15 +34,15 @@ pub(crate) fn time(m: i64) -> RepoResult<Timestamp> {
     DateTime::from_timestamp_micros(m).ok_or_else(|| corrupt("time"))
 }
 
-fn opt_time(m: Option<i64>) -> RepoResult<Option<Timestamp>> {
+pub(crate) fn opt_time(m: Option<i64>) -> RepoResult<Option<Timestamp>> {
     m.map(time).transpose()
 }
 
-fn uuid(s: &str) -> RepoResult<Uuid> {
+pub(crate) fn uuid(s: &str) -> RepoResult<Uuid> {
     Uuid::try_parse(s).map_err(|_| corrupt("id"))
 }
 
-fn name(s: &str) -> RepoResult<Name> {
+pub(crate) fn name(s: &str) -> RepoResult<Name> {
     Name::parse(s, "name").map_err(|_| corrupt("name"))
 }
 
@@ -61,7 +61,7 @@ pub(crate) fn scopes_text(scopes: &Scopes) -> String {
     s
 }
 
-fn scopes(s: &str) -> RepoResult<Scopes> {
+pub(crate) fn scopes(s: &str) -> RepoResult<Scopes> {
     let items: Vec<&str> = s.split_whitespace().collect();
     Scopes::parse(&items, "scopes").map_err(|_| corrupt("scope"))
 }

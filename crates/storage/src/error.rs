@@ -36,7 +36,7 @@ pub(crate) fn map_db(entity: Entity) -> impl Fn(DieselError) -> RepoError {
 fn parent(entity: Entity) -> Entity {
     match entity {
         Entity::Account | Entity::ServiceAccount => Entity::Account,
-        Entity::ApiKey | Entity::SecretKey => Entity::ServiceAccount,
+        Entity::ApiKey | Entity::SecretKey | Entity::FederatedCredential => Entity::ServiceAccount,
     }
 }
 

@@ -67,6 +67,26 @@ diesel::table! {
 }
 
 diesel::table! {
+    federated_credentials (id) {
+        id -> Text,
+        account_id -> Text,
+        service_account_id -> Text,
+        name -> Text,
+        issuer -> Text,
+        audiences -> Text,
+        subject -> Nullable<Text>,
+        claims -> Text,
+        scopes -> Text,
+        max_ttl_seconds -> BigInt,
+        active -> Bool,
+        refuse_replay -> Bool,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
     signing_keys (kid) {
         kid -> Text,
         algorithm -> Text,
@@ -118,11 +138,13 @@ diesel::table! {
 diesel::joinable!(api_keys -> service_accounts (service_account_id));
 diesel::joinable!(service_accounts -> accounts (account_id));
 diesel::joinable!(secret_keys -> service_accounts (service_account_id));
+diesel::joinable!(federated_credentials -> service_accounts (service_account_id));
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     service_accounts,
     api_keys,
     secret_keys,
+    federated_credentials,
     settings,
     audit_events
 );

@@ -5,12 +5,15 @@ mod api_key_json;
 pub mod api_key_lists;
 pub mod api_keys;
 pub mod audit;
+pub mod federated_credentials;
 pub mod health;
 pub mod oauth;
 pub mod oauth_tokens;
 pub mod secret_keys;
 pub mod service_accounts;
 pub mod signing_keys;
+pub mod token_answer;
+pub mod token_exchange;
 pub mod usage;
 pub mod verify;
 pub mod well_known;
@@ -41,6 +44,16 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(secret_keys::get_secret_key, secret_keys::update_secret_key, secret_keys::delete_secret_key))
         .routes(routes!(secret_keys::rotate_secret_key))
         .routes(routes!(secret_keys::issue_jwt))
+        .routes(routes!(
+            federated_credentials::create_federated_credential,
+            federated_credentials::list_federated_credentials
+        ))
+        .routes(routes!(
+            federated_credentials::get_federated_credential,
+            federated_credentials::update_federated_credential,
+            federated_credentials::delete_federated_credential
+        ))
+        .routes(routes!(federated_credentials::test_federated_credential))
         .routes(routes!(verify::verify_api_key))
         .routes(routes!(verify::lookup_api_key))
         .routes(routes!(audit::list_audit_events))

@@ -1,45 +1,46 @@
 //! `/oauth2/token`: the OAuth 2.0 client-credentials grant (RFC 6749 §4.4), with client
-//! authentication by `client_secret_basic` or `client_secret_post`. Errors follow RFC 6749 §5.2.
+//! authentication by `client_secret_basic`, `client_secret_post` or `client_secret_jwt`, and the
+//! federated grants (`token_exchange`). Errors follow RFC 6749 §5.2.
 
 use std::net::SocketAddr;
 
 use axum::Json;
 use axum::body::to_bytes;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use domain::service::OAuthError;
-use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::token_answer::{Refusal, TokenError, TokenResponse, error, invalid_request, no_store};
 use web::state::AppState;
 
-/// A successful token response (RFC 6749 §5.1).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TokenResponse {
-    /// The access token: a JWT signed by Keyward's active signing key (EdDSA by default), with the
-    /// claims `iss`, `sub`, `aud`, `exp`, `iat`, `nbf`, `jti`, `scope`, `client_id` and `acct`.
-    pub access_token: String,
-    /// Always `Bearer`.
-    #[schema(example = "Bearer")]
-    pub token_type: &'static str,
-    /// Seconds until the token expires.
-    pub expires_in: i64,
-    /// The granted scopes, space-separated.
-    pub scope: String,
-}
-
-/// A client-credentials request (`application/x-www-form-urlencoded`), as documented; the handler
-/// reads the form itself, so that it can tell RFC 6749's errors apart.
+/// A token request (`application/x-www-form-urlencoded`), as documented; the handler reads the
+/// form itself, so that it can tell RFC 6749's errors apart.
 #[derive(Debug, ToSchema)]
 #[allow(dead_code)]
 pub struct ClientCredentialsForm {
-    /// `client_credentials`.
-    #[schema(pattern = "^client_credentials$")]
+    /// `client_credentials`, `urn:ietf:params:oauth:grant-type:token-exchange` (RFC 8693) or
+    /// `urn:ietf:params:oauth:grant-type:jwt-bearer` (RFC 7523 §2.1).
+    #[schema(
+        pattern = "^(client_credentials|urn:ietf:params:oauth:grant-type:token-exchange|urn:ietf:params:oauth:grant-type:jwt-bearer)$"
+    )]
     grant_type: String,
-    /// Space-separated scopes to narrow the token to (default: all of the client's).
+    /// Token exchange: the external token (a JWT from the issuer a federated credential trusts).
+    subject_token: Option<String>,
+    /// Token exchange: `urn:ietf:params:oauth:token-type:jwt` or `urn:ietf:params:oauth:token-type:id_token`.
+    subject_token_type: Option<String>,
+    /// Token exchange: `urn:ietf:params:oauth:token-type:access_token` if given.
+    requested_token_type: Option<String>,
+    /// Token exchange: a federated credential's id or its service account's id, to choose among
+    /// several that match the token.
+    audience: Option<String>,
+    /// JWT bearer: the external token.
+    assertion: Option<String>,
+    /// Space-separated scopes to narrow the token to (default: all of the client's, or of the
+    /// federated credential's).
     #[schema(pattern = r"^[A-Za-z0-9:._*/-]{1,64}( [A-Za-z0-9:._*/-]{1,64})*$")]
     scope: Option<String>,
     /// A secret key's id, with `client_secret` (unless sent with HTTP Basic).
@@ -60,68 +61,6 @@ pub struct TokenForm {
     token: String,
     /// `access_token` or `api_key`: a hint, which may be wrong.
     token_type_hint: Option<String>,
-}
-
-/// An error response (RFC 6749 §5.2).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TokenError {
-    /// `invalid_request`, `invalid_client`, `unsupported_grant_type` or `invalid_scope`.
-    #[schema(example = "invalid_client")]
-    pub error: &'static str,
-    /// A sentence for the developer; never repeats a secret.
-    pub error_description: String,
-}
-
-pub(super) fn no_store(mut res: Response) -> Response {
-    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    res.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    res
-}
-
-/// A refused token request, answered as RFC 6749 §5.2 says.
-#[derive(Debug)]
-pub(super) struct Refusal {
-    status: StatusCode,
-    body: TokenError,
-    retry_after: Option<u64>,
-}
-
-impl IntoResponse for Refusal {
-    fn into_response(self) -> Response {
-        let mut res = (self.status, Json(self.body)).into_response();
-        if self.status == StatusCode::UNAUTHORIZED {
-            res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(r#"Basic realm="keyward""#));
-        }
-        if let Some(secs) = self.retry_after {
-            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        }
-        no_store(res)
-    }
-}
-
-pub(super) fn error(status: StatusCode, error: &'static str, description: impl Into<String>) -> Refusal {
-    Refusal { status, body: TokenError { error, error_description: description.into() }, retry_after: None }
-}
-
-/// An error from outside the grant's own rules (too many failures, storage unavailable) in RFC
-/// 6749's shape, with the status and `Retry-After` the problem would have had: `invalid_client`
-/// for the failure limiter (only failed client authentications are limited), else RFC 6749
-/// §4.1.2.1's `temporarily_unavailable` (503) or `server_error`.
-impl From<web::ApiError> for Refusal {
-    fn from(e: web::ApiError) -> Self {
-        let status = e.status();
-        let code = match status {
-            StatusCode::TOO_MANY_REQUESTS => "invalid_client",
-            StatusCode::SERVICE_UNAVAILABLE => "temporarily_unavailable",
-            s if s.is_client_error() => "invalid_request",
-            _ => "server_error",
-        };
-        Refusal { retry_after: e.retry_after(), ..error(status, code, e.detail().to_owned()) }
-    }
-}
-
-pub(super) fn invalid_request(description: impl Into<String>) -> Refusal {
-    error(StatusCode::BAD_REQUEST, "invalid_request", description)
 }
 
 /// `client_id` and `client_secret` from an `Authorization: Basic` header, whose parts are
@@ -178,6 +117,14 @@ const KNOWN_PARAMETERS: &[&str] = &[
     "client_assertion",
     "token",
     "token_type_hint",
+    // The federated grants (RFC 8693, RFC 7523 §2.1).
+    "subject_token",
+    "subject_token_type",
+    "requested_token_type",
+    "actor_token",
+    "actor_token_type",
+    "audience",
+    "assertion",
 ];
 
 /// The form parameters the endpoints read, each at most once.
@@ -199,11 +146,22 @@ pub(super) fn form(body: &[u8]) -> Result<std::collections::BTreeMap<String, Str
 /// form parameters, or with a `client_secret_jwt` assertion (RFC 7523: HS256 with the `kw_sk_...`
 /// string as HMAC key, `iss` = `sub` = client id, `aud` = the issuer or this endpoint, a single-use
 /// `jti`); `scope` narrows the key's scopes.
+///
+/// Or exchanges an external OIDC token for an access token of the service account whose
+/// federated credential trusts it, with no client authentication: grant
+/// `urn:ietf:params:oauth:grant-type:token-exchange` (RFC 8693: `subject_token`,
+/// `subject_token_type` a JWT or ID token, optional `audience` naming the federated credential or
+/// its service account, `scope`, `requested_token_type`) or
+/// `urn:ietf:params:oauth:grant-type:jwt-bearer` (RFC 7523 §2.1: `assertion`). Refused tokens
+/// answer `invalid_grant`, an `audience` that matches nothing `invalid_target`; they count toward
+/// the failure limiter and are audited (`token.exchange`) in the accounts whose policies the token
+/// was meant for.
 #[utoipa::path(post, path = "/oauth2/token", tag = "oauth2",
     request_body(content_type = "application/x-www-form-urlencoded", content = ClientCredentialsForm,
-        description = "`grant_type=client_credentials`, optional `scope`, and `client_id` + `client_secret` (unless sent with HTTP Basic) or `client_assertion_type` + `client_assertion`."),
+        description = "`grant_type=client_credentials`, optional `scope`, and `client_id` + `client_secret` (unless sent with HTTP Basic) or `client_assertion_type` + `client_assertion`; or a federated grant with `subject_token` + `subject_token_type` (token exchange) or `assertion` (JWT bearer)."),
     responses((status = 200, body = TokenResponse), (status = 400, body = TokenError), (status = 401, body = TokenError),
-              (status = 429, body = TokenError, description = "Too many failed authentications from this address or against this client; see `Retry-After`.")))]
+              (status = 429, body = TokenError, description = "Too many failed authentications from this address or against this client; see `Retry-After`."),
+              (status = 503, body = TokenError, description = "`temporarily_unavailable`: an external issuer's keys could not be fetched, or storage is unavailable.")))]
 #[tracing::instrument(skip_all)]
 pub async fn token(State(state): State<AppState>, req: Request) -> Response {
     match grant(&state, req).await {
@@ -214,11 +172,15 @@ pub async fn token(State(state): State<AppState>, req: Request) -> Response {
 
 async fn grant(state: &AppState, req: Request) -> Result<Response, Refusal> {
     let request = read(state, req).await?;
+    if let Some(federated) = request.federated {
+        return super::token_exchange::grant(state, federated, request.params, request.ip).await;
+    }
     let client = Client::from_request(&request)?;
     let token = issue(state, client, request.params.get("scope").cloned(), request.ip).await?;
     web::metrics::token_issued("client_credentials");
     let answer = TokenResponse {
         access_token: token.token.expose().to_owned(),
+        issued_token_type: None,
         token_type: "Bearer",
         expires_in: token.expires_in,
         scope: token.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "),
@@ -231,9 +193,11 @@ struct TokenRequest {
     headers: HeaderMap,
     params: std::collections::BTreeMap<String, String>,
     ip: Option<std::net::IpAddr>,
+    /// The federated grant type it asks for, if it is not `client_credentials`.
+    federated: Option<&'static str>,
 }
 
-/// Reads a token request: a form body with `grant_type=client_credentials`.
+/// Reads a token request: a form body with a supported `grant_type`.
 async fn read(state: &AppState, req: Request) -> Result<TokenRequest, Refusal> {
     let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
     let ip = state.trusted_proxies().client(peer, req.headers());
@@ -251,10 +215,18 @@ async fn read(state: &AppState, req: Request) -> Result<TokenRequest, Refusal> {
     let params = form(&body)?;
     match params.get("grant_type").map(String::as_str) {
         None => Err(invalid_request("`grant_type` is required")),
-        Some("client_credentials") => Ok(TokenRequest { headers, params, ip }),
-        Some(_) => {
-            Err(error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "only `client_credentials` is supported"))
+        Some("client_credentials") => Ok(TokenRequest { headers, params, ip, federated: None }),
+        Some(super::token_exchange::TOKEN_EXCHANGE) => {
+            Ok(TokenRequest { headers, params, ip, federated: Some(super::token_exchange::TOKEN_EXCHANGE) })
         }
+        Some(super::token_exchange::JWT_BEARER_GRANT) => {
+            Ok(TokenRequest { headers, params, ip, federated: Some(super::token_exchange::JWT_BEARER_GRANT) })
+        }
+        Some(_) => Err(error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "the grant types are `client_credentials`, token exchange (RFC 8693) and JWT bearer (RFC 7523)",
+        )),
     }
 }
 
@@ -339,6 +311,7 @@ async fn issue(
 
 #[cfg(test)]
 mod tests {
+    use axum::http::HeaderValue;
     use proptest::prelude::*;
 
     use super::*;

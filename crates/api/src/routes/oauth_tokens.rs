@@ -10,7 +10,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use domain::principal::Principal;
 
-use super::oauth::{Refusal, client_auth, error, form, invalid_request, no_store};
+use super::oauth::{client_auth, form};
+use super::token_answer::{Refusal, error, invalid_request, no_store};
 use web::limiter::{Verdict, named_credential};
 use web::state::AppState;
 
@@ -75,9 +76,9 @@ async fn caller(
     request_body(content_type = "application/x-www-form-urlencoded", content = super::oauth::TokenForm, description = "`token`, optional `token_type_hint`."),
     responses((status = 200, body = Object,
         description = "RFC 7662 §2.2: `active`; for an active token also `token_type` (`Bearer` or `api_key`), `scope`, `client_id`, `sub`, `acct`, `exp`, and for access tokens `iat`, `nbf`, `iss`, `aud` and `jti`."),
-        (status = 400, body = super::oauth::TokenError, description = "No `token`."),
-        (status = 401, body = super::oauth::TokenError),
-        (status = 429, body = super::oauth::TokenError, description = "Too many failed authentications; see `Retry-After`.")))]
+        (status = 400, body = super::token_answer::TokenError, description = "No `token`."),
+        (status = 401, body = super::token_answer::TokenError),
+        (status = 429, body = super::token_answer::TokenError, description = "Too many failed authentications; see `Retry-After`.")))]
 #[tracing::instrument(skip_all)]
 pub async fn introspect(State(state): State<AppState>, req: Request) -> Response {
     let (params, p) = match caller(&state, req, true).await {
@@ -97,9 +98,9 @@ pub async fn introspect(State(state): State<AppState>, req: Request) -> Response
 /// node at once. Answers 200 whether or not the token was valid or the client's own.
 #[utoipa::path(post, path = "/oauth2/revoke", tag = "oauth2",
     request_body(content_type = "application/x-www-form-urlencoded", content = super::oauth::TokenForm, description = "`token`, optional `token_type_hint`."),
-    responses((status = 200), (status = 400, body = super::oauth::TokenError, description = "No `token`."),
-              (status = 401, body = super::oauth::TokenError),
-              (status = 429, body = super::oauth::TokenError, description = "Too many failed authentications; see `Retry-After`.")))]
+    responses((status = 200), (status = 400, body = super::token_answer::TokenError, description = "No `token`."),
+              (status = 401, body = super::token_answer::TokenError),
+              (status = 429, body = super::token_answer::TokenError, description = "Too many failed authentications; see `Retry-After`.")))]
 #[tracing::instrument(skip_all)]
 pub async fn revoke(State(state): State<AppState>, req: Request) -> Response {
     let (params, p) = match caller(&state, req, false).await {

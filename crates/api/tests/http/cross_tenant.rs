@@ -17,6 +17,7 @@ struct Victim {
     service_account_name: &'static str,
     api_key: String,
     secret_key: String,
+    federated_credential: String,
     zenml_stack: String,
 }
 
@@ -30,6 +31,7 @@ impl Victim {
             "key_id_or_name" | "key_id" | "api_key_name_or_id" if !secret_keys => self.api_key.clone(),
             "key_id" | "keyId" => self.secret_key.clone(),
             "token" => self.api_key.clone(),
+            "federated_credential_id" => self.federated_credential.clone(),
             // Dialects' `{id}`: what the route's path says it names.
             "id" if path.starts_with("/api/v2/account") => self.service_account_name.to_owned(),
             "id" if path.starts_with("/api/v2/apitoken/serviceaccount") => self.service_account_name.to_owned(),
@@ -85,6 +87,13 @@ async fn another_accounts_credential_finds_nothing_anywhere(db: TestDb) {
     let keys = format!("/v1/accounts/{account}/service-accounts/{service_account}");
     let api_key = app.post(&format!("{keys}/api-keys"), &app.admin, json!({"name": "alpha-key"})).await;
     let secret_key = app.post(&format!("{keys}/secret-keys"), &app.admin, json!({"name": "alpha-secret"})).await;
+    let federated = app
+        .post(
+            &format!("{keys}/federated-credentials"),
+            &app.admin,
+            json!({"name": "alpha-federated", "issuer": "https://issuer.example", "audiences": ["keyward"], "subject": "ci"}),
+        )
+        .await;
     let alpha = api_key.body["secret"].as_str().unwrap();
     let stacks = app.call(Method::GET, "/api/v1/stacks", Some(alpha), None).await;
     let victim = Victim {
@@ -93,6 +102,7 @@ async fn another_accounts_credential_finds_nothing_anywhere(db: TestDb) {
         service_account_name: "alpha-sa",
         api_key: api_key.body["id"].as_str().unwrap().to_owned(),
         secret_key: secret_key.body["id"].as_str().unwrap().to_owned(),
+        federated_credential: federated.body["id"].as_str().unwrap().to_owned(),
         zenml_stack: stacks.body["items"][0]["id"].as_str().unwrap().to_owned(),
     };
     let (_, _, _, intruder) = app.tenant("intruder", &["account:admin"]).await;

@@ -70,7 +70,14 @@ async fn a_standard_client_gets_a_token_and_anyone_verifies_it_offline(db: TestD
     let meta = app.metadata().await;
     assert_eq!(meta["issuer"], app.base);
     assert_eq!(meta["token_endpoint"], format!("{}/oauth2/token", app.base));
-    assert_eq!(meta["grant_types_supported"], json!(["client_credentials"]));
+    assert_eq!(
+        meta["grant_types_supported"],
+        json!([
+            "client_credentials",
+            "urn:ietf:params:oauth:grant-type:token-exchange",
+            "urn:ietf:params:oauth:grant-type:jwt-bearer"
+        ])
+    );
 
     let (status, headers, body) =
         token(&app, &c, &[("grant_type", "client_credentials"), ("scope", "service-accounts:read")]).await;

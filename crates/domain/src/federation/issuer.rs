@@ -47,6 +47,12 @@ impl Issuer {
         &self.0
     }
 
+    /// Whether the URL's host is this machine (`localhost` or a loopback address).
+    pub fn is_loopback(&self) -> bool {
+        let rest = self.0.split_once("://").map_or("", |(_, rest)| rest);
+        host_of(rest.split('/').next().unwrap_or_default()).is_some_and(is_loopback)
+    }
+
     /// The URL of the issuer's OpenID Connect discovery document.
     pub fn discovery_url(&self) -> String {
         format!("{}/.well-known/openid-configuration", self.0.trim_end_matches('/'))
@@ -126,6 +132,9 @@ mod tests {
         assert_eq!(gitlab.owner_claims(), ["namespace_path", "namespace_id"]);
         let own = Issuer::parse("https://gitlab.example.com", "issuer").unwrap();
         assert!(own.owner_claims().is_empty(), "a self-hosted GitLab signs for one organisation");
+        assert!(!own.is_loopback());
+        assert!(Issuer::parse("http://[::1]:8080/x", "issuer").unwrap().is_loopback());
+        assert!(Issuer::parse("https://localhost", "issuer").unwrap().is_loopback());
         assert_eq!(
             Issuer::parse("http://127.0.0.1:1/", "issuer").unwrap().discovery_url(),
             "http://127.0.0.1:1/.well-known/openid-configuration"

@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 
 pub use issuer::{Issuer, fetchable, is_loopback};
 pub use pattern::ClaimPattern;
-pub use token::{IssuerKeys, KeysUnavailable, PresentedToken};
+pub use token::{IssuerKeys, KeysUnavailable, NoIssuerKeys, PresentedToken};
 
 use crate::id::{AccountId, FederatedCredentialId, ServiceAccountId};
 use crate::scope::Scopes;

@@ -28,6 +28,17 @@ pub trait IssuerKeys: Send + Sync + std::fmt::Debug {
     fn keys(&self, issuer: &Issuer, refresh: bool) -> Result<JwkSet, KeysUnavailable>;
 }
 
+/// Fetches no keys: every issuer's keys are unavailable. The default until the service is given
+/// a fetcher.
+#[derive(Debug, Clone, Copy)]
+pub struct NoIssuerKeys;
+
+impl IssuerKeys for NoIssuerKeys {
+    fn keys(&self, _: &Issuer, _: bool) -> Result<JwkSet, KeysUnavailable> {
+        Err(KeysUnavailable("this Keyward was started without an issuer-key fetcher".to_owned()))
+    }
+}
+
 /// An external token as presented: its header and claims, read but not trusted.
 #[derive(Debug)]
 pub struct PresentedToken<'a> {

@@ -78,6 +78,10 @@ pub struct IssuedClaims {
     pub client_id: String,
     /// The account of the service account.
     pub acct: String,
+    /// For a token minted for an external token: the federated credential that trusted it (also
+    /// its `client_id`). Absent on every other token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fed: Option<String>,
 }
 
 /// The `scope` of a secret-key JWT that stands for every scope of its key: Smooch's account-scoped

@@ -6,6 +6,7 @@ mod api_keys;
 mod audit;
 mod auth;
 mod bootstrap;
+mod federated_credentials;
 mod keys;
 mod oauth;
 mod reach;
@@ -15,6 +16,7 @@ mod service_accounts;
 mod service_identities;
 mod signing;
 mod signing_cache;
+mod token_exchange;
 mod usage;
 mod verify;
 
@@ -22,6 +24,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::audit::{Action, AuditEvent, Outcome};
+use crate::federation::{IssuerKeys, NoIssuerKeys};
 use crate::id::{AccountId, AuditEventId};
 use crate::principal::Principal;
 use crate::repository::Repository;
@@ -32,10 +35,12 @@ use crate::{Clock, Entropy, Timestamp};
 
 pub use api_keys::IssuedApiKey;
 pub use bootstrap::Bootstrapped;
+pub use federated_credentials::{FederatedCredentialChanges, NewFederatedCredential};
 pub use keys::{Issued, KeyActions, KeyChanges, KeyKind, NamesKey, NewKey};
 pub use oauth::{AccessToken, Introspection, OAuthError};
 pub use secret_key_jwt::IssuedJwt;
 pub use secret_keys::IssuedSecretKey;
+pub use token_exchange::{ExchangeRefusal, ExchangeRequest, Exchanged};
 pub use usage::DEFAULT_USAGE_RETENTION_DAYS;
 pub use verify::Verification;
 
@@ -52,6 +57,7 @@ pub struct Keyward {
     issuer: String,
     signing_cache: Arc<signing_cache::SigningCache>,
     usage_retention_days: u32,
+    issuer_keys: Arc<dyn IssuerKeys>,
 }
 
 impl Keyward {
@@ -69,7 +75,14 @@ impl Keyward {
             issuer: "http://127.0.0.1:8080".to_owned(),
             signing_cache: Arc::default(),
             usage_retention_days: usage::DEFAULT_USAGE_RETENTION_DAYS,
+            issuer_keys: Arc::new(NoIssuerKeys),
         }
+    }
+
+    /// The same, getting external issuers' signing keys (for federated credentials) from `keys`.
+    pub fn with_issuer_keys(mut self, keys: Arc<dyn IssuerKeys>) -> Self {
+        self.issuer_keys = keys;
+        self
     }
 
     /// The same, naming itself `issuer` (its public base URL) in the tokens it signs.

@@ -329,12 +329,24 @@ impl Keyward {
     }
 
     fn sign_access_token(&self, holder: &TokenHolder, scopes: Scopes, reach: Reach) -> Result<AccessToken, Stop> {
+        self.sign_token(holder, scopes, self.access_token_ttl.num_seconds(), None, reach)
+    }
+
+    /// Signs an access token for `holder` valid `ttl` seconds, naming the federated credential
+    /// `fed` that minted it, if one did.
+    pub(super) fn sign_token(
+        &self,
+        holder: &TokenHolder,
+        scopes: Scopes,
+        ttl: i64,
+        fed: Option<String>,
+        reach: Reach,
+    ) -> Result<AccessToken, Stop> {
         let (signer, encoding) = self
             .signing_snapshot_within(reach)?
             .active
             .ok_or_else(|| Error::Unavailable("no active signing key".to_owned()))?;
         let now = self.now();
-        let ttl = self.access_token_ttl.num_seconds();
         let iat = now.timestamp();
         let claims = IssuedClaims {
             iss: self.issuer.clone(),
@@ -347,6 +359,7 @@ impl Keyward {
             scope: scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "),
             client_id: holder.credential.id(),
             acct: holder.account_id.to_string(),
+            fed,
         };
         provider::install();
         let mut header = Header::new(algorithm(signer.algorithm));
@@ -422,6 +435,20 @@ impl Keyward {
                     service_account_id: k.service_account_id,
                 };
                 (holder, k.scopes, found.system)
+            } else if let Some((f, owner_active, system)) =
+                self.repo.federated_credential_for_auth(crate::id::FederatedCredentialId::from_uuid(client))?
+            {
+                // A minted token stops with its federated credential (disabled or deleted) and
+                // with its service account; its scopes stay within the credential's.
+                if !f.active || !owner_active || claims.fed.as_deref() != Some(claims.client_id.as_str()) {
+                    return Ok(Err(Rejection::Disabled));
+                }
+                let holder = TokenHolder {
+                    credential: CredentialRef::Federated(f.id),
+                    account_id: f.account_id,
+                    service_account_id: f.service_account_id,
+                };
+                (holder, f.scopes, system)
             } else {
                 return Ok(Err(Rejection::NotFound));
             };
@@ -547,10 +574,10 @@ impl Keyward {
 
 /// The credential an access token speaks for.
 #[derive(Debug, Clone)]
-struct TokenHolder {
-    credential: CredentialRef,
-    account_id: crate::id::AccountId,
-    service_account_id: crate::id::ServiceAccountId,
+pub(super) struct TokenHolder {
+    pub(super) credential: CredentialRef,
+    pub(super) account_id: crate::id::AccountId,
+    pub(super) service_account_id: crate::id::ServiceAccountId,
 }
 
 /// When a token was issued, to the millisecond where its `jti` (a UUIDv7) says, else to the

@@ -121,6 +121,7 @@ impl Keyward {
             jti,
             scope,
             client_id: key.id.to_string(),
+            fed: None,
             acct: key.account_id.to_string(),
         };
         provider::install();

@@ -7,7 +7,7 @@
 
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
-use domain::id::{AccountId, SecretKeyId, ServiceAccountId};
+use domain::id::{AccountId, FederatedCredentialId, SecretKeyId, ServiceAccountId};
 use domain::repository::KeyRef;
 use serde::de::DeserializeOwned;
 
@@ -97,5 +97,17 @@ typed_path!(
         service_account_id: ServiceAccountId => crate::schema::Id,
         /// The key's id
         key_id: SecretKeyId => crate::schema::Id,
+    }
+);
+
+typed_path!(
+    /// `.../service-accounts/{service_account_id}/federated-credentials/{federated_credential_id}`.
+    FederatedCredentialPath {
+        /// The account's id
+        account_id: AccountId => crate::schema::Id,
+        /// The service account's id
+        service_account_id: ServiceAccountId => crate::schema::Id,
+        /// The federated credential's id
+        federated_credential_id: FederatedCredentialId => crate::schema::Id,
     }
 );

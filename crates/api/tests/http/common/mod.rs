@@ -2,6 +2,8 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod issuer;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -71,7 +73,11 @@ async fn spawn_full(db: TestDb, auth_limits: AuthLimits, algorithm: SigningAlgor
     let keyward = Keyward::new(Arc::new(store), clock.clone(), Arc::new(SystemEntropy::new()))
         .with_issuer(issuer.map_or_else(|| format!("http://{addr}"), str::to_owned))
         .with_sealer(Sealer::new(&SEALING_KEY))
-        .with_tokens(algorithm, chrono::Duration::hours(1));
+        .with_tokens(algorithm, chrono::Duration::hours(1))
+        // Tests never send anything off the machine, whatever issuer a test names.
+        .with_issuer_keys(Arc::new(
+            oidc::IssuerKeyFetcher::new(oidc::Limits { loopback_only: true, ..oidc::Limits::default() }).unwrap(),
+        ));
     let boot = keyward.bootstrap().unwrap().unwrap();
     keyward.ensure_signing_keys().unwrap();
     let trusted_proxies = "127.0.0.1".parse().unwrap();
