@@ -73,8 +73,20 @@ impl FieldErrors {
 }
 
 /// The fields the console's forms show, so that an error about any other lands at the form's top.
-const KNOWN_FIELDS: &[&str] =
-    &["name", "description", "scopes", "ttl_days", "retain_period_seconds", "expires_at", "ttl_seconds"];
+const KNOWN_FIELDS: &[&str] = &[
+    "name",
+    "description",
+    "scopes",
+    "ttl_days",
+    "retain_period_seconds",
+    "expires_at",
+    "ttl_seconds",
+    "issuer",
+    "audiences",
+    "subject",
+    "claims",
+    "max_ttl_seconds",
+];
 
 /// A message as a sentence: capital first letter, full stop.
 pub(crate) fn sentence(s: &str) -> String {

@@ -10,6 +10,7 @@ mod accounts;
 mod assets;
 mod audit;
 mod chart;
+mod federation;
 mod form;
 mod keys;
 mod kind;
@@ -39,6 +40,18 @@ pub fn router() -> Router<AppState> {
         .route("/console/accounts/{account}", get(service_accounts::list).post(service_accounts::create))
         .route("/console/accounts/{account}/audit", get(audit::list))
         .route("/console/accounts/{account}/service-accounts/{sa}", get(service_account::show))
+        .route(
+            "/console/accounts/{account}/service-accounts/{sa}/federated-credentials",
+            get(federation::list).post(federation::create),
+        )
+        .route(
+            "/console/accounts/{account}/service-accounts/{sa}/federated-credentials/{id}/test",
+            post(federation::test),
+        )
+        .route(
+            "/console/accounts/{account}/service-accounts/{sa}/federated-credentials/{id}/delete",
+            post(federation::delete),
+        )
         .route("/console/accounts/{account}/service-accounts/{sa}/{kind}", post(keys::create))
         .route(
             "/console/accounts/{account}/service-accounts/{sa}/{kind}/{key}/{action}",

@@ -133,6 +133,7 @@ pub(crate) async fn render(
             @if owner.active { span.badge.active { "active" } } @else { span.badge.disabled { "disabled" } }
         }
         @if !owner.description.as_str().is_empty() { p.muted { (owner.description.as_str()) } }
+        p { a href=(format!("{base}/federated-credentials")) { "Federated credentials" } " · trust a CI system's or a cluster's tokens instead of storing a key" }
         @if let Some(n) = &extra.notice { (layout::notice(n)) }
         @if let Some(r) = &extra.revealed { (revealed(r)) }
         (usage_card(&usage, now))

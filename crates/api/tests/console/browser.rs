@@ -185,6 +185,19 @@ async fn a_person_manages_keys_in_the_browser(db: TestDb) {
     assert!(!c.source().await.unwrap().contains(&first), "the secret is never shown again");
     shoot(&c, "service-account").await;
 
+    // Trust a CI system's tokens instead of storing a key: the federated credentials page.
+    submit(&c, "a[href$='/federated-credentials']").await;
+    click(&c, "#new-federated-credential summary").await;
+    fill(&c, "#fc-name", "github-deploy").await;
+    fill(&c, "#fc-issuer", "https://token.actions.githubusercontent.com").await;
+    fill(&c, "#fc-audiences", "https://keyward.example").await;
+    fill(&c, "#fc-claims", "repository_owner=octo-org\nref=refs/heads/main").await;
+    submit(&c, "#new-federated-credential button[type=submit]").await;
+    assert!(text(&c, ".notice.done").await.contains("added"));
+    assert!(text(&c, "section[data-credential='github-deploy']").await.contains("refs/heads/main"));
+    shoot(&c, "federated-credentials").await;
+    c.goto(&format!("{}{sa_page}", app.base)).await.unwrap();
+
     // Rotate with no retain period: the new secret works, the old one stops.
     let row = "tr[data-key='deploy']";
     c.find(Locator::Css(&format!("{row} select"))).await.unwrap().select_by_value("0").await.unwrap();

@@ -9,4 +9,5 @@ mod common;
 
 mod browser;
 mod client;
+mod federation;
 mod rules;

@@ -153,6 +153,19 @@ impl Keyward {
         Ok(page)
     }
 
+    /// Every federated credential of a service account (no paging), oldest first: the console's
+    /// page.
+    pub fn all_federated_credentials(
+        &self,
+        p: &Principal,
+        account: AccountId,
+        sa: ServiceAccountId,
+    ) -> Result<Vec<FederatedCredential>, Error> {
+        p.require(Permission::ServiceAccountsRead, account)?;
+        self.repo.service_account(account, sa)?;
+        Ok(Page::collect_all(|page| self.repo.list_federated_credentials(account, sa, &page))?)
+    }
+
     /// One federated credential.
     pub fn get_federated_credential(
         &self,
