@@ -376,6 +376,25 @@ fn scenarios(base: &str, seconds: u32, dir: &Path, backend: Backend) -> Result<(
         ])?,
         "token",
     )?;
+    // A workload's platform token, trusted by a federated credential (JWKS cached after the first).
+    let issuer = crate::bench_issuer::BenchIssuer::start()?;
+    curl(&[
+        "-o",
+        "/dev/null",
+        "-X",
+        "POST",
+        &format!("{base}/v1/accounts/{acct}/service-accounts/{sa}/federated-credentials"),
+        "-H",
+        &auth,
+        "-H",
+        json,
+        "-d",
+        &format!(
+            r#"{{"name":"bench","issuer":"{}","audiences":["keyward-bench"],"subject":"bench","scopes":["metrics:write"]}}"#,
+            issuer.url
+        ),
+    ])?;
+    let platform_token = issuer.token("keyward-bench", "bench")?;
     let bearer = |token: &str| vec![("Authorization".to_owned(), format!("Bearer {token}"))];
     let json_h = ("Content-Type".to_owned(), "application/json".to_owned());
     let list = vec![
@@ -425,6 +444,14 @@ fn scenarios(base: &str, seconds: u32, dir: &Path, backend: Backend) -> Result<(
                 ("Content-Type".to_owned(), "application/x-www-form-urlencoded".to_owned()),
             ],
             "grant_type=client_credentials".to_owned(),
+        ),
+        Scenario::post(
+            "token exchange (federated, JWKS cached)",
+            "/oauth2/token",
+            vec![("Content-Type".to_owned(), "application/x-www-form-urlencoded".to_owned())],
+            format!(
+                "grant_type=urn:ietf:params:oauth:grant-type:token-exchange&subject_token_type=urn:ietf:params:oauth:token-type:jwt&subject_token={platform_token}"
+            ),
         ),
         Scenario::post(
             "service identity generate-token",

@@ -10,6 +10,7 @@
 //! - `cargo xtask bench [--quick]`: criterion benchmarks, then the service under wrk load.
 
 mod bench;
+mod bench_issuer;
 mod ci;
 mod compat;
 mod fuzz;
