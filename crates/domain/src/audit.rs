@@ -192,4 +192,7 @@ pub struct AuditEvent {
     pub ip: Option<String>,
     /// Whether it succeeded.
     pub outcome: Outcome,
+    /// Why it was refused, where that says more than the action: for a refused token exchange,
+    /// the names of the checks that failed. Never a value from a policy or a token.
+    pub reason: Option<String>,
 }

@@ -348,6 +348,7 @@ pub(crate) struct AuditEventRow {
     pub at: i64,
     pub ip: Option<String>,
     pub outcome: String,
+    pub reason: Option<String>,
 }
 
 impl From<&AuditEvent> for AuditEventRow {
@@ -361,6 +362,7 @@ impl From<&AuditEvent> for AuditEventRow {
             at: micros(e.at),
             ip: e.ip.clone(),
             outcome: e.outcome.as_str().to_owned(),
+            reason: e.reason.clone(),
         }
     }
 }
@@ -377,6 +379,7 @@ impl TryFrom<AuditEventRow> for AuditEvent {
             at: time(r.at)?,
             ip: r.ip,
             outcome: Outcome::parse(&r.outcome).ok_or_else(|| corrupt("audit outcome"))?,
+            reason: r.reason,
         })
     }
 }

@@ -132,6 +132,7 @@ diesel::table! {
         at -> BigInt,
         ip -> Nullable<Text>,
         outcome -> Text,
+        reason -> Nullable<Text>,
     }
 }
 

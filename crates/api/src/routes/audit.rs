@@ -20,7 +20,8 @@ pub struct AuditEventBody {
     pub id: String,
     /// The account it belongs to.
     pub account_id: String,
-    /// Who acted: `api_key:<id>`, `ip:<address>` for a refused credential, or `system:bootstrap`.
+    /// Who acted: `api_key:<id>`, `ip:<address>` for a refused credential, `system:bootstrap`, or
+    /// `external:<sub>@<iss>` for a workload exchanging its platform's token.
     pub actor: String,
     /// What was done, such as `api_key.create` or `auth.failure`.
     pub action: String,
@@ -33,6 +34,10 @@ pub struct AuditEventBody {
     /// `success` or `failure`.
     #[schema(value_type = String, example = "success")]
     pub outcome: Outcome,
+    /// Why it was refused, when that says more than the action (absent otherwise): for a refused
+    /// `token.exchange`, the checks that failed, such as `failed checks: audience, claims.ref`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl From<AuditEvent> for AuditEventBody {
@@ -46,6 +51,7 @@ impl From<AuditEvent> for AuditEventBody {
             at: e.at,
             ip: e.ip,
             outcome: e.outcome,
+            reason: e.reason,
         }
     }
 }

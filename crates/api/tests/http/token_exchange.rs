@@ -183,8 +183,14 @@ async fn each_attack_is_refused_with_its_error(db: TestDb) {
     assert_eq!(s.exchange_token(&s.good_token()).await.1["error"], "invalid_grant", "a disabled policy");
 
     let trail = s.app.get(&format!("/v1/accounts/{}/audit-events?action=token.exchange", s.acct), &s.app.admin).await;
-    let refused = trail.body["items"].as_array().unwrap().iter().filter(|e| e["outcome"] == "failure").count();
-    assert!(refused >= 3, "refusals meant for this account's policy are audited: {}", trail.body);
+    let refused: Vec<&Value> =
+        trail.body["items"].as_array().unwrap().iter().filter(|e| e["outcome"] == "failure").collect();
+    assert!(refused.len() >= 3, "refusals meant for this account's policy are audited: {}", trail.body);
+    let reasons: Vec<&str> = refused.iter().filter_map(|e| e["reason"].as_str()).collect();
+    assert!(reasons.contains(&"failed checks: expiry"), "{reasons:?}");
+    assert!(reasons.contains(&"failed checks: claims.repository"), "the glob that almost matched: {reasons:?}");
+    assert!(reasons.contains(&"failed checks: active"), "the disabled policy: {reasons:?}");
+    assert!(!reasons.iter().any(|r| r.contains("octo")), "a reason never repeats a value");
 }
 
 async fn a_replayed_token_is_refused_when_the_policy_says_so(db: TestDb) {
@@ -193,6 +199,8 @@ async fn a_replayed_token_is_refused_when_the_policy_says_so(db: TestDb) {
     assert_eq!(s.exchange_token(&token).await.0, StatusCode::OK);
     let (status, body) = s.exchange_token(&token).await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")), "{body}");
+    let trail = s.app.get(&format!("/v1/accounts/{}/audit-events?action=token.exchange", s.acct), &s.app.admin).await;
+    assert_eq!(trail.body["items"][0]["reason"], "the token was exchanged before", "{}", trail.body);
     assert_eq!(s.exchange_token(&s.good_token()).await.0, StatusCode::OK, "a new token (new jti) is fine");
 }
 

@@ -155,12 +155,23 @@ impl TrustPolicy {
             checks.push(Check::new("subject", sub == Some(subject.as_str()), format!("`sub` must be `{subject}`")));
         }
         for (name, pattern) in &self.claims {
-            let matched = claim_text(claims.get(name)).is_some_and(|value| pattern.matches(&value));
+            let matched = claim_text(lookup(claims, name)).is_some_and(|value| pattern.matches(&value));
             let how = if pattern.is_glob() { "match" } else { "be" };
             checks.push(Check::new(&format!("claims.{name}"), matched, format!("`{name}` must {how} `{pattern}`")));
         }
         checks
     }
+}
+
+/// The claim `name`: a top-level claim of that name, else a path into nested objects with `/`
+/// between the names (`kubernetes.io/namespace` reads `{"kubernetes.io": {"namespace": ...}}`).
+fn lookup<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    if let Some(value) = claims.get(name) {
+        return Some(value);
+    }
+    let mut parts = name.split('/');
+    let first = claims.get(parts.next()?)?;
+    parts.try_fold(first, |value, part| value.as_object()?.get(part))
 }
 
 /// A claim's value as text, if it is a string, a number or a boolean.

@@ -122,6 +122,29 @@ fn each_claim_attack_fails_its_own_check() {
 }
 
 #[test]
+fn a_kubernetes_token_is_matched_through_its_nested_claims() {
+    let p = policy(
+        "https://cluster.example",
+        Some("system:serviceaccount:ci:deployer"),
+        &[("kubernetes.io/namespace", "ci"), ("kubernetes.io/serviceaccount/name", "deploy*")],
+    )
+    .unwrap();
+    let at = now().timestamp();
+    let claims = |namespace: &str| {
+        json!({
+            "iss": "https://cluster.example", "aud": ["https://keyward.example"],
+            "sub": "system:serviceaccount:ci:deployer", "iat": at, "exp": at + 600,
+            "kubernetes.io": {"namespace": namespace, "serviceaccount": {"name": "deployer", "uid": "u-1"}},
+        })
+        .as_object()
+        .cloned()
+        .unwrap()
+    };
+    assert_eq!(failed(&p.check_claims(&claims("ci"), now())), Vec::<&str>::new());
+    assert_eq!(failed(&p.check_claims(&claims("prod"), now())), ["claims.kubernetes.io/namespace"]);
+}
+
+#[test]
 fn a_minted_token_lives_no_longer_than_anything_allows() {
     let credential = |max| FederatedCredential {
         id: crate::id::FederatedCredentialId::from_uuid(uuid::Uuid::nil()),

@@ -56,6 +56,7 @@ impl Keyward {
             at: now,
             ip: None,
             outcome: Outcome::Success,
+            reason: None,
         };
         let audit = [
             event(Action::AccountCreate, format!("account:{}", account.id)),

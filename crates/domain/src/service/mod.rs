@@ -158,6 +158,7 @@ impl Keyward {
             at: now,
             ip: None,
             outcome: Outcome::Success,
+            reason: None,
         }
     }
 }

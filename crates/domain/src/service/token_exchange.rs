@@ -111,15 +111,18 @@ impl Keyward {
         let credential = match matching.as_slice() {
             [one] => (*one).clone(),
             [] => {
-                // Only the policies the token was meant for (its audience) hear of it.
-                let meant: Vec<&(FederatedCredential, bool)> = chosen
-                    .iter()
-                    .copied()
-                    .filter(|(f, _)| {
-                        f.policy.check_claims(claims, now).iter().any(|c| c.name == "audience" && c.passed)
-                    })
-                    .collect();
-                self.record_refused_exchanges(&meant, &actor, ip, now)?;
+                for (f, owner_active) in chosen.iter().take(10) {
+                    let checks = f.policy.check_claims(claims, now);
+                    // Only the policies the token was meant for (its audience) hear of it.
+                    if !checks.iter().any(|c| c.name == "audience" && c.passed) {
+                        continue;
+                    }
+                    let mut failed: Vec<&str> = checks.iter().filter(|c| !c.passed).map(|c| c.name.as_str()).collect();
+                    if !f.active || !owner_active {
+                        failed.insert(0, "active");
+                    }
+                    self.record_refused_exchange(f, &actor, ip, now, format!("failed checks: {}", failed.join(", ")))?;
+                }
                 return Ok(Err(ExchangeRefusal::InvalidGrant(
                     "the token matches no active federated credential (try the credential's dry run)".to_owned(),
                 )));
@@ -156,7 +159,13 @@ impl Keyward {
             };
             let until = exp.unwrap_or(now);
             if !self.repo.use_assertion(&format!("federated:{issuer}"), jti, until, now)? {
-                self.record_refused_exchanges(&[&(credential.clone(), true)], &actor, ip, now)?;
+                self.record_refused_exchange(
+                    &credential,
+                    &actor,
+                    ip,
+                    now,
+                    "the token was exchanged before".to_owned(),
+                )?;
                 return Ok(Err(ExchangeRefusal::InvalidGrant("the token was exchanged before".to_owned())));
             }
         }
@@ -179,22 +188,21 @@ impl Keyward {
         Ok(Ok(Exchanged { token, credential }))
     }
 
-    /// Audits a refused exchange in the account of each credential it was tried against (at most
-    /// ten), so that each tenant sees the attempts on its own policies.
-    fn record_refused_exchanges(
+    /// Audits a refused exchange in the account of the credential it was tried against, with the
+    /// reason, so that each tenant sees the attempts on its own policies.
+    fn record_refused_exchange(
         &self,
-        tried: &[&(FederatedCredential, bool)],
+        f: &FederatedCredential,
         actor: &str,
         ip: Option<IpAddr>,
         now: crate::Timestamp,
+        reason: String,
     ) -> Result<(), Error> {
-        for (f, _) in tried.iter().take(10) {
-            let target = format!("federated_credential:{}", f.id);
-            let mut event = self.audit_as(actor, f.account_id, Action::TokenExchange, target, now);
-            event.ip = ip.map(|ip| ip.to_string());
-            event.outcome = Outcome::Failure;
-            self.repo.insert_audit_event(&event)?;
-        }
-        Ok(())
+        let target = format!("federated_credential:{}", f.id);
+        let mut event = self.audit_as(actor, f.account_id, Action::TokenExchange, target, now);
+        event.ip = ip.map(|ip| ip.to_string());
+        event.outcome = Outcome::Failure;
+        event.reason = Some(reason);
+        Ok(self.repo.insert_audit_event(&event)?)
     }
 }
