@@ -127,6 +127,16 @@ pub(crate) async fn create(
     render(&state, &session, account, sa, extra, StatusCode::CREATED).await
 }
 
+/// The three ids in a federated credential's path.
+fn credential_ids(
+    account: &str,
+    sa: &str,
+    id: &str,
+) -> Result<(AccountId, ServiceAccountId, FederatedCredentialId), ApiError> {
+    let (account, sa) = parse_ids(account, sa)?;
+    Ok((account, sa, FederatedCredentialId::parse(id, "federated_credential")?))
+}
+
 /// Tries a token against a federated credential, minting nothing.
 pub(crate) async fn test(
     State(state): State<AppState>,
@@ -134,10 +144,7 @@ pub(crate) async fn test(
     form: SignedForm<TestForm>,
 ) -> Response {
     let SignedForm { session, fields } = form;
-    let parsed = parse_ids(&account, &sa).and_then(|(a, s)| {
-        Ok((a, s, FederatedCredentialId::parse(&id, "federated_credential").map_err(ApiError::from)?))
-    });
-    let (account, sa, id) = match parsed {
+    let (account, sa, id) = match credential_ids(&account, &sa, &id) {
         Ok(ids) => ids,
         Err(e) => return layout::error_page(Some(&session), &e),
     };
@@ -159,10 +166,7 @@ pub(crate) async fn delete(
     form: SignedForm<Empty>,
 ) -> Response {
     let session = form.session;
-    let parsed = parse_ids(&account, &sa).and_then(|(a, s)| {
-        Ok((a, s, FederatedCredentialId::parse(&id, "federated_credential").map_err(ApiError::from)?))
-    });
-    let (account, sa, id) = match parsed {
+    let (account, sa, id) = match credential_ids(&account, &sa, &id) {
         Ok(ids) => ids,
         Err(e) => return layout::error_page(Some(&session), &e),
     };
