@@ -105,6 +105,22 @@ async fn a_workload_trades_its_platform_token_for_an_access_token(db: TestDb) {
 
     let own = format!("/v1/accounts/{}/service-accounts/{}", s.acct, s.sa);
     assert_eq!(s.app.get(&own, access).await.status, StatusCode::OK, "the token works on Keyward's API");
+    let introspected: Value = s
+        .app
+        .client
+        .post(format!("{}/oauth2/introspect", s.app.base))
+        .bearer_auth(&s.app.admin)
+        .form(&[("token", access)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (&introspected["active"], introspected["client_id"].as_str()),
+        (&json!(true), Some(s.credential.as_str()))
+    );
     let write = s.app.patch(&own, access, json!({"description": "x"})).await;
     assert_eq!(write.status, StatusCode::FORBIDDEN, "and carries only the scopes asked for");
 
