@@ -81,10 +81,17 @@ impl CreateForm {
 }
 
 /// The dry-run form.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub(crate) struct TestForm {
     #[serde(default)]
     token: String,
+}
+
+/// The token is a bearer credential until it expires: `Debug` never shows it.
+impl std::fmt::Debug for TestForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TestForm { token: [REDACTED] }")
+    }
 }
 
 /// Shows the federated credentials of a service account.

@@ -165,11 +165,18 @@ pub struct FederatedCredentialListParams {
 }
 
 /// A token to try against a federated credential.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TestToken {
     /// The external token (a compact JWT), as the workload would present it. It is not stored.
     pub token: String,
+}
+
+/// The token is a bearer credential until it expires: `Debug` never shows it.
+impl std::fmt::Debug for TestToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TestToken { token: [REDACTED] }")
+    }
 }
 
 /// One check of a dry run.

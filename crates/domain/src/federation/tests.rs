@@ -245,6 +245,11 @@ fn forged_tokens_fail_the_signature_check() {
     let jwks = signer.jwks();
 
     let token = signer.token(&github_claims());
+    let shown = format!("{:?}", PresentedToken::read(&token).unwrap());
+    assert!(
+        !shown.contains(token.rsplit('.').next().unwrap()) && shown.contains(GITHUB),
+        "Debug hides the token: {shown}"
+    );
     let mut claims = github_claims();
     claims.insert("repository_owner".to_owned(), json!("evil"));
     let forged = format!(

@@ -39,12 +39,21 @@ impl IssuerKeys for NoIssuerKeys {
     }
 }
 
-/// An external token as presented: its header and claims, read but not trusted.
-#[derive(Debug)]
+/// An external token as presented: its header and claims, read but not trusted. It is a bearer
+/// credential until it expires, so its `Debug` shows only its issuer and key id.
 pub struct PresentedToken<'a> {
     raw: &'a str,
     header: Header,
     claims: Map<String, Value>,
+}
+
+impl std::fmt::Debug for PresentedToken<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PresentedToken")
+            .field("iss", &self.issuer())
+            .field("kid", &self.header.kid)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<'a> PresentedToken<'a> {
