@@ -174,7 +174,7 @@ enum Outcome {
     Done(&'static str),
 }
 
-/// Carries out `rotate`, `disable`, `enable` or `delete` on one key.
+/// Carries out `rotate`, `disable`, `enable`, `enable-after-leak` or `delete` on one key.
 pub(crate) async fn act(
     State(state): State<AppState>,
     Path((account, sa, kind, key, action)): Path<(String, String, String, String, String)>,
@@ -255,6 +255,10 @@ fn act_on<R: NamesKey>(
         "disable" | "enable" => {
             kw.update_key(p, account, sa, key, KeyChanges::activate(action == "enable"))?;
             Outcome::Done(if action == "enable" { "enabled" } else { "disabled" })
+        }
+        "enable-after-leak" => {
+            kw.update_key(p, account, sa, key, KeyChanges::enable_after_leak())?;
+            Outcome::Done("re-enabled")
         }
         "delete" => {
             kw.delete_key(p, account, sa, key)?;

@@ -73,6 +73,7 @@ fn done_notice(done: &str) -> Option<&'static str> {
     Some(match done {
         "disabled" => "The key is disabled: it is refused until enabled again.",
         "enabled" => "The key is enabled.",
+        "re-enabled" => "The key is enabled again; its leak report is acknowledged.",
         "deleted" => "The key is deleted.",
         _ => return None,
     })
@@ -215,6 +216,9 @@ fn state_badge(state: KeyState) -> Markup {
         KeyState::Active => html! { span.badge.active { "active" } },
         KeyState::Disabled => html! { span.badge.disabled { "disabled" } },
         KeyState::Expired => html! { span.badge.expired { "expired" } },
+        KeyState::Leaked => {
+            html! { span.badge.leaked title="Reported leaked and disabled: rotate it, then enable it again" { "leaked" } }
+        }
     }
 }
 
@@ -281,7 +285,12 @@ fn key_actions(session: &Session, base: &str, kind: Kind, k: &KeyRow) -> Markup 
                 }
                 button type="submit" { "Rotate" }
             }
-            @if k.state == KeyState::Disabled {
+            @if k.state == KeyState::Leaked {
+                form.inline method="post" action=(format!("{at}/enable-after-leak")) {
+                    input type="hidden" name="csrf" value=(session.csrf);
+                    button type="submit" title="Rotate the key first: its old secret is public" { "Enable (leak handled)" }
+                }
+            } @else if k.state == KeyState::Disabled {
                 form.inline method="post" action=(format!("{at}/enable")) {
                     input type="hidden" name="csrf" value=(session.csrf);
                     button type="submit" { "Enable" }

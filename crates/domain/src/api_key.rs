@@ -85,6 +85,8 @@ pub struct ApiKey {
     pub last_used_ip: Option<IpAddr>,
     /// When its secret was last rotated.
     pub last_rotated_at: Option<Timestamp>,
+    /// When it was reported leaked, if it was and has not been re-enabled since.
+    pub leaked_at: Option<Timestamp>,
     /// Its secret, hashed.
     pub secret: StoredSecret,
 }
@@ -99,12 +101,17 @@ pub enum KeyState {
     Disabled,
     /// Past its expiry.
     Expired,
+    /// Reported as leaked and disabled until an administrator re-enables it on purpose.
+    Leaked,
 }
 
 impl KeyState {
-    /// The state of a credential that is `active` (enabled) and expires at `expires_at`, at `now`.
-    pub fn of(active: bool, expires_at: Option<Timestamp>, now: Timestamp) -> Self {
-        if !active {
+    /// The state of a credential that is `active` (enabled), was reported leaked at `leaked_at`
+    /// and expires at `expires_at`, at `now`. A leak report outranks every other state.
+    pub fn of(active: bool, leaked_at: Option<Timestamp>, expires_at: Option<Timestamp>, now: Timestamp) -> Self {
+        if leaked_at.is_some() {
+            KeyState::Leaked
+        } else if !active {
             KeyState::Disabled
         } else if expires_at.is_some_and(|e| e <= now) {
             KeyState::Expired
@@ -113,12 +120,14 @@ impl KeyState {
         }
     }
 
-    /// The state as the API writes it (`active`, `disabled` or `expired`), as its serde form is.
+    /// The state as the API writes it (`active`, `disabled`, `expired` or `leaked`), as its serde
+    /// form is.
     pub fn as_str(self) -> &'static str {
         match self {
             KeyState::Active => "active",
             KeyState::Disabled => "disabled",
             KeyState::Expired => "expired",
+            KeyState::Leaked => "leaked",
         }
     }
 
@@ -126,7 +135,8 @@ impl KeyState {
     /// active: the one rule for every kind of credential.
     pub fn usable(self, owner_active: bool) -> Result<(), Rejection> {
         match self {
-            KeyState::Disabled => Err(Rejection::Disabled),
+            // A leaked key is a disabled key to whoever presents it: the verify codes stay the same.
+            KeyState::Disabled | KeyState::Leaked => Err(Rejection::Disabled),
             KeyState::Expired => Err(Rejection::Expired),
             KeyState::Active if !owner_active => Err(Rejection::OwnerDisabled),
             KeyState::Active => Ok(()),
@@ -169,7 +179,7 @@ impl Rejection {
 impl ApiKey {
     /// The key's state at `now`, ignoring its service account.
     pub fn state(&self, now: Timestamp) -> KeyState {
-        KeyState::of(self.active, self.expires_at, now)
+        KeyState::of(self.active, self.leaked_at, self.expires_at, now)
     }
 
     /// Replaces the secret with `new`, keeping the current one working until `now + retain` (not at
@@ -223,12 +233,15 @@ pub struct ApiKeyChanges {
     pub scopes: Option<Scopes>,
     /// A new expiry (which must be in the future), or `Some(None)` for none.
     pub expires_at: Option<Option<Timestamp>>,
+    /// Whether enabling the key may end its `leaked` state: see [`LeakAcknowledgement`].
+    pub acknowledge_leak: bool,
 }
 
 impl ApiKeyChanges {
     /// Applies the changes to `key` as of `now`; refuses an expiry that is not in the future.
     pub fn apply(&self, key: &mut ApiKey, now: Timestamp) -> Result<(), ValidationError> {
         require_future(self.expires_at, now)?;
+        key.leaked_at = LeakAcknowledgement::decide(key.leaked_at, self.active, self.acknowledge_leak)?;
         if let Some(name) = &self.name {
             key.name = name.clone();
         }
@@ -249,6 +262,30 @@ impl ApiKeyChanges {
     }
 }
 
+/// The rule for re-enabling a key reported leaked: it takes `active: true` together with
+/// `acknowledge_leak: true`, so that no routine "enable" undoes a leak report by accident.
+#[derive(Debug)]
+pub struct LeakAcknowledgement;
+
+impl LeakAcknowledgement {
+    /// The key's `leaked_at` after a change that sets `active` (if given) with `acknowledge` set
+    /// or not; refuses enabling a leaked key without the acknowledgement.
+    pub fn decide(
+        leaked_at: Option<Timestamp>,
+        active: Option<bool>,
+        acknowledge: bool,
+    ) -> Result<Option<Timestamp>, ValidationError> {
+        match (leaked_at, active, acknowledge) {
+            (Some(_), Some(true), true) => Ok(None),
+            (Some(_), Some(true), false) => Err(ValidationError::new(
+                "acknowledge_leak",
+                "the key was reported leaked: set acknowledge_leak to true to enable it again (rotate it first)",
+            )),
+            (leaked, _, _) => Ok(leaked),
+        }
+    }
+}
+
 /// Refuses a new expiry that is not in the future; `Some(None)` (remove the expiry) is fine.
 pub(crate) fn require_future(expires_at: Option<Option<Timestamp>>, now: Timestamp) -> Result<(), ValidationError> {
     match expires_at {
@@ -264,6 +301,8 @@ pub struct RetainPeriod(i64);
 impl RetainPeriod {
     /// The longest retain period in seconds: 30 days.
     pub const MAX_SECONDS: i64 = 30 * 24 * 3600;
+    /// No retain period: the old secret stops working at once.
+    pub const NONE: Self = Self(0);
 
     /// Parses a period in seconds; `field` names the input in the error.
     pub fn parse(seconds: i64, field: &str) -> Result<Self, ValidationError> {
@@ -368,6 +407,7 @@ mod tests {
             last_used_at: None,
             last_used_ip: None,
             last_rotated_at: None,
+            leaked_at: None,
             secret: StoredSecret { current: hash.clone(), previous: None, sealed: None },
         };
         (key, hash)

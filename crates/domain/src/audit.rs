@@ -73,11 +73,14 @@ pub enum Action {
     /// A credential was presented and refused.
     #[serde(rename = "auth.failure")]
     AuthFailure,
+    /// A key was reported leaked (its secret was seen somewhere public) and disabled.
+    #[serde(rename = "credential.leaked")]
+    CredentialLeaked,
 }
 
 impl Action {
     /// Every action, for documentation and filters.
-    pub const ALL: [Action; 21] = [
+    pub const ALL: [Action; 22] = [
         Action::AccountCreate,
         Action::AccountUpdate,
         Action::AccountDelete,
@@ -99,6 +102,7 @@ impl Action {
         Action::TokenRevoke,
         Action::SigningKeyRotate,
         Action::AuthFailure,
+        Action::CredentialLeaked,
     ];
 
     /// The stable wire name, such as `api_key.create`.
@@ -125,6 +129,7 @@ impl Action {
             Action::TokenRevoke => "token.revoke",
             Action::SigningKeyRotate => "signing_key.rotate",
             Action::AuthFailure => "auth.failure",
+            Action::CredentialLeaked => "credential.leaked",
         }
     }
 

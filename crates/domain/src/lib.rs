@@ -17,6 +17,7 @@ pub mod federation;
 pub mod filter;
 pub mod id;
 pub mod jwt;
+pub mod leak;
 pub mod page;
 pub mod principal;
 pub mod repository;

@@ -57,6 +57,8 @@ pub struct SecretKey {
     pub last_used_at: Option<Timestamp>,
     /// When its secret was last rotated.
     pub last_rotated_at: Option<Timestamp>,
+    /// When it was reported leaked, if it was and has not been re-enabled since.
+    pub leaked_at: Option<Timestamp>,
     /// Its secret, sealed.
     pub secret: SealedSecret,
 }
@@ -64,7 +66,7 @@ pub struct SecretKey {
 impl SecretKey {
     /// The key's state at `now`, ignoring its service account.
     pub fn state(&self, now: Timestamp) -> KeyState {
-        KeyState::of(self.active, self.expires_at, now)
+        KeyState::of(self.active, self.leaked_at, self.expires_at, now)
     }
 
     /// Whether the key may be used at `now`, given whether its service account is active.
@@ -82,6 +84,14 @@ impl SecretKey {
             secrets.push(sealer.open(previous, &context)?);
         }
         Ok(secrets)
+    }
+
+    /// Whether `presented` is one of the secrets accepted at `now`, compared in constant time with
+    /// each of them; a secret that cannot be opened accepts nothing.
+    pub fn accepts(&self, sealer: &Sealer, presented: &[u8], now: Timestamp) -> bool {
+        use subtle::ConstantTimeEq;
+        let opened = self.open_secrets(sealer, now).unwrap_or_default();
+        opened.iter().fold(false, |found, secret| found | bool::from(secret.as_slice().ct_eq(presented)))
     }
 
     /// Replaces the secret with `new` (already sealed for this key), keeping the current one
@@ -121,12 +131,15 @@ pub struct SecretKeyChanges {
     pub scopes: Option<Scopes>,
     /// A new expiry (in the future), or `Some(None)` for none.
     pub expires_at: Option<Option<Timestamp>>,
+    /// Whether enabling the key may end its `leaked` state, as for API keys.
+    pub acknowledge_leak: bool,
 }
 
 impl SecretKeyChanges {
     /// Applies the changes to `key` as of `now`; refuses an expiry that is not in the future.
     pub fn apply(&self, key: &mut SecretKey, now: Timestamp) -> Result<(), ValidationError> {
         crate::api_key::require_future(self.expires_at, now)?;
+        key.leaked_at = crate::api_key::LeakAcknowledgement::decide(key.leaked_at, self.active, self.acknowledge_leak)?;
         if let Some(name) = &self.name {
             key.name = name.clone();
         }
@@ -168,6 +181,7 @@ mod tests {
             updated_at: now,
             last_used_at: None,
             last_rotated_at: None,
+            leaked_at: None,
             secret: SealedSecret { current: SecretKey::seal(id, b"sesame-1", &sealer, &e), previous: None },
         };
         assert_eq!(key.open_secrets(&sealer, now).unwrap(), vec![b"sesame-1".to_vec()]);

@@ -259,6 +259,16 @@ pub struct ServeArgs {
     /// answers its exchanges with 503 `temporarily_unavailable`. (`KEYWARD_FEDERATION_LOOPBACK_ONLY=true`.)
     #[arg(long, env = "KEYWARD_FEDERATION_LOOPBACK_ONLY")]
     pub federation_loopback_only: bool,
+    /// Where the public keys that sign secret-scanning reports are published (GitHub's by
+    /// default). Reports to `/v1/secret-scanning/github` are checked against them. Plain http is
+    /// fetched only from loopback addresses.
+    #[arg(long, env = "KEYWARD_SECRET_SCANNING_KEYS_URL", default_value = oidc::GITHUB_SECRET_SCANNING_KEYS)]
+    pub secret_scanning_keys_url: String,
+    /// Leak reports (`/v1/credentials/revoke` and `/v1/secret-scanning/github`) one client address
+    /// may send per minute; more are answered 429.
+    #[arg(long, env = "KEYWARD_LEAK_REPORTS_PER_MINUTE", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub leak_reports_per_minute: u32,
 }
 
 /// Signature algorithms for Keyward's own signing keys.

@@ -187,13 +187,12 @@ pub fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
     };
     let issuer = args.issuer.clone().unwrap_or_else(|| format!("http://{}", args.listen));
     let (master, kw) = open_keyward(common, Some(Duration::from_millis(args.cache_freshness_ms)))?;
-    let issuer_keys = oidc::IssuerKeyFetcher::new(oidc::Limits {
-        loopback_only: args.federation_loopback_only,
-        ..oidc::Limits::default()
-    })
-    .map_err(anyhow::Error::msg)?;
+    let limits = oidc::Limits { loopback_only: args.federation_loopback_only, ..oidc::Limits::default() };
+    let issuer_keys = oidc::IssuerKeyFetcher::new(limits).map_err(anyhow::Error::msg)?;
+    let scanner_keys = oidc::ScannerKeyFetcher::new(args.secret_scanning_keys_url.clone(), limits);
     let kw = kw
         .with_issuer_keys(Arc::new(issuer_keys))
+        .with_scanner_keys(Arc::new(scanner_keys))
         .with_issuer(issuer)
         .with_tokens(algorithm, chrono::Duration::seconds(i64::from(args.access_token_ttl_seconds)))
         .with_usage_retention(args.usage_retention_days);
@@ -212,6 +211,7 @@ pub fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
             max: args.auth_failures_max,
             ..AuthLimits::default()
         },
+        leak_reports_per_minute: args.leak_reports_per_minute,
         trusted_proxies: args.trusted_proxies.clone(),
         body_limits: api::BodyLimits {
             max_bytes: args.max_body_bytes as usize,

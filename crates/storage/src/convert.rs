@@ -169,6 +169,7 @@ pub(crate) struct ApiKeyRow {
     pub version: i64,
     /// The credential string sealed under the master key, for retrievable keys only.
     pub sealed_secret: Option<Vec<u8>>,
+    pub leaked_at: Option<i64>,
 }
 
 impl From<&ApiKey> for ApiKeyRow {
@@ -192,6 +193,7 @@ impl From<&ApiKey> for ApiKeyRow {
             last_rotated_at: k.last_rotated_at.map(micros),
             version: 0,
             sealed_secret: k.secret.sealed.clone(),
+            leaked_at: k.leaked_at.map(micros),
         }
     }
 }
@@ -218,6 +220,7 @@ impl TryFrom<ApiKeyRow> for ApiKey {
             last_used_at: opt_time(r.last_used_at)?,
             last_used_ip: r.last_used_ip.map(|ip| ip.parse().map_err(|_| corrupt("last used address"))).transpose()?,
             last_rotated_at: opt_time(r.last_rotated_at)?,
+            leaked_at: opt_time(r.leaked_at)?,
             secret: StoredSecret { current: hash(&r.secret_hash)?, previous, sealed: r.sealed_secret },
         })
     }
@@ -242,6 +245,7 @@ pub(crate) struct SecretKeyRow {
     pub last_rotated_at: Option<i64>,
     /// Bumped by every change; see `update_secret_key`.
     pub version: i64,
+    pub leaked_at: Option<i64>,
 }
 
 impl From<&SecretKey> for SecretKeyRow {
@@ -262,6 +266,7 @@ impl From<&SecretKey> for SecretKeyRow {
             last_used_at: k.last_used_at.map(micros),
             last_rotated_at: k.last_rotated_at.map(micros),
             version: 0,
+            leaked_at: k.leaked_at.map(micros),
         }
     }
 }
@@ -285,6 +290,7 @@ impl TryFrom<SecretKeyRow> for SecretKey {
             updated_at: time(r.updated_at)?,
             last_used_at: opt_time(r.last_used_at)?,
             last_rotated_at: opt_time(r.last_rotated_at)?,
+            leaked_at: opt_time(r.leaked_at)?,
             secret: SealedSecret { current: r.sealed_secret, previous },
         })
     }

@@ -43,6 +43,7 @@ diesel::table! {
         last_rotated_at -> Nullable<BigInt>,
         version -> BigInt,
         sealed_secret -> Nullable<Binary>,
+        leaked_at -> Nullable<BigInt>,
     }
 }
 
@@ -63,6 +64,7 @@ diesel::table! {
         last_used_at -> Nullable<BigInt>,
         last_rotated_at -> Nullable<BigInt>,
         version -> BigInt,
+        leaked_at -> Nullable<BigInt>,
     }
 }
 

@@ -124,6 +124,28 @@ impl ApiError {
         e
     }
 
+    /// 429: this address sent more requests of this kind than a window allows.
+    pub fn too_many_requests(retry_after_secs: u64) -> Self {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            "Too many requests",
+            format!("too many requests of this kind from this address; retry in {retry_after_secs} s"),
+        );
+        e.0.retry_after = Some(retry_after_secs);
+        e
+    }
+
+    /// 401: a signed request whose signature does not verify (no bearer challenge applies).
+    pub fn bad_signature(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "invalid_signature", "Invalid signature", detail)
+    }
+
+    /// 503: something Keyward fetches from elsewhere (a partner's public keys) could not be had.
+    pub fn dependency_unavailable(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable", detail)
+    }
+
     /// No route at this path.
     pub fn no_route() -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", "Not found", "no such route")

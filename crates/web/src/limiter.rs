@@ -115,6 +115,34 @@ impl FailureLimiter {
     }
 }
 
+/// Limits every request of one kind (not only failures) per address: at most `per_window` in a
+/// window, the rest answered 429 with `Retry-After`. For unauthenticated endpoints that do work
+/// for anyone, such as leak reports.
+#[derive(Debug)]
+pub struct RequestLimiter {
+    per_window: u32,
+    window: Duration,
+    by_address: Counts<Option<IpAddr>>,
+}
+
+impl RequestLimiter {
+    /// At most `per_window` requests per address in each `window`.
+    pub fn new(per_window: u32, window: Duration) -> Self {
+        Self { per_window, window, by_address: Counts::new() }
+    }
+
+    /// Counts a request from `ip` (requests of unknown origin share one count); answers the 429
+    /// that refuses it when the address is over its limit.
+    pub fn admit(&self, ip: Option<IpAddr>) -> Result<(), ApiError> {
+        let (count, left) = self.by_address.bump(ip, self.window);
+        if count > self.per_window {
+            let retry_after = left.as_secs().max(1);
+            return Err(ApiError::too_many_requests(retry_after));
+        }
+        Ok(())
+    }
+}
+
 /// The credential id a presented string names, if any: the id part of a `kw_..._<id>_...` string,
 /// or the `kid` of a JWT (a secret key's id). Used to limit guesses against one credential.
 pub fn named_credential(presented: &str) -> Option<String> {
@@ -162,6 +190,16 @@ mod tests {
         }
         assert!(matches!(limiter.fail(Some([10, 0, 0, 9].into()), Some("k1")), Verdict::Refuse(_)));
         assert!(matches!(limiter.fail(Some([10, 0, 0, 9].into()), Some("k2")), Verdict::Delay(_)));
+    }
+
+    #[test]
+    fn requests_past_the_limit_are_refused_per_address() {
+        let limiter = RequestLimiter::new(2, Duration::from_secs(60));
+        let (ip, other): (IpAddr, IpAddr) = ([10, 0, 0, 1].into(), [10, 0, 0, 2].into());
+        assert!(limiter.admit(Some(ip)).is_ok());
+        assert!(limiter.admit(Some(ip)).is_ok());
+        assert!(limiter.admit(Some(ip)).is_err());
+        assert!(limiter.admit(Some(other)).is_ok(), "other addresses are unaffected");
     }
 
     #[test]

@@ -89,3 +89,13 @@ pub fn token_refused(grant: &'static str, error: &'static str) {
 pub fn signing_key_rotated(trigger: &'static str) {
     metrics::counter!("keyward_signing_key_rotations_total", "trigger" => trigger).increment(1);
 }
+
+/// Counts one leak report (`source`: `public` or `github`) and what it found: how many of its
+/// strings were live keys now revoked, already leaked, or not Keyward's.
+pub fn leak_report(source: &'static str, revoked: usize, already: usize, not_ours: usize) {
+    metrics::counter!("keyward_leak_reports_total", "source" => source).increment(1);
+    for (verdict, n) in [("revoked", revoked), ("already_leaked", already), ("not_ours", not_ours)] {
+        metrics::counter!("keyward_leaked_credentials_total", "source" => source, "verdict" => verdict)
+            .increment(n as u64);
+    }
+}

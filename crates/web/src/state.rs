@@ -7,7 +7,7 @@ use domain::service::Keyward;
 
 use crate::client_addr::TrustedProxies;
 use crate::error::{ApiError, ApiResult};
-use crate::limiter::{AuthLimits, FailureLimiter};
+use crate::limiter::{AuthLimits, FailureLimiter, RequestLimiter};
 
 /// What the API needs to run.
 #[derive(Debug)]
@@ -18,6 +18,8 @@ pub struct ApiConfig {
     pub cursor_key: Vec<u8>,
     /// Thresholds for failed authentication.
     pub auth_limits: AuthLimits,
+    /// How many leak reports (public and from secret scanning) one address may send a minute.
+    pub leak_reports_per_minute: u32,
     /// The proxies whose `Forwarded` / `X-Forwarded-For` headers are believed.
     pub trusted_proxies: TrustedProxies,
     /// Limits on request bodies.
@@ -51,6 +53,7 @@ struct Inner {
     keyward: Keyward,
     cursors: CursorCodec,
     limiter: FailureLimiter,
+    leak_reports: RequestLimiter,
     trusted_proxies: TrustedProxies,
     /// Blocking domain operations allowed to run at once; the rest wait here, on the event loop.
     slots: tokio::sync::Semaphore,
@@ -63,6 +66,7 @@ impl AppState {
             keyward: config.keyward,
             cursors: CursorCodec::new(&config.cursor_key),
             limiter: FailureLimiter::new(config.auth_limits),
+            leak_reports: RequestLimiter::new(config.leak_reports_per_minute, std::time::Duration::from_secs(60)),
             trusted_proxies: config.trusted_proxies,
             slots: tokio::sync::Semaphore::new(config.blocking_slots.max(1)),
         }))
@@ -81,6 +85,11 @@ impl AppState {
     /// The failed-authentication limiter.
     pub fn limiter(&self) -> &FailureLimiter {
         &self.0.limiter
+    }
+
+    /// The limiter of leak reports per address.
+    pub fn leak_report_limiter(&self) -> &RequestLimiter {
+        &self.0.leak_reports
     }
 
     /// The domain facade, for the operations that never block (the `*_from_memory` ones, which

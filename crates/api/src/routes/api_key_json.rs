@@ -103,7 +103,7 @@ pub(crate) mod tests {
             description in "(\\PC|[\"\\\\\n\t\r])*",
             scopes in proptest::collection::vec("[A-Za-z0-9:._*/-]{1,20}", 0..5),
             active in any::<bool>(),
-            state in prop_oneof![Just(KeyState::Active), Just(KeyState::Disabled), Just(KeyState::Expired)],
+            state in prop_oneof![Just(KeyState::Active), Just(KeyState::Disabled), Just(KeyState::Expired), Just(KeyState::Leaked)],
             times in (proptest::option::of(time()), time(), time(), proptest::option::of(time()), proptest::option::of(time())),
             ip in proptest::option::of(any::<std::net::IpAddr>()),
         ) -> Option<ApiKeyBody> {

@@ -47,7 +47,8 @@ pub struct ApiKeyBody {
     pub scopes: Scopes,
     /// Whether it is enabled.
     pub active: bool,
-    /// `active`, `disabled` or `expired`, as of the response.
+    /// `active`, `disabled`, `expired` or `leaked` (reported leaked: disabled until enabled again with
+    /// `acknowledge_leak`), as of the response.
     #[schema(value_type = String, example = "active")]
     pub state: KeyState,
     /// When it stops working; `null` for never.
@@ -209,6 +210,10 @@ pub struct UpdateApiKey {
     #[serde(default, deserialize_with = "web::extract::present")]
     #[schema(value_type = Option<DateTime<Utc>>)]
     pub expires_at: Option<Option<DateTime<Utc>>>,
+    /// Must be `true` with `active: true` to enable a key in the `leaked` state, to say the leak
+    /// was dealt with (rotate the key first: its old secret is public). Default `false`.
+    #[serde(default)]
+    pub acknowledge_leak: bool,
 }
 
 /// How long the old secret keeps working after a rotation.
@@ -243,6 +248,7 @@ pub async fn update_api_key(
         active: body.active,
         scopes: body.scopes,
         expires_at: body.expires_at,
+        acknowledge_leak: body.acknowledge_leak,
     };
     let (key, now) = state.run(move |kw| kw.update_key(&p, account, sa, &key, changes).map(|k| (k, kw.now()))).await?;
     Ok(Json(ApiKeyBody::new(key, now)))

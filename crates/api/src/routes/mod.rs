@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod federated_credentials;
 pub mod health;
+pub mod leak_reports;
 pub mod oauth;
 pub mod oauth_tokens;
 pub mod secret_keys;
@@ -67,4 +68,14 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(well_known::openid_configuration))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
+        .merge(leak_reports())
+}
+
+/// The leak-report routes, which take up to 1000 credential strings and so a larger body than
+/// the server-wide limit.
+fn leak_reports() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(leak_reports::report_leaked_credentials))
+        .routes(routes!(leak_reports::github_secret_scanning))
+        .layer(axum::extract::DefaultBodyLimit::max(leak_reports::MAX_BODY_BYTES))
 }

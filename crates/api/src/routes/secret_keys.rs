@@ -33,7 +33,8 @@ pub struct SecretKeyBody {
     pub scopes: Vec<String>,
     /// Whether it is enabled.
     pub active: bool,
-    /// `active`, `disabled` or `expired`, as of the response.
+    /// `active`, `disabled`, `expired` or `leaked` (reported leaked: disabled until enabled again with
+    /// `acknowledge_leak`), as of the response.
     #[schema(value_type = String, example = "active")]
     pub state: KeyState,
     /// When it stops working; `null` for never.
@@ -122,6 +123,10 @@ pub struct UpdateSecretKey {
     #[serde(default, deserialize_with = "web::extract::present")]
     #[schema(value_type = Option<DateTime<Utc>>)]
     pub expires_at: Option<Option<DateTime<Utc>>>,
+    /// Must be `true` with `active: true` to enable a key in the `leaked` state, to say the leak
+    /// was dealt with (rotate the key first: its old secret is public). Default `false`.
+    #[serde(default)]
+    pub acknowledge_leak: bool,
 }
 
 /// Paging of a secret-key list (creation order).
@@ -215,8 +220,13 @@ pub async fn update_secret_key(
 ) -> ApiResult<Json<SecretKeyBody>> {
     let (account, sa) = (path.account_id, path.service_account_id);
     let id = path.key_id;
-    let changes =
-        SecretKeyChanges { name: body.name, active: body.active, scopes: body.scopes, expires_at: body.expires_at };
+    let changes = SecretKeyChanges {
+        name: body.name,
+        active: body.active,
+        scopes: body.scopes,
+        expires_at: body.expires_at,
+        acknowledge_leak: body.acknowledge_leak,
+    };
     let (key, now) = state.run(move |kw| kw.update_key(&p, account, sa, &id, changes).map(|k| (k, kw.now()))).await?;
     Ok(Json(SecretKeyBody::new(key, now)))
 }

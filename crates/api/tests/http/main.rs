@@ -18,6 +18,7 @@ mod federation;
 mod interop;
 mod key_lifecycle;
 mod key_lists;
+mod leaks;
 mod lists;
 mod metrics;
 mod oauth;

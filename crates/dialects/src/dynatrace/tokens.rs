@@ -125,7 +125,7 @@ pub async fn update_api_token(
         description: None,
         active: body.enabled,
         scopes: body.scopes.as_deref().map(|s| Scopes::parse(s, "scopes")).transpose()?,
-        expires_at: None,
+        ..ApiKeyChanges::default()
     };
     with_key(&state, p, id, move |kw, p, key| {
         kw.update_key(p, key.account_id, key.service_account_id, &domain::repository::KeyRef::Id(key.id), changes)

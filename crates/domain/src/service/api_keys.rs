@@ -47,6 +47,30 @@ impl KeyKind for ApiKey {
         &self.name
     }
 
+    fn owner(&self) -> (AccountId, ServiceAccountId) {
+        (self.account_id, self.service_account_id)
+    }
+
+    fn leaked_at(&self) -> Option<Timestamp> {
+        self.leaked_at
+    }
+
+    fn mark_leaked(&mut self, now: Timestamp) {
+        (self.active, self.leaked_at, self.updated_at) = (false, Some(now), now);
+    }
+
+    fn accepts(&self, _: &Keyward, presented: &Credential, now: Timestamp) -> bool {
+        self.secret.accepts(&presented.secret_hash(), now)
+    }
+
+    fn by_id(id: ApiKeyId) -> KeyRef {
+        KeyRef::Id(id)
+    }
+
+    fn find(repo: &dyn Repository, id: ApiKeyId) -> RepoResult<Option<Self>> {
+        Ok(repo.api_key_for_auth(id)?.map(|found| found.key))
+    }
+
     fn credential(id: ApiKeyId) -> CredentialRef {
         CredentialRef::ApiKey(id)
     }
@@ -80,6 +104,7 @@ impl KeyKind for ApiKey {
             last_used_at: None,
             last_used_ip: None,
             last_rotated_at: None,
+            leaked_at: None,
             secret: StoredSecret { current: credential.secret_hash(), previous: None, sealed },
         };
         Ok((key, credential.reveal()))
@@ -137,6 +162,10 @@ impl NewKey for NewApiKey {
 impl KeyChanges<ApiKey> for ApiKeyChanges {
     fn activate(on: bool) -> Self {
         ApiKeyChanges { active: Some(on), ..ApiKeyChanges::default() }
+    }
+
+    fn enable_after_leak() -> Self {
+        ApiKeyChanges { active: Some(true), acknowledge_leak: true, ..ApiKeyChanges::default() }
     }
 
     fn scopes(&self) -> Option<&Scopes> {

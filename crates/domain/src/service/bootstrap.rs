@@ -151,6 +151,7 @@ fn admin_key(
         last_used_at: None,
         last_used_ip: None,
         last_rotated_at: None,
+        leaked_at: None,
         secret: StoredSecret { current: credential.secret_hash(), previous: None, sealed: None },
     };
     (key, credential)

@@ -11,6 +11,7 @@ use std::fmt;
 use super::Keyward;
 use crate::api_key::RetainPeriod;
 use crate::audit::{Action, AuditEvent};
+use crate::credential::Credential;
 use crate::error::{Error, RepoResult};
 use crate::id::{AccountId, ServiceAccountId};
 use crate::principal::{CredentialRef, Permission, Principal};
@@ -48,6 +49,11 @@ pub trait KeyChanges<K> {
     fn activate(on: bool) -> Self
     where
         Self: Sized;
+    /// The change that enables a key reported leaked, acknowledging the leak (see
+    /// [`crate::api_key::LeakAcknowledgement`]).
+    fn enable_after_leak() -> Self
+    where
+        Self: Sized;
     /// The new scopes, if the change replaces them: the caller must be able to grant them.
     fn scopes(&self) -> Option<&Scopes>;
     /// Whether the change disables the key: no caller may disable the key it is using.
@@ -78,6 +84,18 @@ pub trait KeyKind: Sized {
     fn id(&self) -> Self::Id;
     /// The key's name, unique among its service account's keys of this kind.
     fn name(&self) -> &Name;
+    /// The account and service account the key belongs to.
+    fn owner(&self) -> (AccountId, ServiceAccountId);
+    /// When the key was reported leaked, if it is in the `leaked` state.
+    fn leaked_at(&self) -> Option<Timestamp>;
+    /// Puts the key in the `leaked` state: disabled, until re-enabled with an acknowledgement.
+    fn mark_leaked(&mut self, now: Timestamp);
+    /// Whether `presented` is a secret this key accepts at `now`, compared in constant time.
+    fn accepts(&self, kw: &Keyward, presented: &Credential, now: Timestamp) -> bool;
+    /// How a request names the key with this id.
+    fn by_id(id: Self::Id) -> Self::Ref;
+    /// The key with this id in any account, as authentication reads it.
+    fn find(repo: &dyn Repository, id: Self::Id) -> RepoResult<Option<Self>>;
     /// The key as the credential a caller may be authenticated with.
     fn credential(id: Self::Id) -> CredentialRef;
     /// The scopes a new key asks for.
@@ -235,6 +253,8 @@ impl Keyward {
         let mut issued = None;
         let key = K::update(self.repo.as_ref(), account, sa, key, &mut |k| {
             p.require_not_self(K::credential(k.id()))?;
+            // The secret being replaced is the one that leaked: it is never retained.
+            let retain = if k.leaked_at().is_some() { RetainPeriod::NONE } else { retain };
             issued = Some(k.renew_secret(self, retain, now));
             Ok(self.key_audit::<K>(p, account, K::ACTIONS.rotate, k.id(), now))
         })?;

@@ -8,6 +8,7 @@ mod auth;
 mod bootstrap;
 mod federated_credentials;
 mod keys;
+mod leaks;
 mod oauth;
 mod reach;
 mod secret_key_jwt;
@@ -58,6 +59,7 @@ pub struct Keyward {
     signing_cache: Arc<signing_cache::SigningCache>,
     usage_retention_days: u32,
     issuer_keys: Arc<dyn IssuerKeys>,
+    scanner_keys: Arc<dyn crate::leak::ScannerKeys>,
 }
 
 impl Keyward {
@@ -76,6 +78,7 @@ impl Keyward {
             signing_cache: Arc::default(),
             usage_retention_days: usage::DEFAULT_USAGE_RETENTION_DAYS,
             issuer_keys: Arc::new(NoIssuerKeys),
+            scanner_keys: Arc::new(crate::leak::NoScannerKeys),
         }
     }
 

@@ -46,6 +46,30 @@ impl KeyKind for SecretKey {
         &self.name
     }
 
+    fn owner(&self) -> (AccountId, ServiceAccountId) {
+        (self.account_id, self.service_account_id)
+    }
+
+    fn leaked_at(&self) -> Option<Timestamp> {
+        self.leaked_at
+    }
+
+    fn mark_leaked(&mut self, now: Timestamp) {
+        (self.active, self.leaked_at, self.updated_at) = (false, Some(now), now);
+    }
+
+    fn accepts(&self, kw: &Keyward, presented: &Credential, now: Timestamp) -> bool {
+        SecretKey::accepts(self, &kw.sealer, presented.secret_bytes(), now)
+    }
+
+    fn by_id(id: SecretKeyId) -> SecretKeyId {
+        id
+    }
+
+    fn find(repo: &dyn Repository, id: SecretKeyId) -> RepoResult<Option<Self>> {
+        Ok(repo.secret_key_for_auth(id)?.map(|found| found.key))
+    }
+
     fn credential(id: SecretKeyId) -> CredentialRef {
         CredentialRef::SecretKey(id)
     }
@@ -77,6 +101,7 @@ impl KeyKind for SecretKey {
             updated_at: now,
             last_used_at: None,
             last_rotated_at: None,
+            leaked_at: None,
             secret: SealedSecret { current: sealed, previous: None },
         };
         Ok((key, credential.reveal()))
@@ -129,6 +154,10 @@ impl NewKey for NewSecretKey {
 impl KeyChanges<SecretKey> for SecretKeyChanges {
     fn activate(on: bool) -> Self {
         SecretKeyChanges { active: Some(on), ..SecretKeyChanges::default() }
+    }
+
+    fn enable_after_leak() -> Self {
+        SecretKeyChanges { active: Some(true), acknowledge_leak: true, ..SecretKeyChanges::default() }
     }
 
     fn scopes(&self) -> Option<&Scopes> {

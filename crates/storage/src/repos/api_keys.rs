@@ -222,6 +222,7 @@ impl ApiKeyRepository for Store {
                     dsl::sealed_secret.eq(&new.sealed_secret),
                     dsl::updated_at.eq(new.updated_at),
                     dsl::last_rotated_at.eq(new.last_rotated_at),
+                    dsl::leaked_at.eq(new.leaked_at),
                     dsl::version.eq(version + 1),
                 ))
                 .execute(c)?;

@@ -101,6 +101,7 @@ impl SecretKeyRepository for Store {
                     dsl::previous_expires_at.eq(new.previous_expires_at),
                     dsl::updated_at.eq(new.updated_at),
                     dsl::last_rotated_at.eq(new.last_rotated_at),
+                    dsl::leaked_at.eq(new.leaked_at),
                     dsl::version.eq(version + 1),
                 ))
                 .execute(c)?;

@@ -78,6 +78,18 @@ pub fn client_ip(parts: &Parts, state: &AppState) -> Option<std::net::IpAddr> {
     state.trusted_proxies().client(peer, &parts.headers)
 }
 
+/// The address a request came from, as an extractor (see [`client_ip`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub Option<std::net::IpAddr>);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(client_ip(parts, state)))
+    }
+}
+
 /// Counts a failed authentication that named the credential id `presented` toward the limiter,
 /// waits as long as it says, and returns `e` (or the 429 that replaces it).
 pub async fn refused(parts: &Parts, state: &AppState, presented: Option<&str>, e: ApiError) -> ApiError {

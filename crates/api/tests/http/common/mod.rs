@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub mod issuer;
+pub mod scanner;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -44,28 +45,53 @@ impl Answer {
 }
 
 pub async fn spawn(db: TestDb) -> TestApp {
-    spawn_with(db, AuthLimits { free: 1000, max: 1000, ..AuthLimits::default() }).await
+    spawn_setup(db, Setup::default()).await
+}
+
+/// How a test server is set up, where a test needs more than the defaults.
+pub struct Setup<'a> {
+    pub auth_limits: AuthLimits,
+    pub algorithm: SigningAlgorithm,
+    /// Its public address, if not its own.
+    pub issuer: Option<&'a str>,
+    /// Where the secret-scanning partner's keys are published (a loopback test scanner).
+    pub scanner_keys_url: Option<String>,
+    pub leak_reports_per_minute: u32,
+}
+
+impl Default for Setup<'_> {
+    fn default() -> Self {
+        Self {
+            auth_limits: AuthLimits { free: 1000, max: 1000, ..AuthLimits::default() },
+            algorithm: SigningAlgorithm::EdDsa,
+            issuer: None,
+            scanner_keys_url: None,
+            leak_reports_per_minute: 1000,
+        }
+    }
 }
 
 /// The key the test servers seal secrets with, so that tests can open what the database holds.
 pub const SEALING_KEY: [u8; 32] = [9; 32];
 
 pub async fn spawn_with(db: TestDb, auth_limits: AuthLimits) -> TestApp {
-    spawn_full(db, auth_limits, SigningAlgorithm::EdDsa, None).await
+    spawn_setup(db, Setup { auth_limits, ..Setup::default() }).await
 }
 
 /// A server whose public address (`KEYWARD_ISSUER`) is `issuer`, as behind a TLS proxy.
 pub async fn spawn_as(db: TestDb, issuer: &str) -> TestApp {
-    spawn_full(db, AuthLimits { free: 1000, max: 1000, ..AuthLimits::default() }, SigningAlgorithm::EdDsa, Some(issuer))
-        .await
+    spawn_setup(db, Setup { issuer: Some(issuer), ..Setup::default() }).await
 }
 
 /// A server whose signing keys use `algorithm`.
 pub async fn spawn_signing_with(db: TestDb, algorithm: SigningAlgorithm) -> TestApp {
-    spawn_full(db, AuthLimits { free: 1000, max: 1000, ..AuthLimits::default() }, algorithm, None).await
+    spawn_setup(db, Setup { algorithm, ..Setup::default() }).await
 }
 
-async fn spawn_full(db: TestDb, auth_limits: AuthLimits, algorithm: SigningAlgorithm, issuer: Option<&str>) -> TestApp {
+/// A server set up as `setup` says.
+pub async fn spawn_setup(db: TestDb, setup: Setup<'_>) -> TestApp {
+    let Setup { auth_limits, algorithm, issuer, scanner_keys_url, leak_reports_per_minute } = setup;
+    let loopback = oidc::Limits { loopback_only: true, ..oidc::Limits::default() };
     let store = db.store();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -75,9 +101,11 @@ async fn spawn_full(db: TestDb, auth_limits: AuthLimits, algorithm: SigningAlgor
         .with_sealer(Sealer::new(&SEALING_KEY))
         .with_tokens(algorithm, chrono::Duration::hours(1))
         // Tests never send anything off the machine, whatever issuer a test names.
-        .with_issuer_keys(Arc::new(
-            oidc::IssuerKeyFetcher::new(oidc::Limits { loopback_only: true, ..oidc::Limits::default() }).unwrap(),
-        ));
+        .with_issuer_keys(Arc::new(oidc::IssuerKeyFetcher::new(loopback).unwrap()))
+        .with_scanner_keys(Arc::new(oidc::ScannerKeyFetcher::new(
+            scanner_keys_url.unwrap_or_else(|| oidc::GITHUB_SECRET_SCANNING_KEYS.to_owned()),
+            loopback,
+        )));
     let boot = keyward.bootstrap().unwrap().unwrap();
     keyward.ensure_signing_keys().unwrap();
     let trusted_proxies = "127.0.0.1".parse().unwrap();
@@ -86,6 +114,7 @@ async fn spawn_full(db: TestDb, auth_limits: AuthLimits, algorithm: SigningAlgor
         keyward: keyward.clone(),
         cursor_key: b"test cursor key".to_vec(),
         auth_limits,
+        leak_reports_per_minute,
         trusted_proxies,
         blocking_slots: 8,
     });
