@@ -86,6 +86,8 @@ async fn a_standard_client_gets_a_token_and_anyone_verifies_it_offline(db: TestD
     assert_eq!((body["token_type"].as_str(), body["expires_in"].as_i64()), (Some("Bearer"), Some(3600)));
     assert_eq!(body["scope"], "service-accounts:read");
     let access = body["access_token"].as_str().unwrap().to_owned();
+    let header = jsonwebtoken::decode_header(&access).unwrap();
+    assert_eq!(header.typ.as_deref(), Some("at+jwt"), "an RFC 9068 access token");
     let claims = verify_offline(&app, &access).await.unwrap();
     assert_eq!((claims["sub"].as_str(), claims["acct"].as_str()), (Some(c.sa.as_str()), Some(c.acct.as_str())));
     assert_eq!(

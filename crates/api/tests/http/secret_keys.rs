@@ -162,7 +162,10 @@ mod jwt {
         );
         let token = issued.body["token"].as_str().unwrap();
         let header = jsonwebtoken::decode_header(token).unwrap();
-        assert_eq!((header.alg, header.kid.as_deref()), (Algorithm::HS256, Some(kid.as_str())));
+        assert_eq!(
+            (header.alg, header.kid.as_deref(), header.typ.as_deref()),
+            (Algorithm::HS256, Some(kid.as_str()), Some("at+jwt"))
+        );
         let claims: Value = jsonwebtoken::dangerous::insecure_decode_claims(token).unwrap();
         assert_eq!((claims["sub"].as_str(), claims["acct"].as_str()), (Some(sa.as_str()), Some(acct.as_str())));
         assert_eq!(

@@ -18,6 +18,11 @@ pub fn times_hold(exp: i64, nbf: Option<i64>, now: i64) -> bool {
     exp > now - LEEWAY_SECONDS && nbf.is_none_or(|nbf| nbf <= now + LEEWAY_SECONDS)
 }
 
+/// The `typ` header of every access token Keyward issues (RFC 9068 §2.1), so that a resource
+/// server can tell an access token from any other JWT. Keyward still accepts its own tokens
+/// typed `JWT` (issued before this), and clients' self-signed JWTs carry any type.
+pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
+
 /// Whether a JWT's header asks for nothing Keyward does not understand: RFC 7515 §4.1.11 says a
 /// token whose `crit` names an extension the recipient does not support must be refused, and
 /// Keyward supports none.

@@ -360,6 +360,7 @@ impl Keyward {
         provider::install();
         let mut header = Header::new(algorithm(signer.algorithm));
         header.kid = Some(signer.kid.to_string());
+        header.typ = Some(crate::jwt::claims::ACCESS_TOKEN_TYPE.to_owned());
         let token = jsonwebtoken::encode(&header, &claims, &encoding)
             .map_err(|e| Error::Unavailable(format!("signing failed: {e}")))?;
         Ok(AccessToken { token: SecretString::new(token), expires_in: ttl, scopes })

@@ -127,6 +127,7 @@ impl Keyward {
         provider::install();
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(key.id.to_string());
+        header.typ = Some(crate::jwt::claims::ACCESS_TOKEN_TYPE.to_owned());
         let token = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(&secret))
             .map_err(|e| Error::Unavailable(format!("signing failed: {e}")))?;
         Ok(SecretString::new(token))
