@@ -755,8 +755,8 @@ fn a_bad_database_url_fails_clearly() {
     assert!(!err.contains("hunter2"), "passwords never reach the output");
 }
 
-/// Three nodes on one PostgreSQL database: a key deleted through one stops working on the others
-/// at once, as PRODUCT.md promises for revocation. The nodes cache key lookups for ten minutes
+/// Three nodes on one PostgreSQL database: a key deleted through one, or reported leaked through
+/// another, stops working on the others at once, as PRODUCT.md promises for revocation. The nodes cache key lookups for ten minutes
 /// here, so only the change feed (`LISTEN`/`NOTIFY`) can tell them in time.
 async fn a_revocation_reaches_every_node(db: TestDb) {
     let dir = tempfile::tempdir().unwrap();
@@ -777,27 +777,60 @@ async fn a_revocation_reaches_every_node(db: TestDb) {
     let (_, sa) = post(&two.base, &format!("/v1/accounts/{acct}/service-accounts"), json!({"name": "svc"})).await;
     let sa = sa["id"].as_str().unwrap().to_owned();
     let keys = format!("/v1/accounts/{acct}/service-accounts/{sa}/api-keys");
-    let (status, key) = post(&three.base, &keys, json!({"name": "k", "scopes": ["service-accounts:read"]})).await;
-    assert_eq!(status, 201, "a key created on one node");
-    let secret = key["secret"].as_str().unwrap().to_owned();
     let me = format!("/v1/accounts/{acct}/service-accounts/{sa}");
-    for node in [&one, &two, &three] {
-        let (status, _) = call(reqwest::Method::GET, format!("{}{me}", node.base), &secret, None).await;
-        assert_eq!(status, 200, "works on every node (and is now in each node's cache)");
-    }
+    let nodes = [&one, &two, &three];
+    let key = |name: &'static str| {
+        let post = &post;
+        let (three, keys) = (&three.base, &keys);
+        async move {
+            let (status, key) = post(three, keys, json!({"name": name, "scopes": ["service-accounts:read"]})).await;
+            assert_eq!(status, 201, "a key created on one node");
+            key["secret"].as_str().unwrap().to_owned()
+        }
+    };
+    let works_everywhere = |secret: String| {
+        let me = &me;
+        async move {
+            for node in nodes {
+                let (status, _) = call(reqwest::Method::GET, format!("{}{me}", node.base), &secret, None).await;
+                assert_eq!(status, 200, "works on every node (and is now in each node's cache)");
+            }
+        }
+    };
+    let refused_everywhere = |secret: String, what: &'static str| {
+        let me = &me;
+        async move {
+            let start = std::time::Instant::now();
+            for node in nodes {
+                loop {
+                    let (status, _) = call(reqwest::Method::GET, format!("{}{me}", node.base), &secret, None).await;
+                    if status == 401 {
+                        break;
+                    }
+                    // Generous, so a loaded machine does not fail it; notifications arrive in milliseconds.
+                    assert!(start.elapsed() < Duration::from_secs(10), "{} still accepts a {what} key", node.base);
+                }
+            }
+        }
+    };
+
+    let deleted = key("k").await;
+    works_everywhere(deleted.clone()).await;
     let (status, _) = call(reqwest::Method::DELETE, format!("{}{keys}/k", one.base), &admin, None).await;
     assert_eq!(status, 204);
-    let start = std::time::Instant::now();
-    for node in [&one, &two, &three] {
-        loop {
-            let (status, _) = call(reqwest::Method::GET, format!("{}{me}", node.base), &secret, None).await;
-            if status == 401 {
-                break;
-            }
-            // Generous, so a loaded machine does not fail it; notifications arrive in milliseconds.
-            assert!(start.elapsed() < Duration::from_secs(10), "{} still accepts a deleted key", node.base);
-        }
-    }
+    refused_everywhere(deleted, "deleted").await;
+
+    // A leak report, unauthenticated, through another node.
+    let leaked = key("leaked").await;
+    works_everywhere(leaked.clone()).await;
+    let report = reqwest::Client::new()
+        .post(format!("{}/v1/credentials/revoke", two.base))
+        .json(&json!({"credentials": [leaked]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(report.status(), 202);
+    refused_everywhere(leaked, "leaked").await;
     for node in [one, two, three] {
         node.stop();
     }

@@ -211,6 +211,26 @@ async fn no_secret_reaches_a_log_an_error_or_a_file(db: Option<TestDb>) {
     s.form("/oauth2/introspect", Some((&sk_id, &wrong(&sk_secret))), &[("token", &access)]).await;
     s.form("/oauth2/revoke", Some((&sk_id, &sk_secret)), &[("token", &access)]).await;
 
+    // A leak report of a real key, a forged one and garbage, and a GitHub report that fails its
+    // signature check: the reported strings appear in no log line or error.
+    let exposed = s
+        .send(
+            Method::POST,
+            &format!("{keys}/api-keys"),
+            &bearer(&admin),
+            Some(json!({"name": "exposed", "scopes": []})),
+        )
+        .await["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let report = json!({"credentials": [exposed, wrong(&exposed), "kw_ak_garbage"]});
+    s.send(Method::POST, "/v1/credentials/revoke", &[], Some(report)).await;
+    let github =
+        json!([{"token": wrong(&exposed), "type": "keyward_api_key", "url": "https://x", "source": "content"}]);
+    let signed = [("github-public-key-identifier", "k".to_owned()), ("github-public-key-signature", "c2ln".to_owned())];
+    s.send(Method::POST, "/v1/secret-scanning/github", &signed, Some(github)).await;
+
     // Dialects: Dynatrace, Wavefront (secrets in paths and lists), Smooch, Service Identity, ZenML.
     let dt = vec![("authorization", format!("Api-Token {key2}"))];
     let made = s

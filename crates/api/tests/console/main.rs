@@ -10,4 +10,5 @@ mod common;
 mod browser;
 mod client;
 mod federation;
+mod leaks;
 mod rules;
