@@ -19,7 +19,9 @@ use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 
 use web::request_id;
-pub use web::{ApiConfig, ApiError, AppState, AuthLimits, BodyLimits, Problem, TrustedProxies, metrics, usage};
+pub use web::{
+    ApiConfig, ApiError, AppState, AuthLimits, BodyLimits, Problem, TrustedProxies, metrics, usage, webhooks,
+};
 
 fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let (router, doc) = utoipa_axum::router::OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())

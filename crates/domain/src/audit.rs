@@ -76,11 +76,17 @@ pub enum Action {
     /// A key was reported leaked (its secret was seen somewhere public) and disabled.
     #[serde(rename = "credential.leaked")]
     CredentialLeaked,
+    /// A webhook endpoint was added.
+    #[serde(rename = "webhook.create")]
+    WebhookCreate,
+    /// A webhook endpoint was removed.
+    #[serde(rename = "webhook.delete")]
+    WebhookDelete,
 }
 
 impl Action {
     /// Every action, for documentation and filters.
-    pub const ALL: [Action; 22] = [
+    pub const ALL: [Action; 24] = [
         Action::AccountCreate,
         Action::AccountUpdate,
         Action::AccountDelete,
@@ -103,6 +109,8 @@ impl Action {
         Action::SigningKeyRotate,
         Action::AuthFailure,
         Action::CredentialLeaked,
+        Action::WebhookCreate,
+        Action::WebhookDelete,
     ];
 
     /// The stable wire name, such as `api_key.create`.
@@ -130,6 +138,8 @@ impl Action {
             Action::SigningKeyRotate => "signing_key.rotate",
             Action::AuthFailure => "auth.failure",
             Action::CredentialLeaked => "credential.leaked",
+            Action::WebhookCreate => "webhook.create",
+            Action::WebhookDelete => "webhook.delete",
         }
     }
 
@@ -200,4 +210,22 @@ pub struct AuditEvent {
     /// Why it was refused, where that says more than the action: for a refused token exchange,
     /// the names of the checks that failed. Never a value from a policy or a token.
     pub reason: Option<String>,
+    /// The webhook event this change is, where the action alone does not say (disabling a key
+    /// or a service account, a burst of refusals); not stored with the event.
+    pub notify: Option<crate::notification::EventType>,
+}
+
+impl AuditEvent {
+    /// The webhook event this change is, if any: the account's webhooks subscribed to it are told.
+    /// Leaks, rotations and deletions say it by their action; changes whose meaning depends on
+    /// what changed (disabling a key or a service account) say it in [`AuditEvent::notify`].
+    pub fn notification(&self) -> Option<crate::notification::EventType> {
+        use crate::notification::EventType;
+        self.notify.or(match self.action {
+            Action::CredentialLeaked => Some(EventType::CredentialLeaked),
+            Action::ApiKeyRotate | Action::SecretKeyRotate => Some(EventType::CredentialRotated),
+            Action::ApiKeyDelete | Action::SecretKeyDelete => Some(EventType::CredentialRevoked),
+            _ => None,
+        })
+    }
 }

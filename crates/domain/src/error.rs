@@ -38,6 +38,8 @@ pub enum Entity {
     SecretKey,
     /// A federated credential (a trust policy for an external issuer).
     FederatedCredential,
+    /// A webhook endpoint.
+    Webhook,
 }
 
 impl fmt::Display for Entity {
@@ -48,6 +50,7 @@ impl fmt::Display for Entity {
             Entity::ApiKey => "API key",
             Entity::SecretKey => "secret key",
             Entity::FederatedCredential => "federated credential",
+            Entity::Webhook => "webhook",
         })
     }
 }

@@ -126,6 +126,15 @@ id_type!(
     /// Identifies a [`FederatedCredential`](crate::federation::FederatedCredential).
     FederatedCredentialId
 );
+id_type!(
+    /// Identifies a [`Webhook`](crate::webhook::Webhook).
+    WebhookId
+);
+id_type!(
+    /// Identifies a [`Delivery`](crate::webhook::Delivery); also its `webhook-id` header, the
+    /// same on every retry.
+    DeliveryId
+);
 
 #[cfg(test)]
 mod tests {

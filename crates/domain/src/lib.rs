@@ -18,6 +18,7 @@ pub mod filter;
 pub mod id;
 pub mod jwt;
 pub mod leak;
+pub mod notification;
 pub mod page;
 pub mod principal;
 pub mod repository;
@@ -30,6 +31,7 @@ pub mod service_account;
 pub mod signing_key;
 pub mod text;
 pub mod usage;
+pub mod webhook;
 
 pub use clock::{Clock, ManualClock, SystemClock, TimeBound, Timestamp};
 pub use entropy::{Entropy, SeededEntropy, SystemEntropy};

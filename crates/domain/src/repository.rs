@@ -13,7 +13,7 @@ use crate::audit::{Action, AuditEvent};
 use crate::error::Error;
 pub use crate::error::{RepoError, RepoResult};
 use crate::federation::{FederatedCredential, Issuer};
-use crate::id::{AccountId, ApiKeyId, FederatedCredentialId, SecretKeyId, ServiceAccountId};
+use crate::id::{AccountId, ApiKeyId, FederatedCredentialId, SecretKeyId, ServiceAccountId, WebhookId};
 use crate::page::{Direction, Page, PageRequest};
 use crate::scope::Scope;
 use crate::secret_key::SecretKey;
@@ -21,6 +21,7 @@ use crate::service_account::{ServiceAccount, ServiceAccountChanges};
 use crate::signing_key::SigningKey;
 use crate::text::Name;
 use crate::usage::{HourlyUse, UsageBatch};
+use crate::webhook::{Delivery, Webhook};
 
 /// The fields a service-account list can be sorted by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -351,6 +352,34 @@ pub trait FederatedCredentialRepository {
     ) -> RepoResult<()>;
 }
 
+/// Webhook endpoints and their deliveries. Deliveries are written by storage itself, in the
+/// transaction of every audit event whose [`AuditEvent::notification`] an active endpoint of
+/// its account subscribes to.
+pub trait WebhookRepository {
+    /// Stores a new endpoint.
+    fn insert_webhook(&self, webhook: &Webhook, audit: &AuditEvent) -> RepoResult<()>;
+    /// One endpoint of an account.
+    fn webhook(&self, account: AccountId, id: WebhookId) -> RepoResult<Webhook>;
+    /// The endpoints of an account, oldest first.
+    fn list_webhooks(&self, account: AccountId, page: &PageRequest) -> RepoResult<Page<Webhook>>;
+    /// Deletes an endpoint and its deliveries.
+    fn delete_webhook(&self, account: AccountId, id: WebhookId, audit: &AuditEvent) -> RepoResult<()>;
+    /// The deliveries to an endpoint, newest first.
+    fn list_deliveries(&self, account: AccountId, webhook: WebhookId, page: &PageRequest)
+    -> RepoResult<Page<Delivery>>;
+    /// Claims up to `limit` pending deliveries due at `now`, oldest first, with their endpoints:
+    /// each is not due again (for any node) before `lease_until`, so that two nodes rarely send
+    /// the same one; a node that dies holding a claim leaves it due again when the lease ends.
+    fn claim_due_deliveries(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> RepoResult<Vec<(Delivery, Webhook)>>;
+    /// Stores the outcome of an attempt: the delivery's state, attempts and last answer.
+    fn record_attempt(&self, delivery: &Delivery) -> RepoResult<()>;
+}
+
 /// Keyward's own signing keys.
 pub trait SigningKeyRepository {
     /// Every signing key, oldest first.
@@ -386,7 +415,8 @@ pub trait SettingsRepository {
     /// Stores `value` under `name` unless a value is already stored; returns the stored value.
     fn init_setting(&self, name: &str, value: &[u8]) -> RepoResult<Vec<u8>>;
     /// Re-seals every value sealed under the master key (secret keys, current and previous;
-    /// retrievable API key secrets; signing keys' private halves; the master-key check) with
+    /// retrievable API key secrets; signing keys' private halves; webhooks' signing secrets; the
+    /// master-key check) with
     /// `reseal(context, sealed)`, in one transaction: all of them, or, on any error, none.
     /// Answers how many values it re-sealed.
     fn reseal_all(&self, reseal: &mut Reseal<'_>) -> Result<usize, Error>;
@@ -410,6 +440,7 @@ pub trait Repository:
     + ApiKeyRepository
     + SecretKeyRepository
     + FederatedCredentialRepository
+    + WebhookRepository
     + SettingsRepository
     + SigningKeyRepository
     + TokenStateRepository

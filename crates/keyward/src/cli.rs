@@ -269,6 +269,10 @@ pub struct ServeArgs {
     #[arg(long, env = "KEYWARD_LEAK_REPORTS_PER_MINUTE", default_value_t = 30,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub leak_reports_per_minute: u32,
+    /// Let webhook endpoints name loopback and private addresses: for tests and trials on one
+    /// machine, never for a deployment others can add webhooks to. (`KEYWARD_WEBHOOKS_ALLOW_PRIVATE=true`.)
+    #[arg(long, env = "KEYWARD_WEBHOOKS_ALLOW_PRIVATE")]
+    pub webhooks_allow_private: bool,
 }
 
 /// Signature algorithms for Keyward's own signing keys.

@@ -193,6 +193,10 @@ pub fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
     let kw = kw
         .with_issuer_keys(Arc::new(issuer_keys))
         .with_scanner_keys(Arc::new(scanner_keys))
+        .with_webhooks(domain::service::WebhookPolicy {
+            sender: Arc::new(oidc::WebhookPoster::new(oidc::Limits::default(), args.webhooks_allow_private)),
+            allow_private: args.webhooks_allow_private,
+        })
         .with_issuer(issuer)
         .with_tokens(algorithm, chrono::Duration::seconds(i64::from(args.access_token_ttl_seconds)))
         .with_usage_retention(args.usage_retention_days);
@@ -270,6 +274,7 @@ async fn run(
     let flusher = tokio::spawn(api::usage::flush_periodically(kw.clone(), api::usage::FLUSH_EVERY));
     let upkeep = tokio::spawn(api::metrics::upkeep_periodically(Duration::from_secs(5)));
     let rotator = rotation.map(|period| tokio::spawn(rotate_on_schedule(kw.clone(), period)));
+    let deliverer = tokio::spawn(api::webhooks::deliver_periodically(kw.clone(), api::webhooks::DELIVER_EVERY));
     let app = api::app(config);
     // Once a signal arrives, in-flight requests get `deadline` to finish.
     let (signalled, heard) = tokio::sync::oneshot::channel::<()>();
@@ -290,6 +295,7 @@ async fn run(
     };
     flusher.abort();
     upkeep.abort();
+    deliverer.abort();
     if let Some(rotator) = rotator {
         rotator.abort();
     }

@@ -93,6 +93,22 @@ impl Http {
     }
 }
 
+impl Http {
+    /// POSTs `body` to `url` with `headers`; answers the status (redirects are not followed), or
+    /// why there was none. The answer's body is not read.
+    pub(crate) fn post(&self, url: &str, headers: &[(&'static str, String)], body: &str) -> Result<u16, String> {
+        let mut request = self.agent.post(url);
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        match request.send(body) {
+            Ok(response) => Ok(response.status().as_u16()),
+            Err(ureq::Error::Timeout(_)) => Err("timed out".to_owned()),
+            Err(_) => Err("could not be reached".to_owned()),
+        }
+    }
+}
+
 /// The `max-age` of a `Cache-Control` header (`no-store` and `no-cache` count as 0).
 pub(crate) fn max_age(header: &str) -> Option<Duration> {
     header.split(',').map(str::trim).find_map(|directive| {

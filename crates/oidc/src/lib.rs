@@ -10,7 +10,8 @@
 //! Keyward hammer an issuer.
 //!
 //! [`ScannerKeyFetcher`] does the same for a secret-scanning partner's public keys (GitHub's),
-//! which sign the leak reports it sends.
+//! which sign the leak reports it sends, and [`WebhookPoster`] sends webhook deliveries: all of
+//! Keyward's outbound HTTP is here.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -20,9 +21,11 @@ use domain::federation::{Issuer, IssuerKeys, KeysUnavailable, fetchable};
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use serde_json::Value;
 
+mod delivery;
 mod http;
 mod scanning;
 
+pub use delivery::WebhookPoster;
 pub use http::Limits;
 #[cfg(test)]
 use http::max_age;

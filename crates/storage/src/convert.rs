@@ -386,6 +386,7 @@ impl TryFrom<AuditEventRow> for AuditEvent {
             ip: r.ip,
             outcome: Outcome::parse(&r.outcome).ok_or_else(|| corrupt("audit outcome"))?,
             reason: r.reason,
+            notify: None,
         })
     }
 }

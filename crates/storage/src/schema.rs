@@ -138,6 +138,38 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhooks (id) {
+        id -> Text,
+        account_id -> Text,
+        url -> Text,
+        events -> Text,
+        active -> Bool,
+        sealed_secret -> Binary,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Text,
+        webhook_id -> Text,
+        account_id -> Text,
+        event_type -> Text,
+        payload -> Text,
+        created_at -> BigInt,
+        state -> Text,
+        attempts -> BigInt,
+        next_attempt_at -> Nullable<BigInt>,
+        last_attempt_at -> Nullable<BigInt>,
+        last_status -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
+diesel::allow_tables_to_appear_in_same_query!(webhooks, webhook_deliveries);
+
 diesel::joinable!(api_keys -> service_accounts (service_account_id));
 diesel::joinable!(service_accounts -> accounts (account_id));
 diesel::joinable!(secret_keys -> service_accounts (service_account_id));

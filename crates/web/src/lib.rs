@@ -17,6 +17,7 @@ pub mod request_id;
 pub mod schema;
 pub mod state;
 pub mod usage;
+pub mod webhooks;
 pub mod whole_number;
 
 pub use client_addr::TrustedProxies;

@@ -21,6 +21,18 @@ pub fn next_cursor(state: &AppState, list: &str, next: Option<&Position>) -> Opt
     next.map(|p| state.cursors().encode(list, p))
 }
 
+/// The query of a list that only pages (in creation order): `limit` and `cursor`.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Items per page, 1 to 1000 (default 50).
+    #[param(value_type = Option<u16>, minimum = 1, maximum = 1000)]
+    pub limit: Option<String>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
 /// Declares a list body type `{ items: [...], next_cursor }` for an item type.
 #[macro_export]
 macro_rules! list_body {

@@ -7,11 +7,11 @@ use chrono::{DateTime, Utc};
 use domain::account::{Account, AccountChanges, NewAccount};
 use domain::text::Name;
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use web::error::{ApiResult, Problem};
 use web::extract::{AccountPath, ApiJson, ApiQuery, Caller};
-use web::list::{list_body, next_cursor, page_request};
+use web::list::{PageParams, list_body, next_cursor, page_request};
 use web::state::AppState;
 
 /// An account (tenant).
@@ -61,18 +61,6 @@ pub struct UpdateAccount {
     pub name: Option<Name>,
 }
 
-/// Paging of the account list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct AccountListParams {
-    /// Items per page, 1 to 1000 (default 50).
-    #[param(value_type = Option<u16>, minimum = 1, maximum = 1000)]
-    pub limit: Option<String>,
-    /// The `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
-
 /// Creates an account. System administrators only.
 #[utoipa::path(post, path = "/v1/accounts", tag = "accounts", request_body = CreateAccount,
     security(("bearer" = [])),
@@ -88,14 +76,14 @@ pub async fn create_account(
 }
 
 /// Lists accounts in creation order. System administrators only.
-#[utoipa::path(get, path = "/v1/accounts", tag = "accounts", params(AccountListParams),
+#[utoipa::path(get, path = "/v1/accounts", tag = "accounts", params(PageParams),
     security(("bearer" = [])),
     responses((status = 200, body = AccountList), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 #[tracing::instrument(skip_all)]
 pub async fn list_accounts(
     State(state): State<AppState>,
     Caller(p): Caller,
-    ApiQuery(q): ApiQuery<AccountListParams>,
+    ApiQuery(q): ApiQuery<PageParams>,
 ) -> ApiResult<Json<AccountList>> {
     let list = "/v1/accounts";
     let page = page_request(&state, list, q.limit.as_deref(), q.cursor.as_deref())?;

@@ -12,11 +12,11 @@ use domain::scope::Scopes;
 use domain::service::{FederatedCredentialChanges, NewFederatedCredential};
 use domain::text::Name;
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use web::error::{ApiResult, Problem};
 use web::extract::{ApiJson, ApiQuery, Caller, FederatedCredentialPath, ServiceAccountPath};
-use web::list::{list_body, next_cursor, page_request};
+use web::list::{PageParams, list_body, next_cursor, page_request};
 use web::state::AppState;
 
 /// A federated credential: which tokens of an external OIDC issuer may be exchanged for access
@@ -152,18 +152,6 @@ pub struct UpdateFederatedCredential {
     pub refuse_replay: Option<bool>,
 }
 
-/// Paging of a federated-credential list (creation order).
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct FederatedCredentialListParams {
-    /// Items per page, 1 to 1000 (default 50).
-    #[param(value_type = Option<u16>, minimum = 1, maximum = 1000)]
-    pub limit: Option<String>,
-    /// The `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
-
 /// A token to try against a federated credential.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -238,7 +226,7 @@ pub async fn create_federated_credential(
 /// Lists a service account's federated credentials. Needs `service-accounts:read`.
 #[utoipa::path(get, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/federated-credentials",
     tag = "federated credentials",
-    params(ServiceAccountPath, FederatedCredentialListParams),
+    params(ServiceAccountPath, PageParams),
     security(("bearer" = [])),
     responses((status = 200, body = FederatedCredentialList), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 #[tracing::instrument(skip_all, fields(account_id = %path.account_id, service_account_id = %path.service_account_id))]
@@ -246,7 +234,7 @@ pub async fn list_federated_credentials(
     State(state): State<AppState>,
     Caller(p): Caller,
     path: ServiceAccountPath,
-    ApiQuery(q): ApiQuery<FederatedCredentialListParams>,
+    ApiQuery(q): ApiQuery<PageParams>,
 ) -> ApiResult<Json<FederatedCredentialList>> {
     let (account, sa) = (path.account_id, path.service_account_id);
     let list = format!("/v1/accounts/{account}/service-accounts/{sa}/federated-credentials");

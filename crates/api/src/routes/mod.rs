@@ -17,6 +17,7 @@ pub mod token_answer;
 pub mod token_exchange;
 pub mod usage;
 pub mod verify;
+pub mod webhooks;
 pub mod well_known;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -57,6 +58,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(federated_credentials::test_federated_credential))
         .routes(routes!(verify::verify_api_key))
         .routes(routes!(verify::lookup_api_key))
+        .routes(routes!(webhooks::create_webhook, webhooks::list_webhooks))
+        .routes(routes!(webhooks::get_webhook, webhooks::delete_webhook))
+        .routes(routes!(webhooks::list_deliveries))
         .routes(routes!(audit::list_audit_events))
         .routes(routes!(signing_keys::list_signing_keys))
         .routes(routes!(signing_keys::rotate_signing_keys))

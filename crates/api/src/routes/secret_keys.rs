@@ -10,12 +10,12 @@ use domain::secret_key::{NewSecretKey, SecretKey, SecretKeyChanges};
 use domain::service::IssuedSecretKey;
 use domain::text::Name;
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use super::api_keys::RotateCredential;
 use web::error::{ApiResult, Problem};
 use web::extract::{ApiJson, ApiQuery, Caller, SecretKeyPath, ServiceAccountPath};
-use web::list::{list_body, next_cursor, page_request};
+use web::list::{PageParams, list_body, next_cursor, page_request};
 use web::state::AppState;
 
 /// A secret key, without its secret.
@@ -129,18 +129,6 @@ pub struct UpdateSecretKey {
     pub acknowledge_leak: bool,
 }
 
-/// Paging of a secret-key list (creation order).
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct SecretKeyListParams {
-    /// Items per page, 1 to 1000 (default 50).
-    #[param(value_type = Option<u16>, minimum = 1, maximum = 1000)]
-    pub limit: Option<String>,
-    /// The `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
-
 /// Creates a secret key. The response holds the secret, once.
 #[utoipa::path(post, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/secret-keys", tag = "secret keys",
     request_body = CreateSecretKey,
@@ -163,7 +151,7 @@ pub async fn create_secret_key(
 
 /// Lists the secret keys of a service account, expired ones included.
 #[utoipa::path(get, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/secret-keys", tag = "secret keys",
-    params(ServiceAccountPath, SecretKeyListParams),
+    params(ServiceAccountPath, PageParams),
     security(("bearer" = [])),
     responses((status = 200, body = SecretKeyList), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 #[tracing::instrument(skip_all, fields(account_id = %path.account_id, service_account_id = %path.service_account_id))]
@@ -171,7 +159,7 @@ pub async fn list_secret_keys(
     State(state): State<AppState>,
     Caller(p): Caller,
     path: ServiceAccountPath,
-    ApiQuery(q): ApiQuery<SecretKeyListParams>,
+    ApiQuery(q): ApiQuery<PageParams>,
 ) -> ApiResult<Json<SecretKeyList>> {
     let (account, sa) = (path.account_id, path.service_account_id);
     let list = format!("/v1/accounts/{account}/service-accounts/{sa}/secret-keys");

@@ -18,6 +18,7 @@ struct Victim {
     api_key: String,
     secret_key: String,
     federated_credential: String,
+    webhook: String,
     zenml_stack: String,
 }
 
@@ -32,6 +33,7 @@ impl Victim {
             "key_id" | "keyId" => self.secret_key.clone(),
             "token" => self.api_key.clone(),
             "federated_credential_id" => self.federated_credential.clone(),
+            "webhook_id" => self.webhook.clone(),
             // Dialects' `{id}`: what the route's path says it names.
             "id" if path.starts_with("/api/v2/account") => self.service_account_name.to_owned(),
             "id" if path.starts_with("/api/v2/apitoken/serviceaccount") => self.service_account_name.to_owned(),
@@ -94,6 +96,10 @@ async fn another_accounts_credential_finds_nothing_anywhere(db: TestDb) {
             json!({"name": "alpha-federated", "issuer": "https://issuer.example", "audiences": ["keyward"], "subject": "ci"}),
         )
         .await;
+    let hooks = format!("/v1/accounts/{account}/webhooks");
+    let webhook = app
+        .post(&hooks, &app.admin, json!({"url": "https://hooks.example.com/", "events": ["credential.leaked"]}))
+        .await;
     let alpha = api_key.body["secret"].as_str().unwrap();
     let stacks = app.call(Method::GET, "/api/v1/stacks", Some(alpha), None).await;
     let victim = Victim {
@@ -103,6 +109,7 @@ async fn another_accounts_credential_finds_nothing_anywhere(db: TestDb) {
         api_key: api_key.body["id"].as_str().unwrap().to_owned(),
         secret_key: secret_key.body["id"].as_str().unwrap().to_owned(),
         federated_credential: federated.body["id"].as_str().unwrap().to_owned(),
+        webhook: webhook.body["id"].as_str().unwrap().to_owned(),
         zenml_stack: stacks.body["items"][0]["id"].as_str().unwrap().to_owned(),
     };
     let (_, _, _, intruder) = app.tenant("intruder", &["account:admin"]).await;

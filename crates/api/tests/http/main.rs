@@ -29,3 +29,4 @@ mod token_strictness;
 mod usage;
 mod verify;
 mod walkthrough;
+mod webhooks;

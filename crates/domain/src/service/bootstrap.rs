@@ -57,6 +57,7 @@ impl Keyward {
             ip: None,
             outcome: Outcome::Success,
             reason: None,
+            notify: None,
         };
         let audit = [
             event(Action::AccountCreate, format!("account:{}", account.id)),

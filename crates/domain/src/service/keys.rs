@@ -235,8 +235,13 @@ impl Keyward {
             if changes.disables() {
                 p.require_not_self(K::credential(k.id()))?;
             }
+            let revokes = changes.disables() && k.leaked_at().is_none();
             changes.apply(k, now)?;
-            Ok(self.key_audit::<K>(p, account, K::ACTIONS.update, k.id(), now))
+            let mut audit = self.key_audit::<K>(p, account, K::ACTIONS.update, k.id(), now);
+            if revokes {
+                audit.notify = Some(crate::notification::EventType::CredentialRevoked);
+            }
+            Ok(audit)
         })
     }
 

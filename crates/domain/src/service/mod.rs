@@ -20,6 +20,7 @@ mod signing_cache;
 mod token_exchange;
 mod usage;
 mod verify;
+mod webhooks;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -44,6 +45,7 @@ pub use secret_keys::IssuedSecretKey;
 pub use token_exchange::{ExchangeRefusal, ExchangeRequest, Exchanged};
 pub use usage::DEFAULT_USAGE_RETENTION_DAYS;
 pub use verify::Verification;
+pub use webhooks::{DeliveryRound, NoWebhookSender, WebhookPolicy};
 
 /// Keyward's operations over some storage, clock and random source.
 #[derive(Debug, Clone)]
@@ -60,6 +62,7 @@ pub struct Keyward {
     usage_retention_days: u32,
     issuer_keys: Arc<dyn IssuerKeys>,
     scanner_keys: Arc<dyn crate::leak::ScannerKeys>,
+    webhooks: webhooks::WebhookPolicy,
 }
 
 impl Keyward {
@@ -79,6 +82,7 @@ impl Keyward {
             usage_retention_days: usage::DEFAULT_USAGE_RETENTION_DAYS,
             issuer_keys: Arc::new(NoIssuerKeys),
             scanner_keys: Arc::new(crate::leak::NoScannerKeys),
+            webhooks: webhooks::WebhookPolicy::default(),
         }
     }
 
@@ -162,6 +166,7 @@ impl Keyward {
             ip: None,
             outcome: Outcome::Success,
             reason: None,
+            notify: None,
         }
     }
 }

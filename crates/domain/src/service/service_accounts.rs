@@ -72,7 +72,10 @@ impl Keyward {
             return Err(Error::OwnCredential);
         }
         let now = self.now();
-        let audit = self.audit(p, account, Action::ServiceAccountUpdate, format!("service_account:{id}"), now);
+        let mut audit = self.audit(p, account, Action::ServiceAccountUpdate, format!("service_account:{id}"), now);
+        if changes.disables() {
+            audit.notify = Some(crate::notification::EventType::ServiceAccountDisabled);
+        }
         Ok(self.repo.update_service_account(account, id, &changes, now, &audit)?)
     }
 

@@ -16,6 +16,7 @@ mod settings;
 mod signing_keys;
 mod token_state;
 mod usage;
+mod webhooks;
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -31,12 +32,16 @@ use crate::schema::audit_events;
 pub(crate) use api_keys::load_for_auth as api_key_for_auth;
 pub(crate) use secret_keys::load_for_auth as secret_key_for_auth;
 
-/// Writes an audit event on the connection of the transaction it belongs to.
+/// Writes an audit event on the connection of the transaction it belongs to, with the webhook
+/// deliveries it calls for (see [`webhooks::enqueue`]).
 fn record(conn: &mut DbConnection, event: &AuditEvent) -> QueryResult<usize> {
-    record_row(conn, &AuditEventRow::from(event))
+    let written = record_row(conn, &AuditEventRow::from(event))?;
+    webhooks::enqueue(conn, event)?;
+    Ok(written)
 }
 
-/// The same, for an event already in its row form (batched writes own their rows).
+/// The same, for an event already in its row form (batched writes own their rows; they create
+/// things, which no webhook event is about).
 fn record_row(conn: &mut DbConnection, row: &AuditEventRow) -> QueryResult<usize> {
     on_backend!(conn, |c| diesel::insert_into(audit_events::table).values(row).execute(c))
 }

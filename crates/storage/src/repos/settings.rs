@@ -3,12 +3,12 @@
 use diesel::prelude::*;
 use domain::Error;
 use domain::error::Entity;
-use domain::id::{ApiKeyId, SecretKeyId, SigningKeyId};
+use domain::id::{ApiKeyId, SecretKeyId, SigningKeyId, WebhookId};
 use domain::repository::{RepoError, RepoResult, Reseal, SettingsRepository};
 
 use crate::Store;
 use crate::error::TxError;
-use crate::schema::{api_keys, secret_keys, settings, signing_keys};
+use crate::schema::{api_keys, secret_keys, settings, signing_keys, webhooks};
 
 /// The name of the master-key check value, and its sealing context.
 const CHECK: &str = "master_key_check";
@@ -73,6 +73,15 @@ impl SettingsRepository for Store {
                 let sealed = again(&domain::signing_key::seal_context(id(&raw, SigningKeyId::from_uuid)?), &sealed)?;
                 diesel::update(signing_keys::table.find(&raw))
                     .set(signing_keys::sealed_private_key.eq(sealed))
+                    .execute(c)?;
+                count += 1;
+            }
+            let rows: Vec<(String, Vec<u8>)> =
+                webhooks::table.select((webhooks::id, webhooks::sealed_secret)).load(c)?;
+            for (raw, sealed) in rows {
+                let context = domain::webhook::SigningSecret::seal_context(id(&raw, WebhookId::from_uuid)?);
+                diesel::update(webhooks::table.find(&raw))
+                    .set(webhooks::sealed_secret.eq(again(&context, &sealed)?))
                     .execute(c)?;
                 count += 1;
             }

@@ -11,7 +11,9 @@ pub use auth::Caller;
 pub use auth::{ClientIp, authenticate, client_ip, refused};
 pub use json::ApiJson;
 pub use json::{limits_of, parse_json};
-pub use path::{AccountPath, ApiKeyPath, ApiPath, FederatedCredentialPath, SecretKeyPath, ServiceAccountPath};
+pub use path::{
+    AccountPath, ApiKeyPath, ApiPath, FederatedCredentialPath, SecretKeyPath, ServiceAccountPath, WebhookPath,
+};
 pub use query::ApiQuery;
 
 /// Tells an absent field (`None`) from an explicit `null` (`Some(None)`), for `PATCH` bodies where

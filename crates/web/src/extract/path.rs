@@ -7,7 +7,7 @@
 
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
-use domain::id::{AccountId, FederatedCredentialId, SecretKeyId, ServiceAccountId};
+use domain::id::{AccountId, FederatedCredentialId, SecretKeyId, ServiceAccountId, WebhookId};
 use domain::repository::KeyRef;
 use serde::de::DeserializeOwned;
 
@@ -109,5 +109,15 @@ typed_path!(
         service_account_id: ServiceAccountId => crate::schema::Id,
         /// The federated credential's id
         federated_credential_id: FederatedCredentialId => crate::schema::Id,
+    }
+);
+
+typed_path!(
+    /// `/v1/accounts/{account_id}/webhooks/{webhook_id}`.
+    WebhookPath {
+        /// The account's id
+        account_id: AccountId => crate::schema::Id,
+        /// The webhook's id
+        webhook_id: WebhookId => crate::schema::Id,
     }
 );

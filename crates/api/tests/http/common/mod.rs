@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub mod issuer;
+pub mod receiver;
 pub mod scanner;
 
 use std::net::SocketAddr;
@@ -26,7 +27,7 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub client: reqwest::Client,
     pub keyward: Keyward,
-    _db: TestDb,
+    pub db: TestDb,
 }
 
 /// An answer: status, headers and the JSON body (`Null` when empty).
@@ -57,6 +58,8 @@ pub struct Setup<'a> {
     /// Where the secret-scanning partner's keys are published (a loopback test scanner).
     pub scanner_keys_url: Option<String>,
     pub leak_reports_per_minute: u32,
+    /// Whether webhooks may target loopback (the test receivers are there).
+    pub webhooks_allow_private: bool,
 }
 
 impl Default for Setup<'_> {
@@ -67,6 +70,7 @@ impl Default for Setup<'_> {
             issuer: None,
             scanner_keys_url: None,
             leak_reports_per_minute: 1000,
+            webhooks_allow_private: true,
         }
     }
 }
@@ -88,9 +92,16 @@ pub async fn spawn_signing_with(db: TestDb, algorithm: SigningAlgorithm) -> Test
     spawn_setup(db, Setup { algorithm, ..Setup::default() }).await
 }
 
+/// How the test servers deliver webhooks: for real, over loopback when `allow_private`.
+pub fn webhook_policy(allow_private: bool) -> domain::service::WebhookPolicy {
+    let limits = oidc::Limits { loopback_only: true, ..oidc::Limits::default() };
+    domain::service::WebhookPolicy { sender: Arc::new(oidc::WebhookPoster::new(limits, allow_private)), allow_private }
+}
+
 /// A server set up as `setup` says.
 pub async fn spawn_setup(db: TestDb, setup: Setup<'_>) -> TestApp {
-    let Setup { auth_limits, algorithm, issuer, scanner_keys_url, leak_reports_per_minute } = setup;
+    let Setup { auth_limits, algorithm, issuer, scanner_keys_url, leak_reports_per_minute, webhooks_allow_private } =
+        setup;
     let loopback = oidc::Limits { loopback_only: true, ..oidc::Limits::default() };
     let store = db.store();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -105,7 +116,8 @@ pub async fn spawn_setup(db: TestDb, setup: Setup<'_>) -> TestApp {
         .with_scanner_keys(Arc::new(oidc::ScannerKeyFetcher::new(
             scanner_keys_url.unwrap_or_else(|| oidc::GITHUB_SECRET_SCANNING_KEYS.to_owned()),
             loopback,
-        )));
+        )))
+        .with_webhooks(webhook_policy(webhooks_allow_private));
     let boot = keyward.bootstrap().unwrap().unwrap();
     keyward.ensure_signing_keys().unwrap();
     let trusted_proxies = "127.0.0.1".parse().unwrap();
@@ -128,7 +140,7 @@ pub async fn spawn_setup(db: TestDb, setup: Setup<'_>) -> TestApp {
         clock,
         client: reqwest::Client::new(),
         keyward,
-        _db: db,
+        db,
     }
 }
 
