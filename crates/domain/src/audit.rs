@@ -76,6 +76,12 @@ pub enum Action {
     /// A key was reported leaked (its secret was seen somewhere public) and disabled.
     #[serde(rename = "credential.leaked")]
     CredentialLeaked,
+    /// A key will expire soon (7 days, then 1 day ahead): recorded once per notice.
+    #[serde(rename = "credential.expiring")]
+    CredentialExpiring,
+    /// A key expired: recorded once.
+    #[serde(rename = "credential.expired")]
+    CredentialExpired,
     /// A webhook endpoint was added.
     #[serde(rename = "webhook.create")]
     WebhookCreate,
@@ -86,7 +92,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, for documentation and filters.
-    pub const ALL: [Action; 24] = [
+    pub const ALL: [Action; 26] = [
         Action::AccountCreate,
         Action::AccountUpdate,
         Action::AccountDelete,
@@ -109,6 +115,8 @@ impl Action {
         Action::SigningKeyRotate,
         Action::AuthFailure,
         Action::CredentialLeaked,
+        Action::CredentialExpiring,
+        Action::CredentialExpired,
         Action::WebhookCreate,
         Action::WebhookDelete,
     ];
@@ -138,6 +146,8 @@ impl Action {
             Action::SigningKeyRotate => "signing_key.rotate",
             Action::AuthFailure => "auth.failure",
             Action::CredentialLeaked => "credential.leaked",
+            Action::CredentialExpiring => "credential.expiring",
+            Action::CredentialExpired => "credential.expired",
             Action::WebhookCreate => "webhook.create",
             Action::WebhookDelete => "webhook.delete",
         }
@@ -223,6 +233,8 @@ impl AuditEvent {
         use crate::notification::EventType;
         self.notify.or(match self.action {
             Action::CredentialLeaked => Some(EventType::CredentialLeaked),
+            Action::CredentialExpiring => Some(EventType::CredentialExpiring),
+            Action::CredentialExpired => Some(EventType::CredentialExpired),
             Action::ApiKeyRotate | Action::SecretKeyRotate => Some(EventType::CredentialRotated),
             Action::ApiKeyDelete | Action::SecretKeyDelete => Some(EventType::CredentialRevoked),
             _ => None,

@@ -380,6 +380,28 @@ pub trait WebhookRepository {
     fn record_attempt(&self, delivery: &Delivery) -> RepoResult<()>;
 }
 
+/// A key whose expiry is near or just past, for the expiry notices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpiringKey {
+    /// The key as an audit target (`api_key:<id>` or `secret_key:<id>`).
+    pub target: String,
+    /// Its account.
+    pub account_id: AccountId,
+    /// When it expires.
+    pub expires_at: Timestamp,
+}
+
+/// Keys near their expiry, and the notices already given about them.
+pub trait ExpiryRepository {
+    /// The keys (API and secret) whose expiry lies in `(from, to]`, at most `limit` of them,
+    /// soonest first.
+    fn keys_expiring(&self, from: Timestamp, to: Timestamp, limit: u32) -> RepoResult<Vec<ExpiringKey>>;
+    /// Records that `notice` (such as `7d`, `1d` or `expired`) was given for `key`'s current
+    /// expiry, with its audit event, unless it was given before; answers whether it was new. A
+    /// changed expiry is a new one, with notices of its own.
+    fn record_expiry_notice(&self, key: &ExpiringKey, notice: &str, audit: &AuditEvent) -> RepoResult<bool>;
+}
+
 /// Keyward's own signing keys.
 pub trait SigningKeyRepository {
     /// Every signing key, oldest first.
@@ -441,6 +463,7 @@ pub trait Repository:
     + SecretKeyRepository
     + FederatedCredentialRepository
     + WebhookRepository
+    + ExpiryRepository
     + SettingsRepository
     + SigningKeyRepository
     + TokenStateRepository

@@ -273,6 +273,11 @@ pub struct ServeArgs {
     /// machine, never for a deployment others can add webhooks to. (`KEYWARD_WEBHOOKS_ALLOW_PRIVATE=true`.)
     #[arg(long, env = "KEYWARD_WEBHOOKS_ALLOW_PRIVATE")]
     pub webhooks_allow_private: bool,
+    /// Refusals of one credential within a clock minute (on one node) that make a burst, which
+    /// its account's webhooks are told of (`auth.failure_burst`).
+    #[arg(long, env = "KEYWARD_AUTH_FAILURE_BURST", default_value_t = domain::service::DEFAULT_FAILURE_BURST,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub auth_failure_burst: u32,
 }
 
 /// Signature algorithms for Keyward's own signing keys.

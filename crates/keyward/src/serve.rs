@@ -197,6 +197,7 @@ pub fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
             sender: Arc::new(oidc::WebhookPoster::new(oidc::Limits::default(), args.webhooks_allow_private)),
             allow_private: args.webhooks_allow_private,
         })
+        .with_failure_burst(args.auth_failure_burst)
         .with_issuer(issuer)
         .with_tokens(algorithm, chrono::Duration::seconds(i64::from(args.access_token_ttl_seconds)))
         .with_usage_retention(args.usage_retention_days);

@@ -167,6 +167,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    expiry_notices (target, notice, expires_at) {
+        target -> Text,
+        notice -> Text,
+        expires_at -> BigInt,
+    }
+}
+
 diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
 diesel::allow_tables_to_appear_in_same_query!(webhooks, webhook_deliveries);
 

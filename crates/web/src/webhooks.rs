@@ -1,4 +1,5 @@
-//! Sends due webhook deliveries from the outbox in the background, and counts them in `/metrics`.
+//! Sends due webhook deliveries from the outbox in the background, and counts them in `/metrics`;
+//! gives keys' expiry notices, which become deliveries.
 
 use std::time::Duration;
 
@@ -24,12 +25,33 @@ pub async fn deliver(keyward: &Keyward) -> Result<DeliveryRound, domain::Error> 
     Ok(round)
 }
 
-/// Sends due deliveries every `period`, forever; run it as a background task.
+/// How often keys near their expiry are looked for.
+pub const NOTICE_EVERY: Duration = Duration::from_secs(60);
+
+/// Gives the expiry notices due now (their deliveries go out with the next round).
+pub async fn give_expiry_notices(keyward: &Keyward) -> Result<usize, domain::Error> {
+    let kw = keyward.clone();
+    tokio::task::spawn_blocking(move || kw.give_expiry_notices())
+        .await
+        .map_err(|e| domain::Error::Unavailable(format!("the expiry notice task failed: {e}")))?
+}
+
+/// Gives expiry notices every [`NOTICE_EVERY`] and sends due deliveries every `period`, forever;
+/// run it as a background task.
 pub async fn deliver_periodically(keyward: Keyward, period: Duration) {
     let mut ticker = tokio::time::interval(period);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_notice: Option<tokio::time::Instant> = None;
     loop {
         ticker.tick().await;
+        if last_notice.is_none_or(|at| at.elapsed() >= NOTICE_EVERY) {
+            last_notice = Some(tokio::time::Instant::now());
+            match give_expiry_notices(&keyward).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(notices = n, "gave expiry notices"),
+                Err(e) => tracing::warn!(error = %e, "giving expiry notices failed; will retry"),
+            }
+        }
         match deliver(&keyward).await {
             Ok(round) if round == DeliveryRound::default() => {}
             Ok(round) => tracing::info!(

@@ -178,7 +178,63 @@ async fn what_one_process_queued_another_delivers(db: TestDb) {
     assert!(signed_by(&receiver.received()[0], &hook_secret));
 }
 
+/// The event types of an endpoint's deliveries, oldest first.
+async fn delivered_types(app: &TestApp, acct: &str, hook: &str) -> Vec<String> {
+    let list = app.get(&format!("/v1/accounts/{acct}/webhooks/{hook}/deliveries"), &app.admin).await;
+    let mut types: Vec<String> =
+        list.body["items"].as_array().unwrap().iter().map(|d| d["event_type"].as_str().unwrap().to_owned()).collect();
+    types.reverse();
+    types
+}
+
+async fn owners_hear_of_expiry_a_week_and_a_day_ahead_and_when_it_happens(db: TestDb) {
+    let app = spawn(db).await;
+    let receiver = TestReceiver::start().await;
+    let (acct, key, _, hook, _) =
+        account_with_webhook(&app, &receiver, &["credential.expiring", "credential.expired"]).await;
+    let at = (app.keyward.now() + Duration::days(3)).to_rfc3339();
+    app.patch(&key, &app.admin, json!({"expires_at": at})).await;
+    let notices = |kw: Keyward| async move {
+        tokio::task::spawn_blocking(move || kw.give_expiry_notices()).await.unwrap().unwrap()
+    };
+
+    assert_eq!(notices(app.keyward.clone()).await, 1, "3 days ahead: the 7-day notice");
+    assert_eq!(notices(app.keyward.clone()).await, 0, "given once");
+    app.clock.advance(Duration::hours(50));
+    assert_eq!(notices(app.keyward.clone()).await, 1, "22 hours ahead: the 1-day notice");
+    app.clock.advance(Duration::hours(22));
+    assert_eq!(notices(app.keyward.clone()).await, 1, "expired");
+    assert_eq!(notices(app.keyward.clone()).await, 0);
+    assert_eq!(
+        delivered_types(&app, &acct, &hook).await,
+        ["credential.expiring", "credential.expiring", "credential.expired"]
+    );
+    let audit = app.get(&format!("/v1/accounts/{acct}/audit-events?action=credential.expiring"), &app.admin).await;
+    assert_eq!(audit.body["items"][0]["actor"], "system:schedule");
+    assert_eq!(deliver(&app.keyward).await.delivered, 3);
+}
+
+async fn a_burst_of_refusals_is_told_once_a_minute(db: TestDb) {
+    let app = spawn(db).await;
+    let receiver = TestReceiver::start().await;
+    let (acct, _, secret, hook, _) = account_with_webhook(&app, &receiver, &["auth.failure_burst"]).await;
+    // Well formed, checksum and all, with another secret: a guess, refused and audited.
+    let real = domain::credential::Credential::parse(&secret).unwrap();
+    let wrong =
+        domain::credential::Credential::from_parts(real.kind(), real.id(), [7; 32]).reveal().expose().to_owned();
+    let me = format!("/v1/accounts/{acct}/service-accounts");
+    for _ in 0..(domain::service::DEFAULT_FAILURE_BURST * 2) {
+        assert_eq!(app.get(&me, &wrong).await.status, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(delivered_types(&app, &acct, &hook).await, ["auth.failure_burst"], "one notice for the minute");
+    deliver(&app.keyward).await;
+    let body: Value = serde_json::from_str(&receiver.received()[0].body).unwrap();
+    assert!(body["data"]["target"].as_str().unwrap().starts_with("api_key:"), "{body}");
+}
+
 http_tests!(
+    owners_hear_of_expiry_a_week_and_a_day_ahead_and_when_it_happens,
+    a_burst_of_refusals_is_told_once_a_minute,
     endpoints_are_managed_by_account_administrators,
     a_leak_reaches_the_owner_signed_and_without_the_secret,
     failed_deliveries_back_off_then_give_up_after_a_day,

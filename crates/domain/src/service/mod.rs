@@ -6,6 +6,8 @@ mod api_keys;
 mod audit;
 mod auth;
 mod bootstrap;
+mod bursts;
+mod expiry;
 mod federated_credentials;
 mod keys;
 mod leaks;
@@ -47,6 +49,9 @@ pub use usage::DEFAULT_USAGE_RETENTION_DAYS;
 pub use verify::Verification;
 pub use webhooks::{DeliveryRound, NoWebhookSender, WebhookPolicy};
 
+/// Refusals of one credential within a minute that make a burst its owner is told of.
+pub const DEFAULT_FAILURE_BURST: u32 = 10;
+
 /// Keyward's operations over some storage, clock and random source.
 #[derive(Debug, Clone)]
 pub struct Keyward {
@@ -63,6 +68,7 @@ pub struct Keyward {
     issuer_keys: Arc<dyn IssuerKeys>,
     scanner_keys: Arc<dyn crate::leak::ScannerKeys>,
     webhooks: webhooks::WebhookPolicy,
+    failure_bursts: Arc<bursts::FailureBursts>,
 }
 
 impl Keyward {
@@ -83,6 +89,7 @@ impl Keyward {
             issuer_keys: Arc::new(NoIssuerKeys),
             scanner_keys: Arc::new(crate::leak::NoScannerKeys),
             webhooks: webhooks::WebhookPolicy::default(),
+            failure_bursts: Arc::new(bursts::FailureBursts::new(DEFAULT_FAILURE_BURST)),
         }
     }
 
@@ -104,6 +111,12 @@ impl Keyward {
         self
     }
 
+    /// The same, telling owners of a credential refused `threshold` times within a minute.
+    pub fn with_failure_burst(mut self, threshold: u32) -> Self {
+        self.failure_bursts = Arc::new(bursts::FailureBursts::new(threshold));
+        self
+    }
+
     /// How long access tokens live.
     pub fn access_token_ttl(&self) -> chrono::Duration {
         self.access_token_ttl
@@ -118,8 +131,12 @@ impl Keyward {
         ip: Option<IpAddr>,
     ) -> Result<(), crate::Error> {
         let actor = ip.map_or_else(|| "anonymous".to_owned(), |ip| format!("ip:{ip}"));
+        let burst = self.failure_bursts.note(&target, now);
         let mut event = self.audit_as(&actor, account, Action::AuthFailure, target, now);
         event.ip = ip.map(|ip| ip.to_string());
+        if burst {
+            event.notify = Some(crate::notification::EventType::AuthFailureBurst);
+        }
         event.outcome = Outcome::Failure;
         Ok(self.repo.insert_audit_event(&event)?)
     }

@@ -75,10 +75,10 @@ impl Delivery {
         ctx.update(event.as_uuid().as_bytes());
         ctx.update(webhook.as_uuid().as_bytes());
         let hash = ctx.finish();
+        // The event id's time and sequence (its first 8 bytes, version included), then the hash.
         let mut bytes = [0u8; 16];
-        bytes[..6].copy_from_slice(&event.as_uuid().as_bytes()[..6]);
-        bytes[6..].copy_from_slice(&hash.as_ref()[..10]);
-        bytes[6] = (bytes[6] & 0x0f) | 0x70;
+        bytes[..8].copy_from_slice(&event.as_uuid().as_bytes()[..8]);
+        bytes[8..].copy_from_slice(&hash.as_ref()[..8]);
         bytes[8] = (bytes[8] & 0x3f) | 0x80;
         DeliveryId::from_uuid(Uuid::from_bytes(bytes))
     }
@@ -127,6 +127,6 @@ mod tests {
         assert_ne!(Delivery::id_for(event, a), Delivery::id_for(event, b));
         let id = Delivery::id_for(event, a);
         assert_eq!(id.as_uuid().get_version_num(), 7);
-        assert_eq!(&id.as_uuid().as_bytes()[..6], &event.as_uuid().as_bytes()[..6], "ordered by the event's time");
+        assert_eq!(&id.as_uuid().as_bytes()[..8], &event.as_uuid().as_bytes()[..8], "ordered as the events are");
     }
 }

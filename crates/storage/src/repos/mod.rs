@@ -9,6 +9,7 @@
 mod accounts;
 mod api_keys;
 mod audit;
+mod expiry;
 mod federated_credentials;
 mod secret_keys;
 mod service_accounts;
