@@ -6,6 +6,8 @@ one server on a fresh data dir (and, on PostgreSQL, a fresh schema) and stops it
 """
 
 import contextlib
+import http.server
+import json
 import os
 import subprocess
 import threading
@@ -54,6 +56,28 @@ def _psql(url, sql):
     subprocess.run(["psql", url, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql], check=True)
 
 
+class _ScanningKeys(http.server.BaseHTTPRequestHandler):
+    """A stand-in for GitHub's published secret-scanning keys: none, so that every report sent to
+    the partner endpoint is refused as unsigned (401) instead of waiting on GitHub (503)."""
+
+    def do_GET(self):
+        body = json.dumps({"public_keys": []}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def _scanning_keys_url():
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ScanningKeys)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{httpd.server_address[1]}/meta/public_keys/secret_scanning"
+
+
 @contextlib.contextmanager
 def running_server(data, extra_env=None):
     """Runs `keyward serve` on the fresh data dir `data` (and, on PostgreSQL, a fresh schema)."""
@@ -65,6 +89,9 @@ def running_server(data, extra_env=None):
         # The fuzzer makes federated credentials with made-up issuers: fetch keys from loopback only,
         # so that nothing is ever sent off this machine.
         "KEYWARD_FEDERATION_LOOPBACK_ONLY": "true",
+        # The webhook suite's receiver listens on loopback.
+        "KEYWARD_WEBHOOKS_ALLOW_PRIVATE": "true",
+        "KEYWARD_SECRET_SCANNING_KEYS_URL": _scanning_keys_url(),
     }
     env.update(extra_env or {})
     pg = os.environ.get("KEYWARD_COMPAT_DATABASE_URL")

@@ -20,6 +20,7 @@ mod service_accounts;
 mod session;
 mod sign_in;
 mod signing_keys;
+mod webhooks;
 
 use axum::Router;
 use axum::http::{HeaderValue, header};
@@ -39,6 +40,8 @@ pub fn router() -> Router<AppState> {
         .route("/console/accounts", get(accounts::list).post(accounts::create))
         .route("/console/accounts/{account}", get(service_accounts::list).post(service_accounts::create))
         .route("/console/accounts/{account}/audit", get(audit::list))
+        .route("/console/accounts/{account}/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/console/accounts/{account}/webhooks/{id}/delete", post(webhooks::delete))
         .route("/console/accounts/{account}/service-accounts/{sa}", get(service_account::show))
         .route(
             "/console/accounts/{account}/service-accounts/{sa}/federated-credentials",

@@ -75,7 +75,7 @@ async fn render(
     let shown = matching.iter().skip((current - 1) * PER_PAGE).take(PER_PAGE);
     let link = |n: usize| format!("/console/accounts/{account}?q={}&page={n}", urlencode(search.q.trim()));
     let body = html! {
-        p.crumbs { "Account " strong { (name.as_str()) } " · " a href=(format!("/console/accounts/{account}/audit")) { "audit trail" } }
+        p.crumbs { "Account " strong { (name.as_str()) } " · " a href=(format!("/console/accounts/{account}/audit")) { "audit trail" } " · " a href=(format!("/console/accounts/{account}/webhooks")) { "webhooks" } }
         h1 { "Service accounts" }
         div.grid {
             section.card {

@@ -82,6 +82,9 @@ pub enum Action {
     /// A key expired: recorded once.
     #[serde(rename = "credential.expired")]
     CredentialExpired,
+    /// A key was used from an address network it was never used from.
+    #[serde(rename = "credential.new_network")]
+    CredentialNewNetwork,
     /// A webhook endpoint was added.
     #[serde(rename = "webhook.create")]
     WebhookCreate,
@@ -92,7 +95,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, for documentation and filters.
-    pub const ALL: [Action; 26] = [
+    pub const ALL: [Action; 27] = [
         Action::AccountCreate,
         Action::AccountUpdate,
         Action::AccountDelete,
@@ -117,6 +120,7 @@ impl Action {
         Action::CredentialLeaked,
         Action::CredentialExpiring,
         Action::CredentialExpired,
+        Action::CredentialNewNetwork,
         Action::WebhookCreate,
         Action::WebhookDelete,
     ];
@@ -148,6 +152,7 @@ impl Action {
             Action::CredentialLeaked => "credential.leaked",
             Action::CredentialExpiring => "credential.expiring",
             Action::CredentialExpired => "credential.expired",
+            Action::CredentialNewNetwork => "credential.new_network",
             Action::WebhookCreate => "webhook.create",
             Action::WebhookDelete => "webhook.delete",
         }
@@ -235,6 +240,7 @@ impl AuditEvent {
             Action::CredentialLeaked => Some(EventType::CredentialLeaked),
             Action::CredentialExpiring => Some(EventType::CredentialExpiring),
             Action::CredentialExpired => Some(EventType::CredentialExpired),
+            Action::CredentialNewNetwork => Some(EventType::CredentialNewNetwork),
             Action::ApiKeyRotate | Action::SecretKeyRotate => Some(EventType::CredentialRotated),
             Action::ApiKeyDelete | Action::SecretKeyDelete => Some(EventType::CredentialRevoked),
             _ => None,

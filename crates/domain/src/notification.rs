@@ -1,6 +1,7 @@
 //! The events an account can be told of (by webhook), named as on the wire.
 
 use std::fmt;
+use std::net::IpAddr;
 
 use crate::ValidationError;
 
@@ -98,9 +99,36 @@ impl EventTypes {
     }
 }
 
+/// The network an address belongs to for `credential.new_network`: its /24 for IPv4, its /48 for
+/// IPv6 (an IPv4-mapped IPv6 address counts as IPv4).
+pub fn network_of(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            format!("{a}.{b}.{c}.0/24")
+        }
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => network_of(IpAddr::V4(v4)),
+            None => {
+                let s = v6.segments();
+                let prefix = std::net::Ipv6Addr::new(s[0], s[1], s[2], 0, 0, 0, 0, 0);
+                format!("{prefix}/48")
+            }
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn networks_are_a_v4_slash_24_or_a_v6_slash_48() {
+        let net = |s: &str| network_of(s.parse().unwrap());
+        assert_eq!(net("203.0.113.77"), "203.0.113.0/24");
+        assert_eq!(net("2001:db8:1:2::5"), "2001:db8:1::/48");
+        assert_eq!(net("::ffff:198.51.100.9"), "198.51.100.0/24");
+    }
 
     #[test]
     fn event_types_parse_sorted_and_deduplicated() {

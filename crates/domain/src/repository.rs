@@ -258,13 +258,32 @@ pub trait ApiKeyRepository {
     /// Records a batch of usage in one transaction: each key's latest use (a use older than the
     /// stored one is ignored) and its hourly counts, added to those stored. Keys deleted meanwhile
     /// are skipped.
-    fn record_api_key_usage(&self, batch: &UsageBatch) -> RepoResult<()>;
+    /// With it, in the same transaction, each key's network in `networks` is noted as seen; a
+    /// network new for a key that was seen elsewhere before gets its audit event written (with
+    /// the key's account), which tells the account's webhooks. A key keeps at most
+    /// [`MAX_NETWORKS_PER_KEY`] networks; past that, new ones are neither noted nor told.
+    fn record_api_key_usage(&self, batch: &UsageBatch, networks: &[NetworkUse]) -> RepoResult<()>;
 
     /// The hourly counts of `keys` for the hours starting in `[from, to)`, in any order.
     fn api_key_usage(&self, keys: &[ApiKeyId], from: Timestamp, to: Timestamp) -> RepoResult<Vec<HourlyUse>>;
 
     /// Forgets the hourly counts of hours that started before `before`; returns how many went.
     fn delete_api_key_usage_before(&self, before: Timestamp) -> RepoResult<u64>;
+}
+
+/// The most networks remembered per key.
+pub const MAX_NETWORKS_PER_KEY: i64 = 1000;
+
+/// A key's latest use from an address network, and the audit event to write if the network is
+/// new for the key (its `account_id` is set by storage, from the key).
+#[derive(Debug, Clone)]
+pub struct NetworkUse {
+    /// The key.
+    pub key: ApiKeyId,
+    /// The network, as [`crate::notification::network_of`] writes it.
+    pub network: String,
+    /// The `credential.new_network` event.
+    pub event: AuditEvent,
 }
 
 /// Secret keys.

@@ -25,7 +25,7 @@ impl Seen {
     /// Notes the secrets in an answer: credential strings, JWTs and their signatures.
     fn harvest(&mut self, text: &str) {
         for word in text.split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))) {
-            if word.starts_with("kw_ak_") || word.starts_with("kw_sk_") {
+            if word.starts_with("kw_ak_") || word.starts_with("kw_sk_") || word.starts_with("whsec_") {
                 self.secrets.push(word.to_owned());
             } else if word.starts_with("eyJ") && word.matches('.').count() == 2 {
                 self.secrets.push(word.to_owned());
@@ -224,6 +224,10 @@ async fn no_secret_reaches_a_log_an_error_or_a_file(db: Option<TestDb>) {
         .as_str()
         .unwrap()
         .to_owned();
+    // A webhook's signing secret is a secret too.
+    let hooks = format!("/v1/accounts/{account}/webhooks");
+    let hook = json!({"url": "https://hooks.example.com/keyward", "events": ["credential.leaked"]});
+    s.send(Method::POST, &hooks, &bearer(&admin), Some(hook)).await;
     let report = json!({"credentials": [exposed, wrong(&exposed), "kw_ak_garbage"]});
     s.send(Method::POST, "/v1/credentials/revoke", &[], Some(report)).await;
     let github =

@@ -175,6 +175,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    key_networks (api_key_id, network) {
+        api_key_id -> Text,
+        network -> Text,
+        first_seen -> BigInt,
+    }
+}
+
 diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
 diesel::allow_tables_to_appear_in_same_query!(webhooks, webhook_deliveries);
 

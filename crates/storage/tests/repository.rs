@@ -487,11 +487,11 @@ fn a_malformed_key_is_refused_without_touching_the_database(db: TestDb) {
     match &url {
         storage::DatabaseUrl::Sqlite(path) => {
             let mut conn = SqliteConnection::establish(path).unwrap();
-            conn.batch_execute("DROP TABLE api_key_usage; DROP TABLE api_keys").unwrap();
+            conn.batch_execute("DROP TABLE api_key_usage; DROP TABLE key_networks; DROP TABLE api_keys").unwrap();
         }
         storage::DatabaseUrl::Postgres(pg) => {
             let mut conn = PgConnection::establish(pg).unwrap();
-            conn.batch_execute("DROP TABLE api_key_usage; DROP TABLE api_keys").unwrap();
+            conn.batch_execute("DROP TABLE api_key_usage; DROP TABLE key_networks; DROP TABLE api_keys").unwrap();
         }
     }
     let verdict = f.kw.verify_api_key(&verifier, &typo, &Scopes::default()).unwrap();

@@ -12,3 +12,4 @@ mod client;
 mod federation;
 mod leaks;
 mod rules;
+mod webhooks;

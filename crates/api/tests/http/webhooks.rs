@@ -232,7 +232,38 @@ async fn a_burst_of_refusals_is_told_once_a_minute(db: TestDb) {
     assert!(body["data"]["target"].as_str().unwrap().starts_with("api_key:"), "{body}");
 }
 
+async fn a_key_used_from_a_new_network_is_told(db: TestDb) {
+    let app = spawn(db).await;
+    let receiver = TestReceiver::start().await;
+    let (acct, _, secret, hook, _) = account_with_webhook(&app, &receiver, &["credential.new_network"]).await;
+    let me = format!("/v1/accounts/{acct}/service-accounts");
+    // The test server believes its loopback proxy's X-Forwarded-For.
+    let from = |ip: &'static str| {
+        let auth = format!("Bearer {secret}");
+        let (app, me) = (&app, &me);
+        async move {
+            let headers = [("authorization", auth.as_str()), ("x-forwarded-for", ip)];
+            // Authenticated (a key without scopes is then refused the list: 403, not 401).
+            assert_eq!(app.send(reqwest::Method::GET, me, &headers, None).await.status, StatusCode::FORBIDDEN);
+            app.flush_usage().await;
+        }
+    };
+    from("203.0.113.5").await;
+    assert!(delivered_types(&app, &acct, &hook).await.is_empty(), "the first network is where the key lives");
+    from("203.0.113.99").await;
+    assert!(delivered_types(&app, &acct, &hook).await.is_empty(), "the same /24");
+    from("198.51.100.7").await;
+    from("2001:db8:1:2::5").await;
+    from("2001:db8:1:ffff::9").await;
+    assert_eq!(delivered_types(&app, &acct, &hook).await, ["credential.new_network", "credential.new_network"]);
+    let audit = app.get(&format!("/v1/accounts/{acct}/audit-events?action=credential.new_network"), &app.admin).await;
+    let reasons: Vec<&str> =
+        audit.body["items"].as_array().unwrap().iter().map(|e| e["reason"].as_str().unwrap()).collect();
+    assert_eq!(reasons, ["first use from 2001:db8:1::/48", "first use from 198.51.100.0/24"]);
+}
+
 http_tests!(
+    a_key_used_from_a_new_network_is_told,
     owners_hear_of_expiry_a_week_and_a_day_ahead_and_when_it_happens,
     a_burst_of_refusals_is_told_once_a_minute,
     endpoints_are_managed_by_account_administrators,

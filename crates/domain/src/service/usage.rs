@@ -2,11 +2,13 @@
 
 use super::Keyward;
 use crate::api_key::ApiKey;
+use crate::audit::Action;
 use crate::error::Error;
 use crate::id::{AccountId, ServiceAccountId};
+use crate::notification::network_of;
 use crate::principal::{Permission, Principal};
-use crate::repository::KeyRef;
-use crate::usage::{KeyUsage, ServiceAccountUsage, UsageSeries, UsageWindow};
+use crate::repository::{KeyRef, NetworkUse};
+use crate::usage::{KeyUsage, ServiceAccountUsage, UsageBatch, UsageSeries, UsageWindow};
 
 /// How long hourly counts are kept when the operator does not say otherwise.
 pub const DEFAULT_USAGE_RETENTION_DAYS: u32 = 90;
@@ -22,13 +24,39 @@ impl Keyward {
         let api_keys: std::collections::HashSet<_> =
             batch.latest.iter().map(|(key, _)| *key).chain(batch.hourly.iter().map(|h| h.key)).collect();
         let touched = api_keys.len() + batch.secret_latest.len();
-        match self.repo.record_api_key_usage(&batch) {
+        let networks = self.network_uses(&batch);
+        match self.repo.record_api_key_usage(&batch, &networks) {
             Ok(()) => Ok(touched),
             Err(e) => {
                 self.usage.restore(batch);
                 Err(e.into())
             }
         }
+    }
+
+    /// The networks of the batch's latest uses, each with the event to write if it is new for its
+    /// key. Only each key's latest use in a batch is seen: a key used from two networks within
+    /// one flush (two seconds) is told of the later one only.
+    fn network_uses(&self, batch: &UsageBatch) -> Vec<NetworkUse> {
+        batch
+            .latest
+            .iter()
+            .filter_map(|(key, usage)| {
+                let ip = usage.ip?;
+                let network = network_of(ip);
+                let target = format!("api_key:{key}");
+                let mut event = self.audit_as(
+                    "system:usage",
+                    AccountId::from_uuid(uuid::Uuid::nil()),
+                    Action::CredentialNewNetwork,
+                    target,
+                    usage.at,
+                );
+                event.ip = Some(ip.to_string());
+                event.reason = Some(format!("first use from {network}"));
+                Some(NetworkUse { key: *key, network, event })
+            })
+            .collect()
     }
 
     /// Forgets hourly counts older than the retention period; returns how many were forgotten.

@@ -9,7 +9,9 @@ use domain::error::Entity;
 use domain::id::{AccountId, ApiKeyId, ServiceAccountId};
 use domain::page::Direction;
 use domain::page::{Page, Position, SortKey};
-use domain::repository::{ApiKeyQuery, ApiKeyRepository, ApiKeySort, KeyForAuth, KeyRef, RepoError, RepoResult};
+use domain::repository::{
+    ApiKeyQuery, ApiKeyRepository, ApiKeySort, KeyForAuth, KeyRef, NetworkUse, RepoError, RepoResult,
+};
 use domain::usage::{HourlyUse, UsageBatch};
 
 use super::{fetch_limit, record, record_row};
@@ -237,8 +239,8 @@ impl ApiKeyRepository for Store {
         Ok(key)
     }
 
-    fn record_api_key_usage(&self, batch: &UsageBatch) -> RepoResult<()> {
-        self.write_usage(batch)
+    fn record_api_key_usage(&self, batch: &UsageBatch, networks: &[NetworkUse]) -> RepoResult<()> {
+        self.write_usage(batch, networks)
     }
 
     fn api_key_usage(&self, keys: &[ApiKeyId], from: Timestamp, to: Timestamp) -> RepoResult<Vec<HourlyUse>> {

@@ -1,22 +1,23 @@
-//! Key usage: the latest use of each API key and secret key, and API keys' hourly counts, written in one transaction per
-//! batch, and the counts read back or forgotten.
+//! Key usage: the latest use of each API key and secret key, API keys' hourly counts and the
+//! networks they were used from, written in one transaction per batch, and the counts read back
+//! or forgotten.
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use domain::Timestamp;
 use domain::error::Entity;
-use domain::id::ApiKeyId;
-use domain::repository::{RepoError, RepoResult};
+use domain::id::{AccountId, ApiKeyId};
+use domain::repository::{MAX_NETWORKS_PER_KEY, NetworkUse, RepoError, RepoResult};
 use domain::usage::{HourlyUse, UsageBatch};
 use uuid::Uuid;
 
 use crate::Store;
 use crate::auth_cache::Change;
 use crate::connection::DbConnection;
-use crate::convert::{micros, time};
+use crate::convert::{micros, time, uuid};
 use crate::error::TxError;
 use crate::schema::api_keys::{self, dsl};
-use crate::schema::{api_key_usage, secret_keys};
+use crate::schema::{api_key_usage, key_networks, secret_keys};
 
 /// Adds one key's counts for one hour to those stored, unless the key is gone. Both backends
 /// speak this upsert; only their placeholders differ.
@@ -62,8 +63,11 @@ fn add_hourly(c: &mut DbConnection, h: &HourlyUse) -> QueryResult<usize> {
 }
 
 impl Store {
-    pub(crate) fn write_usage(&self, batch: &UsageBatch) -> RepoResult<()> {
+    pub(crate) fn write_usage(&self, batch: &UsageBatch, networks: &[NetworkUse]) -> RepoResult<()> {
         self.write(Entity::ApiKey, |c| {
+            for seen in networks {
+                note_network(c, seen)?;
+            }
             for (id, usage) in &batch.latest {
                 let at = micros(usage.at);
                 diesel::update(
@@ -139,6 +143,36 @@ impl Store {
             Ok(u64::try_from(n).unwrap_or(0))
         })
     }
+}
+
+/// Notes that a key was used from a network; writes its `credential.new_network` event when the
+/// network is new and the key was used from another one before.
+fn note_network(c: &mut DbConnection, seen: &NetworkUse) -> Result<(), TxError> {
+    let key = seen.key.to_string();
+    let Some(account) =
+        api_keys::table.filter(dsl::id.eq(&key)).select(dsl::account_id).get_result::<String>(c).optional()?
+    else {
+        return Ok(());
+    };
+    let known = key_networks::table.filter(key_networks::api_key_id.eq(&key));
+    let before: i64 = known.count().get_result(c)?;
+    let already: i64 = known.filter(key_networks::network.eq(&seen.network)).count().get_result(c)?;
+    if already > 0 || before >= MAX_NETWORKS_PER_KEY {
+        return Ok(());
+    }
+    diesel::insert_into(key_networks::table)
+        .values((
+            key_networks::api_key_id.eq(&key),
+            key_networks::network.eq(&seen.network),
+            key_networks::first_seen.eq(micros(seen.event.at)),
+        ))
+        .execute(c)?;
+    if before > 0 {
+        let mut event = seen.event.clone();
+        event.account_id = AccountId::from_uuid(uuid(&account)?);
+        super::record(c, &event)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
