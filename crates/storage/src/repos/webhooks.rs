@@ -228,6 +228,19 @@ impl WebhookRepository for Store {
         lease_until: Timestamp,
         limit: u32,
     ) -> RepoResult<Vec<(Delivery, Webhook)>> {
+        // Most rounds find nothing due: a read says so without taking the write lock.
+        let any_due = self.read(Entity::Webhook, |c| {
+            let due: Option<String> = webhook_deliveries::table
+                .filter(deliveries::state.eq(DeliveryState::Pending.as_str()))
+                .filter(deliveries::next_attempt_at.le(micros(now)))
+                .select(deliveries::id)
+                .first(c)
+                .optional()?;
+            Ok(due.is_some())
+        })?;
+        if !any_due {
+            return Ok(Vec::new());
+        }
         self.write(Entity::Webhook, |c| {
             let due: Vec<(DeliveryRow, WebhookRow)> = webhook_deliveries::table
                 .inner_join(webhooks::table)
