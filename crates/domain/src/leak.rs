@@ -23,6 +23,24 @@ pub struct Reporter {
     pub source: String,
 }
 
+/// The longest part of a scanner's URL kept in the audit trail.
+const MAX_SOURCE_CHARS: usize = 300;
+
+impl Reporter {
+    /// A public report from `ip`.
+    pub fn public(ip: Option<IpAddr>) -> Self {
+        Self { ip, source: "public report".to_owned() }
+    }
+
+    /// A match GitHub's secret scanning found at `url` (in a place of kind `source`, such as
+    /// `content`), reported from `ip`; the URL is cut to 300 characters.
+    pub fn github(ip: Option<IpAddr>, source: &str, url: &str) -> Self {
+        let url: String = url.chars().take(MAX_SOURCE_CHARS).collect();
+        let source: String = source.chars().take(MAX_SOURCE_CHARS).collect();
+        Self { ip, source: format!("github secret scanning ({source}): {url}") }
+    }
+}
+
 /// What a report found one string to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {

@@ -45,11 +45,9 @@ pub async fn report_leaked_credentials(
 ) -> ApiResult<StatusCode> {
     // Counted before the body is read, so that malformed reports count too.
     state.leak_report_limiter().admit(ip)?;
+    // The domain refuses more than 1000 strings, naming `credentials`.
     let body: LeakReport = parse_json(&body, 8)?;
-    if body.credentials.len() > MAX_REPORTED {
-        return Err(ApiError::validation("credentials", "at most 1000 credentials per report"));
-    }
-    let reporter = Reporter { ip, source: "public report".to_owned() };
+    let reporter = Reporter::public(ip);
     let verdicts = state
         .run(move |kw| {
             let reported: Vec<&str> = body.credentials.iter().map(SecretString::expose).collect();
@@ -77,8 +75,9 @@ pub struct GithubMatch {
     pub source: String,
 }
 
+// `Debug` (below) hides the token, which may be a live key.
 /// GitHub's label for one reported match.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct GithubLabel {
     /// The reported string, as received.
     pub token_raw: String,
@@ -89,8 +88,15 @@ pub struct GithubLabel {
     pub label: &'static str,
 }
 
-/// The longest part of a match's URL kept in the audit trail.
-const MAX_SOURCE_CHARS: usize = 300;
+impl std::fmt::Debug for GithubLabel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GithubLabel")
+            .field("token_raw", &"[REDACTED]")
+            .field("token_type", &self.token_type)
+            .field("label", &self.label)
+            .finish()
+    }
+}
 
 /// GitHub's secret-scanning partner endpoint. The body is signed with ECDSA P-256 SHA-256; the
 /// `Github-Public-Key-Identifier` header names the key among those published at
@@ -141,8 +147,7 @@ pub async fn github_secret_scanning(
             let mut labels = Vec::with_capacity(matches.len());
             let mut verdicts = Vec::with_capacity(matches.len());
             for m in matches {
-                let url: String = m.url.chars().take(MAX_SOURCE_CHARS).collect();
-                let reporter = Reporter { ip, source: format!("github secret scanning ({}): {url}", m.source) };
+                let reporter = Reporter::github(ip, &m.source, &m.url);
                 let verdict = kw.report_leaks(&[m.token.expose()], &reporter)?.pop().unwrap_or(Verdict::NotOurs);
                 let label = if verdict.is_ours() { "true_positive" } else { "false_positive" };
                 labels.push(GithubLabel { token_raw: m.token.expose().to_owned(), token_type: m.token_type, label });
@@ -159,4 +164,16 @@ pub async fn github_secret_scanning(
 fn count(source: &'static str, verdicts: &[Verdict]) {
     let of = |v: Verdict| verdicts.iter().filter(|&&x| x == v).count();
     web::metrics::leak_report(source, of(Verdict::Revoked), of(Verdict::AlreadyLeaked), of(Verdict::NotOurs));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::GithubLabel;
+
+    #[test]
+    fn a_labels_debug_never_shows_the_token() {
+        let label =
+            GithubLabel { token_raw: "kw_ak_secret".to_owned(), token_type: "t".to_owned(), label: "true_positive" };
+        assert!(!format!("{label:?}").contains("kw_ak_secret"));
+    }
 }

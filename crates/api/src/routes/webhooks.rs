@@ -46,8 +46,9 @@ impl From<Webhook> for WebhookBody {
     }
 }
 
+// `Debug` (below) hides the secret.
 /// A webhook endpoint just created, with its signing secret, shown this once.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct CreatedWebhook {
     #[serde(flatten)]
     pub webhook: WebhookBody,
@@ -55,6 +56,12 @@ pub struct CreatedWebhook {
     /// keeps it sealed under its master key.
     #[schema(example = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")]
     pub secret: String,
+}
+
+impl std::fmt::Debug for CreatedWebhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedWebhook").field("webhook", &self.webhook).field("secret", &"[REDACTED]").finish()
+    }
 }
 
 /// A new webhook endpoint.
@@ -217,4 +224,23 @@ pub async fn list_deliveries(
     let found = state.run(move |kw| kw.list_deliveries(&p, account_id, webhook_id, &page)).await?;
     let next_cursor = next_cursor(&state, &list, found.next.as_ref());
     Ok(Json(DeliveryList { items: found.items.into_iter().map(Into::into).collect(), next_cursor }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CreatedWebhook, WebhookBody};
+
+    #[test]
+    fn a_created_webhooks_debug_never_shows_the_secret() {
+        let webhook = WebhookBody {
+            id: "w".to_owned(),
+            account_id: "a".to_owned(),
+            url: "https://hooks.example.com/".to_owned(),
+            events: vec![],
+            active: true,
+            created_at: chrono::DateTime::UNIX_EPOCH,
+        };
+        let created = CreatedWebhook { webhook, secret: "whsec_c2VjcmV0".to_owned() };
+        assert!(!format!("{created:?}").contains("whsec_c2VjcmV0"));
+    }
 }
