@@ -2,7 +2,9 @@
 //! suite in `xtask/compat/` against a real `keyward serve`, on SQLite and on PostgreSQL.
 //!
 //! The SDKs live in a virtualenv under `target/compat-venv`, made (or remade when
-//! `xtask/compat/requirements.txt` changes) from PyPI with the machine's `python3`.
+//! `xtask/compat/requirements.txt` changes) from PyPI with the machine's `python3`. The JavaScript
+//! clients (`xtask/compat/node`, pinned by its `package-lock.json`) are installed from the npm
+//! registry with the machine's `npm` under `target/compat-node`, beside the scripts that drive them.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -40,6 +42,33 @@ fn venv() -> Result<PathBuf> {
     Ok(python)
 }
 
+/// The folder holding the pinned JavaScript clients and the scripts that drive them, installed
+/// (again when the lock file changes) with `npm ci`. The scripts are copied on every run.
+fn node_clients() -> Result<PathBuf> {
+    let source = suite().join("node");
+    let dir = root().join("target").join("compat-node");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let lock = std::fs::read_to_string(source.join("package-lock.json")).context("reading package-lock.json")?;
+    let marker = dir.join("keyward-package-lock.json");
+    let installed = std::fs::read_to_string(&marker).is_ok_and(|had| had == lock);
+    for entry in std::fs::read_dir(&source).with_context(|| format!("reading {}", source.display()))? {
+        let path = entry?.path();
+        if path.is_file() {
+            let name = path.file_name().context("a file name")?;
+            std::fs::copy(&path, dir.join(name)).with_context(|| format!("copying {}", path.display()))?;
+        }
+    }
+    if !installed {
+        let npm = Command::new("npm").arg("--version").output();
+        if !npm.is_ok_and(|o| o.status.success()) {
+            bail!("the SDK suite needs Node.js 20 or later with npm (apt-get install nodejs npm)");
+        }
+        exec(Command::new("npm").args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]).current_dir(&dir))?;
+        std::fs::write(&marker, lock).context("recording the installed lock file")?;
+    }
+    Ok(dir)
+}
+
 fn which_python() -> Result<String> {
     for candidate in ["python3", "python"] {
         let ok = Command::new(candidate).args(["-c", "import venv"]).output().is_ok_and(|o| o.status.success());
@@ -64,6 +93,7 @@ pub fn fuzz_api(postgres: Option<&str>, args: &[&str]) -> Result<()> {
 /// `fuzz_examples`, only its schemathesis run, with that many examples per operation.
 pub fn run(postgres: Option<&str>, fuzz_examples: Option<u32>) -> Result<()> {
     let python = venv()?;
+    let node = node_clients()?;
     exec(cargo().args(["build", "--quiet", "--package", "keyward"]))?;
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
     let binary = target.join("debug").join("keyward");
@@ -77,6 +107,7 @@ pub fn run(postgres: Option<&str>, fuzz_examples: Option<u32>) -> Result<()> {
         cmd.args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
             .arg(fuzz_examples.map_or_else(suite, |_| suite().join("test_schemathesis.py")))
             .env("KEYWARD_BIN", &binary)
+            .env("KEYWARD_COMPAT_NODE_DIR", &node)
             .env_remove("KEYWARD_COMPAT_DATABASE_URL");
         let report = root().join("target").join(format!("fuzz-api-{}.txt", name.to_lowercase()));
         if let Some(examples) = fuzz_examples {

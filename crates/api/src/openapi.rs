@@ -71,7 +71,9 @@ impl Modify for BearerAuth {
                     .description(Some(
                         "An API key `kw_ak_...`, or a JWT signed with a secret key: HS256, `kid` = the key's id, \
                          HMAC key = the whole `kw_sk_...` string, `exp` at most an hour ahead, optional `scope` \
-                         (space-separated) to narrow the key's scopes.",
+                         (space-separated) to narrow the key's scopes. An access token from `/oauth2/token`; one \
+                         bound to a key (DPoP, RFC 9449) is sent as `Authorization: DPoP <token>` with a `DPoP` \
+                         proof header for the request's method and URL, never as `Bearer`.",
                     ))
                     .build(),
             ),

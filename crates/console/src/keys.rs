@@ -81,7 +81,8 @@ pub(crate) async fn create(
                         (issued.key.name.into(), issued.secret)
                     }
                     Kind::Secret => {
-                        let issued = kw.create_key(&p, account, sa, NewSecretKey { name, scopes, expiry })?;
+                        let issued =
+                            kw.create_key(&p, account, sa, NewSecretKey { name, scopes, expiry, require_dpop: false })?;
                         (issued.key.name.into(), issued.secret)
                     }
                 })

@@ -92,7 +92,7 @@ pub(crate) async fn sign_in(State(state): State<AppState>, form: PreSessionForm<
             if !key.is_empty() {
                 Ok(kw.login_with_api_key(&key, ip)?.ok())
             } else if !client_id.is_empty() {
-                Ok(kw.client_credentials(&client_id, &client_secret, None, ip)?.ok())
+                Ok(kw.client_credentials(&client_id, &client_secret, None, None, ip)?.ok())
             } else {
                 Ok(None)
             }

@@ -182,9 +182,9 @@ pub async fn generate_token(
     let ip = client_ip(&parts, &state);
     let GenerateTokenRequest { client_id, client_token } = body;
     let named = client_id.clone();
-    let outcome = match state.keyward().client_credentials_from_memory(&client_id, &client_token, None, ip) {
+    let outcome = match state.keyward().client_credentials_from_memory(&client_id, &client_token, None, None, ip) {
         Some(outcome) => outcome?,
-        None => state.run(move |kw| kw.client_credentials(&client_id, &client_token, None, ip)).await?,
+        None => state.run(move |kw| kw.client_credentials(&client_id, &client_token, None, None, ip)).await?,
     };
     match outcome {
         Ok(AccessToken { token, expires_in, .. }) => {
@@ -195,6 +195,11 @@ pub async fn generate_token(
             web::metrics::token_refused("service-identity", "invalid_client");
             let e = ApiError::unauthenticated("the client id or client token is not valid", true);
             Err(refused(&parts, &state, Some(&named), e).await.into())
+        }
+        // This dialect has no way to send a DPoP proof, so a key that requires one is refused.
+        Err(OAuthError::DpopRequired) => {
+            web::metrics::token_refused("service-identity", "invalid_dpop_proof");
+            Err(ApiError::rejected(domain::api_key::Rejection::ProofRequired).into())
         }
     }
 }

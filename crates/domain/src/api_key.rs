@@ -160,6 +160,8 @@ pub enum Rejection {
     OwnerDisabled,
     /// The key lacks a required scope.
     InsufficientScope,
+    /// An access token bound to a key (DPoP) was presented without a proof by that key.
+    ProofRequired,
 }
 
 impl Rejection {
@@ -172,6 +174,7 @@ impl Rejection {
             Rejection::Disabled => "DISABLED",
             Rejection::OwnerDisabled => "OWNER_DISABLED",
             Rejection::InsufficientScope => "INSUFFICIENT_SCOPE",
+            Rejection::ProofRequired => "PROOF_REQUIRED",
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod audit_filter;
 pub mod clock;
 pub mod credential;
+pub mod dpop;
 pub mod entropy;
 pub mod error;
 pub mod federation;

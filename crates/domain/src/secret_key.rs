@@ -59,6 +59,9 @@ pub struct SecretKey {
     pub last_rotated_at: Option<Timestamp>,
     /// When it was reported leaked, if it was and has not been re-enabled since.
     pub leaked_at: Option<Timestamp>,
+    /// Whether its access tokens must be bound to a client key (DPoP, RFC 9449): the token
+    /// endpoint refuses it without a proof.
+    pub require_dpop: bool,
     /// Its secret, sealed.
     pub secret: SealedSecret,
 }
@@ -118,6 +121,8 @@ pub struct NewSecretKey {
     pub scopes: Scopes,
     /// When it stops working.
     pub expiry: crate::api_key::Expiry,
+    /// Whether its access tokens must be bound to a client key (DPoP).
+    pub require_dpop: bool,
 }
 
 /// A change to a secret key; `None` leaves a field as it is. `expires_at: Some(None)` removes the expiry.
@@ -133,6 +138,8 @@ pub struct SecretKeyChanges {
     pub expires_at: Option<Option<Timestamp>>,
     /// Whether enabling the key may end its `leaked` state, as for API keys.
     pub acknowledge_leak: bool,
+    /// Require, or stop requiring, DPoP-bound access tokens.
+    pub require_dpop: Option<bool>,
 }
 
 impl SecretKeyChanges {
@@ -151,6 +158,9 @@ impl SecretKeyChanges {
         }
         if let Some(e) = self.expires_at {
             key.expires_at = e.map(crate::clock::truncate);
+        }
+        if let Some(r) = self.require_dpop {
+            key.require_dpop = r;
         }
         key.updated_at = now;
         Ok(())
@@ -182,6 +192,7 @@ mod tests {
             last_used_at: None,
             last_rotated_at: None,
             leaked_at: None,
+            require_dpop: false,
             secret: SealedSecret { current: SecretKey::seal(id, b"sesame-1", &sealer, &e), previous: None },
         };
         assert_eq!(key.open_secrets(&sealer, now).unwrap(), vec![b"sesame-1".to_vec()]);

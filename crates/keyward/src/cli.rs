@@ -191,7 +191,8 @@ pub struct ServeArgs {
     /// The address to listen on.
     #[arg(long, env = "KEYWARD_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// The public base URL of this service, the `iss` of its tokens; defaults to `http://<listen>`.
+    /// The public base URL of this service, the `iss` of its tokens and the base of DPoP proofs'
+    /// `htu`; defaults to `http://` and the address it listens on (the port it got, for port 0).
     #[arg(long, env = "KEYWARD_ISSUER")]
     pub issuer: Option<String>,
     /// The algorithm of new signing keys.
@@ -278,6 +279,10 @@ pub struct ServeArgs {
     #[arg(long, env = "KEYWARD_AUTH_FAILURE_BURST", default_value_t = domain::service::DEFAULT_FAILURE_BURST,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub auth_failure_burst: u32,
+    /// Require every DPoP proof to carry a server nonce (RFC 9449 §8), handed out in the
+    /// `DPoP-Nonce` header: a proof made ahead of time then cannot be used. (`KEYWARD_DPOP_NONCES=true`.)
+    #[arg(long, env = "KEYWARD_DPOP_NONCES")]
+    pub dpop_nonces: bool,
 }
 
 /// Signature algorithms for Keyward's own signing keys.

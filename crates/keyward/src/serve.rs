@@ -185,7 +185,9 @@ pub fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
         crate::cli::Algorithm::EdDSA => SigningAlgorithm::EdDsa,
         crate::cli::Algorithm::ES256 => SigningAlgorithm::Es256,
     };
-    let issuer = args.issuer.clone().unwrap_or_else(|| format!("http://{}", args.listen));
+    // The bound address, not the asked one: `--listen 127.0.0.1:0` names the port it got.
+    let bound = listener.local_addr().context("reading the bound address")?;
+    let issuer = args.issuer.clone().unwrap_or_else(|| format!("http://{bound}"));
     let (master, kw) = open_keyward(common, Some(Duration::from_millis(args.cache_freshness_ms)))?;
     let limits = oidc::Limits { loopback_only: args.federation_loopback_only, ..oidc::Limits::default() };
     let issuer_keys = oidc::IssuerKeyFetcher::new(limits).map_err(anyhow::Error::msg)?;
@@ -198,6 +200,7 @@ pub fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
             allow_private: args.webhooks_allow_private,
         })
         .with_failure_burst(args.auth_failure_burst)
+        .with_dpop_nonces(args.dpop_nonces)
         .with_issuer(issuer)
         .with_tokens(algorithm, chrono::Duration::seconds(i64::from(args.access_token_ttl_seconds)))
         .with_usage_retention(args.usage_retention_days);

@@ -246,6 +246,7 @@ pub(crate) struct SecretKeyRow {
     /// Bumped by every change; see `update_secret_key`.
     pub version: i64,
     pub leaked_at: Option<i64>,
+    pub require_dpop: bool,
 }
 
 impl From<&SecretKey> for SecretKeyRow {
@@ -267,6 +268,7 @@ impl From<&SecretKey> for SecretKeyRow {
             last_rotated_at: k.last_rotated_at.map(micros),
             version: 0,
             leaked_at: k.leaked_at.map(micros),
+            require_dpop: k.require_dpop,
         }
     }
 }
@@ -291,6 +293,7 @@ impl TryFrom<SecretKeyRow> for SecretKey {
             last_used_at: opt_time(r.last_used_at)?,
             last_rotated_at: opt_time(r.last_rotated_at)?,
             leaked_at: opt_time(r.leaked_at)?,
+            require_dpop: r.require_dpop,
             secret: SealedSecret { current: r.sealed_secret, previous },
         })
     }

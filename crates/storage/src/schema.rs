@@ -65,6 +65,7 @@ diesel::table! {
         last_rotated_at -> Nullable<BigInt>,
         version -> BigInt,
         leaked_at -> Nullable<BigInt>,
+        require_dpop -> Bool,
     }
 }
 

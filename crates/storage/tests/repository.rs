@@ -130,7 +130,8 @@ fn creating_a_key_names_the_missing_owner(db: TestDb) {
     for (account, owner, missing) in attempts {
         let err = f.kw.create_key(&f.root, account, owner, new_key("k", &[])).unwrap_err();
         assert!(matches!(err, Error::NotFound(e) if e == missing), "API key in {account}/{owner}: {err:?}");
-        let new = NewSecretKey { name: name("k"), scopes: Scopes::default(), expiry: Expiry::Never };
+        let new =
+            NewSecretKey { name: name("k"), scopes: Scopes::default(), expiry: Expiry::Never, require_dpop: false };
         let err = f.kw.create_key(&f.root, account, owner, new).unwrap_err();
         assert!(matches!(err, Error::NotFound(e) if e == missing), "secret key in {account}/{owner}: {err:?}");
     }
@@ -154,7 +155,12 @@ fn concurrent_creations_each_get_their_own_answer(db: TestDb) {
                 // Every third thread asks for the same name; the others for their own.
                 let n = if i % 3 == 0 { "same".to_owned() } else { format!("own-{i}") };
                 let api = f.kw.create_key(&f.root, acct, sa.id, new_key(&n, &[]));
-                let new = NewSecretKey { name: name(&n), scopes: Scopes::default(), expiry: Expiry::Never };
+                let new = NewSecretKey {
+                    name: name(&n),
+                    scopes: Scopes::default(),
+                    expiry: Expiry::Never,
+                    require_dpop: false,
+                };
                 let secret = f.kw.create_key(&f.root, acct, sa.id, new);
                 (n, api, secret)
             })
@@ -462,15 +468,16 @@ fn secret_keys_record_their_last_use(db: TestDb) {
     let f = fixture(db);
     let (acct, sa) = (f.root.account_id, f.root.service_account_id);
     f.kw.ensure_signing_keys().unwrap();
-    let new = NewSecretKey { name: name("client"), scopes: Scopes::default(), expiry: Expiry::Never };
+    let new =
+        NewSecretKey { name: name("client"), scopes: Scopes::default(), expiry: Expiry::Never, require_dpop: false };
     let client = f.kw.create_key(&f.root, acct, sa, new).unwrap();
     let id = client.key.id;
     f.kw.flush_usage().unwrap();
     assert_eq!(f.kw.get_secret_key(&f.root, acct, sa, id).unwrap().last_used_at, None);
     f.clock.advance(Duration::seconds(5));
-    let token = f.kw.client_credentials(&id.to_string(), client.secret.expose(), None, None).unwrap();
+    let token = f.kw.client_credentials(&id.to_string(), client.secret.expose(), None, None, None).unwrap();
     assert!(token.is_ok());
-    assert!(f.kw.client_credentials(&id.to_string(), "kw_sk_wrong", None, None).unwrap().is_err());
+    assert!(f.kw.client_credentials(&id.to_string(), "kw_sk_wrong", None, None, None).unwrap().is_err());
     assert_eq!(f.kw.flush_usage().unwrap(), 1, "one secret key was used");
     let used = f.kw.get_secret_key(&f.root, acct, sa, id).unwrap();
     assert_eq!(used.last_used_at, Some(f.kw.now()), "a client's authentication is its key's last use");
@@ -510,7 +517,8 @@ fn secret_keys_are_sealed_at_rest_and_bound_to_their_row(db: TestDb) {
     let sealer = Sealer::new(&[7; 32]);
     let kw = f.kw.clone().with_sealer(Sealer::new(&[7; 32]));
     let (acct, sa) = (f.root.account_id, f.root.service_account_id);
-    let new = |n: &str| NewSecretKey { name: name(n), scopes: Scopes::default(), expiry: Expiry::Never };
+    let new =
+        |n: &str| NewSecretKey { name: name(n), scopes: Scopes::default(), expiry: Expiry::Never, require_dpop: false };
     let a = kw.create_key(&f.root, acct, sa, new("a")).unwrap();
     let b = kw.create_key(&f.root, acct, sa, new("b")).unwrap();
     assert!(a.secret.expose().starts_with("kw_sk_"));
@@ -619,15 +627,16 @@ fn the_hot_path_answers_from_memory_once_a_key_is_cached(db: TestDb) {
     assert_eq!(used.last_used_at, Some(f.kw.now()), "a usage flush forgets the cached key, so reads show the last use");
 
     f.kw.ensure_signing_keys().unwrap();
-    let new = NewSecretKey { name: name("client"), scopes: Scopes::default(), expiry: Expiry::Never };
+    let new =
+        NewSecretKey { name: name("client"), scopes: Scopes::default(), expiry: Expiry::Never, require_dpop: false };
     let client = f.kw.create_key(&f.root, acct, sa.id, new).unwrap();
     let id = client.key.id.to_string();
-    let token = |kw: &Keyward| kw.client_credentials_from_memory(&id, client.secret.expose(), None, None);
+    let token = |kw: &Keyward| kw.client_credentials_from_memory(&id, client.secret.expose(), None, None, None);
     assert!(token(&f.kw).is_none(), "the client is not cached yet");
-    assert!(f.kw.client_credentials(&id, client.secret.expose(), None, None).unwrap().is_ok());
+    assert!(f.kw.client_credentials(&id, client.secret.expose(), None, None, None).unwrap().is_ok());
     let issued = token(&f.kw).expect("client and signing key are cached now").unwrap();
     assert!(issued.is_ok_and(|t| t.token.expose().split('.').count() == 3), "a signed JWT from memory");
-    let wrong = f.kw.client_credentials_from_memory(&id, "kw_sk_wrong", None, None);
+    let wrong = f.kw.client_credentials_from_memory(&id, "kw_sk_wrong", None, None, None);
     assert!(wrong.is_none(), "a failed client authentication goes to storage, for the audit trail");
 
     // A JWT the (now cached) secret key signed is checked from memory too; a forged one is not.

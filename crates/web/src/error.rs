@@ -42,6 +42,8 @@ struct Parts {
     field: Option<String>,
     www_authenticate: Option<String>,
     retry_after: Option<u64>,
+    /// A fresh server nonce for the client's next DPoP proof (RFC 9449 §8).
+    dpop_nonce: Option<String>,
 }
 
 impl ApiError {
@@ -54,6 +56,7 @@ impl ApiError {
             field: None,
             www_authenticate: None,
             retry_after: None,
+            dpop_nonce: None,
         }))
     }
 
@@ -102,14 +105,39 @@ impl ApiError {
 
     /// A presented credential was refused.
     pub fn rejected(rejection: Rejection) -> Self {
+        if rejection == Rejection::ProofRequired {
+            let mut e = Self::unauthenticated(
+                "the access token is bound to a key: send it as `Authorization: DPoP <token>` with a `DPoP` proof",
+                true,
+            );
+            e.0.www_authenticate = Some(dpop_challenge("invalid_token", None));
+            return e;
+        }
         let detail = match rejection {
             Rejection::Malformed | Rejection::NotFound => "the credential is not valid",
             Rejection::Expired => "the credential has expired",
             Rejection::Disabled => "the credential is disabled",
             Rejection::OwnerDisabled => "the credential's service account is disabled",
             Rejection::InsufficientScope => "the credential lacks a required scope",
+            Rejection::ProofRequired => "the credential must be presented with a DPoP proof",
         };
         Self::unauthenticated(detail, true)
+    }
+
+    /// The same refusal, challenging the client to present a DPoP-bound token (RFC 9449 §7.1).
+    pub fn challenged_with_dpop(mut self) -> Self {
+        self.0.www_authenticate = Some(dpop_challenge("invalid_token", None));
+        self
+    }
+
+    /// 401: a DPoP proof was refused (RFC 9449 §7.1), with the challenge that says why and, for
+    /// `use_dpop_nonce`, the nonce to put in the next proof.
+    pub fn dpop_refused(refusal: &domain::dpop::ProofRefusal, nonce: Option<String>) -> Self {
+        let mut e = Self::unauthenticated(refusal.detail(), false);
+        e.0.code = refusal.code();
+        e.0.www_authenticate = Some(dpop_challenge(refusal.code(), Some(refusal.detail())));
+        e.0.dpop_nonce = nonce;
+        e
     }
 
     /// Too many failed authentications from one address.
@@ -252,7 +280,7 @@ impl From<domain::ValidationError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let Parts { status, code, title, detail, field, www_authenticate, retry_after } = *self.0;
+        let Parts { status, code, title, detail, field, www_authenticate, retry_after, dpop_nonce } = *self.0;
         let body = Problem {
             type_uri: format!("urn:keyward:problem:{code}"),
             title,
@@ -271,7 +299,23 @@ impl IntoResponse for ApiError {
         if let Some(secs) = retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
+        if let Some(v) = dpop_nonce.and_then(|v| HeaderValue::from_str(&v).ok()) {
+            headers.insert(DPOP_NONCE, v);
+        }
         res
+    }
+}
+
+/// The header that carries a server nonce for DPoP proofs (RFC 9449 §8).
+pub const DPOP_NONCE: header::HeaderName = header::HeaderName::from_static("dpop-nonce");
+
+/// A `WWW-Authenticate: DPoP` challenge (RFC 9449 §7.1) naming the accepted algorithms.
+pub fn dpop_challenge(error: &str, description: Option<&str>) -> String {
+    let algs = domain::dpop::ALGORITHMS.join(" ");
+    match description {
+        // The descriptions are Keyward's own sentences, which hold no quote or backslash.
+        Some(d) => format!(r#"DPoP algs="{algs}", error="{error}", error_description="{d}""#),
+        None => format!(r#"DPoP algs="{algs}", error="{error}""#),
     }
 }
 

@@ -14,7 +14,10 @@ use base64::engine::general_purpose::STANDARD;
 use domain::service::OAuthError;
 use utoipa::ToSchema;
 
-use super::token_answer::{Refusal, TokenError, TokenResponse, error, invalid_request, no_store};
+use super::token_answer::{
+    Refusal, TokenError, TokenResponse, dpop_refused, error, invalid_request, no_store, token_type, with_nonce,
+};
+use domain::dpop::{ProofRequest, Thumbprint};
 use web::state::AppState;
 
 /// A token request (`application/x-www-form-urlencoded`), as documented; the handler reads the
@@ -156,10 +159,19 @@ pub(super) fn form(body: &[u8]) -> Result<std::collections::BTreeMap<String, Str
 /// answer `invalid_grant`, an `audience` that matches nothing `invalid_target`; they count toward
 /// the failure limiter and are audited (`token.exchange`) in the accounts whose policies the token
 /// was meant for.
+///
+/// Any grant may carry a `DPoP` proof header (RFC 9449): the token is then bound to the proof's
+/// key and is accepted on Keyward's API only as `Authorization: DPoP <token>` with a fresh proof
+/// by that key. A bad proof answers 400 `invalid_dpop_proof`; when the server requires nonces
+/// (`KEYWARD_DPOP_NONCES`), a proof without a current one answers 400 `use_dpop_nonce` with the
+/// nonce in `DPoP-Nonce`. A secret key with `require_dpop` is refused without a proof.
 #[utoipa::path(post, path = "/oauth2/token", tag = "oauth2",
     request_body(content_type = "application/x-www-form-urlencoded", content = ClientCredentialsForm,
         description = "`grant_type=client_credentials`, optional `scope`, and `client_id` + `client_secret` (unless sent with HTTP Basic) or `client_assertion_type` + `client_assertion`; or a federated grant with `subject_token` + `subject_token_type` (token exchange) or `assertion` (JWT bearer)."),
-    responses((status = 200, body = TokenResponse), (status = 400, body = TokenError), (status = 401, body = TokenError),
+    params(("DPoP" = Option<String>, Header, description = "A DPoP proof (RFC 9449): a JWT typed `dpop+jwt`, signed with ES256 or EdDSA by the key in its `jwk` header, with `jti`, `htm` = `POST`, `htu` = this endpoint's URL, `iat` and, when the server requires nonces, `nonce`. The token is then bound to that key (`cnf.jkt`) and its `token_type` is `DPoP`.")),
+    responses((status = 200, body = TokenResponse, headers(("DPoP-Nonce" = String, description = "A fresh nonce for the next DPoP proof, when the server requires nonces."))),
+              (status = 400, body = TokenError, headers(("DPoP-Nonce" = String, description = "With `use_dpop_nonce`: the nonce to put in the proof."))),
+              (status = 401, body = TokenError),
               (status = 429, body = TokenError, description = "Too many failed authentications from this address or against this client; see `Retry-After`."),
               (status = 503, body = TokenError, description = "`temporarily_unavailable`: an external issuer's keys could not be fetched, or storage is unavailable.")))]
 #[tracing::instrument(skip_all)]
@@ -172,20 +184,47 @@ pub async fn token(State(state): State<AppState>, req: Request) -> Response {
 
 async fn grant(state: &AppState, req: Request) -> Result<Response, Refusal> {
     let request = read(state, req).await?;
+    let bound_to = bind(state, &request.headers).await?;
+    let nonce = state.keyward().dpop_nonces_required().then(|| state.keyward().dpop_nonce());
     if let Some(federated) = request.federated {
-        return super::token_exchange::grant(state, federated, request.params, request.ip).await;
+        let res = super::token_exchange::grant(state, federated, request.params, bound_to, request.ip).await?;
+        return Ok(with_nonce(res, nonce));
     }
     let client = Client::from_request(&request)?;
-    let token = issue(state, client, request.params.get("scope").cloned(), request.ip).await?;
+    let token = issue(state, client, request.params.get("scope").cloned(), bound_to, request.ip).await?;
     web::metrics::token_issued("client_credentials");
     let answer = TokenResponse {
         access_token: token.token.expose().to_owned(),
         issued_token_type: None,
-        token_type: "Bearer",
+        token_type: token_type(&token),
         expires_in: token.expires_in,
         scope: token.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "),
     };
-    Ok(no_store(Json(answer).into_response()))
+    Ok(with_nonce(no_store(Json(answer).into_response()), nonce))
+}
+
+/// The key a token request asks its token to be bound to: the one its `DPoP` proof is signed
+/// with, once the proof is accepted for this endpoint. No proof, no binding.
+async fn bind(state: &AppState, headers: &HeaderMap) -> Result<Option<Thumbprint>, Refusal> {
+    let mut proofs = headers.get_all(web::extract::DPOP).iter();
+    let Some(proof) = proofs.next() else { return Ok(None) };
+    let invalid = |why| dpop_refused(&domain::dpop::ProofRefusal::Invalid(why), None);
+    if proofs.next().is_some() {
+        return Err(invalid("send one `DPoP` header, not several"));
+    }
+    let proof = proof.to_str().map_err(|_| invalid("the DPoP proof is not a JWT"))?.to_owned();
+    let url = format!("{}/oauth2/token", state.keyward().issuer());
+    let outcome = state
+        .run(move |kw| kw.accept_proof(&ProofRequest { proof: &proof, method: "POST", url: &url, access_token: None }))
+        .await?;
+    match outcome {
+        Ok(thumbprint) => Ok(Some(thumbprint)),
+        Err(refusal) => {
+            web::metrics::token_refused("client_credentials", refusal.code());
+            let nonce = (refusal == domain::dpop::ProofRefusal::UseNonce).then(|| state.keyward().dpop_nonce());
+            Err(dpop_refused(&refusal, nonce))
+        }
+    }
 }
 
 /// A token request as read from the wire: its form, its headers and the client's address.
@@ -273,17 +312,25 @@ async fn issue(
     state: &AppState,
     client: Client,
     scope: Option<String>,
+    bound_to: Option<Thumbprint>,
     ip: Option<std::net::IpAddr>,
 ) -> Result<domain::service::AccessToken, Refusal> {
     let named = client.named();
     let outcome = match client {
         Client::Assertion { id, assertion } => {
-            state.run(move |kw| kw.client_assertion(id.as_deref(), &assertion, scope.as_deref(), ip)).await?
+            state
+                .run(move |kw| kw.client_assertion(id.as_deref(), &assertion, scope.as_deref(), bound_to.as_ref(), ip))
+                .await?
         }
         Client::Secret { id, secret } => {
-            match state.keyward().client_credentials_from_memory(&id, &secret, scope.as_deref(), ip) {
+            match state.keyward().client_credentials_from_memory(&id, &secret, scope.as_deref(), bound_to.as_ref(), ip)
+            {
                 Some(outcome) => outcome.map_err(web::ApiError::from)?,
-                None => state.run(move |kw| kw.client_credentials(&id, &secret, scope.as_deref(), ip)).await?,
+                None => {
+                    state
+                        .run(move |kw| kw.client_credentials(&id, &secret, scope.as_deref(), bound_to.as_ref(), ip))
+                        .await?
+                }
             }
         }
     };
@@ -305,6 +352,15 @@ async fn issue(
         Err(OAuthError::InvalidScope(why)) => {
             web::metrics::token_refused("client_credentials", "invalid_scope");
             Err(error(StatusCode::BAD_REQUEST, "invalid_scope", why))
+        }
+        Err(OAuthError::DpopRequired) => {
+            web::metrics::token_refused("client_credentials", "invalid_dpop_proof");
+            Err(dpop_refused(
+                &domain::dpop::ProofRefusal::Invalid(
+                    "this client's tokens must be bound to a key: send a `DPoP` proof",
+                ),
+                None,
+            ))
         }
     }
 }

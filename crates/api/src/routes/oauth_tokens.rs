@@ -75,7 +75,7 @@ async fn caller(
 #[utoipa::path(post, path = "/oauth2/introspect", tag = "oauth2",
     request_body(content_type = "application/x-www-form-urlencoded", content = super::oauth::TokenForm, description = "`token`, optional `token_type_hint`."),
     responses((status = 200, body = Object,
-        description = "RFC 7662 §2.2: `active`; for an active token also `token_type` (`Bearer` or `api_key`), `scope`, `client_id`, `sub`, `acct`, `exp`, and for access tokens `iat`, `nbf`, `iss`, `aud` and `jti`."),
+        description = "RFC 7662 §2.2: `active`; for an active token also `token_type` (`Bearer`, `DPoP` or `api_key`), `scope`, `client_id`, `sub`, `acct`, `exp`, for access tokens `iat`, `nbf`, `iss`, `aud` and `jti`, and for a token bound to a key (DPoP) `cnf` = `{\"jkt\": <the key's RFC 7638 thumbprint>}` (RFC 9449 §6.2)."),
         (status = 400, body = super::token_answer::TokenError, description = "No `token`."),
         (status = 401, body = super::token_answer::TokenError),
         (status = 429, body = super::token_answer::TokenError, description = "Too many failed authentications; see `Retry-After`.")))]

@@ -47,6 +47,9 @@ pub struct SecretKeyBody {
     pub last_used_at: Option<DateTime<Utc>>,
     /// When its secret was last rotated.
     pub last_rotated_at: Option<DateTime<Utc>>,
+    /// Whether its access tokens must be bound to a client key (DPoP, RFC 9449): the token
+    /// endpoint then refuses it without a `DPoP` proof, and JWTs signed with it are refused.
+    pub require_dpop: bool,
 }
 
 impl SecretKeyBody {
@@ -64,6 +67,7 @@ impl SecretKeyBody {
             updated_at: k.updated_at,
             last_used_at: k.last_used_at,
             last_rotated_at: k.last_rotated_at,
+            require_dpop: k.require_dpop,
         }
     }
 }
@@ -105,6 +109,10 @@ pub struct CreateSecretKey {
     #[serde(default, deserialize_with = "web::whole_number::optional")]
     #[schema(minimum = 1, maximum = 316_224_000)]
     pub ttl_seconds: Option<i64>,
+    /// Require DPoP-bound access tokens (RFC 9449): the token endpoint refuses the key without a
+    /// `DPoP` proof, and JWTs signed with the key are refused. Default `false`.
+    #[serde(default)]
+    pub require_dpop: bool,
 }
 
 /// Changes to a secret key; absent fields stay as they are.
@@ -127,6 +135,8 @@ pub struct UpdateSecretKey {
     /// was dealt with (rotate the key first: its old secret is public). Default `false`.
     #[serde(default)]
     pub acknowledge_leak: bool,
+    /// Require, or stop requiring, DPoP-bound access tokens.
+    pub require_dpop: Option<bool>,
 }
 
 /// Creates a secret key. The response holds the secret, once.
@@ -144,7 +154,7 @@ pub async fn create_secret_key(
 ) -> ApiResult<(StatusCode, Json<IssuedSecretKeyBody>)> {
     let (account, sa) = (path.account_id, path.service_account_id);
     let expiry = Expiry::parse(body.expires_at, body.ttl_seconds)?;
-    let new = NewSecretKey { name: body.name, scopes: body.scopes, expiry };
+    let new = NewSecretKey { name: body.name, scopes: body.scopes, expiry, require_dpop: body.require_dpop };
     let (issued, now) = state.run(move |kw| kw.create_key(&p, account, sa, new).map(|i| (i, kw.now()))).await?;
     Ok((StatusCode::CREATED, Json(IssuedSecretKeyBody::new(issued, now))))
 }
@@ -214,6 +224,7 @@ pub async fn update_secret_key(
         scopes: body.scopes,
         expires_at: body.expires_at,
         acknowledge_leak: body.acknowledge_leak,
+        require_dpop: body.require_dpop,
     };
     let (key, now) = state.run(move |kw| kw.update_key(&p, account, sa, &id, changes).map(|k| (k, kw.now()))).await?;
     Ok(Json(SecretKeyBody::new(key, now)))

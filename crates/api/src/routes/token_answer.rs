@@ -18,8 +18,9 @@ pub struct TokenResponse {
     /// `urn:ietf:params:oauth:token-type:access_token`, for token exchange only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub issued_token_type: Option<&'static str>,
-    /// Always `Bearer`.
-    #[schema(example = "Bearer")]
+    /// `DPoP` when the request carried a DPoP proof and the token is bound to its key
+    /// (`cnf.jkt`); else `Bearer`.
+    #[schema(example = "Bearer", pattern = "^(Bearer|DPoP)$")]
     pub token_type: &'static str,
     /// Seconds until the token expires. For an exchanged token: the smallest of the federated
     /// credential's maximum, the configured access-token lifetime and the external token's
@@ -32,8 +33,9 @@ pub struct TokenResponse {
 /// An error response (RFC 6749 §5.2).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TokenError {
-    /// `invalid_request`, `invalid_client`, `unsupported_grant_type`, `invalid_scope`, and for the
-    /// federated grants `invalid_grant`, `invalid_target` and `temporarily_unavailable`.
+    /// `invalid_request`, `invalid_client`, `unsupported_grant_type`, `invalid_scope`, for the
+    /// federated grants `invalid_grant`, `invalid_target` and `temporarily_unavailable`, and for
+    /// DPoP `invalid_dpop_proof` and `use_dpop_nonce` (with a `DPoP-Nonce` header).
     #[schema(example = "invalid_client")]
     pub error: &'static str,
     /// A sentence for the developer; never repeats a secret.
@@ -52,6 +54,7 @@ pub(super) struct Refusal {
     status: StatusCode,
     body: TokenError,
     retry_after: Option<u64>,
+    dpop_nonce: Option<String>,
 }
 
 impl IntoResponse for Refusal {
@@ -63,7 +66,7 @@ impl IntoResponse for Refusal {
         if let Some(secs) = self.retry_after {
             res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
-        no_store(res)
+        with_nonce(no_store(res), self.dpop_nonce)
     }
 }
 
@@ -76,7 +79,31 @@ impl Refusal {
 }
 
 pub(super) fn error(status: StatusCode, error: &'static str, description: impl Into<String>) -> Refusal {
-    Refusal { status, body: TokenError { error, error_description: description.into() }, retry_after: None }
+    Refusal {
+        status,
+        body: TokenError { error, error_description: description.into() },
+        retry_after: None,
+        dpop_nonce: None,
+    }
+}
+
+/// A refused DPoP proof (RFC 9449 §5, §8): 400 `invalid_dpop_proof`, or `use_dpop_nonce` with the
+/// nonce to use.
+pub(super) fn dpop_refused(refusal: &domain::dpop::ProofRefusal, nonce: Option<String>) -> Refusal {
+    Refusal { dpop_nonce: nonce, ..error(StatusCode::BAD_REQUEST, refusal.code(), refusal.detail()) }
+}
+
+/// Adds a `DPoP-Nonce` header, when there is a nonce to hand out.
+pub(super) fn with_nonce(mut res: Response, nonce: Option<String>) -> Response {
+    if let Some(v) = nonce.and_then(|n| HeaderValue::from_str(&n).ok()) {
+        res.headers_mut().insert(web::error::DPOP_NONCE, v);
+    }
+    res
+}
+
+/// The `token_type` of a token answer: `DPoP` for a token bound to a key.
+pub(super) fn token_type(token: &domain::service::AccessToken) -> &'static str {
+    if token.bound_to.is_some() { "DPoP" } else { "Bearer" }
 }
 
 /// An error from outside the grant's own rules (too many failures, storage unavailable) in RFC

@@ -29,6 +29,7 @@ pub(super) async fn grant(
     state: &AppState,
     grant_type: &str,
     params: BTreeMap<String, String>,
+    bound_to: Option<domain::dpop::Thumbprint>,
     ip: Option<IpAddr>,
 ) -> Result<Response, Refusal> {
     let exchange = grant_type == TOKEN_EXCHANGE;
@@ -37,7 +38,8 @@ pub(super) async fn grant(
     let scope = params.get("scope").cloned();
     let outcome = state
         .run(move |kw| {
-            let request = ExchangeRequest { audience: audience.as_deref(), scope: scope.as_deref() };
+            let request =
+                ExchangeRequest { audience: audience.as_deref(), scope: scope.as_deref(), bound_to: bound_to.as_ref() };
             kw.exchange_token(&token, &request, ip)
         })
         .await?;
@@ -51,7 +53,7 @@ pub(super) async fn grant(
     let answer = TokenResponse {
         access_token: token.token.expose().to_owned(),
         issued_token_type: exchange.then_some(ACCESS_TOKEN_TYPE),
-        token_type: "Bearer",
+        token_type: super::token_answer::token_type(&token),
         expires_in: token.expires_in,
         scope: token.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "),
     };

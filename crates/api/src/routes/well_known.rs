@@ -90,6 +90,8 @@ async fn document(state: &AppState) -> ApiResult<Json<Value>> {
             "api-keys:write", "api-keys:verify", "secret-keys:read", "secret-keys:write", "audit:read"
         ],
         "token_signing_alg_values_supported": [algorithm],
+        // RFC 9449 §5.1: the algorithms DPoP proofs may be signed with.
+        "dpop_signing_alg_values_supported": domain::dpop::ALGORITHMS,
         "service_documentation": format!("{issuer}/openapi.json"),
     })))
 }

@@ -14,6 +14,7 @@ mod dialect_service_identity;
 mod dialect_smooch;
 mod dialect_wavefront;
 mod dialect_zenml;
+mod dpop;
 mod federation;
 mod interop;
 mod key_lifecycle;

@@ -209,6 +209,33 @@ async fn each_attack_is_refused_with_its_error(db: TestDb) {
     assert!(!reasons.iter().any(|r| r.contains("octo")), "a reason never repeats a value");
 }
 
+async fn a_workload_binds_its_exchanged_token_to_its_own_key(db: TestDb) {
+    let s = setup(db, json!({})).await;
+    let key = crate::common::dpop::ProofKey::es256();
+    let token_url = format!("{}/oauth2/token", s.app.base);
+    let form = [("grant_type", EXCHANGE), ("subject_token", &s.good_token()), ("subject_token_type", JWT)];
+    let res = s
+        .app
+        .client
+        .post(&token_url)
+        .header("dpop", key.proof("POST", &token_url, s.now(), None, None))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["token_type"], "DPoP", "{body}");
+    let access = body["access_token"].as_str().unwrap();
+    assert_eq!(payload(access)["cnf"]["jkt"], key.thumbprint());
+    let own = format!("/v1/accounts/{}/service-accounts/{}", s.acct, s.sa);
+    assert_eq!(s.app.get(&own, access).await.status, StatusCode::UNAUTHORIZED, "not as a bearer token");
+    let proof = key.proof("GET", &format!("{}{own}", s.app.base), s.now(), Some(access), None);
+    let auth = format!("DPoP {access}");
+    let bound = s.app.send(reqwest::Method::GET, &own, &[("authorization", &auth), ("dpop", &proof)], None).await;
+    assert_eq!(bound.status, StatusCode::OK, "{:?}", bound.body);
+}
+
 async fn a_replayed_token_is_refused_when_the_policy_says_so(db: TestDb) {
     let s = setup(db, json!({"refuse_replay": true})).await;
     let token = s.good_token();
@@ -256,6 +283,7 @@ fn hs256_with(claims: &Value) -> String {
 }
 
 http_tests!(
+    a_workload_binds_its_exchanged_token_to_its_own_key,
     a_workload_trades_its_platform_token_for_an_access_token,
     each_attack_is_refused_with_its_error,
     a_replayed_token_is_refused_when_the_policy_says_so,

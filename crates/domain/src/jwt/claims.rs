@@ -87,6 +87,10 @@ pub struct IssuedClaims {
     /// its `client_id`). Absent on every other token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fed: Option<String>,
+    /// For a token bound to a client's key (DPoP, RFC 9449 §6.1): that key's thumbprint. Such a
+    /// token is accepted only with a proof signed by the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<crate::dpop::Confirmation>,
 }
 
 /// The `scope` of a secret-key JWT that stands for every scope of its key: Smooch's account-scoped

@@ -78,7 +78,7 @@ impl Keyward {
                     Err(Stop::NeedsStorage)
                 }
                 jsonwebtoken::Algorithm::EdDSA | jsonwebtoken::Algorithm::ES256 => {
-                    Ok(self.authenticate_access_token(token, &header, ip)?)
+                    Ok(self.authenticate_access_token(token, &header, ip, None)?)
                 }
                 _ => Ok(Err(Rejection::NotFound)),
             };

@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod bootstrap;
 mod bursts;
+mod dpop;
 mod expiry;
 mod federated_credentials;
 mod keys;
@@ -39,6 +40,7 @@ use crate::{Clock, Entropy, Timestamp};
 
 pub use api_keys::IssuedApiKey;
 pub use bootstrap::Bootstrapped;
+pub use dpop::{BoundRefusal, NONCE_PERIOD_SECONDS};
 pub use federated_credentials::{FederatedCredentialChanges, NewFederatedCredential};
 pub use keys::{Issued, KeyActions, KeyChanges, KeyKind, NamesKey, NewKey};
 pub use oauth::{AccessToken, Introspection, OAuthError};
@@ -69,6 +71,7 @@ pub struct Keyward {
     scanner_keys: Arc<dyn crate::leak::ScannerKeys>,
     webhooks: webhooks::WebhookPolicy,
     failure_bursts: Arc<bursts::FailureBursts>,
+    dpop_nonces: bool,
 }
 
 impl Keyward {
@@ -90,6 +93,7 @@ impl Keyward {
             scanner_keys: Arc::new(crate::leak::NoScannerKeys),
             webhooks: webhooks::WebhookPolicy::default(),
             failure_bursts: Arc::new(bursts::FailureBursts::new(DEFAULT_FAILURE_BURST)),
+            dpop_nonces: false,
         }
     }
 

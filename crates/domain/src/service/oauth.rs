@@ -9,6 +9,7 @@ use super::Keyward;
 use super::reach::{Reach, Stop, from_memory, with_storage};
 use crate::api_key::Rejection;
 use crate::credential::{Credential, CredentialKind};
+use crate::dpop::{Confirmation, Thumbprint};
 use crate::error::Error;
 use crate::id::{ApiKeyId, SecretKeyId, SigningKeyId};
 use crate::jwt::claims::{
@@ -28,6 +29,8 @@ pub enum OAuthError {
     InvalidClient(&'static str),
     /// The requested scope is malformed or exceeds what the client holds.
     InvalidScope(&'static str),
+    /// The client must bind its tokens to a key: it sent no DPoP proof (RFC 9449 §5).
+    DpopRequired,
 }
 
 /// An access token just issued.
@@ -39,6 +42,8 @@ pub struct AccessToken {
     pub expires_in: i64,
     /// The scopes it carries.
     pub scopes: Scopes,
+    /// The key it is bound to (DPoP), if it is bound to one.
+    pub bound_to: Option<Thumbprint>,
 }
 
 fn algorithm(a: SigningAlgorithm) -> Algorithm {
@@ -155,15 +160,17 @@ impl Keyward {
 
     /// The client-credentials grant with `client_secret_basic` or `client_secret_post`: issues an
     /// access token for `scope` (space-separated; at most the key's scopes; all of them when
-    /// absent). The outer error is a server failure.
+    /// absent), bound to the key `bound_to` when the client sent a DPoP proof for it. The outer
+    /// error is a server failure.
     pub fn client_credentials(
         &self,
         client_id: &str,
         client_secret: &str,
         scope: Option<&str>,
+        bound_to: Option<&Thumbprint>,
         ip: Option<IpAddr>,
     ) -> Result<Result<AccessToken, OAuthError>, Error> {
-        with_storage(self.client_credentials_within(client_id, client_secret, scope, ip, Reach::Storage))
+        with_storage(self.client_credentials_within(client_id, client_secret, scope, bound_to, ip, Reach::Storage))
     }
 
     /// The same, from memory alone: `None` when it needs storage (the client or the signing keys
@@ -174,9 +181,10 @@ impl Keyward {
         client_id: &str,
         client_secret: &str,
         scope: Option<&str>,
+        bound_to: Option<&Thumbprint>,
         ip: Option<IpAddr>,
     ) -> Option<Result<Result<AccessToken, OAuthError>, Error>> {
-        from_memory(self.client_credentials_within(client_id, client_secret, scope, ip, Reach::Memory))
+        from_memory(self.client_credentials_within(client_id, client_secret, scope, bound_to, ip, Reach::Memory))
     }
 
     fn client_credentials_within(
@@ -184,11 +192,12 @@ impl Keyward {
         client_id: &str,
         client_secret: &str,
         scope: Option<&str>,
+        bound_to: Option<&Thumbprint>,
         ip: Option<IpAddr>,
         reach: Reach,
     ) -> Result<Result<AccessToken, OAuthError>, Stop> {
         match self.authenticate_client(client_id, client_secret, ip, reach)? {
-            Ok(found) => self.grant(&found.key, scope, reach),
+            Ok(found) => self.grant(&found.key, scope, bound_to, reach),
             Err(e) => Ok(Err(e)),
         }
     }
@@ -196,12 +205,13 @@ impl Keyward {
     /// The client-credentials grant with `client_secret_jwt` (RFC 7523): the client signs an
     /// assertion with HS256 (HMAC key = its `kw_sk_...` string) with `iss` = `sub` = its id, `aud`
     /// naming this issuer or its token endpoint, `exp` at most an hour ahead and a `jti` that is
-    /// accepted once.
+    /// accepted once. `bound_to` is as for [`Keyward::client_credentials`].
     pub fn client_assertion(
         &self,
         client_id: Option<&str>,
         assertion: &str,
         scope: Option<&str>,
+        bound_to: Option<&Thumbprint>,
         ip: Option<IpAddr>,
     ) -> Result<Result<AccessToken, OAuthError>, Error> {
         let refused = |why| Ok(Err(OAuthError::InvalidClient(why)));
@@ -253,15 +263,19 @@ impl Keyward {
         if let Some(why) = state_rejection(&found.key, found.owner_active, now) {
             return refused(why);
         }
-        with_storage(self.grant(&found.key, scope, Reach::Storage))
+        with_storage(self.grant(&found.key, scope, bound_to, Reach::Storage))
     }
 
     fn grant(
         &self,
         key: &crate::secret_key::SecretKey,
         scope: Option<&str>,
+        bound_to: Option<&Thumbprint>,
         reach: Reach,
     ) -> Result<Result<AccessToken, OAuthError>, Stop> {
+        if key.require_dpop && bound_to.is_none() {
+            return Ok(Err(OAuthError::DpopRequired));
+        }
         let scopes = match scope {
             None => key.scopes.clone(),
             Some(s) => {
@@ -278,7 +292,7 @@ impl Keyward {
             account_id: key.account_id,
             service_account_id: key.service_account_id,
         };
-        Ok(Ok(self.sign_access_token(&holder, scopes, reach)?))
+        Ok(Ok(self.sign_token(&holder, scopes, self.access_token_ttl.num_seconds(), None, bound_to, reach)?))
     }
 
     /// Logs in with an API key (the ZenML dialect's `zenml-api-key` grant): the key is
@@ -321,21 +335,18 @@ impl Keyward {
             account_id: p.account_id,
             service_account_id: p.service_account_id,
         };
-        Ok(Ok(self.sign_access_token(&holder, p.scopes, reach)?))
-    }
-
-    fn sign_access_token(&self, holder: &TokenHolder, scopes: Scopes, reach: Reach) -> Result<AccessToken, Stop> {
-        self.sign_token(holder, scopes, self.access_token_ttl.num_seconds(), None, reach)
+        Ok(Ok(self.sign_token(&holder, p.scopes, self.access_token_ttl.num_seconds(), None, None, reach)?))
     }
 
     /// Signs an access token for `holder` valid `ttl` seconds, naming the federated credential
-    /// `fed` that minted it, if one did.
+    /// `fed` that minted it, if one did, and bound to the key `bound_to`, if the client asked.
     pub(super) fn sign_token(
         &self,
         holder: &TokenHolder,
         scopes: Scopes,
         ttl: i64,
         fed: Option<String>,
+        bound_to: Option<&Thumbprint>,
         reach: Reach,
     ) -> Result<AccessToken, Stop> {
         let (signer, encoding) = self
@@ -356,6 +367,7 @@ impl Keyward {
             client_id: holder.credential.id(),
             acct: holder.account_id.to_string(),
             fed,
+            cnf: bound_to.map(|jkt| Confirmation { jkt: jkt.clone() }),
         };
         provider::install();
         let mut header = Header::new(algorithm(signer.algorithm));
@@ -363,7 +375,7 @@ impl Keyward {
         header.typ = Some(crate::jwt::claims::ACCESS_TOKEN_TYPE.to_owned());
         let token = jsonwebtoken::encode(&header, &claims, &encoding)
             .map_err(|e| Error::Unavailable(format!("signing failed: {e}")))?;
-        Ok(AccessToken { token: SecretString::new(token), expires_in: ttl, scopes })
+        Ok(AccessToken { token: SecretString::new(token), expires_in: ttl, scopes, bound_to: bound_to.cloned() })
     }
 
     /// Verifies an access token Keyward signed: a published signing key, this issuer, this
@@ -457,17 +469,28 @@ impl Keyward {
         Ok(Ok((holder, scopes, system)))
     }
 
-    /// Authenticates an access token Keyward signed, for a request to its own API.
+    /// Authenticates an access token Keyward signed, for a request to its own API. `proof_key` is
+    /// the key of the DPoP proof that came with it: a token bound to a key needs a proof by that
+    /// key, and a token bound to none is a bearer token, never presented with a proof.
     pub(super) fn authenticate_access_token(
         &self,
         token: &str,
         header: &Header,
         ip: Option<IpAddr>,
+        proof_key: Option<&Thumbprint>,
     ) -> Result<Result<Principal, Rejection>, Error> {
         let claims = match self.verify_access_token(token, header)? {
             Ok(c) => c,
             Err(r) => return Ok(Err(r)),
         };
+        match (claims.cnf.as_ref(), proof_key) {
+            (None, None) => {}
+            (Some(cnf), Some(key)) if cnf.jkt == *key => {}
+            (Some(_), None) => return Ok(Err(Rejection::ProofRequired)),
+            // Bound to another key, or a bearer token sent as if bound: either way not this
+            // caller's token.
+            (Some(_) | None, Some(_)) => return Ok(Err(Rejection::NotFound)),
+        }
         let (holder, scopes, system) = match self.token_client(&claims)? {
             Ok(f) => f,
             Err(r) => return Ok(Err(r)),
@@ -554,7 +577,8 @@ impl Keyward {
         }
         Ok(Introspection {
             active: true,
-            token_type: Some("Bearer"),
+            token_type: Some(if claims.cnf.is_some() { "DPoP" } else { "Bearer" }),
+            cnf: claims.cnf,
             scope: Some(scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")),
             client_id: Some(claims.client_id),
             sub: Some(claims.sub),
@@ -602,7 +626,7 @@ struct AssertionClaims {
 pub struct Introspection {
     /// Whether the token is usable now.
     pub active: bool,
-    /// `Bearer` for an access token, `api_key` for an API key.
+    /// `Bearer` for an access token, `DPoP` for one bound to a key, `api_key` for an API key.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_type: Option<&'static str>,
     /// Its scopes, space-separated.
@@ -635,6 +659,9 @@ pub struct Introspection {
     /// Token id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jti: Option<String>,
+    /// For a token bound to a key (DPoP): `{"jkt": <the key's thumbprint>}` (RFC 9449 §6.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
 }
 
 impl Introspection {

@@ -47,6 +47,14 @@ pub(super) fn hmac_keys(key: &SecretKey, opened: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// Refuses to sign a bearer JWT with a key whose tokens must be bound to a client key (DPoP).
+fn refuse_bearer_jwt(key: &SecretKey) -> Result<(), Error> {
+    if key.require_dpop {
+        return Err(Error::Unusable(Rejection::ProofRequired.code()));
+    }
+    Ok(())
+}
+
 impl Keyward {
     /// Signs a JWT with a secret key for its holder: HS256, `kid` = key id, at most the key's
     /// scopes, for at most an hour. Needs `secret-keys:write`, since it is as good as the secret.
@@ -68,6 +76,7 @@ impl Keyward {
         let owner = self.repo.service_account(account, sa)?;
         let now = self.now();
         key.usable(owner.active, now).map_err(|r| Error::Unusable(r.code()))?;
+        refuse_bearer_jwt(&key)?;
         let scopes = match scopes {
             Some(s) if !key.scopes.covers_all(&s) => {
                 return Err(ValidationError::new("scopes", "must be covered by the key's own scopes").into());
@@ -94,6 +103,7 @@ impl Keyward {
         let owner = self.repo.service_account(account, sa)?;
         let now = self.now();
         key.usable(owner.active, now).map_err(|r| Error::Unusable(r.code()))?;
+        refuse_bearer_jwt(&key)?;
         self.sign_with_secret_key(&key, WHOLE_KEY_SCOPE.to_owned(), MAX_SECRET_KEY_JWT_SECONDS, now)
     }
 
@@ -123,6 +133,7 @@ impl Keyward {
             client_id: key.id.to_string(),
             fed: None,
             acct: key.account_id.to_string(),
+            cnf: None,
         };
         provider::install();
         let mut header = Header::new(Algorithm::HS256);
@@ -247,6 +258,10 @@ impl Keyward {
             return Err(Rejection::Expired);
         }
         key.usable(owner_active, now)?;
+        if key.require_dpop {
+            // A JWT signed with the key is a bearer token, which such a key never accepts.
+            return Err(Rejection::ProofRequired);
+        }
         match claims.scope {
             None => Ok(key.scopes.clone()),
             Some(_) if whole_key => Ok(key.scopes.clone()),

@@ -102,6 +102,7 @@ impl KeyKind for SecretKey {
             last_used_at: None,
             last_rotated_at: None,
             leaked_at: None,
+            require_dpop: new.require_dpop,
             secret: SealedSecret { current: sealed, previous: None },
         };
         Ok((key, credential.reveal()))
@@ -268,7 +269,12 @@ impl Keyward {
     ) -> Result<IssuedSecretKey, Error> {
         p.require(Permission::SecretKeysWrite, account)?;
         let scopes = p.inheritable_scopes(self.repo.account(account)?.system);
-        self.create_key(p, account, sa, NewSecretKey { name, scopes, expiry: crate::api_key::Expiry::Never })
+        self.create_key(
+            p,
+            account,
+            sa,
+            NewSecretKey { name, scopes, expiry: crate::api_key::Expiry::Never, require_dpop: false },
+        )
     }
 
     /// Every secret key of a service account, oldest first, without paging: for the vendor

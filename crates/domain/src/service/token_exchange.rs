@@ -49,6 +49,8 @@ pub struct ExchangeRequest<'a> {
     pub audience: Option<&'a str>,
     /// Space-separated scopes narrowing the federated credential's.
     pub scope: Option<&'a str>,
+    /// The key to bind the token to, when the workload sent a DPoP proof.
+    pub bound_to: Option<&'a crate::dpop::Thumbprint>,
 }
 
 /// The longest external subject written into an audit event, in characters.
@@ -174,8 +176,14 @@ impl Keyward {
             account_id: credential.account_id,
             service_account_id: credential.service_account_id,
         };
-        let token =
-            with_storage(self.sign_token(&holder, scopes, ttl, Some(credential.id.to_string()), Reach::Storage))?;
+        let token = with_storage(self.sign_token(
+            &holder,
+            scopes,
+            ttl,
+            Some(credential.id.to_string()),
+            request.bound_to,
+            Reach::Storage,
+        ))?;
         let mut event = self.audit_as(
             &actor,
             credential.account_id,

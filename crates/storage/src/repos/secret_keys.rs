@@ -102,6 +102,7 @@ impl SecretKeyRepository for Store {
                     dsl::updated_at.eq(new.updated_at),
                     dsl::last_rotated_at.eq(new.last_rotated_at),
                     dsl::leaked_at.eq(new.leaked_at),
+                    dsl::require_dpop.eq(new.require_dpop),
                     dsl::version.eq(version + 1),
                 ))
                 .execute(c)?;

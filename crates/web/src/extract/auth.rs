@@ -1,12 +1,15 @@
-//! `Caller`: the authenticated principal of a request, from `Authorization: Bearer <credential>`.
+//! `Caller`: the authenticated principal of a request, from `Authorization: Bearer <credential>`,
+//! or `Authorization: DPoP <access token>` with its `DPoP` proof (RFC 9449 §7).
 
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{HeaderName, header};
+use domain::dpop::{ProofRefusal, ProofRequest};
 use domain::jwt::claims::JwtLifetime;
 use domain::principal::Principal;
+use domain::service::BoundRefusal;
 
 use crate::error::ApiError;
 use crate::limiter::named_credential;
@@ -16,24 +19,75 @@ use crate::state::AppState;
 #[derive(Debug)]
 pub struct Caller(pub Principal);
 
-fn bearer(parts: &Parts) -> Result<&str, ApiError> {
+/// The request header that carries a DPoP proof (RFC 9449 §4.1).
+pub const DPOP: HeaderName = HeaderName::from_static("dpop");
+
+/// How the `Authorization` header presents a credential.
+enum Presented<'a> {
+    /// `Bearer <credential>`: an API key or a JWT, whoever holds it may use it.
+    Bearer(&'a str),
+    /// `DPoP <access token>`: a token bound to a key, with a proof by that key.
+    Dpop(&'a str),
+}
+
+fn presented(parts: &Parts) -> Result<Presented<'_>, ApiError> {
     let missing = || ApiError::unauthenticated("send `Authorization: Bearer <credential>`", false);
     let value = parts.headers.get(header::AUTHORIZATION).ok_or_else(missing)?;
     let value = value.to_str().map_err(|_| missing())?;
     let (scheme, token) = value.split_once(' ').ok_or_else(missing)?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(missing());
+    if scheme.eq_ignore_ascii_case("bearer") {
+        Ok(Presented::Bearer(token.trim()))
+    } else if scheme.eq_ignore_ascii_case("dpop") {
+        Ok(Presented::Dpop(token.trim()))
+    } else {
+        Err(missing())
     }
-    Ok(token.trim())
 }
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = bearer(parts)?;
-        authenticate(parts, state, token, JwtLifetime::Bounded).await.map(Caller)
+        match presented(parts)? {
+            Presented::Bearer(token) => authenticate(parts, state, token, JwtLifetime::Bounded).await.map(Caller),
+            Presented::Dpop(token) => authenticate_bound(parts, state, token).await.map(Caller),
+        }
     }
+}
+
+/// Authenticates an access token bound to a key, with the one `DPoP` proof the request carries
+/// for its method and URL (Keyward's public base URL and the path). A refusal counts toward the
+/// limiter, as for bearer credentials; one that asks for a nonce carries a fresh one.
+async fn authenticate_bound(parts: &Parts, state: &AppState, token: &str) -> Result<Principal, ApiError> {
+    let ip = client_ip(parts, state);
+    let mut proofs = parts.headers.get_all(DPOP).iter();
+    let proof = match (proofs.next().map(|p| p.to_str()), proofs.next()) {
+        (Some(Ok(proof)), None) => proof.to_owned(),
+        _ => {
+            let refusal = ProofRefusal::Invalid("send exactly one `DPoP` header with a proof");
+            return Err(refused(parts, state, None, ApiError::dpop_refused(&refusal, None)).await);
+        }
+    };
+    let url = format!("{}{}", state.keyward().issuer(), parts.uri.path());
+    let method = parts.method.as_str().to_owned();
+    let token = token.to_owned();
+    let outcome = state
+        .run(move |kw| {
+            let request = ProofRequest { proof: &proof, method: &method, url: &url, access_token: Some(&token) };
+            kw.authenticate_bound(&request, ip)
+        })
+        .await?;
+    let e = match outcome {
+        Ok(principal) => return Ok(principal),
+        Err(BoundRefusal::Proof(ProofRefusal::UseNonce)) => {
+            // Asking for a nonce is part of the protocol, not a failure to count.
+            return Err(ApiError::dpop_refused(&ProofRefusal::UseNonce, Some(state.keyward().dpop_nonce())));
+        }
+        Err(BoundRefusal::Proof(refusal)) => ApiError::dpop_refused(&refusal, None),
+        Err(BoundRefusal::Token(rejection)) => ApiError::rejected(rejection).challenged_with_dpop(),
+    };
+    tracing::info!(reason = e.code(), "DPoP authentication refused");
+    Err(refused(parts, state, None, e).await)
 }
 
 /// Authenticates a presented credential string (an API key or a JWT), whatever header carried it:

@@ -8,7 +8,7 @@ mod path;
 mod query;
 
 pub use auth::Caller;
-pub use auth::{ClientIp, authenticate, client_ip, refused};
+pub use auth::{ClientIp, DPOP, authenticate, client_ip, refused};
 pub use json::ApiJson;
 pub use json::{limits_of, parse_json};
 pub use path::{

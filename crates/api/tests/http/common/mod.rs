@@ -2,6 +2,7 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod dpop;
 pub mod issuer;
 pub mod receiver;
 pub mod scanner;
@@ -60,6 +61,8 @@ pub struct Setup<'a> {
     pub leak_reports_per_minute: u32,
     /// Whether webhooks may target loopback (the test receivers are there).
     pub webhooks_allow_private: bool,
+    /// Whether DPoP proofs must carry a server nonce.
+    pub dpop_nonces: bool,
 }
 
 impl Default for Setup<'_> {
@@ -71,6 +74,7 @@ impl Default for Setup<'_> {
             scanner_keys_url: None,
             leak_reports_per_minute: 1000,
             webhooks_allow_private: true,
+            dpop_nonces: false,
         }
     }
 }
@@ -100,8 +104,15 @@ pub fn webhook_policy(allow_private: bool) -> domain::service::WebhookPolicy {
 
 /// A server set up as `setup` says.
 pub async fn spawn_setup(db: TestDb, setup: Setup<'_>) -> TestApp {
-    let Setup { auth_limits, algorithm, issuer, scanner_keys_url, leak_reports_per_minute, webhooks_allow_private } =
-        setup;
+    let Setup {
+        auth_limits,
+        algorithm,
+        issuer,
+        scanner_keys_url,
+        leak_reports_per_minute,
+        webhooks_allow_private,
+        dpop_nonces,
+    } = setup;
     let loopback = oidc::Limits { loopback_only: true, ..oidc::Limits::default() };
     let store = db.store();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -117,7 +128,8 @@ pub async fn spawn_setup(db: TestDb, setup: Setup<'_>) -> TestApp {
             scanner_keys_url.unwrap_or_else(|| oidc::GITHUB_SECRET_SCANNING_KEYS.to_owned()),
             loopback,
         )))
-        .with_webhooks(webhook_policy(webhooks_allow_private));
+        .with_webhooks(webhook_policy(webhooks_allow_private))
+        .with_dpop_nonces(dpop_nonces);
     let boot = keyward.bootstrap().unwrap().unwrap();
     keyward.ensure_signing_keys().unwrap();
     let trusted_proxies = "127.0.0.1".parse().unwrap();

@@ -1,0 +1,1 @@
+ALTER TABLE secret_keys DROP COLUMN require_dpop;
