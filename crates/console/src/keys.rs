@@ -39,6 +39,9 @@ pub(crate) struct CreateKey {
     scopes: String,
     #[serde(default)]
     ttl_days: String,
+    /// Present (`true`) when the box is ticked: secret keys only.
+    #[serde(default)]
+    require_dpop: Option<String>,
 }
 
 impl CreateKey {
@@ -71,6 +74,7 @@ pub(crate) async fn create(
     let p = session.principal.clone();
     let created = async {
         let (name, scopes, expiry) = fields.parse()?;
+        let require_dpop = fields.require_dpop.is_some();
         state
             .run(move |kw| -> Result<(String, SecretString), domain::Error> {
                 Ok(match kind {
@@ -82,7 +86,7 @@ pub(crate) async fn create(
                     }
                     Kind::Secret => {
                         let issued =
-                            kw.create_key(&p, account, sa, NewSecretKey { name, scopes, expiry, require_dpop: false })?;
+                            kw.create_key(&p, account, sa, NewSecretKey { name, scopes, expiry, require_dpop })?;
                         (issued.key.name.into(), issued.secret)
                     }
                 })

@@ -90,6 +90,7 @@ macro_rules! key_row {
             expires_at: $k.expires_at,
             last_used_at: $k.last_used_at,
             created_at: $k.created_at,
+            bound: false,
         }
     };
 }
@@ -124,7 +125,8 @@ pub(crate) async fn render(
     };
     let base = format!("/console/accounts/{account}/service-accounts/{sa}");
     let api_rows: Vec<KeyRow> = api_keys.iter().map(|k| key_row!(k, now)).collect();
-    let secret_rows: Vec<KeyRow> = secret_keys.iter().map(|k| key_row!(k, now)).collect();
+    let secret_rows: Vec<KeyRow> =
+        secret_keys.iter().map(|k| KeyRow { bound: k.require_dpop, ..key_row!(k, now) }).collect();
     let body = html! {
         p.crumbs {
             a href=(format!("/console/accounts/{account}")) { "Service accounts" } " › " (owner.name.as_str())
@@ -153,6 +155,8 @@ struct KeyRow {
     expires_at: Option<DateTime<Utc>>,
     last_used_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
+    /// Whether its tokens must be bound to the client's key (DPoP): secret keys only.
+    bound: bool,
 }
 
 fn revealed(r: &Revealed) -> Markup {
@@ -238,7 +242,12 @@ fn keys_card(session: &Session, base: &str, kind: Kind, rows: &[KeyRow], errors:
                         @for k in rows {
                             tr data-key=(k.name) {
                                 td { (k.name) br; code.muted title="Id" { (k.id) } }
-                                td { (state_badge(k.state)) }
+                                td {
+                                    (state_badge(k.state))
+                                    @if k.bound {
+                                        " " span.badge.active title="Its access tokens are bound to the client's key (DPoP)" { "DPoP" }
+                                    }
+                                }
                                 td { div.scopes { @for s in k.scopes.iter() { code { (s.as_str()) } } } }
                                 td.wide data-label="Expires" { (when(k.expires_at)) }
                                 td.wide data-label="Last used" { (when(k.last_used_at)) }
@@ -264,6 +273,13 @@ fn keys_card(session: &Session, base: &str, kind: Kind, rows: &[KeyRow], errors:
                     label for=(format!("{prefix}-ttl")) { "Expires after (days)" }
                     input id=(format!("{prefix}-ttl")) type="number" name="ttl_days" min="1" max="3660" placeholder="Never";
                     (field_error(errors, form, "ttl_days"))
+                    @if kind == Kind::Secret {
+                        label.check {
+                            input type="checkbox" name="require_dpop" value="true";
+                            " Bind its access tokens to the client's key (DPoP)"
+                        }
+                        p.hint { "A stolen token is then useless without that key; the client must send a DPoP proof." }
+                    }
                     button.primary type="submit" { "Create " (kind.singular()) }
                 }
             }

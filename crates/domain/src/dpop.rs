@@ -115,13 +115,13 @@ impl ProofRefusal {
 struct ProofHeader {
     typ: Option<String>,
     alg: String,
-    jwk: ProofKey,
+    jwk: HeaderJwk,
     crit: Option<serde_json::Value>,
 }
 
 /// The public key in a proof's header.
 #[derive(Debug, Deserialize)]
-struct ProofKey {
+struct HeaderJwk {
     kty: String,
     crv: Option<String>,
     x: Option<String>,
@@ -142,7 +142,7 @@ struct ProofClaims {
 }
 
 /// The decoding key and thumbprint of a proof's public key, for the algorithm the header names.
-fn public_key(alg: &str, key: &ProofKey) -> Result<(Algorithm, DecodingKey, Thumbprint), &'static str> {
+fn public_key(alg: &str, key: &HeaderJwk) -> Result<(Algorithm, DecodingKey, Thumbprint), &'static str> {
     let bad = "the DPoP proof's `jwk` is not a public ES256 (P-256) or EdDSA (Ed25519) key";
     if key.d.is_some() {
         return Err("the DPoP proof's `jwk` holds a private key");
@@ -251,5 +251,7 @@ pub fn check_proof(request: &ProofRequest<'_>, now: i64) -> Result<Proof, &'stat
     Ok(Proof { thumbprint, jti: claims.jti, iat: claims.iat, nonce: claims.nonce })
 }
 
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
 #[cfg(test)]
 mod tests;

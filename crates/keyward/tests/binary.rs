@@ -2,106 +2,16 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::Duration;
+
+use common::{Server, call, keyward};
 
 use serde_json::{Value, json};
 use storage::testing::TestDb;
-
-/// A running `keyward serve`, with its log lines collected as they arrive.
-struct Server {
-    child: Child,
-    base: String,
-    log: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-fn keyward(data_dir: &Path, db: Option<&TestDb>) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keyward"));
-    cmd.env_clear().env("KEYWARD_DATA_DIR", data_dir).env("KEYWARD_LOG", "info");
-    if let Some(db) = db {
-        cmd.env("KEYWARD_DATABASE_URL", db.url_string());
-    }
-    cmd
-}
-
-impl Server {
-    fn start(data_dir: &Path, db: Option<&TestDb>) -> Server {
-        Self::start_cmd(keyward(data_dir, db))
-    }
-
-    fn start_cmd(mut cmd: Command) -> Server {
-        let mut child = cmd
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut seen = Vec::new();
-        loop {
-            let Ok(line) = rx.recv_timeout(Duration::from_secs(60)) else {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("the server did not log that it listens; it logged: {seen:#?}");
-            };
-            seen.push(line.clone());
-            if let Some(rest) = line.split("listening on http://").nth(1) {
-                let addr: String = rest
-                    .chars()
-                    .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '[' | ']'))
-                    .collect();
-                return Server { child, base: format!("http://{addr}"), log: rx, seen };
-            }
-        }
-    }
-
-    /// Collects what the exited process logged, up to the end of its output (the reader thread
-    /// may still be forwarding its last lines when `wait` returns).
-    fn drain(&mut self) {
-        while let Ok(line) = self.log.recv_timeout(Duration::from_secs(10)) {
-            self.seen.push(line);
-        }
-    }
-
-    /// Sends SIGTERM and waits for a clean exit; returns everything the server logged.
-    fn stop(mut self) -> Vec<String> {
-        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
-        assert!(status.success());
-        let exit = self.child.wait().unwrap();
-        assert!(exit.success(), "a graceful shutdown exits 0, got {exit}");
-        self.drain();
-        self.seen
-    }
-
-    /// Kills the process without warning, as a crash would.
-    fn crash(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-async fn call(method: reqwest::Method, url: String, token: &str, body: Option<Value>) -> (u16, Value) {
-    let mut req = reqwest::Client::new().request(method, url).bearer_auth(token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let res = req.send().await.unwrap();
-    let status = res.status().as_u16();
-    let text = res.text().await.unwrap();
-    (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() })
-}
 
 #[cfg(unix)]
 fn mode(path: &Path) -> u32 {
@@ -755,87 +665,6 @@ fn a_bad_database_url_fails_clearly() {
     assert!(!err.contains("hunter2"), "passwords never reach the output");
 }
 
-/// Three nodes on one PostgreSQL database: a key deleted through one, or reported leaked through
-/// another, stops working on the others at once, as PRODUCT.md promises for revocation. The nodes cache key lookups for ten minutes
-/// here, so only the change feed (`LISTEN`/`NOTIFY`) can tell them in time.
-async fn a_revocation_reaches_every_node(db: TestDb) {
-    let dir = tempfile::tempdir().unwrap();
-    let master = dir.path().join("master.key");
-    let node = |name: &str| {
-        let mut cmd = keyward(&dir.path().join(name), Some(&db));
-        cmd.env("KEYWARD_MASTER_KEY_FILE", &master).env("KEYWARD_CACHE_FRESHNESS_MS", "600000");
-        Server::start_cmd(cmd)
-    };
-    let one = node("one");
-    let two = node("two");
-    let three = node("three");
-    let admin = std::fs::read_to_string(dir.path().join("one/admin.key")).unwrap().trim().to_owned();
-    let post =
-        |base: &str, path: &str, body: Value| call(reqwest::Method::POST, format!("{base}{path}"), &admin, Some(body));
-    let (_, acct) = post(&one.base, "/v1/accounts", json!({"name": "acme"})).await;
-    let acct = acct["id"].as_str().unwrap().to_owned();
-    let (_, sa) = post(&two.base, &format!("/v1/accounts/{acct}/service-accounts"), json!({"name": "svc"})).await;
-    let sa = sa["id"].as_str().unwrap().to_owned();
-    let keys = format!("/v1/accounts/{acct}/service-accounts/{sa}/api-keys");
-    let me = format!("/v1/accounts/{acct}/service-accounts/{sa}");
-    let nodes = [&one, &two, &three];
-    let key = |name: &'static str| {
-        let post = &post;
-        let (three, keys) = (&three.base, &keys);
-        async move {
-            let (status, key) = post(three, keys, json!({"name": name, "scopes": ["service-accounts:read"]})).await;
-            assert_eq!(status, 201, "a key created on one node");
-            key["secret"].as_str().unwrap().to_owned()
-        }
-    };
-    let works_everywhere = |secret: String| {
-        let me = &me;
-        async move {
-            for node in nodes {
-                let (status, _) = call(reqwest::Method::GET, format!("{}{me}", node.base), &secret, None).await;
-                assert_eq!(status, 200, "works on every node (and is now in each node's cache)");
-            }
-        }
-    };
-    let refused_everywhere = |secret: String, what: &'static str| {
-        let me = &me;
-        async move {
-            let start = std::time::Instant::now();
-            for node in nodes {
-                loop {
-                    let (status, _) = call(reqwest::Method::GET, format!("{}{me}", node.base), &secret, None).await;
-                    if status == 401 {
-                        break;
-                    }
-                    // Generous, so a loaded machine does not fail it; notifications arrive in milliseconds.
-                    assert!(start.elapsed() < Duration::from_secs(10), "{} still accepts a {what} key", node.base);
-                }
-            }
-        }
-    };
-
-    let deleted = key("k").await;
-    works_everywhere(deleted.clone()).await;
-    let (status, _) = call(reqwest::Method::DELETE, format!("{}{keys}/k", one.base), &admin, None).await;
-    assert_eq!(status, 204);
-    refused_everywhere(deleted, "deleted").await;
-
-    // A leak report, unauthenticated, through another node.
-    let leaked = key("leaked").await;
-    works_everywhere(leaked.clone()).await;
-    let report = reqwest::Client::new()
-        .post(format!("{}/v1/credentials/revoke", two.base))
-        .json(&json!({"credentials": [leaked]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(report.status(), 202);
-    refused_everywhere(leaked, "leaked").await;
-    for node in [one, two, three] {
-        node.stop();
-    }
-}
-
 mod sqlite {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn connection_limits_hold() {
@@ -962,12 +791,6 @@ mod postgres {
     fn a_refused_master_key_leaves_no_key_file() {
         if let Some(db) = TestDb::postgres() {
             super::a_refused_master_key_leaves_no_key_file(Some(db));
-        }
-    }
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_revocation_reaches_every_node() {
-        if let Some(db) = TestDb::postgres() {
-            super::a_revocation_reaches_every_node(db).await;
         }
     }
 }

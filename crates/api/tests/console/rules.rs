@@ -133,6 +133,21 @@ async fn problems_show_next_to_their_field(db: TestDb) {
     assert_eq!(keys.body["items"].as_array().unwrap().len(), 1, "no refused form made a key");
 }
 
+async fn a_secret_key_can_bind_its_tokens_to_the_clients_key(db: TestDb) {
+    let app = spawn(db).await;
+    let (acct, sa, _, key) = app.tenant("acme", OPERATOR).await;
+    let mut me = Browser::new(&app.base);
+    me.sign_in(&key).await;
+    let base = format!("/console/accounts/{acct}/service-accounts/{sa}");
+    let csrf = me.get(&base).await.csrf();
+    // A secret key whose tokens must be bound to the client's key, made and shown as such.
+    let bound = [("csrf", csrf.as_str()), ("name", "bound"), ("require_dpop", "true")];
+    assert_eq!(me.post(&format!("{base}/secret-keys"), &bound).await.status, StatusCode::CREATED);
+    assert!(me.get(&base).await.html.contains("bound to the client's key (DPoP)\">DPoP</span>"));
+    let secret_keys = app.get(&format!("/v1/accounts/{acct}/service-accounts/{sa}/secret-keys"), &app.admin).await;
+    assert_eq!(secret_keys.body["items"][0]["require_dpop"], true, "{:?}", secret_keys.body);
+}
+
 async fn a_second_account_sees_nothing_of_the_first(db: TestDb) {
     let app = spawn(db).await;
     let (a, a_sa, a_key, _) = app.tenant("acme", OPERATOR).await;
@@ -238,6 +253,7 @@ http_tests!(
     signing_in_sets_a_strict_cookie_and_signing_out_revokes_it,
     forms_without_their_csrf_token_change_nothing,
     problems_show_next_to_their_field,
+    a_secret_key_can_bind_its_tokens_to_the_clients_key,
     a_second_account_sees_nothing_of_the_first,
     failed_sign_ins_meet_the_limiter,
 );

@@ -6,8 +6,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use storage::testing::TestDb;
 
-use crate::common::dpop::ProofKey;
 use crate::common::{Answer, Setup, TestApp, spawn, spawn_setup};
+use domain::dpop::testing::ProofKey;
 
 /// A secret key of a fresh tenant: (account, service account, client id, client secret).
 async fn client(app: &TestApp, require_dpop: bool) -> (String, String, String, String) {

@@ -211,7 +211,7 @@ async fn each_attack_is_refused_with_its_error(db: TestDb) {
 
 async fn a_workload_binds_its_exchanged_token_to_its_own_key(db: TestDb) {
     let s = setup(db, json!({})).await;
-    let key = crate::common::dpop::ProofKey::es256();
+    let key = domain::dpop::testing::ProofKey::es256();
     let token_url = format!("{}/oauth2/token", s.app.base);
     let form = [("grant_type", EXCHANGE), ("subject_token", &s.good_token()), ("subject_token_type", JWT)];
     let res = s

@@ -2,7 +2,6 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
-pub mod dpop;
 pub mod issuer;
 pub mod receiver;
 pub mod scanner;

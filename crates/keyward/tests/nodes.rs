@@ -1,0 +1,181 @@
+//! Several nodes on one PostgreSQL database, as a deployment runs them: what one node learns,
+//! the others act on at once (revocations through the change feed, spent DPoP proofs through the
+//! database, nonces through the shared master key).
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use domain::dpop::testing::ProofKey;
+use serde_json::{Value, json};
+use storage::testing::TestDb;
+
+use common::{Server, call, keyward};
+
+/// Three nodes on one PostgreSQL database: a key deleted through one, or reported leaked through
+/// another, stops working on the others at once, as PRODUCT.md promises for revocation. The nodes cache key lookups for ten minutes
+/// here, so only the change feed (`LISTEN`/`NOTIFY`) can tell them in time.
+async fn a_revocation_reaches_every_node(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let master = dir.path().join("master.key");
+    let node = |name: &str| {
+        let mut cmd = keyward(&dir.path().join(name), Some(&db));
+        cmd.env("KEYWARD_MASTER_KEY_FILE", &master).env("KEYWARD_CACHE_FRESHNESS_MS", "600000");
+        Server::start_cmd(cmd)
+    };
+    let one = node("one");
+    let two = node("two");
+    let three = node("three");
+    let admin = std::fs::read_to_string(dir.path().join("one/admin.key")).unwrap().trim().to_owned();
+    let post =
+        |base: &str, path: &str, body: Value| call(reqwest::Method::POST, format!("{base}{path}"), &admin, Some(body));
+    let (_, acct) = post(&one.base, "/v1/accounts", json!({"name": "acme"})).await;
+    let acct = acct["id"].as_str().unwrap().to_owned();
+    let (_, sa) = post(&two.base, &format!("/v1/accounts/{acct}/service-accounts"), json!({"name": "svc"})).await;
+    let sa = sa["id"].as_str().unwrap().to_owned();
+    let keys = format!("/v1/accounts/{acct}/service-accounts/{sa}/api-keys");
+    let me = format!("/v1/accounts/{acct}/service-accounts/{sa}");
+    let nodes = [&one, &two, &three];
+    let key = |name: &'static str| {
+        let post = &post;
+        let (three, keys) = (&three.base, &keys);
+        async move {
+            let (status, key) = post(three, keys, json!({"name": name, "scopes": ["service-accounts:read"]})).await;
+            assert_eq!(status, 201, "a key created on one node");
+            key["secret"].as_str().unwrap().to_owned()
+        }
+    };
+    let works_everywhere = |secret: String| {
+        let me = &me;
+        async move {
+            for node in nodes {
+                let (status, _) = call(reqwest::Method::GET, format!("{}{me}", node.base), &secret, None).await;
+                assert_eq!(status, 200, "works on every node (and is now in each node's cache)");
+            }
+        }
+    };
+    let refused_everywhere = |secret: String, what: &'static str| {
+        let me = &me;
+        async move {
+            let start = std::time::Instant::now();
+            for node in nodes {
+                loop {
+                    let (status, _) = call(reqwest::Method::GET, format!("{}{me}", node.base), &secret, None).await;
+                    if status == 401 {
+                        break;
+                    }
+                    // Generous, so a loaded machine does not fail it; notifications arrive in milliseconds.
+                    assert!(start.elapsed() < Duration::from_secs(10), "{} still accepts a {what} key", node.base);
+                }
+            }
+        }
+    };
+
+    let deleted = key("k").await;
+    works_everywhere(deleted.clone()).await;
+    let (status, _) = call(reqwest::Method::DELETE, format!("{}{keys}/k", one.base), &admin, None).await;
+    assert_eq!(status, 204);
+    refused_everywhere(deleted, "deleted").await;
+
+    // A leak report, unauthenticated, through another node.
+    let leaked = key("leaked").await;
+    works_everywhere(leaked.clone()).await;
+    let report = reqwest::Client::new()
+        .post(format!("{}/v1/credentials/revoke", two.base))
+        .json(&json!({"credentials": [leaked]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(report.status(), 202);
+    refused_everywhere(leaked, "leaked").await;
+    for node in [one, two, three] {
+        node.stop();
+    }
+}
+
+/// Two nodes behind one public address, requiring DPoP nonces: a nonce one node hands out works on
+/// the other, and a proof one node accepted is refused by the other.
+async fn a_dpop_proof_is_spent_on_every_node(db: TestDb) {
+    const PUBLIC: &str = "https://keyward.example";
+    let dir = tempfile::tempdir().unwrap();
+    let master = dir.path().join("master.key");
+    let node = |name: &str| {
+        let mut cmd = keyward(&dir.path().join(name), Some(&db));
+        cmd.env("KEYWARD_MASTER_KEY_FILE", &master).env("KEYWARD_ISSUER", PUBLIC).env("KEYWARD_DPOP_NONCES", "true");
+        Server::start_cmd(cmd)
+    };
+    let one = node("one");
+    let two = node("two");
+    let admin = std::fs::read_to_string(dir.path().join("one/admin.key")).unwrap().trim().to_owned();
+    let post =
+        |path: String, body: Value| call(reqwest::Method::POST, format!("{}{path}", one.base), &admin, Some(body));
+    let acct = post("/v1/accounts".into(), json!({"name": "acme"})).await.1["id"].as_str().unwrap().to_owned();
+    let sa = post(format!("/v1/accounts/{acct}/service-accounts"), json!({"name": "svc"})).await.1["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, client) = post(
+        format!("/v1/accounts/{acct}/service-accounts/{sa}/secret-keys"),
+        json!({"name": "c", "scopes": ["service-accounts:read"], "require_dpop": true}),
+    )
+    .await;
+    assert_eq!(status, 201, "{client}");
+    let (id, secret) = (client["id"].as_str().unwrap(), client["secret"].as_str().unwrap());
+    let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let key = ProofKey::es256();
+    let http = reqwest::Client::new();
+    let token_request = |base: &str, proof: String| {
+        http.post(format!("{base}/oauth2/token"))
+            .basic_auth(id, Some(secret))
+            .header("dpop", proof)
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+    };
+
+    // Node one asks for a nonce; node two accepts it.
+    let htu = format!("{PUBLIC}/oauth2/token");
+    let asked = token_request(&one.base, key.proof("POST", &htu, now(), None, None)).await.unwrap();
+    assert_eq!(asked.status(), 400);
+    let nonce = asked.headers()["dpop-nonce"].to_str().unwrap().to_owned();
+    let issued = token_request(&two.base, key.proof("POST", &htu, now(), None, Some(&nonce))).await.unwrap();
+    assert_eq!(issued.status(), 200, "a nonce from one node works on another");
+    let body: Value = issued.json().await.unwrap();
+    assert_eq!(body["token_type"], "DPoP");
+    let token = body["access_token"].as_str().unwrap();
+
+    // A proof node one accepted is spent for node two as well.
+    let path = format!("/v1/accounts/{acct}/service-accounts/{sa}");
+    let proof = key.proof("GET", &format!("{PUBLIC}{path}"), now(), Some(token), Some(&nonce));
+    let bound = |base: &str, proof: &str| {
+        http.get(format!("{base}{path}")).header("authorization", format!("DPoP {token}")).header("dpop", proof).send()
+    };
+    assert_eq!(bound(&one.base, &proof).await.unwrap().status(), 200);
+    let replayed = bound(&two.base, &proof).await.unwrap();
+    assert_eq!(replayed.status(), 401);
+    let problem: Value = replayed.json().await.unwrap();
+    assert_eq!(problem["code"], "invalid_dpop_proof");
+    assert!(problem["detail"].as_str().unwrap().contains("used before"), "{problem}");
+    for node in [one, two] {
+        node.stop();
+    }
+}
+
+mod postgres {
+    use storage::testing::TestDb;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_revocation_reaches_every_node() {
+        if let Some(db) = TestDb::postgres() {
+            super::a_revocation_reaches_every_node(db).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_dpop_proof_is_spent_on_every_node() {
+        if let Some(db) = TestDb::postgres() {
+            super::a_dpop_proof_is_spent_on_every_node(db).await;
+        }
+    }
+}
