@@ -8,10 +8,11 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
@@ -22,39 +23,15 @@ use reqwest::{Client, Method};
 use serde_json::{Value, json};
 use storage::testing::TestDb;
 
-fn start(data: &Path, db: Option<&TestDb>) -> (Child, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keyward"));
-    // Webhook receivers in these tests listen on loopback.
-    cmd.env_clear()
-        .env("KEYWARD_DATA_DIR", data)
-        .env("KEYWARD_LOG", "warn,keyward=info")
-        .env("KEYWARD_WEBHOOKS_ALLOW_PRIVATE", "true");
-    if let Some(db) = db {
-        cmd.env("KEYWARD_DATABASE_URL", db.url_string());
-    }
-    let mut child =
-        cmd.args(["serve", "--listen", "127.0.0.1:0"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    loop {
-        let Ok(line) = rx.recv_timeout(Duration::from_secs(60)) else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the server did not say it listens");
-        };
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            let addr: String =
-                rest.chars().take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':')).collect();
-            return (child, format!("http://{addr}"));
-        }
-    }
+use common::{Server, keyward};
+
+/// A server on `data`, whose webhook receivers may listen on loopback; and its base URL.
+fn start(data: &Path, db: Option<&TestDb>) -> (Server, String) {
+    let mut cmd = keyward(data, db);
+    cmd.env("KEYWARD_LOG", "warn,keyward=info").env("KEYWARD_WEBHOOKS_ALLOW_PRIVATE", "true");
+    let server = Server::start_cmd(cmd);
+    let base = server.base.clone();
+    (server, base)
 }
 
 /// What the writers were told succeeded.
@@ -81,7 +58,7 @@ async fn crash_cycles(db: Option<TestDb>) {
     let cycles: usize = std::env::var("KEYWARD_CRASH_CYCLES").ok().and_then(|c| c.parse().ok()).unwrap_or(3);
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let (mut child, mut base) = start(&data, db.as_ref());
+    let (mut node, mut base) = start(&data, db.as_ref());
     let admin = std::fs::read_to_string(data.join("admin.key")).unwrap().trim().to_owned();
     let client = Client::new();
     let (_, account) =
@@ -148,12 +125,11 @@ async fn crash_cycles(db: Option<TestDb>) {
         while count.load(Ordering::SeqCst) < kill_after {
             tokio::task::yield_now().await;
         }
-        child.kill().unwrap();
-        child.wait().unwrap();
+        node.crash();
         for w in writers {
             w.await.unwrap();
         }
-        (child, base) = start(&data, db.as_ref());
+        (node, base) = start(&data, db.as_ref());
 
         let seen = acked.lock().unwrap().clone();
         let sas = format!("{base}/v1/accounts/{account}/service-accounts");
@@ -190,8 +166,7 @@ async fn crash_cycles(db: Option<TestDb>) {
             );
         }
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    node.crash();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -245,7 +220,7 @@ async fn a_crash_between_an_event_and_its_delivery_loses_nothing(db: Option<Test
     let data = dir.path().join("data");
     // The receiver's port, taken and let go: nothing listens there until after the crash.
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let (mut server, base) = start(&data, db.as_ref());
+    let (server, base) = start(&data, db.as_ref());
     let admin = std::fs::read_to_string(data.join("admin.key")).unwrap().trim().to_owned();
     let account = post(&base, "/v1/accounts", &admin, json!({"name": "acme"})).await["id"].as_str().unwrap().to_owned();
     let sa =
@@ -266,17 +241,15 @@ async fn a_crash_between_an_event_and_its_delivery_loses_nothing(db: Option<Test
     let secret = hook["secret"].as_str().unwrap().to_owned();
 
     post(&base, &format!("{keys}/k/rotate"), &admin, json!({})).await;
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.crash();
 
     let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
-    let (mut restarted, _) = start(&data, db.as_ref());
+    let (restarted, _) = start(&data, db.as_ref());
     // A delivery claimed just before the crash waits out its 60-second claim.
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || tx.send(receive(&listener)));
     let received = rx.recv_timeout(Duration::from_secs(90));
-    restarted.kill().unwrap();
-    restarted.wait().unwrap();
+    restarted.crash();
     let (head, body) = received.expect("the restarted server delivered the event");
 
     let payload: Value = serde_json::from_str(&body).unwrap();

@@ -111,12 +111,19 @@ async fn forms_without_their_csrf_token_change_nothing(db: TestDb) {
     assert_eq!(listed.body["items"].as_array().unwrap().len(), 1);
 }
 
-async fn problems_show_next_to_their_field(db: TestDb) {
-    let app = spawn(db).await;
+/// An operator of a new tenant, signed in to the console: the browser, the account, the service
+/// account and the path of its page.
+async fn on_service_account_page(app: &TestApp) -> (Browser, String, String, String) {
     let (acct, sa, _, key) = app.tenant("acme", OPERATOR).await;
     let mut me = Browser::new(&app.base);
     me.sign_in(&key).await;
     let base = format!("/console/accounts/{acct}/service-accounts/{sa}");
+    (me, acct, sa, base)
+}
+
+async fn problems_show_next_to_their_field(db: TestDb) {
+    let app = spawn(db).await;
+    let (mut me, acct, sa, base) = on_service_account_page(&app).await;
     let csrf = me.get(&base).await.csrf();
     let long = "x".repeat(101);
     let bad_name = me.post(&format!("{base}/api-keys"), &[("csrf", &csrf), ("name", &long)]).await;
@@ -135,10 +142,7 @@ async fn problems_show_next_to_their_field(db: TestDb) {
 
 async fn a_secret_key_can_bind_its_tokens_to_the_clients_key(db: TestDb) {
     let app = spawn(db).await;
-    let (acct, sa, _, key) = app.tenant("acme", OPERATOR).await;
-    let mut me = Browser::new(&app.base);
-    me.sign_in(&key).await;
-    let base = format!("/console/accounts/{acct}/service-accounts/{sa}");
+    let (mut me, acct, sa, base) = on_service_account_page(&app).await;
     let csrf = me.get(&base).await.csrf();
     // A secret key whose tokens must be bound to the client's key, made and shown as such.
     let bound = [("csrf", csrf.as_str()), ("name", "bound"), ("require_dpop", "true")];
