@@ -2,8 +2,9 @@
 //! the reads the vendor dialects need.
 
 use super::Keyward;
-use super::keys::{Issued, KeyActions, KeyChanges, KeyKind, NamesKey, NewKey};
+use super::keys::{Issued, KeyActions, KeyKind, NamesKey, NewKey, common_key_fields, key_changes};
 use super::reach::{Reach, Stop, from_memory, with_storage};
+use crate::Timestamp;
 use crate::api_key::{ApiKey, ApiKeyChanges, NewApiKey, RetainPeriod, StoredSecret, seal_context};
 use crate::audit::{Action, AuditEvent};
 use crate::credential::{Credential, CredentialKind};
@@ -16,8 +17,6 @@ use crate::repository::{ApiKeyQuery, KeyForAuth, KeyRef, Repository, ServiceAcco
 use crate::scope::Scopes;
 use crate::secret::SecretString;
 use crate::service_account::ServiceAccount;
-use crate::text::Name;
-use crate::{Timestamp, ValidationError};
 
 /// An API key just created or rotated, with its secret: the only time the secret is available.
 pub type IssuedApiKey = Issued<ApiKey>;
@@ -39,25 +38,7 @@ impl KeyKind for ApiKey {
         delete: Action::ApiKeyDelete,
     };
 
-    fn id(&self) -> ApiKeyId {
-        self.id
-    }
-
-    fn name(&self) -> &Name {
-        &self.name
-    }
-
-    fn owner(&self) -> (AccountId, ServiceAccountId) {
-        (self.account_id, self.service_account_id)
-    }
-
-    fn leaked_at(&self) -> Option<Timestamp> {
-        self.leaked_at
-    }
-
-    fn mark_leaked(&mut self, now: Timestamp) {
-        (self.active, self.leaked_at, self.updated_at) = (false, Some(now), now);
-    }
+    common_key_fields!(ApiKeyId);
 
     fn accepts(&self, _: &Keyward, presented: &Credential, now: Timestamp) -> bool {
         self.secret.accepts(&presented.secret_hash(), now)
@@ -159,27 +140,7 @@ impl NewKey for NewApiKey {
     type Kind = ApiKey;
 }
 
-impl KeyChanges<ApiKey> for ApiKeyChanges {
-    fn activate(on: bool) -> Self {
-        ApiKeyChanges { active: Some(on), ..ApiKeyChanges::default() }
-    }
-
-    fn enable_after_leak() -> Self {
-        ApiKeyChanges { active: Some(true), acknowledge_leak: true, ..ApiKeyChanges::default() }
-    }
-
-    fn scopes(&self) -> Option<&Scopes> {
-        self.scopes.as_ref()
-    }
-
-    fn disables(&self) -> bool {
-        self.active == Some(false)
-    }
-
-    fn apply(&self, key: &mut ApiKey, now: Timestamp) -> Result<(), ValidationError> {
-        ApiKeyChanges::apply(self, key, now)
-    }
-}
+key_changes!(ApiKeyChanges for ApiKey);
 
 impl Keyward {
     /// Creates a key whose scopes are inherited from the caller: every scope it holds and may

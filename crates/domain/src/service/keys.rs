@@ -62,6 +62,63 @@ pub trait KeyChanges<K> {
     fn apply(&self, key: &mut K, now: Timestamp) -> Result<(), ValidationError>;
 }
 
+/// The `KeyKind` methods that read the fields every kind of key has under the same names (`id`,
+/// `name`, `account_id`, `service_account_id`, `active`, `leaked_at`, `updated_at`): written
+/// once here, expanded inside each kind's `impl KeyKind`.
+macro_rules! common_key_fields {
+    ($id:ty) => {
+        fn id(&self) -> $id {
+            self.id
+        }
+
+        fn name(&self) -> &crate::text::Name {
+            &self.name
+        }
+
+        fn owner(&self) -> (crate::id::AccountId, crate::id::ServiceAccountId) {
+            (self.account_id, self.service_account_id)
+        }
+
+        fn leaked_at(&self) -> Option<crate::Timestamp> {
+            self.leaked_at
+        }
+
+        fn mark_leaked(&mut self, now: crate::Timestamp) {
+            (self.active, self.leaked_at, self.updated_at) = (false, Some(now), now);
+        }
+    };
+}
+pub(super) use common_key_fields;
+
+/// `KeyChanges` for a kind's change type, whose `active`, `acknowledge_leak` and `scopes` fields
+/// every kind shares, and whose own `apply` does the rest: written once here.
+macro_rules! key_changes {
+    ($changes:ident for $key:ty) => {
+        impl $crate::service::KeyChanges<$key> for $changes {
+            fn activate(on: bool) -> Self {
+                $changes { active: Some(on), ..$changes::default() }
+            }
+
+            fn enable_after_leak() -> Self {
+                $changes { active: Some(true), acknowledge_leak: true, ..$changes::default() }
+            }
+
+            fn scopes(&self) -> Option<&crate::scope::Scopes> {
+                self.scopes.as_ref()
+            }
+
+            fn disables(&self) -> bool {
+                self.active == Some(false)
+            }
+
+            fn apply(&self, key: &mut $key, now: crate::Timestamp) -> Result<(), crate::ValidationError> {
+                $changes::apply(self, key, now)
+            }
+        }
+    };
+}
+pub(super) use key_changes;
+
 /// One kind of key: what its lifecycle does differently from another's.
 pub trait KeyKind: Sized {
     /// The key's own id.

@@ -2,8 +2,9 @@
 //! the master key that seals their secrets.
 
 use super::Keyward;
-use super::keys::{Issued, KeyActions, KeyChanges, KeyKind, NamesKey, NewKey};
+use super::keys::{Issued, KeyActions, KeyKind, NamesKey, NewKey, common_key_fields, key_changes};
 use super::reach::{Reach, Stop, from_memory, with_storage};
+use crate::Timestamp;
 use crate::api_key::RetainPeriod;
 use crate::audit::{Action, AuditEvent};
 use crate::credential::{Credential, CredentialKind};
@@ -15,8 +16,6 @@ use crate::repository::Repository;
 use crate::scope::Scopes;
 use crate::secret::SecretString;
 use crate::secret_key::{NewSecretKey, SealedSecret, SecretKey, SecretKeyChanges};
-use crate::text::Name;
-use crate::{Timestamp, ValidationError};
 
 /// A secret key just created or rotated, with its secret: the only time the secret is shown.
 pub type IssuedSecretKey = Issued<SecretKey>;
@@ -38,25 +37,7 @@ impl KeyKind for SecretKey {
         delete: Action::SecretKeyDelete,
     };
 
-    fn id(&self) -> SecretKeyId {
-        self.id
-    }
-
-    fn name(&self) -> &Name {
-        &self.name
-    }
-
-    fn owner(&self) -> (AccountId, ServiceAccountId) {
-        (self.account_id, self.service_account_id)
-    }
-
-    fn leaked_at(&self) -> Option<Timestamp> {
-        self.leaked_at
-    }
-
-    fn mark_leaked(&mut self, now: Timestamp) {
-        (self.active, self.leaked_at, self.updated_at) = (false, Some(now), now);
-    }
+    common_key_fields!(SecretKeyId);
 
     fn accepts(&self, kw: &Keyward, presented: &Credential, now: Timestamp) -> bool {
         SecretKey::accepts(self, &kw.sealer, presented.secret_bytes(), now)
@@ -152,27 +133,7 @@ impl NewKey for NewSecretKey {
     type Kind = SecretKey;
 }
 
-impl KeyChanges<SecretKey> for SecretKeyChanges {
-    fn activate(on: bool) -> Self {
-        SecretKeyChanges { active: Some(on), ..SecretKeyChanges::default() }
-    }
-
-    fn enable_after_leak() -> Self {
-        SecretKeyChanges { active: Some(true), acknowledge_leak: true, ..SecretKeyChanges::default() }
-    }
-
-    fn scopes(&self) -> Option<&Scopes> {
-        self.scopes.as_ref()
-    }
-
-    fn disables(&self) -> bool {
-        self.active == Some(false)
-    }
-
-    fn apply(&self, key: &mut SecretKey, now: Timestamp) -> Result<(), ValidationError> {
-        SecretKeyChanges::apply(self, key, now)
-    }
-}
+key_changes!(SecretKeyChanges for SecretKey);
 
 impl Keyward {
     /// Lists the secret keys of a service account, oldest first.
