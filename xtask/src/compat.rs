@@ -63,7 +63,8 @@ fn node_clients() -> Result<PathBuf> {
         if !npm.is_ok_and(|o| o.status.success()) {
             bail!("the SDK suite needs Node.js 20 or later with npm (apt-get install nodejs npm)");
         }
-        exec(Command::new("npm").args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]).current_dir(&dir))?;
+        // `exec` runs in the workspace root; `--prefix` points npm at the folder.
+        exec(Command::new("npm").args(["ci", "--no-audit", "--no-fund", "--loglevel=error", "--prefix"]).arg(&dir))?;
         std::fs::write(&marker, lock).context("recording the installed lock file")?;
     }
     Ok(dir)
