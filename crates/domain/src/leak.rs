@@ -70,7 +70,7 @@ impl fmt::Display for ScannerKeysUnavailable {
 }
 
 /// Where a secret-scanning partner's public keys come from (GitHub publishes its keys at
-/// `/meta/public_keys/secret_scanning`): a port that the `oidc` crate implements over HTTP.
+/// `/meta/public_keys/secret_scanning`): a port that the `outbound` crate implements over HTTP.
 pub trait ScannerKeys: Send + Sync + fmt::Debug {
     /// The public key (DER SubjectPublicKeyInfo of a P-256 key) named `identifier`, or `None` if
     /// there is none. `refresh` asks for a fresh fetch: the identifier was not in the cache.

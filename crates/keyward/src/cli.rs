@@ -263,7 +263,7 @@ pub struct ServeArgs {
     /// Where the public keys that sign secret-scanning reports are published (GitHub's by
     /// default). Reports to `/v1/secret-scanning/github` are checked against them. Plain http is
     /// fetched only from loopback addresses.
-    #[arg(long, env = "KEYWARD_SECRET_SCANNING_KEYS_URL", default_value = oidc::GITHUB_SECRET_SCANNING_KEYS)]
+    #[arg(long, env = "KEYWARD_SECRET_SCANNING_KEYS_URL", default_value = outbound::GITHUB_SECRET_SCANNING_KEYS)]
     pub secret_scanning_keys_url: String,
     /// Leak reports (`/v1/credentials/revoke` and `/v1/secret-scanning/github`) one client address
     /// may send per minute; more are answered 429.

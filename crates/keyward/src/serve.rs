@@ -189,14 +189,14 @@ pub fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
     let bound = listener.local_addr().context("reading the bound address")?;
     let issuer = args.issuer.clone().unwrap_or_else(|| format!("http://{bound}"));
     let (master, kw) = open_keyward(common, Some(Duration::from_millis(args.cache_freshness_ms)))?;
-    let limits = oidc::Limits { loopback_only: args.federation_loopback_only, ..oidc::Limits::default() };
-    let issuer_keys = oidc::IssuerKeyFetcher::new(limits).map_err(anyhow::Error::msg)?;
-    let scanner_keys = oidc::ScannerKeyFetcher::new(args.secret_scanning_keys_url.clone(), limits);
+    let limits = outbound::Limits { loopback_only: args.federation_loopback_only, ..outbound::Limits::default() };
+    let issuer_keys = outbound::IssuerKeyFetcher::new(limits).map_err(anyhow::Error::msg)?;
+    let scanner_keys = outbound::ScannerKeyFetcher::new(args.secret_scanning_keys_url.clone(), limits);
     let kw = kw
         .with_issuer_keys(Arc::new(issuer_keys))
         .with_scanner_keys(Arc::new(scanner_keys))
         .with_webhooks(domain::service::WebhookPolicy {
-            sender: Arc::new(oidc::WebhookPoster::new(oidc::Limits::default(), args.webhooks_allow_private)),
+            sender: Arc::new(outbound::WebhookPoster::new(outbound::Limits::default(), args.webhooks_allow_private)),
             allow_private: args.webhooks_allow_private,
         })
         .with_failure_burst(args.auth_failure_burst)

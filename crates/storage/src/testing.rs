@@ -88,7 +88,13 @@ impl TestDb {
 
     /// A migrated store on this database.
     pub fn store(&self) -> Store {
-        let store = Store::open(&self.url).expect("open the test database");
+        self.store_fresh_for(crate::auth_cache::FRESHNESS)
+    }
+
+    /// The same, serving cached key lookups for at most `freshness`: a test of what the cache
+    /// forgets uses a long one, so that a slow machine cannot make an entry stale on its own.
+    pub fn store_fresh_for(&self, freshness: std::time::Duration) -> Store {
+        let store = Store::open_with(&self.url, freshness).expect("open the test database");
         store.migrate().expect("migrate the test database");
         store
     }

@@ -40,6 +40,17 @@ struct Fixture {
 
 fn fixture(db: TestDb) -> Fixture {
     let store = Arc::new(db.store());
+    fixture_on(db, store)
+}
+
+/// A fixture whose cached key lookups stay fresh for ten minutes: for the tests of what a change
+/// makes the cache forget, which a slow machine must not pass or fail by time alone.
+fn fixture_long_cached(db: TestDb) -> Fixture {
+    let store = Arc::new(db.store_fresh_for(std::time::Duration::from_secs(600)));
+    fixture_on(db, store)
+}
+
+fn fixture_on(db: TestDb, store: Arc<storage::Store>) -> Fixture {
     let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 6, 1, 9, 0, 0).unwrap()));
     let kw = Keyward::new(store, clock.clone(), Arc::new(SystemEntropy::new()));
     let boot = kw.bootstrap().unwrap().expect("a fresh database bootstraps");
@@ -574,7 +585,7 @@ fn another_node_sees_a_revocation_within_the_freshness_window(db: TestDb) {
 }
 
 fn the_hot_path_answers_from_memory_once_a_key_is_cached(db: TestDb) {
-    let f = fixture(db);
+    let f = fixture_long_cached(db);
     let acct = f.root.account_id;
     let sa = f.kw.create_service_account(&f.root, acct, new_sa("hot")).unwrap();
     let issued = f.kw.create_key(&f.root, acct, sa.id, new_key("k", &[])).unwrap();

@@ -97,7 +97,7 @@ pub fn next_attempt(created: Timestamp, attempts: u32, now: Timestamp) -> Option
     (at <= created + chrono::Duration::hours(RETRY_FOR_HOURS)).then_some(at)
 }
 
-/// Sends a delivery over HTTP: a port that the `oidc` crate implements.
+/// Sends a delivery over HTTP: a port that the `outbound` crate implements.
 pub trait WebhookSender: Send + Sync + fmt::Debug {
     /// POSTs `body` (JSON) to `url` with `headers`; answers the status, or why none came.
     fn post(&self, url: &str, headers: &[(&'static str, String)], body: &str) -> Result<u16, String>;

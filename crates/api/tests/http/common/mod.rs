@@ -97,8 +97,11 @@ pub async fn spawn_signing_with(db: TestDb, algorithm: SigningAlgorithm) -> Test
 
 /// How the test servers deliver webhooks: for real, over loopback when `allow_private`.
 pub fn webhook_policy(allow_private: bool) -> domain::service::WebhookPolicy {
-    let limits = oidc::Limits { loopback_only: true, ..oidc::Limits::default() };
-    domain::service::WebhookPolicy { sender: Arc::new(oidc::WebhookPoster::new(limits, allow_private)), allow_private }
+    let limits = outbound::Limits { loopback_only: true, ..outbound::Limits::default() };
+    domain::service::WebhookPolicy {
+        sender: Arc::new(outbound::WebhookPoster::new(limits, allow_private)),
+        allow_private,
+    }
 }
 
 /// A server set up as `setup` says.
@@ -112,7 +115,7 @@ pub async fn spawn_setup(db: TestDb, setup: Setup<'_>) -> TestApp {
         webhooks_allow_private,
         dpop_nonces,
     } = setup;
-    let loopback = oidc::Limits { loopback_only: true, ..oidc::Limits::default() };
+    let loopback = outbound::Limits { loopback_only: true, ..outbound::Limits::default() };
     let store = db.store();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -122,9 +125,9 @@ pub async fn spawn_setup(db: TestDb, setup: Setup<'_>) -> TestApp {
         .with_sealer(Sealer::new(&SEALING_KEY))
         .with_tokens(algorithm, chrono::Duration::hours(1))
         // Tests never send anything off the machine, whatever issuer a test names.
-        .with_issuer_keys(Arc::new(oidc::IssuerKeyFetcher::new(loopback).unwrap()))
-        .with_scanner_keys(Arc::new(oidc::ScannerKeyFetcher::new(
-            scanner_keys_url.unwrap_or_else(|| oidc::GITHUB_SECRET_SCANNING_KEYS.to_owned()),
+        .with_issuer_keys(Arc::new(outbound::IssuerKeyFetcher::new(loopback).unwrap()))
+        .with_scanner_keys(Arc::new(outbound::ScannerKeyFetcher::new(
+            scanner_keys_url.unwrap_or_else(|| outbound::GITHUB_SECRET_SCANNING_KEYS.to_owned()),
             loopback,
         )))
         .with_webhooks(webhook_policy(webhooks_allow_private))

@@ -1,6 +1,6 @@
-//! What Keyward fetches from external OIDC issuers: the discovery document and the signing keys
-//! (JWKS) that a federated credential's tokens are checked against. [`IssuerKeyFetcher`]
-//! implements the domain's [`IssuerKeys`] port.
+//! All of Keyward's outbound HTTP. [`IssuerKeyFetcher`] fetches from external OIDC issuers the
+//! discovery document and the signing keys (JWKS) that a federated credential's tokens are
+//! checked against; it implements the domain's [`IssuerKeys`] port.
 //!
 //! Every fetch is bounded: a connect and a total time-out, a size limit, no redirects, and a JWKS
 //! URL that must be https (plain http only on loopback addresses, for tests). Keys are cached for
