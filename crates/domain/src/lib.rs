@@ -19,6 +19,7 @@ pub mod filter;
 pub mod id;
 pub mod jwt;
 pub mod leak;
+pub mod limits;
 pub mod notification;
 pub mod page;
 pub mod principal;
