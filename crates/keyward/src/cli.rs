@@ -173,6 +173,11 @@ pub struct Common {
     /// `sqlite://PATH` or `postgres://...`; defaults to `sqlite://<data dir>/keyward.db`.
     #[arg(long, global = true, env = "KEYWARD_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+    /// Whether PostgreSQL connections keep named prepared statements; `false` behind a pooler in
+    /// transaction mode that cannot track them (PgBouncer before 1.21).
+    #[arg(long, global = true, env = "KEYWARD_DATABASE_PREPARED_STATEMENTS", default_value_t = true,
+          action = clap::ArgAction::Set)]
+    pub database_prepared_statements: bool,
     /// The file holding the 256-bit master key; defaults to `<data dir>/master.key`, generated
     /// (mode 0600) if missing.
     #[arg(long, global = true, env = "KEYWARD_MASTER_KEY_FILE")]
@@ -188,6 +193,10 @@ pub struct Common {
 /// Settings of `serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    /// Where the change feed (PostgreSQL `LISTEN`) connects, when not at the database URL: a
+    /// pooler in transaction mode cannot hold a `LISTEN`, so point this at the server itself.
+    #[arg(long, env = "KEYWARD_CHANGE_FEED_DATABASE_URL", hide_env_values = true)]
+    pub change_feed_database_url: Option<String>,
     /// The address to listen on.
     #[arg(long, env = "KEYWARD_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,

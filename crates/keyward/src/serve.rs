@@ -18,12 +18,15 @@ use crate::secret_file;
 
 /// Opens and migrates the store: with its background threads for `serve` (`freshness` given),
 /// without any for a one-shot command (`None`).
-fn open_store(common: &Common, freshness: Option<Duration>) -> Result<Store> {
+fn open_store(common: &Common, serving: Option<(Duration, Option<String>)>) -> Result<Store> {
     secret_file::ensure_private_dir(&common.data_dir)?;
     let url = DatabaseUrl::parse(&common.database_url()).context("reading the database URL")?;
-    let store = match freshness {
-        Some(freshness) => Store::open_with(&url, freshness),
-        None => Store::open_for_command(&url),
+    let options = storage::Options { prepared_statements: common.database_prepared_statements, ..Default::default() };
+    let store = match serving {
+        Some((freshness, change_feed_url)) => {
+            Store::open_with_options(&url, &storage::Options { freshness, change_feed_url, ..options })
+        }
+        None => Store::open_for_command(&url, &options),
     }
     .with_context(|| format!("opening {url}"))?;
     let applied = store.migrate().with_context(|| format!("migrating {url}"))?;
@@ -51,7 +54,8 @@ pub fn migrate(common: &Common) -> Result<()> {
     secret_file::ensure_private_dir(&common.data_dir)?;
     let _lock = lock_data_dir(common)?;
     let url = DatabaseUrl::parse(&common.database_url()).context("reading the database URL")?;
-    let store = Store::open_for_command(&url).with_context(|| format!("opening {url}"))?;
+    let options = storage::Options { prepared_statements: common.database_prepared_statements, ..Default::default() };
+    let store = Store::open_for_command(&url, &options).with_context(|| format!("opening {url}"))?;
     let applied = store.migrate().with_context(|| format!("migrating {url}"))?;
     for version in &applied {
         println!("applied {version}");
@@ -62,10 +66,10 @@ pub fn migrate(common: &Common) -> Result<()> {
 
 /// The master key and the domain over the configured store: a new master key is written only
 /// once the database has accepted it.
-fn open_keyward(common: &Common, freshness: Option<Duration>) -> Result<(MasterKey, Keyward)> {
+fn open_keyward(common: &Common, serving: Option<(Duration, Option<String>)>) -> Result<(MasterKey, Keyward)> {
     let path = common.master_key_file();
     let (master, new) = MasterKey::load_or_generate(&path)?;
-    let kw = keyward(open_store(common, freshness)?, &master)?;
+    let kw = keyward(open_store(common, serving)?, &master)?;
     if new {
         master.save(&path)?;
     }
@@ -188,7 +192,8 @@ pub fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
     // The bound address, not the asked one: `--listen 127.0.0.1:0` names the port it got.
     let bound = listener.local_addr().context("reading the bound address")?;
     let issuer = args.issuer.clone().unwrap_or_else(|| format!("http://{bound}"));
-    let (master, kw) = open_keyward(common, Some(Duration::from_millis(args.cache_freshness_ms)))?;
+    let serving = (Duration::from_millis(args.cache_freshness_ms), args.change_feed_database_url.clone());
+    let (master, kw) = open_keyward(common, Some(serving))?;
     let limits = outbound::Limits { loopback_only: args.federation_loopback_only, ..outbound::Limits::default() };
     let issuer_keys = outbound::IssuerKeyFetcher::new(limits).map_err(anyhow::Error::msg)?;
     let scanner_keys = outbound::ScannerKeyFetcher::new(args.secret_scanning_keys_url.clone(), limits);

@@ -158,11 +158,13 @@ impl DerefMut for Pooled {
 #[derive(Debug, Clone)]
 pub(crate) struct Manager {
     url: DatabaseUrl,
+    /// Whether PostgreSQL connections cache named prepared statements.
+    prepared_statements: bool,
 }
 
 impl Manager {
-    pub(crate) fn new(url: DatabaseUrl) -> Self {
-        Self { url }
+    pub(crate) fn new(url: DatabaseUrl, prepared_statements: bool) -> Self {
+        Self { url, prepared_statements }
     }
 }
 
@@ -179,6 +181,10 @@ pub(crate) fn connect_postgres(url: &str) -> diesel::ConnectionResult<PgConnecti
     PgConnection::establish(url)
 }
 
+/// Fails on a PostgreSQL server that cannot take writes (a hot standby, or one set read-only).
+const READ_WRITE_PING: &str = "DO $$ BEGIN IF current_setting('transaction_read_only')::boolean THEN \
+     RAISE EXCEPTION 'the database server is read-only'; END IF; END $$";
+
 impl ManageConnection for Manager {
     type Connection = Pooled;
     type Error = r2d2::Error;
@@ -191,7 +197,11 @@ impl ManageConnection for Manager {
                 DbConnection::Sqlite(conn)
             }
             DatabaseUrl::Postgres(url) => {
-                DbConnection::Postgresql(connect_postgres(url).map_err(r2d2::Error::ConnectionError)?)
+                let mut conn = connect_postgres(url).map_err(r2d2::Error::ConnectionError)?;
+                if !self.prepared_statements {
+                    conn.set_prepared_statement_cache_size(diesel::connection::CacheSize::Disabled);
+                }
+                DbConnection::Postgresql(conn)
             }
         };
         Ok(Pooled { conn, alive_at: Some(Instant::now()) })
@@ -201,7 +211,14 @@ impl ManageConnection for Manager {
         if conn.alive_at.is_some_and(|at| at.elapsed() < ALIVE_BYPASS) {
             return Ok(());
         }
-        conn.conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)?;
+        let ping = match conn.conn {
+            // A server that took writes may since have become a standby (a failover demoted it):
+            // such a connection is replaced, and a new one (with `target_session_attrs=read-write`
+            // in the URL) reaches the new primary.
+            DbConnection::Postgresql(_) => READ_WRITE_PING,
+            DbConnection::Sqlite(_) => "SELECT 1",
+        };
+        conn.conn.batch_execute(ping).map_err(r2d2::Error::QueryError)?;
         conn.alive_at = Some(Instant::now());
         Ok(())
     }

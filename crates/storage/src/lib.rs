@@ -24,4 +24,4 @@ pub mod testing;
 pub use auth_cache::FRESHNESS;
 pub use connection::{Backend, DatabaseUrl};
 pub use error::StorageError;
-pub use store::{Store, blocking_slots};
+pub use store::{Options, Store, blocking_slots};

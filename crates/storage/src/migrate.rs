@@ -1,6 +1,6 @@
 //! The embedded migrations of both backends, run at start-up or by `keyward migrate`.
 
-use diesel::RunQueryDsl;
+use diesel::{Connection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::StorageError;
@@ -20,14 +20,15 @@ pub(crate) fn run(conn: &mut DbConnection) -> Result<Vec<String>, StorageError> 
             let applied = c.run_pending_migrations(SQLITE).map_err(|e| fail(&e))?;
             Ok(applied.iter().map(ToString::to_string).collect())
         }
-        DbConnection::Postgresql(c) => {
-            diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})")).execute(c).map_err(|e| fail(&e))?;
-            let result = c.run_pending_migrations(POSTGRES).map(|v| v.iter().map(ToString::to_string).collect());
-            diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))
-                .execute(c)
-                .map_err(|e| fail(&e))?;
-            result.map_err(|e| fail(&*e))
-        }
+        // One transaction holds the lock and every migration (each in a savepoint): the lock ends
+        // with it, so it holds through a pooler in transaction mode too, where a session's lock
+        // and its unlock could reach two different server connections and leave the lock held.
+        DbConnection::Postgresql(c) => c
+            .transaction(|c| -> Result<Vec<String>, Box<dyn std::error::Error + Send + Sync>> {
+                diesel::sql_query(format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")).execute(c)?;
+                Ok(c.run_pending_migrations(POSTGRES)?.iter().map(ToString::to_string).collect())
+            })
+            .map_err(|e| fail(&*e)),
     }
 }
 

@@ -54,6 +54,26 @@ pub struct Store {
     _change_feed: Option<crate::background::Background>,
 }
 
+/// How a store connects and caches, beyond its URL.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The longest a cached key lookup is served (see [`FRESHNESS`]).
+    pub freshness: Duration,
+    /// Whether PostgreSQL connections keep named prepared statements, cached per connection.
+    /// Turned off, every query is sent with unnamed statements, which a pooler in transaction mode
+    /// that cannot track prepared statements (PgBouncer before 1.21) passes through.
+    pub prepared_statements: bool,
+    /// Where the change feed listens, when not at the store's URL: a pooler in transaction mode
+    /// cannot hold a `LISTEN`, so the feed connects to the server directly.
+    pub change_feed_url: Option<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { freshness: FRESHNESS, prepared_statements: true, change_feed_url: None }
+    }
+}
+
 impl Store {
     /// Opens a pool of connections to `url`, caching key lookups for [`FRESHNESS`]. Does not
     /// migrate; see [`Store::migrate`].
@@ -64,17 +84,22 @@ impl Store {
     /// The same, serving cached key lookups for at most `freshness`: how long a change made by
     /// another node can go unseen here if its announcement is lost.
     pub fn open_with(url: &DatabaseUrl, freshness: Duration) -> Result<Self, StorageError> {
-        Self::open_inner(url, freshness, true)
+        Self::open_inner(url, &Options { freshness, ..Options::default() }, true)
+    }
+
+    /// The same, set up as `options` says.
+    pub fn open_with_options(url: &DatabaseUrl, options: &Options) -> Result<Self, StorageError> {
+        Self::open_inner(url, options, true)
     }
 
     /// For a one-shot command (`migrate`, `init`, `admin ...`): no background threads at all (no
     /// change feed, no background cache reads), so nothing can be inside libpq's TLS on another
     /// thread when the command's process exits.
-    pub fn open_for_command(url: &DatabaseUrl) -> Result<Self, StorageError> {
-        Self::open_inner(url, FRESHNESS, false)
+    pub fn open_for_command(url: &DatabaseUrl, options: &Options) -> Result<Self, StorageError> {
+        Self::open_inner(url, options, false)
     }
 
-    fn open_inner(url: &DatabaseUrl, freshness: Duration, background: bool) -> Result<Self, StorageError> {
+    fn open_inner(url: &DatabaseUrl, options: &Options, background: bool) -> Result<Self, StorageError> {
         if let DatabaseUrl::Sqlite(path) = url
             && let Some(parent) = std::path::Path::new(path).parent().filter(|p| !p.as_os_str().is_empty())
         {
@@ -83,7 +108,7 @@ impl Store {
         let size = pool_size(url.backend());
         // One direct attempt first, so that a wrong URL fails at once with the driver's reason
         // instead of after the pool's connection timeout.
-        let manager = Manager::new(url.clone());
+        let manager = Manager::new(url.clone(), options.prepared_statements);
         manager.connect().map_err(|e| StorageError::Connect(format!("{url}: {e}")))?;
         let pool = Pool::builder()
             .max_size(size)
@@ -109,10 +134,11 @@ impl Store {
             }),
             _ => None,
         };
-        let auth_cache = AuthCache::new(freshness, pool.clone(), background);
+        let auth_cache = AuthCache::new(options.freshness, pool.clone(), background);
         let change_feed = match url {
             DatabaseUrl::Postgres(pg) if background => {
-                crate::change_feed::listen(pg.clone(), Arc::downgrade(auth_cache.tables()))
+                let feed = options.change_feed_url.clone().unwrap_or_else(|| pg.clone());
+                crate::change_feed::listen(feed, Arc::downgrade(auth_cache.tables()))
             }
             _ => None,
         };

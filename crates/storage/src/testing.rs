@@ -28,6 +28,8 @@ pub struct TestDb {
     url: DatabaseUrl,
     _dir: Option<TempDir>,
     pg_schema: Option<(String, String)>,
+    /// A database of its own (server URL, name), for tests that change database-wide settings.
+    pg_database: Option<(String, String)>,
 }
 
 impl fmt::Debug for TestDb {
@@ -48,29 +50,49 @@ impl TestDb {
     pub fn sqlite() -> Self {
         let dir = tempfile::tempdir().expect("create a temporary directory");
         let path = dir.path().join("keyward.db");
-        Self { url: DatabaseUrl::Sqlite(path.display().to_string()), _dir: Some(dir), pg_schema: None }
+        Self {
+            url: DatabaseUrl::Sqlite(path.display().to_string()),
+            _dir: Some(dir),
+            pg_schema: None,
+            pg_database: None,
+        }
     }
 
     /// A new schema in the test PostgreSQL server, or `None` when PostgreSQL tests are skipped.
     pub fn postgres() -> Option<Self> {
         let server = postgres_server();
-        let mut admin = match PgConnection::establish(&server) {
-            Ok(c) => c,
-            Err(e) if std::env::var("KEYWARD_TEST_SKIP_POSTGRES").is_ok_and(|v| v == "1") => {
-                eprintln!("SKIPPED: PostgreSQL test, {server} unreachable ({e}) and KEYWARD_TEST_SKIP_POSTGRES=1");
-                return None;
-            }
-            Err(e) => panic!(
-                "PostgreSQL is not reachable at {server}: {e}. Run the tests with `cargo xtask test`, which starts \
-                 a throwaway server, or set KEYWARD_TEST_DATABASE_URL, or KEYWARD_TEST_SKIP_POSTGRES=1 to skip them."
-            ),
-        };
+        let mut admin = admin_connection(&server)?;
         let schema = format!("kw_test_{}", unique_suffix());
         admin.batch_execute(&format!("CREATE SCHEMA {schema}")).expect("create a test schema");
         let sep = if server.contains('?') { '&' } else { '?' };
         // libpq's default TLS mode (`prefer`): TLS whenever the server offers it, as in production.
         let url = format!("{server}{sep}options=-c%20search_path%3D{schema}");
-        Some(Self { url: DatabaseUrl::Postgres(url), _dir: None, pg_schema: Some((server, schema)) })
+        Some(Self { url: DatabaseUrl::Postgres(url), _dir: None, pg_schema: Some((server, schema)), pg_database: None })
+    }
+
+    /// A new database of its own in the test PostgreSQL server, dropped when the test ends: for a
+    /// test that changes database-wide settings (making it read-only), or that reaches it through
+    /// a pooler that cannot pass a schema's search path on. `None` when PostgreSQL tests are
+    /// skipped.
+    pub fn postgres_database() -> Option<Self> {
+        let server = postgres_server();
+        let mut admin = admin_connection(&server)?;
+        let name = format!("kw_test_{}", unique_suffix());
+        admin.batch_execute(&format!("CREATE DATABASE {name}")).expect("create a test database");
+        let url = with_database(&server, &name);
+        Some(Self { url: DatabaseUrl::Postgres(url), _dir: None, pg_schema: None, pg_database: Some((server, name)) })
+    }
+
+    /// The name of this test's own database (see [`TestDb::postgres_database`]).
+    pub fn database_name(&self) -> Option<&str> {
+        self.pg_database.as_ref().map(|(_, name)| name.as_str())
+    }
+
+    /// Runs `sql` on the test server as its administrator (not in this test's database).
+    pub fn as_admin(&self, sql: &str) {
+        let server = postgres_server();
+        let mut admin = PgConnection::establish(&server).expect("reach the test server");
+        admin.batch_execute(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
 
     /// The database's URL.
@@ -100,12 +122,42 @@ impl TestDb {
     }
 }
 
+/// `server` with its database (the URL's path) replaced by `name`, its query kept.
+fn with_database(server: &str, name: &str) -> String {
+    let (base, query) = server.split_once('?').map_or((server, None), |(b, q)| (b, Some(q)));
+    let (prefix, _) = base.rsplit_once('/').unwrap_or((base, ""));
+    match query {
+        Some(q) => format!("{prefix}/{name}?{q}"),
+        None => format!("{prefix}/{name}"),
+    }
+}
+
+/// An administrator's connection to the test server, or `None` when PostgreSQL tests are skipped.
+fn admin_connection(server: &str) -> Option<PgConnection> {
+    match PgConnection::establish(server) {
+        Ok(c) => Some(c),
+        Err(e) if std::env::var("KEYWARD_TEST_SKIP_POSTGRES").is_ok_and(|v| v == "1") => {
+            eprintln!("SKIPPED: PostgreSQL test, {server} unreachable ({e}) and KEYWARD_TEST_SKIP_POSTGRES=1");
+            None
+        }
+        Err(e) => panic!(
+            "PostgreSQL is not reachable at {server}: {e}. Run the tests with `cargo xtask test`, which starts \
+             a throwaway server, or set KEYWARD_TEST_DATABASE_URL, or KEYWARD_TEST_SKIP_POSTGRES=1 to skip them."
+        ),
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some((server, schema)) = &self.pg_schema
             && let Ok(mut admin) = PgConnection::establish(server)
         {
             let _ = admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+        }
+        if let Some((server, name)) = &self.pg_database
+            && let Ok(mut admin) = PgConnection::establish(server)
+        {
+            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
         }
     }
 }
