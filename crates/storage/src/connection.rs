@@ -79,7 +79,7 @@ impl DatabaseUrl {
 
 /// The URL with any password replaced, fit for logs and errors.
 fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let url = match (url.find("://"), url.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             let userinfo = &url[scheme_end + 3..at];
             match userinfo.split_once(':') {
@@ -88,6 +88,20 @@ fn redact(url: &str) -> String {
             }
         }
         _ => url.to_owned(),
+    };
+    // libpq also takes the password as a query parameter (`?password=...`).
+    match url.split_once('?') {
+        Some((base, query)) => {
+            let params: Vec<String> = query
+                .split('&')
+                .map(|p| match p.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=[REDACTED]"),
+                    _ => p.to_owned(),
+                })
+                .collect();
+            format!("{base}?{}", params.join("&"))
+        }
+        None => url,
     }
 }
 
@@ -279,5 +293,10 @@ mod tests {
         let url = DatabaseUrl::parse("postgres://kw:hunter2@db:5432/kw").unwrap();
         assert_eq!(url.to_string(), "postgres://kw:[REDACTED]@db:5432/kw");
         assert!(!format!("{url:?}").contains("hunter2"));
+        let several = DatabaseUrl::parse("postgres://kw:hunter2@db1:5432,db2:5432/kw?sslmode=require").unwrap();
+        assert_eq!(several.to_string(), "postgres://kw:[REDACTED]@db1:5432,db2:5432/kw?sslmode=require");
+        let in_query =
+            DatabaseUrl::parse("postgres://db/kw?user=kw&password=hunter2&target_session_attrs=any").unwrap();
+        assert_eq!(in_query.to_string(), "postgres://db/kw?user=kw&password=[REDACTED]&target_session_attrs=any");
     }
 }
