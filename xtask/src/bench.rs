@@ -198,6 +198,20 @@ pub fn run(args: &[&str]) -> Result<()> {
         "--measurement-time",
         "3",
     ]))?;
+    exec(cargo().args([
+        "bench",
+        "-p",
+        "domain",
+        "--features",
+        "test-support",
+        "--bench",
+        "dpop",
+        "--",
+        "--warm-up-time",
+        "1",
+        "--measurement-time",
+        "3",
+    ]))?;
     ensure_tool("wrk", "wrk")?;
     ensure_tool("sqlite3", "sqlite3")?;
     exec(cargo().args(["build", "--release", "-p", "keyward"]))?;
