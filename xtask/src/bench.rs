@@ -183,35 +183,19 @@ fn run_wrk(base: &str, s: &Scenario, seconds: u32, dir: &Path) -> Result<Measure
     Ok(Measured { rps, p50: pct("50%"), p99: pct("99%"), errors })
 }
 
+/// Criterion's warm-up and measurement, in seconds: short, so that `cargo xtask bench` stays quick.
+const CRITERION_TIMES: [&str; 4] = ["--warm-up-time", "1", "--measurement-time", "3"];
+
 /// Runs the criterion benchmarks, then the load scenarios, and prints the results.
 pub fn run(args: &[&str]) -> Result<()> {
     let seconds: u32 = if args.contains(&"--quick") { 3 } else { 10 };
-    exec(cargo().args([
-        "bench",
-        "-p",
-        "domain",
-        "--bench",
-        "hot_paths",
-        "--",
-        "--warm-up-time",
-        "1",
-        "--measurement-time",
-        "3",
-    ]))?;
-    exec(cargo().args([
-        "bench",
-        "-p",
-        "domain",
-        "--features",
-        "test-support",
-        "--bench",
-        "dpop",
-        "--",
-        "--warm-up-time",
-        "1",
-        "--measurement-time",
-        "3",
-    ]))?;
+    // The hot functions, then what a DPoP proof adds (its bench needs the test key).
+    exec(cargo().args(["bench", "-p", "domain", "--bench", "hot_paths", "--"]).args(CRITERION_TIMES))?;
+    exec(
+        cargo()
+            .args(["bench", "-p", "domain", "--features", "test-support", "--bench", "dpop", "--"])
+            .args(CRITERION_TIMES),
+    )?;
     ensure_tool("wrk", "wrk")?;
     ensure_tool("sqlite3", "sqlite3")?;
     exec(cargo().args(["build", "--release", "-p", "keyward"]))?;

@@ -199,7 +199,9 @@ pub async fn generate_token(
         // This dialect has no way to send a DPoP proof, so a key that requires one is refused.
         Err(OAuthError::DpopRequired) => {
             web::metrics::token_refused("service-identity", "invalid_dpop_proof");
-            Err(ApiError::rejected(domain::api_key::Rejection::ProofRequired).into())
+            let why = "this client's tokens must be bound to its key (DPoP), and this API cannot carry a proof: \
+                       use /oauth2/token with a DPoP header";
+            Err(ApiError::unauthenticated(why, true).into())
         }
     }
 }

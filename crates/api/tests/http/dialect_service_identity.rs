@@ -147,7 +147,40 @@ async fn failed_exchanges_count_toward_the_limiter(db: TestDb) {
     assert_eq!(statuses.last(), Some(&StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
 }
 
+/// This dialect has no way to send a DPoP proof: an identity whose key was set to require one
+/// gets no token here (the native token endpoint still serves it, with a proof).
+async fn a_key_that_requires_dpop_gets_no_token_here(db: TestDb) {
+    let app = spawn(db).await;
+    let (acct, _, _, key) = app.tenant("acme", &["service-accounts:write", "secret-keys:write"]).await;
+    let created = app
+        .send(
+            Method::POST,
+            &format!("/api/accounts/{acct}/service-identity"),
+            &[("x-api-key", &key)],
+            Some(json!({"name": "bound-worker"})),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    let (id, client_id) = (created.body["id"].as_str().unwrap(), created.body["client_id"].as_str().unwrap());
+    let client_token = created.body["client_token"].as_str().unwrap();
+    let key_path = format!("/v1/accounts/{acct}/service-accounts/{id}/secret-keys/{client_id}");
+    let bound = app.patch(&key_path, &app.admin, json!({"require_dpop": true})).await;
+    assert_eq!(bound.status, StatusCode::OK, "{:?}", bound.body);
+    let token = app
+        .send(
+            Method::POST,
+            "/service-identity/generate-token",
+            &[],
+            Some(json!({"client_id": client_id, "client_token": client_token})),
+        )
+        .await;
+    assert_eq!(token.status, StatusCode::UNAUTHORIZED, "{:?}", token.body);
+    assert!(token.body["error"].as_str().unwrap().contains("/oauth2/token with a DPoP header"), "{:?}", token.body);
+    assert!(token.body.get("token").is_none());
+}
+
 http_tests!(
+    a_key_that_requires_dpop_gets_no_token_here,
     an_identity_is_made_exchanged_for_a_token_and_regenerated,
     other_accounts_identities_are_not_found,
     failed_exchanges_count_toward_the_limiter,

@@ -103,3 +103,15 @@ pub async fn call(method: reqwest::Method, url: String, token: &str, body: Optio
     let text = res.text().await.unwrap();
     (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() })
 }
+
+/// Calls `url` with `token` until it is refused (401), which must happen within `within` of
+/// `since`; the request itself is the wait, so a refusal is seen as soon as it holds.
+pub async fn until_refused(url: &str, token: &str, since: std::time::Instant, within: Duration) {
+    loop {
+        let (status, _) = call(reqwest::Method::GET, url.to_owned(), token, None).await;
+        if status == 401 {
+            return;
+        }
+        assert!(since.elapsed() < within, "{url} still accepts the credential after {within:?}");
+    }
+}
