@@ -79,8 +79,14 @@ pub(crate) async fn create(
             .run(move |kw| -> Result<(String, SecretString), domain::Error> {
                 Ok(match kind {
                     Kind::Api => {
-                        let new =
-                            NewApiKey { name, description: Description::default(), scopes, expiry, retrievable: false };
+                        let new = NewApiKey {
+                            name,
+                            description: Description::default(),
+                            scopes,
+                            expiry,
+                            retrievable: false,
+                            limits: Default::default(),
+                        };
                         let issued = kw.create_key(&p, account, sa, new)?;
                         (issued.key.name.into(), issued.secret)
                     }

@@ -7,6 +7,7 @@ use std::sync::LazyLock;
 use serde::Serialize;
 
 use crate::id::{AccountId, ApiKeyId, ServiceAccountId};
+use crate::limits::{LimitSettings, Permissions, RateLimit, RemainingSetting, UsageLimits};
 use crate::scope::Scopes;
 use crate::secret::SecretHash;
 use crate::text::{Description, Name};
@@ -87,6 +88,8 @@ pub struct ApiKey {
     pub last_rotated_at: Option<Timestamp>,
     /// When it was reported leaked, if it was and has not been re-enabled since.
     pub leaked_at: Option<Timestamp>,
+    /// What it may use, checked when it is verified: rate limits, uses left, permissions.
+    pub limits: UsageLimits,
     /// Its secret, hashed.
     pub secret: StoredSecret,
 }
@@ -162,6 +165,12 @@ pub enum Rejection {
     InsufficientScope,
     /// An access token bound to a key (DPoP) was presented without a proof by that key.
     ProofRequired,
+    /// The key lacks a permission the verification's query needs.
+    InsufficientPermissions,
+    /// A rate limit of the key has no room left in its window.
+    RateLimited,
+    /// The key has fewer uses left than the verification's cost.
+    UsageExceeded,
 }
 
 impl Rejection {
@@ -175,6 +184,9 @@ impl Rejection {
             Rejection::OwnerDisabled => "OWNER_DISABLED",
             Rejection::InsufficientScope => "INSUFFICIENT_SCOPE",
             Rejection::ProofRequired => "PROOF_REQUIRED",
+            Rejection::InsufficientPermissions => "INSUFFICIENT_PERMISSIONS",
+            Rejection::RateLimited => "RATE_LIMITED",
+            Rejection::UsageExceeded => "USAGE_EXCEEDED",
         }
     }
 }
@@ -238,6 +250,12 @@ pub struct ApiKeyChanges {
     pub expires_at: Option<Option<Timestamp>>,
     /// Whether enabling the key may end its `leaked` state: see [`LeakAcknowledgement`].
     pub acknowledge_leak: bool,
+    /// Replace its rate limits.
+    pub rate_limits: Option<Vec<RateLimit>>,
+    /// Set its uses left anew (counting from now), or `Some(None)` to stop counting them.
+    pub remaining: Option<Option<RemainingSetting>>,
+    /// Replace its permissions.
+    pub permissions: Option<Permissions>,
 }
 
 impl ApiKeyChanges {
@@ -259,6 +277,17 @@ impl ApiKeyChanges {
         }
         if let Some(e) = self.expires_at {
             key.expires_at = e.map(crate::clock::truncate);
+        }
+        if let Some(limits) = &self.rate_limits {
+            UsageLimits::check_rate_limits(limits)?;
+            key.limits.rate_limits = limits.clone();
+        }
+        if let Some(remaining) = self.remaining {
+            key.limits.remaining = remaining.map(|r| r.at(crate::clock::truncate(now)));
+        }
+        if let Some(permissions) = &self.permissions {
+            UsageLimits::check_permissions(permissions)?;
+            key.limits.permissions = permissions.clone();
         }
         key.updated_at = now;
         Ok(())
@@ -376,6 +405,8 @@ pub struct NewApiKey {
     /// Whether its secret is also kept sealed under the master key, so that it can be shown again
     /// (tokens made through the Wavefront dialect).
     pub retrievable: bool,
+    /// Its rate limits, uses left and permissions (none by default).
+    pub limits: LimitSettings,
 }
 
 #[cfg(test)]
@@ -411,6 +442,7 @@ mod tests {
             last_used_ip: None,
             last_rotated_at: None,
             leaked_at: None,
+            limits: Default::default(),
             secret: StoredSecret { current: hash.clone(), previous: None, sealed: None },
         };
         (key, hash)

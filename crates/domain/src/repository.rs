@@ -14,6 +14,7 @@ use crate::error::Error;
 pub use crate::error::{RepoError, RepoResult};
 use crate::federation::{FederatedCredential, Issuer};
 use crate::id::{AccountId, ApiKeyId, FederatedCredentialId, SecretKeyId, ServiceAccountId, WebhookId};
+use crate::limits::{Bucket, Spend};
 use crate::page::{Direction, Page, PageRequest};
 use crate::scope::Scope;
 use crate::secret_key::SecretKey;
@@ -474,6 +475,17 @@ pub trait AuditRepository {
     fn list_audit_events(&self, account: AccountId, query: &AuditQuery) -> RepoResult<Page<AuditEvent>>;
 }
 
+/// The counters of usage limits: what all nodes together spent of each bucket.
+pub trait UsageCounterRepository {
+    /// Adds each spend to its bucket's stored count, creating the bucket, in one transaction.
+    fn add_spent(&self, spends: &[Spend]) -> RepoResult<()>;
+    /// The stored counts of `buckets`; a bucket never written is left out (it counts 0).
+    fn spent(&self, buckets: &[Bucket]) -> RepoResult<Vec<(Bucket, u64)>>;
+    /// Forgets the counters that expired before `now` (seconds since the Unix epoch); answers how
+    /// many.
+    fn forget_spent_before(&self, now: i64) -> RepoResult<u64>;
+}
+
 /// Everything the domain needs from storage.
 pub trait Repository:
     AccountRepository
@@ -487,6 +499,7 @@ pub trait Repository:
     + SigningKeyRepository
     + TokenStateRepository
     + AuditRepository
+    + UsageCounterRepository
     + Send
     + Sync
     + Debug

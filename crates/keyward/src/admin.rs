@@ -79,6 +79,7 @@ pub fn run(kw: &Keyward, command: AdminCommand, json_out: bool) -> Result<()> {
                 scopes: Scopes::parse(&scope, "scope")?,
                 expiry: Expiry::Never,
                 retrievable: false,
+                limits: Default::default(),
             };
             let issued = kw.create_key(&p, account, sa, new)?;
             let mut row = api_key(&issued.key, kw.now());

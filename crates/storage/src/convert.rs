@@ -170,6 +170,8 @@ pub(crate) struct ApiKeyRow {
     /// The credential string sealed under the master key, for retrievable keys only.
     pub sealed_secret: Option<Vec<u8>>,
     pub leaked_at: Option<i64>,
+    /// Its rate limits, uses left and permissions (see `usage_limits`).
+    pub usage_limits: String,
 }
 
 impl From<&ApiKey> for ApiKeyRow {
@@ -194,6 +196,7 @@ impl From<&ApiKey> for ApiKeyRow {
             version: 0,
             sealed_secret: k.secret.sealed.clone(),
             leaked_at: k.leaked_at.map(micros),
+            usage_limits: crate::usage_limits::to_text(&k.limits),
         }
     }
 }
@@ -221,6 +224,7 @@ impl TryFrom<ApiKeyRow> for ApiKey {
             last_used_ip: r.last_used_ip.map(|ip| ip.parse().map_err(|_| corrupt("last used address"))).transpose()?,
             last_rotated_at: opt_time(r.last_rotated_at)?,
             leaked_at: opt_time(r.leaked_at)?,
+            limits: crate::usage_limits::from_text(&r.usage_limits).map_err(|_| corrupt("usage limits"))?,
             secret: StoredSecret { current: hash(&r.secret_hash)?, previous, sealed: r.sealed_secret },
         })
     }

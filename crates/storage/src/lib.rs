@@ -17,6 +17,7 @@ mod migrate;
 mod repos;
 mod schema;
 mod store;
+mod usage_limits;
 
 #[cfg(feature = "test-support")]
 pub mod testing;

@@ -44,6 +44,7 @@ diesel::table! {
         version -> BigInt,
         sealed_secret -> Nullable<Binary>,
         leaked_at -> Nullable<BigInt>,
+        usage_limits -> Text,
     }
 }
 
@@ -200,6 +201,14 @@ diesel::allow_tables_to_appear_in_same_query!(
     settings,
     audit_events
 );
+
+diesel::table! {
+    usage_counters (bucket) {
+        bucket -> Text,
+        spent -> BigInt,
+        expires_at -> Nullable<BigInt>,
+    }
+}
 
 diesel::table! {
     api_key_usage (api_key_id, hour) {

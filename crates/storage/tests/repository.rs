@@ -78,6 +78,7 @@ fn new_key(n: &str, scopes: &[&str]) -> NewApiKey {
         scopes: Scopes::parse(scopes, "scopes").unwrap(),
         expiry: Expiry::Never,
         retrievable: false,
+        limits: Default::default(),
     }
 }
 
@@ -512,12 +513,12 @@ fn a_malformed_key_is_refused_without_touching_the_database(db: TestDb) {
             conn.batch_execute("DROP TABLE api_key_usage; DROP TABLE key_networks; DROP TABLE api_keys").unwrap();
         }
     }
-    let verdict = f.kw.verify_api_key(&verifier, &typo, &Scopes::default()).unwrap();
+    let verdict = f.kw.verify_api_key(&verifier, &typo, &Scopes::default(), &Default::default()).unwrap();
     assert_eq!(verdict.outcome, Err(Rejection::Malformed));
     assert_eq!(verdict.at, f.kw.now(), "a verdict says when it was reached (the test clock stands still)");
     assert_eq!(f.kw.authenticate(&typo, None).unwrap().unwrap_err(), Rejection::Malformed);
     assert!(
-        f.kw.verify_api_key(&verifier, good.secret.expose(), &Scopes::default()).is_err(),
+        f.kw.verify_api_key(&verifier, good.secret.expose(), &Scopes::default(), &Default::default()).is_err(),
         "a well-formed key needs the table"
     );
 }

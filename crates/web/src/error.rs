@@ -119,6 +119,10 @@ impl ApiError {
             Rejection::Disabled => "the credential is disabled",
             Rejection::OwnerDisabled => "the credential's service account is disabled",
             Rejection::InsufficientScope => "the credential lacks a required scope",
+            // Usage limits are decided at verification only; an API caller is never refused so.
+            Rejection::InsufficientPermissions => "the credential lacks a required permission",
+            Rejection::RateLimited => "the credential is rate limited",
+            Rejection::UsageExceeded => "the credential has no uses left",
             Rejection::ProofRequired => "the credential must be presented with a DPoP proof",
         };
         Self::unauthenticated(detail, true)

@@ -115,6 +115,14 @@ described!(
 );
 
 described!(
+    /// A permission of an API key (apart from Keyward's own scopes).
+    PermissionText,
+    "Permission",
+    string("1 to 64 characters from `A-Z`, `a-z`, `0-9`, `:`, `.`, `_`, `*`, `/` and `-`; compared exactly (a `*` is no wildcard).")
+        .pattern(Some(SCOPE_PATTERN))
+);
+
+described!(
     /// A time bound of a native list filter.
     TimeBoundText,
     "TimeBound",

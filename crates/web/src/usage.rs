@@ -1,4 +1,5 @@
-//! Writes collected key usage (`last_used_at`, `last_used_ip`, hourly counts) in the background,
+//! Writes collected key usage (`last_used_at`, `last_used_ip`, hourly counts) and usage-limit
+//! counters in the background,
 //! and forgets hourly counts older than the retention period.
 
 use std::time::Duration;
@@ -11,12 +12,18 @@ pub const FLUSH_EVERY: Duration = Duration::from_secs(2);
 /// How often hourly counts past the retention period are forgotten.
 pub const FORGET_EVERY: Duration = Duration::from_secs(3600);
 
-/// Writes collected uses once; returns how many keys were updated.
+/// Writes collected uses once, and what this node spent of usage limits (reading back every
+/// node's counts); returns how many keys and counters were updated.
 pub async fn flush(keyward: &Keyward) -> Result<usize, domain::Error> {
     let kw = keyward.clone();
-    tokio::task::spawn_blocking(move || kw.flush_usage())
-        .await
-        .map_err(|e| domain::Error::Unavailable(format!("the usage flush task failed: {e}")))?
+    tokio::task::spawn_blocking(move || {
+        // Both are tried, so that a failure of one does not hold back the other.
+        let uses = kw.flush_usage();
+        let counters = kw.flush_limits();
+        Ok(uses? + counters?)
+    })
+    .await
+    .map_err(|e| domain::Error::Unavailable(format!("the usage flush task failed: {e}")))?
 }
 
 /// Writes collected uses every `period`, and forgets old hourly counts at start and then every

@@ -37,6 +37,17 @@ pub fn optional<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error
     }
 }
 
+/// Deserializes a whole number of 0 or more (a count or a cost).
+pub fn unsigned<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    u64::try_from(required(d)?).map_err(|_| D::Error::custom("must be 0 or more"))
+}
+
+/// Deserializes an optional whole number of 0 or more; `null` is absent. Pair with
+/// `#[serde(default)]`.
+pub fn optional_unsigned<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    optional(d)?.map(|n| u64::try_from(n).map_err(|_| D::Error::custom("must be 0 or more"))).transpose()
+}
+
 #[cfg(test)]
 mod tests {
     use serde::Deserialize;
@@ -47,6 +58,8 @@ mod tests {
         ttl: Option<i64>,
         #[serde(default, deserialize_with = "super::required")]
         retain: i64,
+        #[serde(default, deserialize_with = "super::unsigned")]
+        cost: u64,
     }
 
     fn parse(json: &str) -> Result<Body, String> {
@@ -62,5 +75,7 @@ mod tests {
         for bad in [r#"{"ttl": 1.5}"#, r#"{"ttl": "60"}"#, r#"{"ttl": 1e300}"#, r#"{"retain": true}"#] {
             assert!(parse(bad).unwrap_err().contains("must be a whole number"), "{bad}");
         }
+        assert_eq!(parse(r#"{"cost": 2.0}"#).unwrap().cost, 2);
+        assert!(parse(r#"{"cost": -1}"#).unwrap_err().contains("must be 0 or more"));
     }
 }

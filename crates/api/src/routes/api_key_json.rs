@@ -45,6 +45,19 @@ impl WriteJson for ApiKeyBody {
         }
         out.extend_from_slice(b",\"last_rotated_at\":");
         answer::optional_instant(out, self.last_rotated_at.as_ref());
+        // Usage limits are rare and written by serde: a key without them costs three tests.
+        if !self.rate_limits.is_empty() {
+            out.extend_from_slice(b",\"rate_limits\":");
+            answer::by_serde(out, &self.rate_limits);
+        }
+        if let Some(remaining) = &self.remaining {
+            out.extend_from_slice(b",\"remaining\":");
+            answer::by_serde(out, remaining);
+        }
+        if !self.permissions.is_empty() {
+            out.extend_from_slice(b",\"permissions\":");
+            answer::by_serde(out, &self.permissions);
+        }
         out.push(b'}');
     }
 }
@@ -106,6 +119,7 @@ pub(crate) mod tests {
             state in prop_oneof![Just(KeyState::Active), Just(KeyState::Disabled), Just(KeyState::Expired), Just(KeyState::Leaked)],
             times in (proptest::option::of(time()), time(), time(), proptest::option::of(time()), proptest::option::of(time())),
             ip in proptest::option::of(any::<std::net::IpAddr>()),
+            limits in proptest::option::of(("\\PC{1,20}", any::<u64>(), time(), proptest::option::of(1u32..=31))),
         ) -> Option<ApiKeyBody> {
             let name = Name::parse(name.trim(), "name").ok()?;
             let description = Description::parse(&description, "description").ok()?;
@@ -125,6 +139,23 @@ pub(crate) mod tests {
                 last_used_at: times.3,
                 last_used_ip: ip,
                 last_rotated_at: times.4,
+                // Usage limits: all three or none, so that a test can tell which fields to expect.
+                rate_limits: limits.iter().map(|(name, limit, _, _)| crate::routes::usage_limits::RateLimitBody {
+                    name: name.clone(),
+                    limit: *limit,
+                    window_seconds: 60,
+                    auto_apply: limit % 2 == 0,
+                }).collect(),
+                remaining: limits.as_ref().map(|(_, uses, set_at, day)| crate::routes::usage_limits::RemainingBody {
+                    uses: *uses,
+                    set_at: *set_at,
+                    refill: day.map(|day| crate::routes::usage_limits::RefillBody {
+                        amount: *uses,
+                        interval: crate::routes::usage_limits::IntervalBody::Monthly,
+                        day: Some(day),
+                    }),
+                }),
+                permissions: limits.iter().map(|(name, ..)| name.clone()).collect(),
             })
         }
     }
@@ -142,7 +173,13 @@ pub(crate) mod tests {
             if let Some(body) = body {
                 let value = serde_json::to_value(&body).map_err(|e| TestCaseError::fail(e.to_string()))?;
                 let written: BTreeSet<&str> = value.as_object().into_iter().flat_map(|o| o.keys()).map(String::as_str).collect();
-                let listed: BTreeSet<&str> = crate::routes::api_keys::FIELDS.iter().copied().collect();
+                let mut listed: BTreeSet<&str> = crate::routes::api_keys::FIELDS.iter().copied().collect();
+                if body.remaining.is_none() {
+                    // A key without usage limits leaves their three fields out.
+                    for absent in ["rate_limits", "remaining", "permissions"] {
+                        listed.remove(absent);
+                    }
+                }
                 prop_assert_eq!(written, listed);
             }
         }

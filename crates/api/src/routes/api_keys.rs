@@ -16,6 +16,7 @@ use domain::text::{Description, Name};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::usage_limits::{self, LimitsBody, RateLimitBody, RemainingBody, SetRemaining};
 use web::answer::{self, JsonAnswer};
 use web::error::{ApiResult, Problem};
 use web::extract::{ApiJson, ApiKeyPath, Caller, ServiceAccountPath};
@@ -69,10 +70,21 @@ pub struct ApiKeyBody {
     /// When its secret was last rotated.
     #[serde(serialize_with = "answer::optional_time")]
     pub last_rotated_at: Option<DateTime<Utc>>,
+    /// Its rate limits, checked when it is verified; absent when it has none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rate_limits: Vec<RateLimitBody>,
+    /// Its uses left as set, spent by verifications; absent when they are not counted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remaining: Option<RemainingBody>,
+    /// Its permissions, which a verification's `permissions` query asks for (they are not
+    /// Keyward's own scopes); absent when it has none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub permissions: Vec<String>,
 }
 
 impl ApiKeyBody {
     pub(crate) fn new(k: ApiKey, now: DateTime<Utc>) -> Self {
+        let LimitsBody { rate_limits, remaining, permissions } = LimitsBody::new(&k.limits);
         Self {
             state: k.state(now),
             id: k.id,
@@ -88,6 +100,9 @@ impl ApiKeyBody {
             last_used_at: k.last_used_at,
             last_used_ip: k.last_used_ip,
             last_rotated_at: k.last_rotated_at,
+            rate_limits,
+            remaining,
+            permissions,
         }
     }
 }
@@ -125,6 +140,9 @@ pub(crate) const FIELDS: &[&str] = &[
     "last_used_at",
     "last_used_ip",
     "last_rotated_at",
+    "rate_limits",
+    "remaining",
+    "permissions",
 ];
 
 /// A new API key.
@@ -148,6 +166,19 @@ pub struct CreateApiKey {
     #[serde(default, deserialize_with = "web::whole_number::optional")]
     #[schema(minimum = 1, maximum = 316_224_000)]
     pub ttl_seconds: Option<i64>,
+    /// Rate limits checked when the key is verified, at most 16, names unique (default none).
+    #[serde(default)]
+    #[schema(max_items = 16)]
+    pub rate_limits: Vec<RateLimitBody>,
+    /// Uses left, spent by verifications; at 0 a verification answers `USAGE_EXCEEDED` (default:
+    /// not counted).
+    #[serde(default)]
+    pub remaining: Option<SetRemaining>,
+    /// Permissions a verification's `permissions` query asks for, each
+    /// `[A-Za-z0-9:._*/-]{1,64}`, at most 100 (default none).
+    #[serde(default)]
+    #[schema(value_type = Vec<web::schema::PermissionText>, max_items = 100)]
+    pub permissions: Vec<String>,
 }
 
 /// Creates an API key. The response holds the secret, once.
@@ -165,8 +196,15 @@ pub async fn create_api_key(
 ) -> ApiResult<(StatusCode, Json<IssuedApiKeyBody>)> {
     let (account, sa) = (path.account_id, path.service_account_id);
     let expiry = Expiry::parse(body.expires_at, body.ttl_seconds)?;
-    let new =
-        NewApiKey { name: body.name, description: body.description, scopes: body.scopes, expiry, retrievable: false };
+    let limits = usage_limits::settings(&body.rate_limits, body.remaining.as_ref(), &body.permissions)?;
+    let new = NewApiKey {
+        name: body.name,
+        description: body.description,
+        scopes: body.scopes,
+        expiry,
+        retrievable: false,
+        limits,
+    };
     let issued = state.run(move |kw| kw.create_key(&p, account, sa, new).map(|issued| (issued, kw.now()))).await?;
     let (IssuedApiKey { key, secret }, now) = issued;
     let body = IssuedApiKeyBody { key: ApiKeyBody::new(key, now), secret: secret.expose().to_owned() };
@@ -214,6 +252,16 @@ pub struct UpdateApiKey {
     /// was dealt with (rotate the key first: its old secret is public). Default `false`.
     #[serde(default)]
     pub acknowledge_leak: bool,
+    /// New rate limits, replacing the old ones (`[]` for none). Counts already spent in a window
+    /// stay spent for a limit of the same name and window. At most 16, names unique.
+    #[schema(max_items = 16)]
+    pub rate_limits: Option<Vec<RateLimitBody>>,
+    /// Uses left anew, counting from now, or `null` to stop counting them.
+    #[serde(default, deserialize_with = "web::extract::present")]
+    pub remaining: Option<Option<SetRemaining>>,
+    /// New permissions, replacing the old ones.
+    #[schema(value_type = Option<Vec<web::schema::PermissionText>>, max_items = 100)]
+    pub permissions: Option<Vec<String>>,
 }
 
 /// How long the old secret keeps working after a rotation.
@@ -227,7 +275,7 @@ pub struct RotateCredential {
     pub retain_period_seconds: i64,
 }
 
-/// Changes a key's name, description, state, scopes or expiry.
+/// Changes a key's name, description, state, scopes, expiry or usage limits.
 #[utoipa::path(patch, path = "/v1/accounts/{account_id}/service-accounts/{service_account_id}/api-keys/{key_id_or_name}",
     tag = "api keys", request_body = UpdateApiKey,
     params(ApiKeyPath),
@@ -249,6 +297,9 @@ pub async fn update_api_key(
         scopes: body.scopes,
         expires_at: body.expires_at,
         acknowledge_leak: body.acknowledge_leak,
+        rate_limits: body.rate_limits.as_deref().map(usage_limits::rate_limits).transpose()?,
+        remaining: body.remaining.map(|r| r.as_ref().map(usage_limits::remaining).transpose()).transpose()?,
+        permissions: body.permissions.as_deref().map(usage_limits::permissions).transpose()?,
     };
     let (key, now) = state.run(move |kw| kw.update_key(&p, account, sa, &key, changes).map(|k| (k, kw.now()))).await?;
     Ok(Json(ApiKeyBody::new(key, now)))

@@ -10,12 +10,14 @@ pub mod health;
 pub mod leak_reports;
 pub mod oauth;
 pub mod oauth_tokens;
+pub mod ratelimit;
 pub mod secret_keys;
 pub mod service_accounts;
 pub mod signing_keys;
 pub mod token_answer;
 pub mod token_exchange;
 pub mod usage;
+pub mod usage_limits;
 pub mod verify;
 pub mod webhooks;
 pub mod well_known;
@@ -57,6 +59,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(federated_credentials::test_federated_credential))
         .routes(routes!(verify::verify_api_key))
+        .routes(routes!(ratelimit::ratelimit))
         .routes(routes!(verify::lookup_api_key))
         .routes(routes!(webhooks::create_webhook, webhooks::list_webhooks))
         .routes(routes!(webhooks::get_webhook, webhooks::delete_webhook))

@@ -28,6 +28,7 @@ mod secret_keys;
 mod token_exchange;
 mod token_strictness;
 mod usage;
+mod usage_limits;
 mod verify;
 mod walkthrough;
 mod webhooks;

@@ -57,7 +57,14 @@ pub async fn create_api_token(
                 Some(at) => Expiry::At(at),
                 None => Expiry::Never,
             };
-            let new = NewApiKey { name, description: Description::default(), scopes, expiry, retrievable: false };
+            let new = NewApiKey {
+                name,
+                description: Description::default(),
+                scopes,
+                expiry,
+                retrievable: false,
+                limits: Default::default(),
+            };
             kw.create_key(&p, p.account_id, p.service_account_id, new)
         })
         .await?;

@@ -14,12 +14,23 @@
 //! - Uses left never go below zero; a refill sets them to the refill's amount at each boundary
 //!   (daily at 00:00 UTC, or monthly on a day of the month at 00:00 UTC, the last day of a shorter
 //!   month standing in for a missing one).
+//! - Counts are kept per bucket (a rate limit's window, or a period of uses left) and only grow,
+//!   so nodes add up what each spent ([`Ledger`]): each decides from its memory and adds its
+//!   spending to storage at every flush, reading back everyone's.
 //! - A permission query (`a and (b or c)`) holds when its names are granted, exactly as written.
 
+mod ledger;
 mod permission;
 mod rate_limit;
 mod remaining;
+mod usage_limits;
+
+pub use ledger::{Bucket, Ledger, Spend};
+pub use usage_limits::{
+    Ask, LimitRefusal, LimitSettings, LimitsVerdict, MAX_PERMISSIONS, MAX_RATE_LIMITS, Plan, RateLimitAnswer,
+    UsageLimits, rate_bucket, remaining_bucket,
+};
 
 pub use permission::{Permission, PermissionQuery, Permissions};
 pub use rate_limit::{Applied, LimitDecision, LimitName, RateLimit, WindowCount, WindowLength, decide_all};
-pub use remaining::{Exhausted, Refill, RefillInterval, Remaining};
+pub use remaining::{Exhausted, Period, Refill, RefillInterval, Remaining, RemainingSetting};

@@ -68,6 +68,7 @@ impl KeyKind for ApiKey {
         now: Timestamp,
     ) -> Result<(Self, SecretString), Error> {
         let expires_at = new.expiry.resolve(now)?;
+        let limits = new.limits.at(now)?;
         let id = ApiKeyId::generate(now, kw.entropy.as_ref());
         let credential = Credential::generate(CredentialKind::ApiKey, *id.as_uuid(), kw.entropy.as_ref());
         let sealed = new.retrievable.then(|| kw.seal_api_key_secret(id, &credential.reveal()));
@@ -86,6 +87,7 @@ impl KeyKind for ApiKey {
             last_used_ip: None,
             last_rotated_at: None,
             leaked_at: None,
+            limits,
             secret: StoredSecret { current: credential.secret_hash(), previous: None, sealed },
         };
         Ok((key, credential.reveal()))
@@ -158,7 +160,14 @@ impl Keyward {
     ) -> Result<IssuedApiKey, Error> {
         p.require(Permission::ApiKeysWrite, account)?;
         let scopes = p.inheritable_scopes(self.repo.account(account)?.system);
-        let new = NewApiKey { name, description, scopes, expiry: crate::api_key::Expiry::Never, retrievable };
+        let new = NewApiKey {
+            name,
+            description,
+            scopes,
+            expiry: crate::api_key::Expiry::Never,
+            retrievable,
+            limits: Default::default(),
+        };
         self.create_key(p, account, sa, new)
     }
 

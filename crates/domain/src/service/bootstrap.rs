@@ -153,6 +153,7 @@ fn admin_key(
         last_used_ip: None,
         last_rotated_at: None,
         leaked_at: None,
+        limits: Default::default(),
         secret: StoredSecret { current: credential.secret_hash(), previous: None, sealed: None },
     };
     (key, credential)

@@ -12,6 +12,7 @@ mod expiry;
 mod federated_credentials;
 mod keys;
 mod leaks;
+mod limits;
 mod oauth;
 mod reach;
 mod secret_key_jwt;
@@ -43,6 +44,7 @@ pub use bootstrap::Bootstrapped;
 pub use dpop::{BoundRefusal, NONCE_PERIOD_SECONDS};
 pub use federated_credentials::{FederatedCredentialChanges, NewFederatedCredential};
 pub use keys::{Issued, KeyActions, KeyChanges, KeyKind, NamesKey, NewKey};
+pub use limits::{Identifier, LimitRequest};
 pub use oauth::{AccessToken, Introspection, OAuthError};
 pub use secret_key_jwt::IssuedJwt;
 pub use secret_keys::IssuedSecretKey;
@@ -61,6 +63,7 @@ pub struct Keyward {
     clock: Arc<dyn Clock>,
     entropy: Arc<dyn Entropy>,
     usage: Arc<UsageBuffer>,
+    ledger: Arc<crate::limits::Ledger>,
     sealer: Arc<Sealer>,
     signing_algorithm: SigningAlgorithm,
     access_token_ttl: chrono::Duration,
@@ -83,6 +86,7 @@ impl Keyward {
             clock,
             entropy,
             usage: Arc::new(UsageBuffer::default()),
+            ledger: Arc::default(),
             sealer,
             signing_algorithm: SigningAlgorithm::EdDsa,
             access_token_ttl: chrono::Duration::hours(1),

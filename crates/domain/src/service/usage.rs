@@ -61,8 +61,11 @@ impl Keyward {
 
     /// Forgets hourly counts older than the retention period; returns how many were forgotten.
     pub fn forget_old_usage(&self) -> Result<u64, Error> {
-        let before = self.now() - chrono::Duration::days(i64::from(self.usage_retention_days));
-        Ok(self.repo.delete_api_key_usage_before(before)?)
+        let now = self.now();
+        let before = now - chrono::Duration::days(i64::from(self.usage_retention_days));
+        let hours = self.repo.delete_api_key_usage_before(before)?;
+        self.forget_old_counters(now)?;
+        Ok(hours)
     }
 
     /// How many days hourly counts are kept.

@@ -7,6 +7,7 @@ use crate::api_key::{ApiKey, Rejection, compare_with_nothing};
 use crate::credential::{Credential, CredentialKind};
 use crate::error::{Entity, Error};
 use crate::id::ApiKeyId;
+use crate::limits::{Ask, LimitRefusal, LimitsVerdict, Plan};
 use crate::principal::{Permission, Principal};
 use crate::repository::KeyForAuth;
 use crate::scope::Scopes;
@@ -22,6 +23,17 @@ pub struct Verification {
     pub key: Option<ApiKey>,
     /// When the verdict was reached: the key's state was judged at this time.
     pub at: Timestamp,
+    /// What the key's rate limits and uses left answered, when the verification got that far
+    /// and the key has any.
+    pub limits: Option<LimitsVerdict>,
+    /// For `INSUFFICIENT_PERMISSIONS`, the permissions that were missing.
+    pub missing_permissions: Vec<String>,
+}
+
+impl Verification {
+    fn refused(rejection: Rejection, key: Option<ApiKey>, at: Timestamp) -> Self {
+        Self { outcome: Err(rejection), key, at, limits: None, missing_permissions: Vec::new() }
+    }
 }
 
 impl Keyward {
@@ -55,11 +67,18 @@ impl Keyward {
         Ok(Ok(found))
     }
 
-    /// Verifies a presented key and the scopes a request needs. Needs `api-keys:verify`; keys of
-    /// other accounts are `NOT_FOUND` unless the caller is a system administrator. A valid answer
-    /// counts as a use of the key.
-    pub fn verify_api_key(&self, p: &Principal, token: &str, required: &Scopes) -> Result<Verification, Error> {
-        with_storage(self.verify_within(p, token, required, Reach::Storage))
+    /// Verifies a presented key, the scopes a request needs and what `ask` asks of its usage
+    /// limits (permissions, then rate limits and uses left, all or nothing). Needs
+    /// `api-keys:verify`; keys of other accounts are `NOT_FOUND` unless the caller is a system
+    /// administrator. A valid answer counts as a use of the key and spends what it asked.
+    pub fn verify_api_key(
+        &self,
+        p: &Principal,
+        token: &str,
+        required: &Scopes,
+        ask: &Ask,
+    ) -> Result<Verification, Error> {
+        with_storage(self.verify_within(p, token, required, ask, Reach::Storage))
     }
 
     /// The same, from memory alone: `None` when the answer needs storage (the key is not cached);
@@ -69,26 +88,63 @@ impl Keyward {
         p: &Principal,
         token: &str,
         required: &Scopes,
+        ask: &Ask,
     ) -> Option<Result<Verification, Error>> {
-        from_memory(self.verify_within(p, token, required, Reach::Memory))
+        from_memory(self.verify_within(p, token, required, ask, Reach::Memory))
     }
 
-    fn verify_within(&self, p: &Principal, token: &str, required: &Scopes, reach: Reach) -> Result<Verification, Stop> {
+    fn verify_within(
+        &self,
+        p: &Principal,
+        token: &str,
+        required: &Scopes,
+        ask: &Ask,
+        reach: Reach,
+    ) -> Result<Verification, Stop> {
         // One reading of the clock for the whole verdict.
         let now = self.now();
         let found = match self.find_presented(p, token, reach, now)? {
             Ok(found) => found,
-            Err(rejection) => return Ok(Verification { outcome: Err(rejection), key: None, at: now }),
+            Err(rejection) => return Ok(Verification::refused(rejection, None, now)),
         };
         let state = found.key.usable(found.owner_active, now);
         let outcome = state.and_then(|()| {
             if found.key.scopes.covers_all(required) { Ok(()) } else { Err(Rejection::InsufficientScope) }
         });
-        match outcome {
+        let mut verification = Verification::refused(Rejection::NotFound, None, now);
+        verification.outcome = outcome;
+        if verification.outcome.is_ok() {
+            self.apply_limits(&found.key, ask, reach, &mut verification)?;
+        }
+        match verification.outcome {
             Ok(()) => self.usage.record(found.key.id, Usage { at: now, ip: p.ip }),
             Err(_) => self.usage.record_refusal(found.key.id, now),
         }
-        Ok(Verification { outcome, key: Some(found.key), at: now })
+        verification.key = Some(found.key);
+        Ok(verification)
+    }
+
+    /// Checks the permissions `ask` needs, then decides the key's rate limits and uses left.
+    fn apply_limits(&self, key: &ApiKey, ask: &Ask, reach: Reach, verification: &mut Verification) -> Result<(), Stop> {
+        if let Some(query) = &ask.permissions
+            && let Err(missing) = query.check(&key.limits.permissions)
+        {
+            verification.outcome = Err(Rejection::InsufficientPermissions);
+            verification.missing_permissions = missing;
+            return Ok(());
+        }
+        let owner = Self::limits_owner(key);
+        let plan = Plan::new(&key.limits, &owner, ask, verification.at).map_err(Error::from)?;
+        if plan.counts_nothing() {
+            return Ok(());
+        }
+        let verdict = self.decide_limits(&plan, reach)?;
+        verification.outcome = verdict.outcome.clone().map_err(|refusal| match refusal {
+            LimitRefusal::RateLimited => Rejection::RateLimited,
+            LimitRefusal::UsageExceeded => Rejection::UsageExceeded,
+        });
+        verification.limits = Some(verdict);
+        Ok(())
     }
 
     /// The metadata of the key a presented secret belongs to, whatever its state. Needs

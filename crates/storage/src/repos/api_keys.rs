@@ -225,6 +225,7 @@ impl ApiKeyRepository for Store {
                     dsl::updated_at.eq(new.updated_at),
                     dsl::last_rotated_at.eq(new.last_rotated_at),
                     dsl::leaked_at.eq(new.leaked_at),
+                    dsl::usage_limits.eq(&new.usage_limits),
                     dsl::version.eq(version + 1),
                 ))
                 .execute(c)?;

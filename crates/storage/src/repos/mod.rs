@@ -17,6 +17,7 @@ mod settings;
 mod signing_keys;
 mod token_state;
 mod usage;
+mod usage_counters;
 mod webhooks;
 
 use diesel::connection::SimpleConnection;

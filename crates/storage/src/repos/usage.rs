@@ -27,7 +27,7 @@ const ADD_HOURLY: &str = "INSERT INTO api_key_usage (api_key_id, hour, uses, ref
      SET uses = api_key_usage.uses + excluded.uses, refusals = api_key_usage.refusals + excluded.refusals";
 
 /// `sql` with PostgreSQL's numbered placeholders in place of `?`.
-fn numbered(sql: &str) -> String {
+pub(super) fn numbered(sql: &str) -> String {
     let mut n = 0;
     sql.split('?')
         .enumerate()

@@ -134,6 +134,13 @@ pub fn optional_instant(out: &mut Vec<u8>, t: Option<&DateTime<Utc>>) {
     }
 }
 
+/// Writes any value as serde_json writes it, for the rare parts of a hot answer (a key's usage
+/// limits) that are not worth a writer of their own.
+pub fn by_serde<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    // Writing into a `Vec` cannot fail, and these values serialize without error.
+    let _ = serde_json::to_writer(&mut *out, value);
+}
+
 /// Writes `true` or `false`.
 pub fn boolean(out: &mut Vec<u8>, value: bool) {
     out.extend_from_slice(if value { b"true" } else { b"false" });

@@ -1,0 +1,322 @@
+//! The limits a key carries (rate limits, uses left, permissions) and the one decision a
+//! verification asks of them, given the counts its buckets hold.
+
+use super::ledger::Bucket;
+use super::permission::{PermissionQuery, Permissions};
+use super::rate_limit::{Applied, LimitDecision, LimitName, RateLimit, WindowCount, decide_all};
+use super::remaining::{Remaining, RemainingSetting};
+use crate::{Timestamp, ValidationError};
+
+/// The most rate limits one key carries.
+pub const MAX_RATE_LIMITS: usize = 16;
+/// The most permissions one key carries.
+pub const MAX_PERMISSIONS: usize = 100;
+
+/// What a key may use: named rate limits, a count of uses left, and permissions. Empty (the
+/// default) limits nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UsageLimits {
+    /// Its rate limits, names unique.
+    pub rate_limits: Vec<RateLimit>,
+    /// Its uses left, if counted.
+    pub remaining: Option<Remaining>,
+    /// Its permissions.
+    pub permissions: Permissions,
+}
+
+impl UsageLimits {
+    /// Whether it limits nothing.
+    pub fn is_empty(&self) -> bool {
+        self.rate_limits.is_empty() && self.remaining.is_none() && self.permissions.is_empty()
+    }
+
+    /// Checks rate limits: at most [`MAX_RATE_LIMITS`], names unique.
+    pub fn check_rate_limits(limits: &[RateLimit]) -> Result<(), ValidationError> {
+        if limits.len() > MAX_RATE_LIMITS {
+            return Err(ValidationError::new("rate_limits", "a key carries at most 16 rate limits"));
+        }
+        let mut names: Vec<&str> = limits.iter().map(|l| l.name.as_str()).collect();
+        names.sort_unstable();
+        if names.windows(2).any(|w| w[0] == w[1]) {
+            return Err(ValidationError::new("rate_limits", "each rate limit's name must be unique on its key"));
+        }
+        Ok(())
+    }
+
+    /// Checks permissions: at most [`MAX_PERMISSIONS`].
+    pub fn check_permissions(permissions: &Permissions) -> Result<(), ValidationError> {
+        if permissions.len() > MAX_PERMISSIONS {
+            return Err(ValidationError::new("permissions", "a key carries at most 100 permissions"));
+        }
+        Ok(())
+    }
+}
+
+/// A key's limits as a caller sets them when it creates the key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LimitSettings {
+    /// Its rate limits.
+    pub rate_limits: Vec<RateLimit>,
+    /// Its uses left, if counted.
+    pub remaining: Option<RemainingSetting>,
+    /// Its permissions.
+    pub permissions: Permissions,
+}
+
+impl LimitSettings {
+    /// The limits these set at `now`, checked.
+    pub fn at(self, now: Timestamp) -> Result<UsageLimits, ValidationError> {
+        UsageLimits::check_rate_limits(&self.rate_limits)?;
+        UsageLimits::check_permissions(&self.permissions)?;
+        Ok(UsageLimits {
+            rate_limits: self.rate_limits,
+            remaining: self.remaining.map(|r| r.at(now)),
+            permissions: self.permissions,
+        })
+    }
+}
+
+/// What a verification asks of a key's limits.
+#[derive(Debug, Clone, Default)]
+pub struct Ask {
+    /// The rate limits to apply and at what cost; `None` applies those marked `auto_apply`, at
+    /// cost 1.
+    pub rate_limits: Option<Vec<(LimitName, u64)>>,
+    /// What it spends of the uses left (1 if not given).
+    pub cost: Option<u64>,
+    /// The permissions it needs.
+    pub permissions: Option<PermissionQuery>,
+}
+
+/// Why the rate limits or uses left refused a verification (permissions are checked before, by
+/// [`PermissionQuery::check`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LimitRefusal {
+    /// A rate limit's window has no room for the cost.
+    RateLimited,
+    /// Fewer uses are left than the cost.
+    UsageExceeded,
+}
+
+/// One rate limit's answer to a verification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimitAnswer {
+    /// The limit's name.
+    pub name: LimitName,
+    /// Its answer.
+    pub decision: LimitDecision,
+}
+
+/// What the limits answered a verification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitsVerdict {
+    /// `Ok` when every limit admits it.
+    pub outcome: Result<(), LimitRefusal>,
+    /// Each applied rate limit's answer, in the order applied.
+    pub rate_limits: Vec<RateLimitAnswer>,
+    /// Uses left after it, when the key counts them.
+    pub remaining: Option<u64>,
+}
+
+/// The limits a verification applies, with their buckets at `now`: what [`Plan::decide`] needs
+/// counted.
+#[derive(Debug)]
+pub struct Plan<'a> {
+    limits: &'a UsageLimits,
+    applied: Vec<(&'a RateLimit, u64)>,
+    cost: u64,
+    now: Timestamp,
+    /// The buckets to count, rate limits first and uses left last, each with its expiry.
+    pub buckets: Vec<(Bucket, Option<i64>)>,
+}
+
+/// The bucket of a rate limit of `owner` (such as `key:<id>`) in the window holding `now`.
+pub fn rate_bucket(owner: &str, limit: &RateLimit, now: i64) -> (Bucket, Option<i64>) {
+    let start = limit.window_of(now);
+    let name = format!("rate:{owner}:{}:{}:{start}", limit.name.as_str(), limit.window.seconds());
+    (Bucket::new(name), Some(start + limit.window.seconds()))
+}
+
+/// The bucket of the uses left of `owner` in the period holding `now`.
+pub fn remaining_bucket(owner: &str, remaining: &Remaining, now: Timestamp) -> (Bucket, Option<i64>) {
+    let period = remaining.period(now);
+    let name = format!("left:{owner}:{}", period.start.timestamp_micros());
+    (Bucket::new(name), remaining.next_refill(now).map(|t| t.timestamp()))
+}
+
+impl<'a> Plan<'a> {
+    /// What `ask` applies of `limits`, owned by `owner`, at `now`; refuses a named limit the key
+    /// does not carry, naming the field.
+    pub fn new(limits: &'a UsageLimits, owner: &str, ask: &Ask, now: Timestamp) -> Result<Self, ValidationError> {
+        let applied: Vec<(&RateLimit, u64)> = match &ask.rate_limits {
+            None => limits.rate_limits.iter().filter(|l| l.auto_apply).map(|l| (l, 1)).collect(),
+            Some(named) => named
+                .iter()
+                .enumerate()
+                .map(|(i, (name, cost))| {
+                    limits.rate_limits.iter().find(|l| &l.name == name).map(|l| (l, *cost)).ok_or_else(|| {
+                        ValidationError::new(
+                            format!("ratelimits[{i}].name"),
+                            format!("the key has no rate limit named {}", name.as_str()),
+                        )
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        let secs = now.timestamp();
+        let mut buckets: Vec<(Bucket, Option<i64>)> =
+            applied.iter().map(|(l, _)| rate_bucket(owner, l, secs)).collect();
+        if let Some(remaining) = &limits.remaining {
+            buckets.push(remaining_bucket(owner, remaining, now));
+        }
+        Ok(Self { limits, applied, cost: ask.cost.unwrap_or(1), now, buckets })
+    }
+
+    /// Whether nothing is counted: no rate limit applies and no uses are counted.
+    pub fn counts_nothing(&self) -> bool {
+        self.buckets.is_empty()
+    }
+
+    /// Decides on the counts of [`Plan::buckets`], in order: admitted only if every rate limit
+    /// and the uses left admit the cost, and then what to add to each bucket; refused, and
+    /// nothing to add, otherwise.
+    pub fn decide(&self, counts: &[u64]) -> (LimitsVerdict, Option<Vec<u64>>) {
+        let secs = self.now.timestamp();
+        let mut windows: Vec<WindowCount> = self
+            .applied
+            .iter()
+            .zip(counts)
+            .map(|((l, _), used)| WindowCount { window_start: l.window_of(secs), used: *used })
+            .collect();
+        let mut applied: Vec<Applied<'_>> = self
+            .applied
+            .iter()
+            .zip(windows.iter_mut())
+            .map(|((limit, cost), count)| Applied { limit, count, cost: *cost })
+            .collect();
+        let (rates_admit, decisions) = decide_all(&mut applied, secs);
+        let spent_left = counts.get(self.applied.len()).copied().unwrap_or(0);
+        let left = self.limits.remaining.as_ref().map(|r| r.judge(spent_left, self.cost, self.now));
+        let left_admits = !matches!(left, Some(Err(_)));
+        let admitted = rates_admit && left_admits;
+        // A refusal by either spends nothing on the other: the answers then show what is left
+        // without this request.
+        let rate_limits = self
+            .applied
+            .iter()
+            .zip(decisions)
+            .zip(counts)
+            .map(|(((l, _), d), used)| RateLimitAnswer {
+                name: l.name.clone(),
+                decision: if admitted {
+                    d
+                } else {
+                    let current = l.current(WindowCount { window_start: l.window_of(secs), used: *used }, secs);
+                    LimitDecision { remaining: l.limit.saturating_sub(current.used), ..d }
+                },
+            })
+            .collect();
+        let remaining = match left {
+            Some(Ok(after)) if admitted => Some(after),
+            Some(Ok(_)) => self.limits.remaining.as_ref().map(|r| r.left(spent_left, self.now)),
+            Some(Err(e)) => Some(e.left),
+            None => None,
+        };
+        let outcome = if !rates_admit {
+            Err(LimitRefusal::RateLimited)
+        } else if !left_admits {
+            Err(LimitRefusal::UsageExceeded)
+        } else {
+            Ok(())
+        };
+        let spend = admitted.then(|| {
+            let mut spend: Vec<u64> = self.applied.iter().map(|(_, cost)| *cost).collect();
+            if self.limits.remaining.is_some() {
+                spend.push(self.cost);
+            }
+            spend
+        });
+        (LimitsVerdict { outcome, rate_limits, remaining }, spend)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+    use crate::limits::rate_limit::WindowLength;
+
+    fn limit(name: &str, limit: u64, window: i64, auto_apply: bool) -> RateLimit {
+        RateLimit {
+            name: LimitName::parse(name, "name").unwrap_or_else(|e| panic!("{e}")),
+            limit,
+            window: WindowLength::parse(window, "window").unwrap_or_else(|e| panic!("{e}")),
+            auto_apply,
+        }
+    }
+
+    fn now() -> Timestamp {
+        Utc.timestamp_opt(1_800_000_030, 0).single().unwrap_or_default()
+    }
+
+    fn limits() -> UsageLimits {
+        UsageLimits {
+            rate_limits: vec![limit("second", 2, 1, true), limit("tokens", 100, 60, false)],
+            remaining: Some(Remaining::new(5, None, now())),
+            permissions: Permissions::new(),
+        }
+    }
+
+    #[test]
+    fn by_default_the_auto_applied_limits_and_one_use_are_counted() {
+        let l = limits();
+        let plan = Plan::new(&l, "key:k", &Ask::default(), now()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(plan.buckets.len(), 2, "the per-second limit and the uses left");
+        assert_eq!(plan.buckets[0].0.as_str(), "rate:key:k:second:1:1800000030");
+        let (verdict, spend) = plan.decide(&[1, 3]);
+        assert_eq!(verdict.outcome, Ok(()));
+        assert_eq!(verdict.remaining, Some(1));
+        assert_eq!(verdict.rate_limits[0].decision.remaining, 0);
+        assert_eq!(spend, Some(vec![1, 1]));
+    }
+
+    #[test]
+    fn a_refusal_by_one_spends_nothing_on_the_other() {
+        let l = limits();
+        let plan = Plan::new(&l, "key:k", &Ask::default(), now()).unwrap_or_else(|e| panic!("{e}"));
+        let (verdict, spend) = plan.decide(&[2, 0]);
+        assert_eq!(verdict.outcome, Err(LimitRefusal::RateLimited));
+        assert_eq!((spend, verdict.remaining), (None, Some(5)));
+        let (verdict, spend) = plan.decide(&[0, 5]);
+        assert_eq!(verdict.outcome, Err(LimitRefusal::UsageExceeded));
+        assert_eq!(verdict.rate_limits[0].decision.remaining, 2, "nothing spent on the rate limit");
+        assert_eq!(spend, None);
+    }
+
+    #[test]
+    fn named_limits_apply_at_their_cost_and_an_unknown_name_is_refused() {
+        let l = limits();
+        let tokens = LimitName::parse("tokens", "n").unwrap_or_else(|e| panic!("{e}"));
+        let ask = Ask { rate_limits: Some(vec![(tokens, 40)]), cost: Some(0), permissions: None };
+        let plan = Plan::new(&l, "key:k", &ask, now()).unwrap_or_else(|e| panic!("{e}"));
+        let (verdict, spend) = plan.decide(&[70, 5]);
+        assert_eq!(verdict.outcome, Err(LimitRefusal::RateLimited), "70 + 40 > 100");
+        assert_eq!(spend, None);
+        let (verdict, spend) = plan.decide(&[60, 5]);
+        assert_eq!((verdict.outcome, spend), (Ok(()), Some(vec![40, 0])), "a cost of 0 spends no use");
+        let other = LimitName::parse("nope", "n").unwrap_or_else(|e| panic!("{e}"));
+        let ask = Ask { rate_limits: Some(vec![(other, 1)]), ..Ask::default() };
+        let refused = Plan::new(&l, "key:k", &ask, now()).map(|_| ()).expect_err("unknown");
+        assert_eq!(refused.field, "ratelimits[0].name");
+    }
+
+    #[test]
+    fn names_on_a_key_are_unique_and_counted() {
+        let twice = vec![limit("a", 1, 1, true), limit("a", 2, 2, true)];
+        assert!(UsageLimits::check_rate_limits(&twice).is_err());
+        let many: Vec<RateLimit> = (0..17).map(|i| limit(&format!("l{i}"), 1, 1, true)).collect();
+        assert!(UsageLimits::check_rate_limits(&many).is_err());
+        assert!(UsageLimits::check_rate_limits(&many[..16]).is_ok());
+    }
+}

@@ -1,0 +1,73 @@
+//! The counters of usage limits: every node adds what it spent of a bucket, and reads back
+//! everyone's total.
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text};
+use domain::error::Entity;
+use domain::limits::{Bucket, Spend};
+use domain::repository::{RepoResult, UsageCounterRepository};
+
+use super::usage::numbered;
+use crate::Store;
+use crate::connection::DbConnection;
+use crate::schema::usage_counters;
+
+/// Adds to a bucket's count, creating it. Both backends speak this upsert; only their
+/// placeholders differ.
+const ADD_SPENT: &str = "INSERT INTO usage_counters (bucket, spent, expires_at) VALUES (?, ?, ?) \
+     ON CONFLICT (bucket) DO UPDATE SET spent = usage_counters.spent + excluded.spent";
+
+fn add(c: &mut DbConnection, spend: &Spend) -> QueryResult<usize> {
+    let bind = |sql: String| {
+        diesel::sql_query(sql)
+            .bind::<Text, _>(spend.bucket.as_str())
+            .bind::<BigInt, _>(i64::try_from(spend.amount).unwrap_or(i64::MAX))
+            .bind::<Nullable<BigInt>, _>(spend.expires_at)
+    };
+    match c {
+        DbConnection::Postgresql(pg) => bind(numbered(ADD_SPENT)).execute(pg),
+        DbConnection::Sqlite(lite) => bind(ADD_SPENT.to_owned()).execute(lite),
+    }
+}
+
+impl UsageCounterRepository for Store {
+    fn add_spent(&self, spends: &[Spend]) -> RepoResult<()> {
+        if spends.is_empty() {
+            return Ok(());
+        }
+        self.write(Entity::ApiKey, |c| {
+            // One order for every node, so that two flushes never wait on each other's rows.
+            let mut sorted: Vec<&Spend> = spends.iter().collect();
+            sorted.sort_by(|a, b| a.bucket.cmp(&b.bucket));
+            for spend in sorted {
+                add(c, spend)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn spent(&self, buckets: &[Bucket]) -> RepoResult<Vec<(Bucket, u64)>> {
+        if buckets.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.read(Entity::ApiKey, |c| {
+            let mut found = Vec::with_capacity(buckets.len());
+            for chunk in buckets.chunks(500) {
+                let names: Vec<&str> = chunk.iter().map(Bucket::as_str).collect();
+                let rows: Vec<(String, i64)> = usage_counters::table
+                    .filter(usage_counters::bucket.eq_any(names))
+                    .select((usage_counters::bucket, usage_counters::spent))
+                    .load(c)?;
+                found.extend(rows.into_iter().map(|(b, n)| (Bucket::new(b), u64::try_from(n).unwrap_or(0))));
+            }
+            Ok(found)
+        })
+    }
+
+    fn forget_spent_before(&self, now: i64) -> RepoResult<u64> {
+        let gone = self.write(Entity::ApiKey, |c| {
+            Ok(diesel::delete(usage_counters::table.filter(usage_counters::expires_at.lt(now))).execute(c)?)
+        })?;
+        Ok(u64::try_from(gone).unwrap_or(0))
+    }
+}

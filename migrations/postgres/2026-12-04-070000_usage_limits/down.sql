@@ -1,0 +1,2 @@
+DROP TABLE usage_counters;
+ALTER TABLE api_keys DROP COLUMN usage_limits;

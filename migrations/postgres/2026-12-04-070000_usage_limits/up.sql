@@ -1,0 +1,12 @@
+-- postgres: usage control at verify time. A key's rate limits, uses left and permissions, as JSON
+-- (empty for a key that has none), and the counters every node adds its spending to: one row a
+-- bucket (a rate limit's window, or a period of a key's uses left), forgotten after it expires.
+-- Keep in step with the other backend.
+ALTER TABLE api_keys ADD COLUMN usage_limits TEXT NOT NULL DEFAULT '';
+
+CREATE TABLE usage_counters (
+    bucket TEXT PRIMARY KEY NOT NULL,
+    spent BIGINT NOT NULL,
+    expires_at BIGINT
+);
+CREATE INDEX usage_counters_expiry ON usage_counters (expires_at);
