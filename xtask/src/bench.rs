@@ -189,13 +189,17 @@ const CRITERION_TIMES: [&str; 4] = ["--warm-up-time", "1", "--measurement-time",
 /// Runs the criterion benchmarks, then the load scenarios, and prints the results.
 pub fn run(args: &[&str]) -> Result<()> {
     let seconds: u32 = if args.contains(&"--quick") { 3 } else { 10 };
-    // The hot functions, then what a DPoP proof adds (its bench needs the test key).
-    exec(cargo().args(["bench", "-p", "domain", "--bench", "hot_paths", "--"]).args(CRITERION_TIMES))?;
-    exec(
-        cargo()
-            .args(["bench", "-p", "domain", "--features", "test-support", "--bench", "dpop", "--"])
-            .args(CRITERION_TIMES),
-    )?;
+    // `--only PATTERN`: the baseline and the SQLite scenarios whose names hold PATTERN, nothing else.
+    let only = args.iter().position(|a| *a == "--only").and_then(|i| args.get(i + 1)).copied();
+    if only.is_none() {
+        // The hot functions, then what a DPoP proof adds (its bench needs the test key).
+        exec(cargo().args(["bench", "-p", "domain", "--bench", "hot_paths", "--"]).args(CRITERION_TIMES))?;
+        exec(
+            cargo()
+                .args(["bench", "-p", "domain", "--features", "test-support", "--bench", "dpop", "--"])
+                .args(CRITERION_TIMES),
+        )?;
+    }
     ensure_tool("wrk", "wrk")?;
     ensure_tool("sqlite3", "sqlite3")?;
     exec(cargo().args(["build", "--release", "-p", "keyward"]))?;
@@ -206,7 +210,7 @@ pub fn run(args: &[&str]) -> Result<()> {
     let (mut server, base) = start_server(&exe, &dir.join("data"))?;
     let idle_rss = rss_kib(server.id());
     println!("\n## SQLite");
-    let result = scenarios(&base, seconds, &dir, Backend::Sqlite);
+    let result = scenarios(&base, seconds, &dir, Backend::Sqlite, only);
     let _ = Command::new("kill").args(["-TERM", &server.id().to_string()]).status();
     let _ = server.wait();
     result?;
@@ -214,7 +218,9 @@ pub fn run(args: &[&str]) -> Result<()> {
         "\nidle RSS after start-up: {} MiB",
         idle_rss.map_or_else(|| "?".to_owned(), |k| format!("{:.1}", k as f64 / 1024.0))
     );
-    postgres_table(&exe, &dir, seconds)?;
+    if only.is_none() {
+        postgres_table(&exe, &dir, seconds)?;
+    }
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
@@ -242,7 +248,7 @@ fn postgres_table(exe: &Path, dir: &Path, seconds: u32) -> Result<()> {
     let data = dir.join("data-postgres");
     let outcome = start_server_on(exe, &data, Some(&url)).and_then(|(mut server, base)| {
         println!("\n## PostgreSQL (one node, same machine)");
-        let result = scenarios(&base, seconds, dir, Backend::Postgres);
+        let result = scenarios(&base, seconds, dir, Backend::Postgres, None);
         let _ = Command::new("kill").args(["-TERM", &server.id().to_string()]).status();
         let _ = server.wait();
         result
@@ -251,7 +257,7 @@ fn postgres_table(exe: &Path, dir: &Path, seconds: u32) -> Result<()> {
     outcome.and(dropped)
 }
 
-fn scenarios(base: &str, seconds: u32, dir: &Path, backend: Backend) -> Result<()> {
+fn scenarios(base: &str, seconds: u32, dir: &Path, backend: Backend, only: Option<&str>) -> Result<()> {
     let data = match backend {
         Backend::Sqlite => dir.join("data"),
         Backend::Postgres => dir.join("data-postgres"),
@@ -305,6 +311,24 @@ fn scenarios(base: &str, seconds: u32, dir: &Path, backend: Backend) -> Result<(
     ])?;
     let presented = field(&presented_answer, "secret")?;
     let presented_id = field(&presented_answer, "id")?;
+    // The same key with two rate limits and uses left, none of which the run can exhaust.
+    let metered = field(
+        &curl(&[
+            "-X",
+            "POST",
+            &format!("{base}{keys}"),
+            "-H",
+            &auth,
+            "-H",
+            json,
+            "-d",
+            r#"{"name":"metered","scopes":["metrics:write"],
+                "rate_limits":[{"name":"second","limit":1000000000,"window_seconds":1},
+                               {"name":"minute","limit":1000000000000,"window_seconds":60}],
+                "remaining":{"uses":1000000000000000}}"#,
+        ])?,
+        "secret",
+    )?;
     for i in 0..48 {
         curl(&[
             "-o",
@@ -403,6 +427,12 @@ fn scenarios(base: &str, seconds: u32, dir: &Path, backend: Backend) -> Result<(
             [bearer(&verifier), vec![json_h.clone()]].concat(),
             format!(r#"{{"key":"{presented}","required_scopes":["metrics:write"]}}"#),
         ),
+        Scenario::post(
+            "api-key verify, 2 rate limits + uses left",
+            "/v1/api-keys/verify",
+            [bearer(&verifier), vec![json_h.clone()]].concat(),
+            format!(r#"{{"key":"{metered}","required_scopes":["metrics:write"]}}"#),
+        ),
         Scenario::get("bearer GET one key", format!("{keys}/{presented_id}"), bearer(&verifier)),
         Scenario::get(
             "dynatrace Api-Token GET one token",
@@ -473,6 +503,9 @@ fn scenarios(base: &str, seconds: u32, dir: &Path, backend: Backend) -> Result<(
             unique_body: Some(r#"{"name":"load-%d"}"#.into()),
         },
     ];
+    // `--only PATTERN` keeps the baseline and the scenarios whose names hold PATTERN.
+    let list: Vec<Scenario> =
+        list.into_iter().filter(|s| s.name.starts_with("healthz") || only.is_none_or(|o| s.name.contains(o))).collect();
     if backend == Backend::Postgres {
         print_header();
         let mut baseline = None;
@@ -516,6 +549,9 @@ fn scenarios(base: &str, seconds: u32, dir: &Path, backend: Backend) -> Result<(
     }
     if let Some((token_rps, base_rps)) = tokens {
         print_token_ceiling(token_rps, base_rps);
+    }
+    if only.is_some() {
+        return Ok(());
     }
     fill_keys(&db, &filler, 1_000_000)?;
     println!("\nWith 1,000,000 keys in the database (the baseline measured again):");

@@ -7,7 +7,8 @@
 //! - `cargo xtask ci`: what CI runs: `lint`, then `test`.
 //! - `cargo xtask postgres [stop]`: start (or stop) the throwaway PostgreSQL and print its URL.
 //! - `cargo xtask new-migration NAME`: a new migration folder for both backends.
-//! - `cargo xtask bench [--quick]`: criterion benchmarks, then the service under wrk load.
+//! - `cargo xtask bench [--quick] [--only PATTERN]`: criterion benchmarks, then the service under wrk
+//!   load (`--only`: just the baseline and the SQLite scenarios whose names hold PATTERN).
 
 mod bench;
 mod bench_issuer;
@@ -50,7 +51,7 @@ fn main() -> Result<()> {
                  ci                   lint, then test\n  \
                  postgres [stop]      start or stop a throwaway PostgreSQL for the tests\n  \
                  new-migration NAME   create migrations/{{sqlite,postgres}}/<timestamp>_NAME\n  \
-                 bench [--quick]      criterion benchmarks, then the service under wrk load\n  \
+                 bench [--quick] [--only PATTERN]  criterion benchmarks, then the service under wrk load\n  \
                  soak [MINUTES]       mixed load for MINUTES (default 10): errors, memory, p99"
             );
             bail!("unknown task")

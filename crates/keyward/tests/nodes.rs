@@ -156,6 +156,85 @@ async fn a_dpop_proof_is_spent_on_every_node(db: TestDb) {
     }
 }
 
+/// Three nodes on one PostgreSQL database verify one rate-limited key at once, more often than
+/// the limit allows. Each node decides from its own memory between flushes, so together they
+/// may admit more than the limit, but never more than three times it (the bound
+/// `docs/usage-limits.md` states); once they have flushed, every node knows every use spent.
+async fn a_rate_limit_holds_across_nodes_within_its_bound(db: TestDb) {
+    const LIMIT: u64 = 30;
+    const PER_NODE: usize = 40;
+    const USES: u64 = 1000;
+    let dir = tempfile::tempdir().unwrap();
+    let master = dir.path().join("master.key");
+    let node = |name: &str| {
+        let mut cmd = keyward(&dir.path().join(name), Some(&db));
+        cmd.env("KEYWARD_MASTER_KEY_FILE", &master);
+        Server::start_cmd(cmd)
+    };
+    let nodes = [node("one"), node("two"), node("three")];
+    let admin = std::fs::read_to_string(dir.path().join("one/admin.key")).unwrap().trim().to_owned();
+    let base = &nodes[0].base;
+    let post = |path: String, body: Value| call(reqwest::Method::POST, format!("{base}{path}"), &admin, Some(body));
+    let acct = post("/v1/accounts".into(), json!({"name": "acme"})).await.1["id"].as_str().unwrap().to_owned();
+    let sa = post(format!("/v1/accounts/{acct}/service-accounts"), json!({"name": "svc"})).await.1["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, key) = post(
+        format!("/v1/accounts/{acct}/service-accounts/{sa}/api-keys"),
+        json!({
+            "name": "metered",
+            // A 30-day window: the test never sees one end.
+            "rate_limits": [{"name": "requests", "limit": LIMIT, "window_seconds": 2_592_000}],
+            "remaining": {"uses": USES}
+        }),
+    )
+    .await;
+    assert_eq!(status, 201, "{key}");
+    let secret = key["secret"].as_str().unwrap().to_owned();
+    let verify = |base: String| {
+        let (admin, secret) = (admin.clone(), secret.clone());
+        async move {
+            let url = format!("{base}/v1/api-keys/verify");
+            call(reqwest::Method::POST, url, &admin, Some(json!({"key": secret}))).await.1
+        }
+    };
+
+    let drive = |n: &Server| {
+        let (verify, base) = (&verify, n.base.clone());
+        async move {
+            let mut admitted = 0u64;
+            for _ in 0..PER_NODE {
+                let answer = verify(base.clone()).await;
+                match answer["code"].as_str() {
+                    Some("VALID") => admitted += 1,
+                    Some("RATE_LIMITED") => {}
+                    other => panic!("unexpected answer {other:?}: {answer}"),
+                }
+            }
+            admitted
+        }
+    };
+    let (a, b, c) = tokio::join!(drive(&nodes[0]), drive(&nodes[1]), drive(&nodes[2]));
+    let admitted = a + b + c;
+    eprintln!("3 nodes, limit {LIMIT}, {} requests: {admitted} admitted", 3 * PER_NODE);
+    assert!(admitted >= LIMIT, "the limit itself is always admitted");
+    assert!(admitted <= 3 * LIMIT, "never more than nodes x limit: {admitted}");
+
+    // Once every node has flushed, each knows every use spent anywhere: uses left are exact.
+    let start = std::time::Instant::now();
+    for n in &nodes {
+        loop {
+            let answer = verify(n.base.clone()).await;
+            assert_eq!(answer["code"], "RATE_LIMITED", "the window is spent on every node");
+            if answer["remaining"].as_u64() == Some(USES - admitted) {
+                break;
+            }
+            assert!(start.elapsed() < Duration::from_secs(20), "{} never learned every use: {answer}", n.base);
+        }
+    }
+}
+
 mod postgres {
     use storage::testing::TestDb;
 
@@ -170,6 +249,13 @@ mod postgres {
     async fn a_dpop_proof_is_spent_on_every_node() {
         if let Some(db) = TestDb::postgres() {
             super::a_dpop_proof_is_spent_on_every_node(db).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_rate_limit_holds_across_nodes_within_its_bound() {
+        if let Some(db) = TestDb::postgres() {
+            super::a_rate_limit_holds_across_nodes_within_its_bound(db).await;
         }
     }
 }

@@ -133,6 +133,12 @@ impl Keyward {
             verification.missing_permissions = missing;
             return Ok(());
         }
+        let limits = &key.limits;
+        let names_limits = ask.rate_limits.as_ref().is_some_and(|named| !named.is_empty());
+        if limits.rate_limits.is_empty() && limits.remaining.is_none() && !names_limits {
+            // Nothing to count: a plain verification takes no lock and makes no bucket names.
+            return Ok(());
+        }
         let owner = Self::limits_owner(key);
         let plan = Plan::new(&key.limits, &owner, ask, verification.at).map_err(Error::from)?;
         if plan.counts_nothing() {
