@@ -158,6 +158,7 @@ pub(crate) async fn create(
             description: Description::parse(fields.description.trim(), "description")?,
             active: true,
             metadata: Metadata::default(),
+            limits: Default::default(),
         };
         state.run(move |kw| kw.create_service_account(&p, account, new)).await
     }

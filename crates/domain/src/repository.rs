@@ -146,6 +146,8 @@ pub struct KeyForAuth {
     pub owner_name: Name,
     /// Whether it belongs to the system account.
     pub system: bool,
+    /// The rate limits and uses left its service account shares among its keys.
+    pub owner_limits: crate::limits::UsageLimits,
 }
 
 /// A secret key found for authentication, with what the verification rule needs about its owner.

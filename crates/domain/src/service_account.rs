@@ -1,8 +1,9 @@
 //! Service accounts: machine identities inside an account.
 
-use crate::Timestamp;
 use crate::id::{AccountId, ServiceAccountId};
+use crate::limits::{LimitSettings, RateLimit, RemainingSetting, UsageLimits};
 use crate::text::{Description, Metadata, Name};
+use crate::{Timestamp, ValidationError};
 
 /// A machine identity.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +24,9 @@ pub struct ServiceAccount {
     pub created_at: Timestamp,
     /// When it was last changed.
     pub updated_at: Timestamp,
+    /// Rate limits and uses left shared by all its API keys: a verification of any of its keys
+    /// counts against them too. (Permissions belong to keys; these carry none.)
+    pub limits: UsageLimits,
 }
 
 /// What a caller supplies to create a service account.
@@ -36,6 +40,8 @@ pub struct NewServiceAccount {
     pub active: bool,
     /// Its labels.
     pub metadata: Metadata,
+    /// Rate limits and uses left shared by its keys (none by default; permissions are refused).
+    pub limits: LimitSettings,
 }
 
 /// A change to a service account; `None` leaves a field as it is.
@@ -49,9 +55,18 @@ pub struct ServiceAccountChanges {
     pub active: Option<bool>,
     /// Replace its labels.
     pub metadata: Option<Metadata>,
+    /// Replace the rate limits its keys share.
+    pub rate_limits: Option<Vec<RateLimit>>,
+    /// Set the uses its keys share anew (counting from now), or `Some(None)` to stop counting.
+    pub remaining: Option<Option<RemainingSetting>>,
 }
 
 impl ServiceAccountChanges {
+    /// Checks the changes before they are applied: rate limits at most 16, names unique.
+    pub fn check(&self) -> Result<(), ValidationError> {
+        self.rate_limits.as_deref().map_or(Ok(()), UsageLimits::check_rate_limits)
+    }
+
     /// Applies the changes to `sa` as of `now`.
     pub fn apply(self, sa: &mut ServiceAccount, now: Timestamp) {
         if let Some(name) = self.name {
@@ -65,6 +80,12 @@ impl ServiceAccountChanges {
         }
         if let Some(m) = self.metadata {
             sa.metadata = m;
+        }
+        if let Some(limits) = self.rate_limits {
+            sa.limits.rate_limits = limits;
+        }
+        if let Some(remaining) = self.remaining {
+            sa.limits.remaining = remaining.map(|r| r.at(crate::clock::truncate(now)));
         }
         sa.updated_at = now;
     }

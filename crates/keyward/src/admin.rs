@@ -50,6 +50,7 @@ pub fn run(kw: &Keyward, command: AdminCommand, json_out: bool) -> Result<()> {
                 description: Description::parse(description.as_deref().unwrap_or(""), "description")?,
                 active: true,
                 metadata: Metadata::default(),
+                limits: Default::default(),
             };
             let sa = kw.create_service_account(&p, account, new)?;
             (&["id", "name", "active", "created_at"], vec![service_account(&sa)])

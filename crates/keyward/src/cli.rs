@@ -292,6 +292,12 @@ pub struct ServeArgs {
     /// `DPoP-Nonce` header: a proof made ahead of time then cannot be used. (`KEYWARD_DPOP_NONCES=true`.)
     #[arg(long, env = "KEYWARD_DPOP_NONCES")]
     pub dpop_nonces: bool,
+    /// How often (milliseconds) collected key usage is written, and usage-limit counters are
+    /// reconciled with the other nodes: a shorter interval narrows how far several nodes together
+    /// can overshoot a rate limit, for one more small write per interval.
+    #[arg(long, env = "KEYWARD_USAGE_FLUSH_MS", default_value_t = 2000,
+          value_parser = clap::value_parser!(u64).range(50..=60_000))]
+    pub usage_flush_ms: u64,
 }
 
 /// Signature algorithms for Keyward's own signing keys.

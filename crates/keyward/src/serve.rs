@@ -242,7 +242,8 @@ pub fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
     let rotation =
         (args.signing_key_rotation_days > 0).then(|| chrono::Duration::days(i64::from(args.signing_key_rotation_days)));
     let deadline = Duration::from_secs(args.shutdown_timeout);
-    let served = runtime.block_on(run(config, kw, listener, limits, rotation, deadline));
+    let flush_every = Duration::from_millis(args.usage_flush_ms);
+    let served = runtime.block_on(run(config, kw, listener, limits, rotation, deadline, flush_every));
     // Let blocking tasks finish and every database connection close while the process is still
     // whole: libpq's TLS (OpenSSL) must not be in use when the exit handlers tear it down.
     runtime.shutdown_timeout(std::time::Duration::from_secs(10));
@@ -274,13 +275,14 @@ async fn run(
     limits: ConnectionLimits,
     rotation: Option<chrono::Duration>,
     deadline: Duration,
+    flush_every: Duration,
 ) -> Result<()> {
     listener.set_nonblocking(true).context("preparing the listener")?;
     let listener = tokio::net::TcpListener::from_std(listener).context("preparing the listener")?;
     let shutdown = shutdown_signal()?;
     let local = listener.local_addr().context("reading the bound address")?;
     tracing::info!(address = %local, "listening on http://{local}");
-    let flusher = tokio::spawn(api::usage::flush_periodically(kw.clone(), api::usage::FLUSH_EVERY));
+    let flusher = tokio::spawn(api::usage::flush_periodically(kw.clone(), flush_every));
     let upkeep = tokio::spawn(api::metrics::upkeep_periodically(Duration::from_secs(5)));
     let rotator = rotation.map(|period| tokio::spawn(rotate_on_schedule(kw.clone(), period)));
     let deliverer = tokio::spawn(api::webhooks::deliver_periodically(kw.clone(), api::webhooks::DELIVER_EVERY));

@@ -112,6 +112,8 @@ pub(crate) struct ServiceAccountRow {
     pub metadata: String,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The rate limits and uses left its keys share (see `usage_limits`).
+    pub usage_limits: String,
 }
 
 impl From<&ServiceAccount> for ServiceAccountRow {
@@ -125,6 +127,7 @@ impl From<&ServiceAccount> for ServiceAccountRow {
             metadata: serde_json::to_string(sa.metadata.entries()).unwrap_or_else(|_| "{}".to_owned()),
             created_at: micros(sa.created_at),
             updated_at: micros(sa.updated_at),
+            usage_limits: crate::usage_limits::to_text(&sa.limits),
         }
     }
 }
@@ -142,6 +145,7 @@ impl TryFrom<ServiceAccountRow> for ServiceAccount {
             metadata: Metadata::parse(map, "metadata").map_err(|_| corrupt("metadata"))?,
             created_at: time(r.created_at)?,
             updated_at: time(r.updated_at)?,
+            limits: crate::usage_limits::from_text(&r.usage_limits).map_err(|_| corrupt("usage limits"))?,
         })
     }
 }

@@ -20,6 +20,7 @@ diesel::table! {
         metadata -> Text,
         created_at -> BigInt,
         updated_at -> BigInt,
+        usage_limits -> Text,
     }
 }
 

@@ -70,6 +70,7 @@ fn place(f: &Fixture, account: &str) -> (domain::id::AccountId, domain::id::Serv
         description: Description::default(),
         active: true,
         metadata: Metadata::default(),
+        limits: Default::default(),
     };
     let sa = f.kw.create_service_account(&f.root, acct.id, sa).unwrap();
     (acct.id, sa.id)

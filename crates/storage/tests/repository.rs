@@ -68,6 +68,7 @@ fn new_sa(n: &str) -> NewServiceAccount {
         description: Description::default(),
         active: true,
         metadata: Metadata::default(),
+        limits: Default::default(),
     }
 }
 
@@ -217,6 +218,7 @@ fn service_accounts_round_trip_and_update(db: TestDb) {
                 description: Description::parse("Bills people", "description").unwrap(),
                 active: true,
                 metadata: Metadata::parse(meta, "metadata").unwrap(),
+                limits: Default::default(),
             },
         )
         .unwrap();

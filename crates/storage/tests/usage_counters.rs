@@ -37,6 +37,7 @@ fn nodes_add_up_their_spending_and_a_restarted_node_starts_from_it(db: TestDb) {
                 description: Description::default(),
                 active: true,
                 metadata: Metadata::default(),
+                limits: Default::default(),
             },
         )
         .unwrap();

@@ -6,9 +6,6 @@ use std::time::Duration;
 
 use domain::service::Keyward;
 
-/// How often collected uses are written when the binary does not say otherwise.
-pub const FLUSH_EVERY: Duration = Duration::from_secs(2);
-
 /// How often hourly counts past the retention period are forgotten.
 pub const FORGET_EVERY: Duration = Duration::from_secs(3600);
 

@@ -1,8 +1,10 @@
--- postgres: usage control at verify time. A key's rate limits, uses left and permissions, as JSON
--- (empty for a key that has none), and the counters every node adds its spending to: one row a
--- bucket (a rate limit's window, or a period of a key's uses left), forgotten after it expires.
+-- postgres: usage control at verify time. A key's rate limits, uses left and permissions, and the
+-- rate limits and uses left a service account's keys share, as JSON (empty where there are
+-- none); and the counters every node adds its spending to: one row a bucket (a rate limit's
+-- window, or a period of uses left), forgotten after it expires.
 -- Keep in step with the other backend.
 ALTER TABLE api_keys ADD COLUMN usage_limits TEXT NOT NULL DEFAULT '';
+ALTER TABLE service_accounts ADD COLUMN usage_limits TEXT NOT NULL DEFAULT '';
 
 CREATE TABLE usage_counters (
     bucket TEXT PRIMARY KEY NOT NULL,

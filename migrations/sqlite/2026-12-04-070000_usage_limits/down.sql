@@ -1,2 +1,3 @@
 DROP TABLE usage_counters;
+ALTER TABLE service_accounts DROP COLUMN usage_limits;
 ALTER TABLE api_keys DROP COLUMN usage_limits;

@@ -13,6 +13,7 @@ use domain::text::{Description, Metadata, Name};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::usage_limits::{self, LimitsBody, RateLimitBody, RemainingBody, SetRemaining};
 use web::error::{ApiError, ApiResult, Problem};
 use web::extract::{AccountPath, ApiJson, ApiQuery, Caller, ServiceAccountPath};
 use web::list::{list_body, next_cursor, page_request, parse_bool};
@@ -37,10 +38,18 @@ pub struct ServiceAccountBody {
     pub created_at: DateTime<Utc>,
     /// When it was last changed.
     pub updated_at: DateTime<Utc>,
+    /// Rate limits its API keys share: a verification of any of them counts here too; absent
+    /// when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rate_limits: Vec<RateLimitBody>,
+    /// Uses left that its API keys share; absent when they are not counted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remaining: Option<RemainingBody>,
 }
 
 impl From<ServiceAccount> for ServiceAccountBody {
     fn from(sa: ServiceAccount) -> Self {
+        let LimitsBody { rate_limits, remaining, .. } = LimitsBody::new(&sa.limits);
         Self {
             id: sa.id.to_string(),
             account_id: sa.account_id.to_string(),
@@ -50,6 +59,8 @@ impl From<ServiceAccount> for ServiceAccountBody {
             metadata: sa.metadata.into(),
             created_at: sa.created_at,
             updated_at: sa.updated_at,
+            rate_limits,
+            remaining,
         }
     }
 }
@@ -78,6 +89,14 @@ pub struct CreateServiceAccount {
     #[serde(default)]
     #[schema(value_type = web::schema::Labels)]
     pub metadata: Metadata,
+    /// Rate limits its API keys share, at most 16, names unique (default none).
+    #[serde(default)]
+    #[schema(max_items = 16)]
+    pub rate_limits: Vec<RateLimitBody>,
+    /// Uses left that its API keys share: each verification of any of them spends its `cost`
+    /// (default: not counted).
+    #[serde(default)]
+    pub remaining: Option<SetRemaining>,
 }
 
 /// Changes to a service account; absent fields stay as they are. `metadata` replaces the whole map.
@@ -95,6 +114,12 @@ pub struct UpdateServiceAccount {
     /// New labels, replacing the old ones.
     #[schema(value_type = Option<web::schema::Labels>)]
     pub metadata: Option<Metadata>,
+    /// New shared rate limits, replacing the old ones (`[]` for none). At most 16, names unique.
+    #[schema(max_items = 16)]
+    pub rate_limits: Option<Vec<RateLimitBody>>,
+    /// Shared uses left anew, counting from now, or `null` to stop counting them.
+    #[serde(default, deserialize_with = "web::extract::present")]
+    pub remaining: Option<Option<SetRemaining>>,
 }
 
 /// Filters, sort and paging of the service-account list.
@@ -149,6 +174,7 @@ pub async fn create_service_account(
         description: body.description,
         active: body.active,
         metadata: body.metadata,
+        limits: usage_limits::settings(&body.rate_limits, body.remaining.as_ref(), &[])?,
     };
     let sa = state.run(move |kw| kw.create_service_account(&p, account, new)).await?;
     Ok((StatusCode::CREATED, Json(sa.into())))
@@ -216,6 +242,8 @@ pub async fn update_service_account(
         description: body.description,
         active: body.active,
         metadata: body.metadata,
+        rate_limits: body.rate_limits.as_deref().map(usage_limits::rate_limits).transpose()?,
+        remaining: body.remaining.map(|r| r.as_ref().map(usage_limits::remaining).transpose()).transpose()?,
     };
     let sa = state.run(move |kw| kw.update_service_account(&p, account, sa, changes)).await?;
     Ok(Json(sa.into()))

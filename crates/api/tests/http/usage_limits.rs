@@ -176,6 +176,69 @@ async fn verify_checks_a_permission_query(db: TestDb) {
     assert_eq!((bad.status, bad.body["field"].as_str()), (StatusCode::BAD_REQUEST, Some("permissions")));
 }
 
+async fn a_service_accounts_keys_share_its_limits(db: TestDb) {
+    let app = spawn(db).await;
+    let (verifier, keys) = tenant(&app).await;
+    let sa = keys.trim_end_matches("/api-keys").to_owned();
+    let mut secrets = Vec::new();
+    for name in ["one", "two"] {
+        let made = app
+            .post(
+                &keys,
+                &app.admin,
+                json!({"name": name, "rate_limits": [{"name": "own", "limit": 100, "window_seconds": 60}]}),
+            )
+            .await;
+        secrets.push(made.body["secret"].as_str().unwrap().to_owned());
+        // Verified once before the service account has limits: its key is cached meanwhile.
+        assert_eq!(verify(&app, &verifier, json!({"key": secrets.last()})).await["code"], "VALID");
+    }
+    let refused =
+        app.patch(&sa, &app.admin, json!({"rate_limits": [{"name": "x", "limit": 0, "window_seconds": 1}]})).await;
+    assert_eq!(
+        (refused.status, refused.body["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("rate_limits[0].limit"))
+    );
+    let changed = app
+        .patch(
+            &sa,
+            &app.admin,
+            json!({"rate_limits": [{"name": "shared", "limit": 3, "window_seconds": 60}], "remaining": {"uses": 4}}),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    assert_eq!(
+        (changed.body["rate_limits"][0]["name"].as_str(), changed.body["remaining"]["uses"].as_u64()),
+        (Some("shared"), Some(4))
+    );
+
+    // Three verifications in the minute, whichever key: the fourth is refused, for both keys.
+    for (i, left) in [(0, 3), (1, 2), (0, 1)] {
+        let ok = verify(&app, &verifier, json!({"key": secrets[i]})).await;
+        assert_eq!((ok["code"].as_str(), ok["remaining"].as_u64()), (Some("VALID"), Some(left)), "{ok}");
+        assert_eq!(ok["ratelimits"].as_array().map(Vec::len), Some(2), "the key's own limit and the shared one");
+    }
+    for secret in &secrets {
+        let limited = verify(&app, &verifier, json!({"key": secret})).await;
+        assert_eq!(limited["code"], "RATE_LIMITED");
+        assert_eq!(
+            limited["ratelimits"][1],
+            json!({"name": "shared", "limit": 3, "remaining": 0, "reset_at": limited["ratelimits"][1]["reset_at"], "exceeded": true})
+        );
+    }
+    app.clock.advance(Duration::seconds(60));
+    assert_eq!(verify(&app, &verifier, json!({"key": secrets[1]})).await["remaining"], 0);
+    assert_eq!(
+        verify(&app, &verifier, json!({"key": secrets[0]})).await["code"],
+        "USAGE_EXCEEDED",
+        "the shared uses are spent"
+    );
+
+    let cleared = app.patch(&sa, &app.admin, json!({"rate_limits": [], "remaining": null})).await;
+    assert!(cleared.body.get("rate_limits").is_none() && cleared.body.get("remaining").is_none());
+    assert_eq!(verify(&app, &verifier, json!({"key": secrets[0]})).await["code"], "VALID");
+}
+
 async fn the_standalone_limiter_counts_each_identifier_apart(db: TestDb) {
     let app = spawn(db).await;
     let (verifier, _) = tenant(&app).await;
@@ -216,5 +279,6 @@ http_tests!(
     verify_spends_rate_limits_and_uses_left_all_or_nothing,
     uses_left_refill_at_their_boundary,
     verify_checks_a_permission_query,
+    a_service_accounts_keys_share_its_limits,
     the_standalone_limiter_counts_each_identifier_apart,
 );

@@ -53,6 +53,7 @@ pub async fn create_service_account(
         description: Description::default(),
         active: true,
         metadata: Metadata::default(),
+        limits: Default::default(),
     };
     let sa = state.run(move |kw| kw.create_service_account(&p, p.account_id, new)).await?;
     Ok((StatusCode::CREATED, axum::Json(ServiceAccountBody { service_account: sa.into() })))

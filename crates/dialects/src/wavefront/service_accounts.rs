@@ -46,6 +46,7 @@ pub async fn create_service_account(
         description: Description::parse(body.description.as_deref().unwrap_or(""), "description")?,
         active: body.active.unwrap_or(true),
         metadata: Metadata::default(),
+        limits: Default::default(),
     };
     let sa = state
         .run(move |kw| kw.create_service_account(&p, p.account_id, new).map(|sa| ServiceAccount::new(&sa, Vec::new())))
@@ -119,6 +120,7 @@ pub async fn update_service_account(
         description: body.description.as_deref().map(|d| Description::parse(d, "description")).transpose()?,
         active: body.active,
         metadata: None,
+        ..ServiceAccountChanges::default()
     };
     change(&state, p, id, changes).await
 }

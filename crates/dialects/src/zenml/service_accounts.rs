@@ -44,6 +44,7 @@ pub async fn create_service_account(
         description: Description::parse(body.description.as_deref().unwrap_or(""), "description")?,
         active: body.active.unwrap_or(true),
         metadata: with_full_name(&Metadata::default(), body.full_name.as_deref().unwrap_or(""))?,
+        limits: Default::default(),
     };
     let sa = state.run(move |kw| kw.create_service_account(&p, p.account_id, new)).await?;
     Ok(Json((&sa).into()))
@@ -95,6 +96,7 @@ fn update(
         description: body.description.as_deref().map(|d| Description::parse(d, "description")).transpose()?,
         active: body.active,
         metadata: body.full_name.as_deref().map(|f| with_full_name(&sa.metadata, f)).transpose()?,
+        ..ServiceAccountChanges::default()
     };
     kw.update_service_account(p, p.account_id, sa.id, changes)
 }

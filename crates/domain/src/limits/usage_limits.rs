@@ -119,14 +119,16 @@ pub struct LimitsVerdict {
 }
 
 /// The limits a verification applies, with their buckets at `now`: what [`Plan::decide`] needs
-/// counted.
+/// counted. A verification may answer to several owners' limits: the key's own, and those its
+/// service account shares among its keys.
 #[derive(Debug)]
 pub struct Plan<'a> {
-    limits: &'a UsageLimits,
     applied: Vec<(&'a RateLimit, u64)>,
+    remainders: Vec<&'a Remaining>,
     cost: u64,
     now: Timestamp,
-    /// The buckets to count, rate limits first and uses left last, each with its expiry.
+    /// The buckets to count: the applied rate limits first, then each owner's uses left; each
+    /// with its expiry.
     pub buckets: Vec<(Bucket, Option<i64>)>,
 }
 
@@ -145,31 +147,49 @@ pub fn remaining_bucket(owner: &str, remaining: &Remaining, now: Timestamp) -> (
 }
 
 impl<'a> Plan<'a> {
-    /// What `ask` applies of `limits`, owned by `owner`, at `now`; refuses a named limit the key
-    /// does not carry, naming the field.
-    pub fn new(limits: &'a UsageLimits, owner: &str, ask: &Ask, now: Timestamp) -> Result<Self, ValidationError> {
-        let applied: Vec<(&RateLimit, u64)> = match &ask.rate_limits {
-            None => limits.rate_limits.iter().filter(|l| l.auto_apply).map(|l| (l, 1)).collect(),
-            Some(named) => named
-                .iter()
-                .enumerate()
-                .map(|(i, (name, cost))| {
-                    limits.rate_limits.iter().find(|l| &l.name == name).map(|l| (l, *cost)).ok_or_else(|| {
-                        ValidationError::new(
+    /// What `ask` applies of the limits of `owners` (each named, such as `key:<id>`), at `now`.
+    /// A named limit applies wherever an owner has one of that name; a name no owner has is
+    /// refused, naming the field.
+    pub fn new(owners: &[(&str, &'a UsageLimits)], ask: &Ask, now: Timestamp) -> Result<Self, ValidationError> {
+        let secs = now.timestamp();
+        let mut applied: Vec<(&RateLimit, u64)> = Vec::new();
+        let mut buckets: Vec<(Bucket, Option<i64>)> = Vec::new();
+        let mut apply = |owner: &str, limit: &'a RateLimit, cost: u64| {
+            buckets.push(rate_bucket(owner, limit, secs));
+            applied.push((limit, cost));
+        };
+        match &ask.rate_limits {
+            None => {
+                for (owner, limits) in owners {
+                    limits.rate_limits.iter().filter(|l| l.auto_apply).for_each(|l| apply(owner, l, 1));
+                }
+            }
+            Some(named) => {
+                for (i, (name, cost)) in named.iter().enumerate() {
+                    let mut found = false;
+                    for (owner, limits) in owners {
+                        if let Some(l) = limits.rate_limits.iter().find(|l| &l.name == name) {
+                            apply(owner, l, *cost);
+                            found = true;
+                        }
+                    }
+                    if !found {
+                        return Err(ValidationError::new(
                             format!("ratelimits[{i}].name"),
                             format!("the key has no rate limit named {}", name.as_str()),
-                        )
-                    })
-                })
-                .collect::<Result<_, _>>()?,
-        };
-        let secs = now.timestamp();
-        let mut buckets: Vec<(Bucket, Option<i64>)> =
-            applied.iter().map(|(l, _)| rate_bucket(owner, l, secs)).collect();
-        if let Some(remaining) = &limits.remaining {
-            buckets.push(remaining_bucket(owner, remaining, now));
+                        ));
+                    }
+                }
+            }
         }
-        Ok(Self { limits, applied, cost: ask.cost.unwrap_or(1), now, buckets })
+        let mut remainders = Vec::new();
+        for (owner, limits) in owners {
+            if let Some(remaining) = &limits.remaining {
+                buckets.push(remaining_bucket(owner, remaining, now));
+                remainders.push(remaining);
+            }
+        }
+        Ok(Self { applied, remainders, cost: ask.cost.unwrap_or(1), now, buckets })
     }
 
     /// Whether nothing is counted: no rate limit applies and no uses are counted.
@@ -178,14 +198,15 @@ impl<'a> Plan<'a> {
     }
 
     /// Decides on the counts of [`Plan::buckets`], in order: admitted only if every rate limit
-    /// and the uses left admit the cost, and then what to add to each bucket; refused, and
-    /// nothing to add, otherwise.
+    /// and every count of uses left admit the cost, and then what to add to each bucket;
+    /// refused, and nothing to add, otherwise.
     pub fn decide(&self, counts: &[u64]) -> (LimitsVerdict, Option<Vec<u64>>) {
         let secs = self.now.timestamp();
+        let (rate_counts, left_counts) = counts.split_at(self.applied.len().min(counts.len()));
         let mut windows: Vec<WindowCount> = self
             .applied
             .iter()
-            .zip(counts)
+            .zip(rate_counts)
             .map(|((l, _), used)| WindowCount { window_start: l.window_of(secs), used: *used })
             .collect();
         let mut applied: Vec<Applied<'_>> = self
@@ -195,9 +216,13 @@ impl<'a> Plan<'a> {
             .map(|((limit, cost), count)| Applied { limit, count, cost: *cost })
             .collect();
         let (rates_admit, decisions) = decide_all(&mut applied, secs);
-        let spent_left = counts.get(self.applied.len()).copied().unwrap_or(0);
-        let left = self.limits.remaining.as_ref().map(|r| r.judge(spent_left, self.cost, self.now));
-        let left_admits = !matches!(left, Some(Err(_)));
+        let lefts: Vec<_> = self
+            .remainders
+            .iter()
+            .zip(left_counts.iter().chain(std::iter::repeat(&0)))
+            .map(|(r, spent)| (r.left(*spent, self.now), r.judge(*spent, self.cost, self.now)))
+            .collect();
+        let left_admits = lefts.iter().all(|(_, judged)| judged.is_ok());
         let admitted = rates_admit && left_admits;
         // A refusal by either spends nothing on the other: the answers then show what is left
         // without this request.
@@ -205,7 +230,7 @@ impl<'a> Plan<'a> {
             .applied
             .iter()
             .zip(decisions)
-            .zip(counts)
+            .zip(rate_counts)
             .map(|(((l, _), d), used)| RateLimitAnswer {
                 name: l.name.clone(),
                 decision: if admitted {
@@ -216,12 +241,14 @@ impl<'a> Plan<'a> {
                 },
             })
             .collect();
-        let remaining = match left {
-            Some(Ok(after)) if admitted => Some(after),
-            Some(Ok(_)) => self.limits.remaining.as_ref().map(|r| r.left(spent_left, self.now)),
-            Some(Err(e)) => Some(e.left),
-            None => None,
-        };
+        // The uses left that bind: the fewest of any owner's.
+        let remaining = lefts
+            .iter()
+            .map(|(before, judged)| match judged {
+                Ok(after) if admitted => *after,
+                _ => *before,
+            })
+            .min();
         let outcome = if !rates_admit {
             Err(LimitRefusal::RateLimited)
         } else if !left_admits {
@@ -230,11 +257,8 @@ impl<'a> Plan<'a> {
             Ok(())
         };
         let spend = admitted.then(|| {
-            let mut spend: Vec<u64> = self.applied.iter().map(|(_, cost)| *cost).collect();
-            if self.limits.remaining.is_some() {
-                spend.push(self.cost);
-            }
-            spend
+            let rates = self.applied.iter().map(|(_, cost)| *cost);
+            rates.chain(self.remainders.iter().map(|_| self.cost)).collect()
         });
         (LimitsVerdict { outcome, rate_limits, remaining }, spend)
     }
@@ -271,7 +295,7 @@ mod tests {
     #[test]
     fn by_default_the_auto_applied_limits_and_one_use_are_counted() {
         let l = limits();
-        let plan = Plan::new(&l, "key:k", &Ask::default(), now()).unwrap_or_else(|e| panic!("{e}"));
+        let plan = Plan::new(&[("key:k", &l)], &Ask::default(), now()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(plan.buckets.len(), 2, "the per-second limit and the uses left");
         assert_eq!(plan.buckets[0].0.as_str(), "rate:key:k:second:1:1800000030");
         let (verdict, spend) = plan.decide(&[1, 3]);
@@ -284,7 +308,7 @@ mod tests {
     #[test]
     fn a_refusal_by_one_spends_nothing_on_the_other() {
         let l = limits();
-        let plan = Plan::new(&l, "key:k", &Ask::default(), now()).unwrap_or_else(|e| panic!("{e}"));
+        let plan = Plan::new(&[("key:k", &l)], &Ask::default(), now()).unwrap_or_else(|e| panic!("{e}"));
         let (verdict, spend) = plan.decide(&[2, 0]);
         assert_eq!(verdict.outcome, Err(LimitRefusal::RateLimited));
         assert_eq!((spend, verdict.remaining), (None, Some(5)));
@@ -299,7 +323,7 @@ mod tests {
         let l = limits();
         let tokens = LimitName::parse("tokens", "n").unwrap_or_else(|e| panic!("{e}"));
         let ask = Ask { rate_limits: Some(vec![(tokens, 40)]), cost: Some(0), permissions: None };
-        let plan = Plan::new(&l, "key:k", &ask, now()).unwrap_or_else(|e| panic!("{e}"));
+        let plan = Plan::new(&[("key:k", &l)], &ask, now()).unwrap_or_else(|e| panic!("{e}"));
         let (verdict, spend) = plan.decide(&[70, 5]);
         assert_eq!(verdict.outcome, Err(LimitRefusal::RateLimited), "70 + 40 > 100");
         assert_eq!(spend, None);
@@ -307,8 +331,39 @@ mod tests {
         assert_eq!((verdict.outcome, spend), (Ok(()), Some(vec![40, 0])), "a cost of 0 spends no use");
         let other = LimitName::parse("nope", "n").unwrap_or_else(|e| panic!("{e}"));
         let ask = Ask { rate_limits: Some(vec![(other, 1)]), ..Ask::default() };
-        let refused = Plan::new(&l, "key:k", &ask, now()).map(|_| ()).expect_err("unknown");
+        let refused = Plan::new(&[("key:k", &l)], &ask, now()).map(|_| ()).expect_err("unknown");
         assert_eq!(refused.field, "ratelimits[0].name");
+    }
+
+    #[test]
+    fn a_service_accounts_shared_limits_count_beside_the_keys_own() {
+        let key = limits();
+        let shared = UsageLimits {
+            rate_limits: vec![limit("second", 5, 1, true)],
+            remaining: Some(Remaining::new(2, None, now())),
+            permissions: Permissions::new(),
+        };
+        let plan =
+            Plan::new(&[("key:k", &key), ("sa:s", &shared)], &Ask::default(), now()).unwrap_or_else(|e| panic!("{e}"));
+        let names: Vec<&str> = plan.buckets.iter().map(|(b, _)| b.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "rate:key:k:second:1:1800000030",
+                "rate:sa:s:second:1:1800000030",
+                "left:key:k:1800000030000000",
+                "left:sa:s:1800000030000000"
+            ]
+        );
+        let (verdict, spend) = plan.decide(&[0, 0, 0, 1]);
+        assert_eq!((verdict.outcome, verdict.remaining), (Ok(()), Some(0)), "the fewest uses left bind");
+        assert_eq!(spend, Some(vec![1, 1, 1, 1]));
+        let (verdict, spend) = plan.decide(&[0, 0, 0, 2]);
+        assert_eq!((verdict.outcome, spend), (Err(LimitRefusal::UsageExceeded), None), "the shared uses ran out");
+        let tokens = LimitName::parse("tokens", "n").unwrap_or_else(|e| panic!("{e}"));
+        let ask = Ask { rate_limits: Some(vec![(tokens, 3)]), ..Ask::default() };
+        let plan = Plan::new(&[("key:k", &key), ("sa:s", &shared)], &ask, now()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(plan.buckets.len(), 3, "a name only the key has applies to the key alone");
     }
 
     #[test]

@@ -44,6 +44,7 @@ impl Keyward {
             metadata: Metadata::default(),
             created_at: now,
             updated_at: now,
+            limits: Default::default(),
         };
         let (key, credential) = admin_key(account.id, root.id, fixed("admin")?, Description::default(), now, e);
         let key_id = key.id;

@@ -5,7 +5,6 @@ use super::Keyward;
 use super::reach::{Reach, Stop};
 use crate::Timestamp;
 use crate::ValidationError;
-use crate::api_key::ApiKey;
 use crate::error::Error;
 use crate::limits::{Bucket, LimitDecision, LimitName, LimitsVerdict, Plan, RateLimit, WindowLength, rate_bucket};
 use crate::principal::{Permission, Principal};
@@ -70,11 +69,6 @@ impl Keyward {
         });
         self.ledger.load(counts);
         Ok(())
-    }
-
-    /// The owner name of a key's buckets.
-    pub(super) fn limits_owner(key: &ApiKey) -> String {
-        format!("key:{}", key.id)
     }
 
     /// Asks the standalone limiter whether `request` fits, and spends its cost if it does. Needs

@@ -21,6 +21,11 @@ impl Keyward {
         p.require(Permission::ServiceAccountsWrite, account)?;
         self.repo.account(account)?;
         let now = self.now();
+        if !new.limits.permissions.is_empty() {
+            let message = "belong to API keys: a service account shares only rate limits and uses left";
+            return Err(crate::ValidationError::new("permissions", message).into());
+        }
+        let limits = new.limits.at(now)?;
         let sa = ServiceAccount {
             id: ServiceAccountId::generate(now, self.entropy.as_ref()),
             account_id: account,
@@ -30,6 +35,7 @@ impl Keyward {
             metadata: new.metadata,
             created_at: now,
             updated_at: now,
+            limits,
         };
         let audit = self.audit(p, account, Action::ServiceAccountCreate, format!("service_account:{}", sa.id), now);
         self.repo.insert_service_account(&sa, &audit)?;
@@ -68,6 +74,7 @@ impl Keyward {
         changes: ServiceAccountChanges,
     ) -> Result<ServiceAccount, Error> {
         p.require(Permission::ServiceAccountsWrite, account)?;
+        changes.check()?;
         if changes.disables() && p.service_account_id == id {
             return Err(Error::OwnCredential);
         }

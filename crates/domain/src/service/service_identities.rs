@@ -26,7 +26,13 @@ impl Keyward {
     ) -> Result<(ServiceAccount, IssuedSecretKey), Error> {
         p.require(Permission::ServiceAccountsWrite, account)?;
         p.require(Permission::SecretKeysWrite, account)?;
-        let new = NewServiceAccount { name, description, active: true, metadata: Metadata::default() };
+        let new = NewServiceAccount {
+            name,
+            description,
+            active: true,
+            metadata: Metadata::default(),
+            limits: Default::default(),
+        };
         let sa = self.create_service_account(p, account, new)?;
         let key_name = Name::parse(SERVICE_IDENTITY_KEY, "name")?;
         match self.create_inheriting_secret_key(p, account, sa.id, key_name) {

@@ -7,7 +7,7 @@ use crate::api_key::{ApiKey, Rejection, compare_with_nothing};
 use crate::credential::{Credential, CredentialKind};
 use crate::error::{Entity, Error};
 use crate::id::ApiKeyId;
-use crate::limits::{Ask, LimitRefusal, LimitsVerdict, Plan};
+use crate::limits::{Ask, LimitRefusal, LimitsVerdict, Plan, UsageLimits};
 use crate::principal::{Permission, Principal};
 use crate::repository::KeyForAuth;
 use crate::scope::Scopes;
@@ -114,7 +114,7 @@ impl Keyward {
         let mut verification = Verification::refused(Rejection::NotFound, None, now);
         verification.outcome = outcome;
         if verification.outcome.is_ok() {
-            self.apply_limits(&found.key, ask, reach, &mut verification)?;
+            self.apply_limits(&found, ask, reach, &mut verification)?;
         }
         match verification.outcome {
             Ok(()) => self.usage.record(found.key.id, Usage { at: now, ip: p.ip }),
@@ -125,7 +125,14 @@ impl Keyward {
     }
 
     /// Checks the permissions `ask` needs, then decides the key's rate limits and uses left.
-    fn apply_limits(&self, key: &ApiKey, ask: &Ask, reach: Reach, verification: &mut Verification) -> Result<(), Stop> {
+    fn apply_limits(
+        &self,
+        found: &KeyForAuth,
+        ask: &Ask,
+        reach: Reach,
+        verification: &mut Verification,
+    ) -> Result<(), Stop> {
+        let key = &found.key;
         if let Some(query) = &ask.permissions
             && let Err(missing) = query.check(&key.limits.permissions)
         {
@@ -133,14 +140,15 @@ impl Keyward {
             verification.missing_permissions = missing;
             return Ok(());
         }
-        let limits = &key.limits;
+        let counts_nothing = |l: &UsageLimits| l.rate_limits.is_empty() && l.remaining.is_none();
         let names_limits = ask.rate_limits.as_ref().is_some_and(|named| !named.is_empty());
-        if limits.rate_limits.is_empty() && limits.remaining.is_none() && !names_limits {
+        if counts_nothing(&key.limits) && counts_nothing(&found.owner_limits) && !names_limits {
             // Nothing to count: a plain verification takes no lock and makes no bucket names.
             return Ok(());
         }
-        let owner = Self::limits_owner(key);
-        let plan = Plan::new(&key.limits, &owner, ask, verification.at).map_err(Error::from)?;
+        let (own, shared) = (format!("key:{}", key.id), format!("sa:{}", key.service_account_id));
+        let owners = [(own.as_str(), &key.limits), (shared.as_str(), &found.owner_limits)];
+        let plan = Plan::new(&owners, ask, verification.at).map_err(Error::from)?;
         if plan.counts_nothing() {
             return Ok(());
         }

@@ -266,16 +266,26 @@ pub(crate) fn load_for_auth(c: &mut DbConnection, id: ApiKeyId) -> Result<Option
     let found = api_keys::table
         .inner_join(service_accounts::table.inner_join(accounts::table))
         .filter(dsl::id.eq(id.to_string()))
-        .select((ApiKeyRow::as_select(), service_accounts::active, service_accounts::name, accounts::system))
-        .get_result::<(ApiKeyRow, bool, String, bool)>(c)
+        .select((
+            ApiKeyRow::as_select(),
+            service_accounts::active,
+            service_accounts::name,
+            accounts::system,
+            service_accounts::usage_limits,
+        ))
+        .get_result::<(ApiKeyRow, bool, String, bool, String)>(c)
         .optional()?;
     match found {
         None => Ok(None),
-        Some((row, owner_active, owner_name, system)) => {
+        Some((row, owner_active, owner_name, system, owner_limits)) => {
             let owner_name = domain::text::Name::parse(&owner_name, "name").map_err(|_| {
                 TxError::Repo(RepoError::Unavailable("a stored service account name is invalid".into()))
             })?;
-            Ok(Some(KeyForAuth { key: ApiKey::try_from(row)?, owner_active, owner_name, system }))
+            let owner_limits = crate::usage_limits::from_text(&owner_limits).map_err(|_| {
+                TxError::Repo(RepoError::Unavailable("a stored service account's usage limits are invalid".into()))
+            })?;
+            let key = ApiKey::try_from(row)?;
+            Ok(Some(KeyForAuth { key, owner_active, owner_name, system, owner_limits }))
         }
     }
 }

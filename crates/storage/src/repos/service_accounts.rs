@@ -150,6 +150,7 @@ impl ServiceAccountRepository for Store {
                     dsl::active.eq(row.active),
                     dsl::metadata.eq(&row.metadata),
                     dsl::updated_at.eq(row.updated_at),
+                    dsl::usage_limits.eq(&row.usage_limits),
                 ))
                 .execute(c)?;
             announce(c, Change::Everything)?;
