@@ -7,11 +7,12 @@ use std::sync::LazyLock;
 use serde::Serialize;
 
 use crate::id::{AccountId, ApiKeyId, ServiceAccountId};
-use crate::limits::{LimitSettings, Permissions, RateLimit, RemainingSetting, UsageLimits};
+use crate::limits::{LimitSettings, Permissions, RateLimit, RemainingSetting, RoleName, UsageLimits};
 use crate::scope::Scopes;
 use crate::secret::SecretHash;
 use crate::text::{Description, Name};
 use crate::{Timestamp, ValidationError};
+use std::collections::BTreeSet;
 
 /// The secret material of a key: the hash of its current secret and, after a rotation, the hash of
 /// the previous one with the moment it stops working.
@@ -256,6 +257,8 @@ pub struct ApiKeyChanges {
     pub remaining: Option<Option<RemainingSetting>>,
     /// Replace its permissions.
     pub permissions: Option<Permissions>,
+    /// Replace its roles.
+    pub roles: Option<BTreeSet<RoleName>>,
 }
 
 impl ApiKeyChanges {
@@ -288,6 +291,10 @@ impl ApiKeyChanges {
         if let Some(permissions) = &self.permissions {
             UsageLimits::check_permissions(permissions)?;
             key.limits.permissions = permissions.clone();
+        }
+        if let Some(roles) = &self.roles {
+            UsageLimits::check_roles(roles)?;
+            key.limits.roles = roles.clone();
         }
         key.updated_at = now;
         Ok(())

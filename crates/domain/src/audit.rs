@@ -91,11 +91,20 @@ pub enum Action {
     /// A webhook endpoint was removed.
     #[serde(rename = "webhook.delete")]
     WebhookDelete,
+    /// A role was created.
+    #[serde(rename = "role.create")]
+    RoleCreate,
+    /// A role's permissions were changed.
+    #[serde(rename = "role.update")]
+    RoleUpdate,
+    /// A role was deleted.
+    #[serde(rename = "role.delete")]
+    RoleDelete,
 }
 
 impl Action {
     /// Every action, for documentation and filters.
-    pub const ALL: [Action; 27] = [
+    pub const ALL: [Action; 30] = [
         Action::AccountCreate,
         Action::AccountUpdate,
         Action::AccountDelete,
@@ -123,6 +132,9 @@ impl Action {
         Action::CredentialNewNetwork,
         Action::WebhookCreate,
         Action::WebhookDelete,
+        Action::RoleCreate,
+        Action::RoleUpdate,
+        Action::RoleDelete,
     ];
 
     /// The stable wire name, such as `api_key.create`.
@@ -155,6 +167,9 @@ impl Action {
             Action::CredentialNewNetwork => "credential.new_network",
             Action::WebhookCreate => "webhook.create",
             Action::WebhookDelete => "webhook.delete",
+            Action::RoleCreate => "role.create",
+            Action::RoleUpdate => "role.update",
+            Action::RoleDelete => "role.delete",
         }
     }
 

@@ -40,6 +40,8 @@ pub enum Entity {
     FederatedCredential,
     /// A webhook endpoint.
     Webhook,
+    /// A role (a named set of permissions).
+    Role,
 }
 
 impl fmt::Display for Entity {
@@ -51,6 +53,7 @@ impl fmt::Display for Entity {
             Entity::SecretKey => "secret key",
             Entity::FederatedCredential => "federated credential",
             Entity::Webhook => "webhook",
+            Entity::Role => "role",
         })
     }
 }

@@ -14,7 +14,7 @@ use crate::error::Error;
 pub use crate::error::{RepoError, RepoResult};
 use crate::federation::{FederatedCredential, Issuer};
 use crate::id::{AccountId, ApiKeyId, FederatedCredentialId, SecretKeyId, ServiceAccountId, WebhookId};
-use crate::limits::{Bucket, Spend};
+use crate::limits::{Bucket, Permissions, Role, RoleName, Spend};
 use crate::page::{Direction, Page, PageRequest};
 use crate::scope::Scope;
 use crate::secret_key::SecretKey;
@@ -148,6 +148,8 @@ pub struct KeyForAuth {
     pub system: bool,
     /// The rate limits and uses left its service account shares among its keys.
     pub owner_limits: crate::limits::UsageLimits,
+    /// The permissions of the key's roles (those that exist).
+    pub role_permissions: Permissions,
 }
 
 /// A secret key found for authentication, with what the verification rule needs about its owner.
@@ -477,6 +479,27 @@ pub trait AuditRepository {
     fn list_audit_events(&self, account: AccountId, query: &AuditQuery) -> RepoResult<Page<AuditEvent>>;
 }
 
+/// Roles: named sets of permissions in an account.
+pub trait RoleRepository {
+    /// Stores a new role; `NameTaken` if the account has one of that name.
+    fn insert_role(&self, role: &Role, audit: &AuditEvent) -> RepoResult<()>;
+    /// The roles of an account, by name.
+    fn roles(&self, account: AccountId) -> RepoResult<Vec<Role>>;
+    /// One role.
+    fn role(&self, account: AccountId, name: &RoleName) -> RepoResult<Role>;
+    /// Replaces a role's permissions.
+    fn update_role(
+        &self,
+        account: AccountId,
+        name: &RoleName,
+        permissions: &Permissions,
+        now: Timestamp,
+        audit: &AuditEvent,
+    ) -> RepoResult<Role>;
+    /// Deletes a role; keys that name it hold its permissions no more.
+    fn delete_role(&self, account: AccountId, name: &RoleName, audit: &AuditEvent) -> RepoResult<()>;
+}
+
 /// The counters of usage limits: what all nodes together spent of each bucket.
 pub trait UsageCounterRepository {
     /// Adds each spend to its bucket's stored count, creating the bucket, in one transaction.
@@ -502,6 +525,7 @@ pub trait Repository:
     + TokenStateRepository
     + AuditRepository
     + UsageCounterRepository
+    + RoleRepository
     + Send
     + Sync
     + Debug

@@ -35,7 +35,7 @@ pub(crate) fn map_db(entity: Entity) -> impl Fn(DieselError) -> RepoError {
 
 fn parent(entity: Entity) -> Entity {
     match entity {
-        Entity::Account | Entity::ServiceAccount | Entity::Webhook => Entity::Account,
+        Entity::Account | Entity::ServiceAccount | Entity::Webhook | Entity::Role => Entity::Account,
         Entity::ApiKey | Entity::SecretKey | Entity::FederatedCredential => Entity::ServiceAccount,
     }
 }

@@ -204,6 +204,16 @@ diesel::allow_tables_to_appear_in_same_query!(
 );
 
 diesel::table! {
+    roles (account_id, name) {
+        account_id -> Text,
+        name -> Text,
+        permissions -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
     usage_counters (bucket) {
         bucket -> Text,
         spent -> BigInt,

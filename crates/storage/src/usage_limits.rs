@@ -1,6 +1,9 @@
 //! A key's usage limits as stored: one JSON text column, empty for a key that has none.
 
-use domain::limits::{LimitName, Permission, RateLimit, Refill, RefillInterval, Remaining, UsageLimits, WindowLength};
+use domain::limits::{
+    LimitName, Permission, Permissions, RateLimit, Refill, RefillInterval, Remaining, RoleName, UsageLimits,
+    WindowLength,
+};
 use serde::{Deserialize, Serialize};
 
 /// The column's text does not hold limits Keyward wrote.
@@ -15,6 +18,8 @@ struct Stored {
     remaining: Option<StoredRemaining>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     permissions: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    roles: Vec<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -69,6 +74,7 @@ pub(crate) fn to_text(limits: &UsageLimits) -> String {
             }),
         }),
         permissions: limits.permissions.iter().map(|p| p.as_str().to_owned()).collect(),
+        roles: limits.roles.iter().map(|r| r.as_str().to_owned()).collect(),
     };
     serde_json::to_string(&stored).unwrap_or_default()
 }
@@ -110,12 +116,14 @@ pub(crate) fn from_text(text: &str) -> Result<UsageLimits, Unreadable> {
         }),
         None => None,
     };
-    let permissions = stored
-        .permissions
-        .iter()
-        .map(|p| Permission::parse(p, "permissions").map_err(bad))
-        .collect::<Result<_, _>>()?;
-    Ok(UsageLimits { rate_limits, remaining, permissions })
+    let permissions = permissions(&stored.permissions)?;
+    let roles = stored.roles.iter().map(|r| RoleName::parse(r, "roles").map_err(bad)).collect::<Result<_, _>>()?;
+    Ok(UsageLimits { rate_limits, remaining, permissions, roles })
+}
+
+/// Permissions as stored: a JSON array of names (a key's, inside its limits; a role's, alone).
+pub(crate) fn permissions(names: &[String]) -> Result<Permissions, Unreadable> {
+    names.iter().map(|p| Permission::parse(p, "permissions").map_err(|_| Unreadable)).collect()
 }
 
 #[cfg(test)]
@@ -140,6 +148,7 @@ mod tests {
                 refill: Some(Refill { amount: 7, interval: RefillInterval::Monthly { day: 31 } }),
             }),
             permissions: [Permission::parse("docs.read", "p").map_err(|_| Unreadable)?].into(),
+            roles: [RoleName::parse("reader", "r").map_err(|_| Unreadable)?].into(),
         };
         assert_eq!(from_text(&to_text(&limits))?, limits);
         assert_eq!(to_text(&UsageLimits::default()), "");

@@ -50,6 +50,7 @@ fn nodes_add_up_their_spending_and_a_restarted_node_starts_from_it(db: TestDb) {
         }],
         remaining: Some(RemainingSetting { uses: 10, refill: None }),
         permissions: Default::default(),
+        roles: Default::default(),
     };
     let new = NewApiKey {
         name: Name::parse("key", "name").unwrap(),

@@ -81,6 +81,17 @@ described!(
 );
 
 described!(
+    /// A role's name, or a rate limit's.
+    LimitNameText,
+    "LimitName",
+    string("1 to 64 characters from `A-Z`, `a-z`, `0-9`, `.`, `_`, `:` and `-`.")
+        .pattern(Some(LIMIT_NAME_PATTERN))
+);
+
+/// A role's or a rate limit's name.
+pub const LIMIT_NAME_PATTERN: &str = r"^[A-Za-z0-9._:-]{1,64}$";
+
+described!(
     /// An id, or a name.
     IdOrName,
     "IdOrName",

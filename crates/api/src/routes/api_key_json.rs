@@ -58,6 +58,10 @@ impl WriteJson for ApiKeyBody {
             out.extend_from_slice(b",\"permissions\":");
             answer::by_serde(out, &self.permissions);
         }
+        if !self.roles.is_empty() {
+            out.extend_from_slice(b",\"roles\":");
+            answer::by_serde(out, &self.roles);
+        }
         out.push(b'}');
     }
 }
@@ -156,6 +160,7 @@ pub(crate) mod tests {
                     }),
                 }),
                 permissions: limits.iter().map(|(name, ..)| name.clone()).collect(),
+                roles: limits.iter().map(|(name, ..)| name.clone()).collect(),
             })
         }
     }
@@ -175,8 +180,8 @@ pub(crate) mod tests {
                 let written: BTreeSet<&str> = value.as_object().into_iter().flat_map(|o| o.keys()).map(String::as_str).collect();
                 let mut listed: BTreeSet<&str> = crate::routes::api_keys::FIELDS.iter().copied().collect();
                 if body.remaining.is_none() {
-                    // A key without usage limits leaves their three fields out.
-                    for absent in ["rate_limits", "remaining", "permissions"] {
+                    // A key without usage limits leaves their fields out.
+                    for absent in ["rate_limits", "remaining", "permissions", "roles"] {
                         listed.remove(absent);
                     }
                 }

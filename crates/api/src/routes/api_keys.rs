@@ -80,11 +80,14 @@ pub struct ApiKeyBody {
     /// Keyward's own scopes); absent when it has none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub permissions: Vec<String>,
+    /// The roles whose permissions it holds too, by name; absent when it has none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
 }
 
 impl ApiKeyBody {
     pub(crate) fn new(k: ApiKey, now: DateTime<Utc>) -> Self {
-        let LimitsBody { rate_limits, remaining, permissions } = LimitsBody::new(&k.limits);
+        let LimitsBody { rate_limits, remaining, permissions, roles } = LimitsBody::new(&k.limits);
         Self {
             state: k.state(now),
             id: k.id,
@@ -103,6 +106,7 @@ impl ApiKeyBody {
             rate_limits,
             remaining,
             permissions,
+            roles,
         }
     }
 }
@@ -143,6 +147,7 @@ pub(crate) const FIELDS: &[&str] = &[
     "rate_limits",
     "remaining",
     "permissions",
+    "roles",
 ];
 
 /// A new API key.
@@ -179,6 +184,11 @@ pub struct CreateApiKey {
     #[serde(default)]
     #[schema(value_type = Vec<web::schema::PermissionText>, max_items = 100)]
     pub permissions: Vec<String>,
+    /// Roles (`/v1/accounts/{account_id}/roles`) whose permissions it holds too, by name, at most
+    /// 16. A name with no role grants nothing until such a role exists (default none).
+    #[serde(default)]
+    #[schema(value_type = Vec<web::schema::LimitNameText>, max_items = 16)]
+    pub roles: Vec<String>,
 }
 
 /// Creates an API key. The response holds the secret, once.
@@ -196,7 +206,7 @@ pub async fn create_api_key(
 ) -> ApiResult<(StatusCode, Json<IssuedApiKeyBody>)> {
     let (account, sa) = (path.account_id, path.service_account_id);
     let expiry = Expiry::parse(body.expires_at, body.ttl_seconds)?;
-    let limits = usage_limits::settings(&body.rate_limits, body.remaining.as_ref(), &body.permissions)?;
+    let limits = usage_limits::settings(&body.rate_limits, body.remaining.as_ref(), &body.permissions, &body.roles)?;
     let new = NewApiKey {
         name: body.name,
         description: body.description,
@@ -262,6 +272,9 @@ pub struct UpdateApiKey {
     /// New permissions, replacing the old ones.
     #[schema(value_type = Option<Vec<web::schema::PermissionText>>, max_items = 100)]
     pub permissions: Option<Vec<String>>,
+    /// New roles, replacing the old ones.
+    #[schema(value_type = Option<Vec<web::schema::LimitNameText>>, max_items = 16)]
+    pub roles: Option<Vec<String>>,
 }
 
 /// How long the old secret keeps working after a rotation.
@@ -300,6 +313,7 @@ pub async fn update_api_key(
         rate_limits: body.rate_limits.as_deref().map(usage_limits::rate_limits).transpose()?,
         remaining: body.remaining.map(|r| r.as_ref().map(usage_limits::remaining).transpose()).transpose()?,
         permissions: body.permissions.as_deref().map(usage_limits::permissions).transpose()?,
+        roles: body.roles.as_deref().map(usage_limits::roles).transpose()?,
     };
     let (key, now) = state.run(move |kw| kw.update_key(&p, account, sa, &key, changes).map(|k| (k, kw.now()))).await?;
     Ok(Json(ApiKeyBody::new(key, now)))

@@ -66,7 +66,7 @@ pub struct AuditListParams {
     /// Only this action, such as `api_key.create`. (The pattern lists every action; a test keeps
     /// it in step with `Action::ALL`.)
     #[param(
-        pattern = "^(account\\.create|account\\.update|account\\.delete|service_account\\.create|service_account\\.update|service_account\\.delete|api_key\\.create|api_key\\.update|api_key\\.rotate|api_key\\.delete|secret_key\\.create|secret_key\\.update|secret_key\\.rotate|secret_key\\.delete|federated_credential\\.create|federated_credential\\.update|federated_credential\\.delete|token\\.exchange|token\\.revoke|signing_key\\.rotate|auth\\.failure|credential\\.leaked|credential\\.expiring|credential\\.expired|credential\\.new_network|webhook\\.create|webhook\\.delete)$"
+        pattern = "^(account\\.create|account\\.update|account\\.delete|service_account\\.create|service_account\\.update|service_account\\.delete|api_key\\.create|api_key\\.update|api_key\\.rotate|api_key\\.delete|secret_key\\.create|secret_key\\.update|secret_key\\.rotate|secret_key\\.delete|federated_credential\\.create|federated_credential\\.update|federated_credential\\.delete|token\\.exchange|token\\.revoke|signing_key\\.rotate|auth\\.failure|credential\\.leaked|credential\\.expiring|credential\\.expired|credential\\.new_network|webhook\\.create|webhook\\.delete|role\\.create|role\\.update|role\\.delete)$"
     )]
     pub action: Option<String>,
     /// Only this actor, such as `api_key:<id>`.

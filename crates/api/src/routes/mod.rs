@@ -11,6 +11,7 @@ pub mod leak_reports;
 pub mod oauth;
 pub mod oauth_tokens;
 pub mod ratelimit;
+pub mod roles;
 pub mod secret_keys;
 pub mod service_accounts;
 pub mod signing_keys;
@@ -64,6 +65,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::create_webhook, webhooks::list_webhooks))
         .routes(routes!(webhooks::get_webhook, webhooks::delete_webhook))
         .routes(routes!(webhooks::list_deliveries))
+        .routes(routes!(roles::create_role, roles::list_roles))
+        .routes(routes!(roles::get_role, roles::update_role, roles::delete_role))
         .routes(routes!(audit::list_audit_events))
         .routes(routes!(signing_keys::list_signing_keys))
         .routes(routes!(signing_keys::rotate_signing_keys))

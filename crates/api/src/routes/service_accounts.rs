@@ -174,7 +174,7 @@ pub async fn create_service_account(
         description: body.description,
         active: body.active,
         metadata: body.metadata,
-        limits: usage_limits::settings(&body.rate_limits, body.remaining.as_ref(), &[])?,
+        limits: usage_limits::settings(&body.rate_limits, body.remaining.as_ref(), &[], &[])?,
     };
     let sa = state.run(move |kw| kw.create_service_account(&p, account, new)).await?;
     Ok((StatusCode::CREATED, Json(sa.into())))

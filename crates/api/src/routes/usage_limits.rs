@@ -1,11 +1,13 @@
 //! The wire form of an API key's usage limits (rate limits, uses left, permissions), in key
 //! bodies and in the requests that set them.
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Utc};
 use domain::ValidationError;
 use domain::limits::{
     LimitName, LimitSettings, Permission, Permissions, RateLimit, Refill, RefillInterval, Remaining, RemainingSetting,
-    UsageLimits, WindowLength,
+    RoleName, UsageLimits, WindowLength,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -104,6 +106,8 @@ pub struct LimitsBody {
     pub remaining: Option<RemainingBody>,
     /// Its permissions.
     pub permissions: Vec<String>,
+    /// Its roles, by name.
+    pub roles: Vec<String>,
 }
 
 impl LimitsBody {
@@ -125,6 +129,7 @@ impl LimitsBody {
                 .collect(),
             remaining: limits.remaining.map(remaining_body),
             permissions: limits.permissions.iter().map(|p| p.as_str().to_owned()).collect(),
+            roles: limits.roles.iter().map(|r| r.as_str().to_owned()).collect(),
         }
     }
 }
@@ -192,16 +197,26 @@ pub fn permissions(names: &[String]) -> Result<Permissions, ValidationError> {
     Ok(permissions)
 }
 
-/// Reads the limits of a new key.
+/// Reads role names.
+pub fn roles(names: &[String]) -> Result<BTreeSet<RoleName>, ValidationError> {
+    let roles: BTreeSet<RoleName> =
+        names.iter().enumerate().map(|(i, n)| RoleName::parse(n, &format!("roles[{i}]"))).collect::<Result<_, _>>()?;
+    UsageLimits::check_roles(&roles)?;
+    Ok(roles)
+}
+
+/// Reads the limits of a new key (or of a service account, with no permissions or roles).
 pub fn settings(
     rate: &[RateLimitBody],
     left: Option<&SetRemaining>,
     granted: &[String],
+    named_roles: &[String],
 ) -> Result<LimitSettings, ValidationError> {
     Ok(LimitSettings {
         rate_limits: rate_limits(rate)?,
         remaining: left.map(remaining).transpose()?,
         permissions: permissions(granted)?,
+        roles: roles(named_roles)?,
     })
 }
 

@@ -34,6 +34,7 @@ impl Victim {
             "token" => self.api_key.clone(),
             "federated_credential_id" => self.federated_credential.clone(),
             "webhook_id" => self.webhook.clone(),
+            "role_name" => "victim-role".to_owned(),
             // Dialects' `{id}`: what the route's path says it names.
             "id" if path.starts_with("/api/v2/account") => self.service_account_name.to_owned(),
             "id" if path.starts_with("/api/v2/apitoken/serviceaccount") => self.service_account_name.to_owned(),
@@ -100,6 +101,8 @@ async fn another_accounts_credential_finds_nothing_anywhere(db: TestDb) {
     let webhook = app
         .post(&hooks, &app.admin, json!({"url": "https://hooks.example.com/", "events": ["credential.leaked"]}))
         .await;
+    let role = app.post(&format!("/v1/accounts/{account}/roles"), &app.admin, json!({"name": "victim-role"})).await;
+    assert_eq!(role.status, StatusCode::CREATED, "{:?}", role.body);
     let alpha = api_key.body["secret"].as_str().unwrap();
     let stacks = app.call(Method::GET, "/api/v1/stacks", Some(alpha), None).await;
     let victim = Victim {

@@ -239,6 +239,63 @@ async fn a_service_accounts_keys_share_its_limits(db: TestDb) {
     assert_eq!(verify(&app, &verifier, json!({"key": secrets[0]})).await["code"], "VALID");
 }
 
+async fn a_keys_roles_grant_their_permissions_until_they_change(db: TestDb) {
+    let app = spawn(db).await;
+    let (verifier, keys) = tenant(&app).await;
+    let roles = format!("{}/roles", keys.split("/service-accounts").next().unwrap());
+    let made = app
+        .post(&roles, &app.admin, json!({"name": "editor", "permissions": ["documents.write", "documents.read"]}))
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    assert_json_snapshot!("role", made.body, { ".created_at" => "[time]", ".updated_at" => "[time]" });
+    let again = app.post(&roles, &app.admin, json!({"name": "editor"})).await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    let bad = app.post(&roles, &app.admin, json!({"name": "no spaces"})).await;
+    assert_eq!((bad.status, bad.body["field"].as_str()), (StatusCode::BAD_REQUEST, Some("name")));
+
+    let key = app
+        .post(
+            &keys,
+            &app.admin,
+            json!({"name": "writer", "permissions": ["reports.read"], "roles": ["editor", "later"]}),
+        )
+        .await;
+    assert_eq!(key.body["roles"], json!(["editor", "later"]));
+    let ask = json!({"key": key.body["secret"], "permissions": "documents.write and reports.read"});
+    assert_eq!(verify(&app, &verifier, ask.clone()).await["code"], "VALID", "its own permission and its role's");
+
+    let changed = app.patch(&format!("{roles}/editor"), &app.admin, json!({"permissions": ["documents.read"]})).await;
+    assert_eq!(changed.body["permissions"], json!(["documents.read"]));
+    let refused = verify(&app, &verifier, ask.clone()).await;
+    assert_eq!(
+        (refused["code"].as_str(), refused["missing_permissions"].clone()),
+        (Some("INSUFFICIENT_PERMISSIONS"), json!(["documents.write"]))
+    );
+    let later = app.post(&roles, &app.admin, json!({"name": "later", "permissions": ["documents.write"]})).await;
+    assert_eq!(later.status, StatusCode::CREATED);
+    assert_eq!(
+        verify(&app, &verifier, ask.clone()).await["code"],
+        "VALID",
+        "a role named before it existed grants once it does"
+    );
+    assert_eq!(app.delete(&format!("{roles}/later"), &app.admin).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(verify(&app, &verifier, ask).await["code"], "INSUFFICIENT_PERMISSIONS", "a deleted role grants nothing");
+
+    let listed = app.get(&roles, &app.admin).await;
+    assert_eq!(
+        listed.body["items"].as_array().map(|i| i.iter().map(|r| r["name"].clone()).collect::<Vec<_>>()),
+        Some(vec![json!("editor")])
+    );
+    assert_eq!(app.get(&format!("{roles}/later"), &app.admin).await.status, StatusCode::NOT_FOUND);
+    let audit = app
+        .get(
+            &format!("{}/audit-events?action=role.update", keys.split("/service-accounts").next().unwrap()),
+            &app.admin,
+        )
+        .await;
+    assert_eq!(audit.body["items"][0]["target"], "role:editor");
+}
+
 async fn the_standalone_limiter_counts_each_identifier_apart(db: TestDb) {
     let app = spawn(db).await;
     let (verifier, _) = tenant(&app).await;
@@ -280,5 +337,6 @@ http_tests!(
     uses_left_refill_at_their_boundary,
     verify_checks_a_permission_query,
     a_service_accounts_keys_share_its_limits,
+    a_keys_roles_grant_their_permissions_until_they_change,
     the_standalone_limiter_counts_each_identifier_apart,
 );

@@ -23,6 +23,7 @@ mod ledger;
 mod permission;
 mod rate_limit;
 mod remaining;
+mod role;
 mod usage_limits;
 
 pub use ledger::{Bucket, Ledger, Spend};
@@ -34,3 +35,4 @@ pub use usage_limits::{
 pub use permission::{Permission, PermissionQuery, Permissions};
 pub use rate_limit::{Applied, LimitDecision, LimitName, RateLimit, WindowCount, WindowLength, decide_all};
 pub use remaining::{Exhausted, Period, Refill, RefillInterval, Remaining, RemainingSetting};
+pub use role::{MAX_ROLES_PER_ACCOUNT, MAX_ROLES_PER_KEY, Role, RoleName};

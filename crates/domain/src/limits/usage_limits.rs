@@ -4,7 +4,10 @@
 use super::ledger::Bucket;
 use super::permission::{PermissionQuery, Permissions};
 use super::rate_limit::{Applied, LimitDecision, LimitName, RateLimit, WindowCount, decide_all};
+use std::collections::BTreeSet;
+
 use super::remaining::{Remaining, RemainingSetting};
+use super::role::{MAX_ROLES_PER_KEY, RoleName};
 use crate::{Timestamp, ValidationError};
 
 /// The most rate limits one key carries.
@@ -22,12 +25,22 @@ pub struct UsageLimits {
     pub remaining: Option<Remaining>,
     /// Its permissions.
     pub permissions: Permissions,
+    /// The roles whose permissions it holds too, by name.
+    pub roles: BTreeSet<RoleName>,
 }
 
 impl UsageLimits {
     /// Whether it limits nothing.
     pub fn is_empty(&self) -> bool {
-        self.rate_limits.is_empty() && self.remaining.is_none() && self.permissions.is_empty()
+        self.rate_limits.is_empty() && self.remaining.is_none() && self.permissions.is_empty() && self.roles.is_empty()
+    }
+
+    /// Checks roles: at most [`MAX_ROLES_PER_KEY`].
+    pub fn check_roles(roles: &BTreeSet<RoleName>) -> Result<(), ValidationError> {
+        if roles.len() > MAX_ROLES_PER_KEY {
+            return Err(ValidationError::new("roles", "a key carries at most 16 roles"));
+        }
+        Ok(())
     }
 
     /// Checks rate limits: at most [`MAX_RATE_LIMITS`], names unique.
@@ -61,6 +74,8 @@ pub struct LimitSettings {
     pub remaining: Option<RemainingSetting>,
     /// Its permissions.
     pub permissions: Permissions,
+    /// Its roles.
+    pub roles: BTreeSet<RoleName>,
 }
 
 impl LimitSettings {
@@ -68,10 +83,12 @@ impl LimitSettings {
     pub fn at(self, now: Timestamp) -> Result<UsageLimits, ValidationError> {
         UsageLimits::check_rate_limits(&self.rate_limits)?;
         UsageLimits::check_permissions(&self.permissions)?;
+        UsageLimits::check_roles(&self.roles)?;
         Ok(UsageLimits {
             rate_limits: self.rate_limits,
             remaining: self.remaining.map(|r| r.at(now)),
             permissions: self.permissions,
+            roles: self.roles,
         })
     }
 }
@@ -289,6 +306,7 @@ mod tests {
             rate_limits: vec![limit("second", 2, 1, true), limit("tokens", 100, 60, false)],
             remaining: Some(Remaining::new(5, None, now())),
             permissions: Permissions::new(),
+            roles: BTreeSet::new(),
         }
     }
 
@@ -342,6 +360,7 @@ mod tests {
             rate_limits: vec![limit("second", 5, 1, true)],
             remaining: Some(Remaining::new(2, None, now())),
             permissions: Permissions::new(),
+            roles: BTreeSet::new(),
         };
         let plan =
             Plan::new(&[("key:k", &key), ("sa:s", &shared)], &Ask::default(), now()).unwrap_or_else(|e| panic!("{e}"));

@@ -15,6 +15,7 @@ mod leaks;
 mod limits;
 mod oauth;
 mod reach;
+mod roles;
 mod secret_key_jwt;
 mod secret_keys;
 mod service_accounts;

@@ -124,6 +124,17 @@ impl Keyward {
         Ok(verification)
     }
 
+    /// The permissions a key holds: its own, and its roles'.
+    fn granted(found: &KeyForAuth) -> std::borrow::Cow<'_, crate::limits::Permissions> {
+        if found.role_permissions.is_empty() {
+            std::borrow::Cow::Borrowed(&found.key.limits.permissions)
+        } else {
+            let mut all = found.key.limits.permissions.clone();
+            all.extend(found.role_permissions.iter().cloned());
+            std::borrow::Cow::Owned(all)
+        }
+    }
+
     /// Checks the permissions `ask` needs, then decides the key's rate limits and uses left.
     fn apply_limits(
         &self,
@@ -134,7 +145,7 @@ impl Keyward {
     ) -> Result<(), Stop> {
         let key = &found.key;
         if let Some(query) = &ask.permissions
-            && let Err(missing) = query.check(&key.limits.permissions)
+            && let Err(missing) = query.check(&Self::granted(found))
         {
             verification.outcome = Err(Rejection::InsufficientPermissions);
             verification.missing_permissions = missing;

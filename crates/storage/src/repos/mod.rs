@@ -11,6 +11,7 @@ mod api_keys;
 mod audit;
 mod expiry;
 mod federated_credentials;
+mod roles;
 mod secret_keys;
 mod service_accounts;
 mod settings;

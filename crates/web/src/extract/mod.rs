@@ -12,7 +12,7 @@ pub use auth::{ClientIp, DPOP, authenticate, client_ip, refused};
 pub use json::ApiJson;
 pub use json::{limits_of, parse_json};
 pub use path::{
-    AccountPath, ApiKeyPath, ApiPath, FederatedCredentialPath, SecretKeyPath, ServiceAccountPath, WebhookPath,
+    AccountPath, ApiKeyPath, ApiPath, FederatedCredentialPath, RolePath, SecretKeyPath, ServiceAccountPath, WebhookPath,
 };
 pub use query::ApiQuery;
 

@@ -8,6 +8,7 @@
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use domain::id::{AccountId, FederatedCredentialId, SecretKeyId, ServiceAccountId, WebhookId};
+use domain::limits::RoleName;
 use domain::repository::KeyRef;
 use serde::de::DeserializeOwned;
 
@@ -109,6 +110,16 @@ typed_path!(
         service_account_id: ServiceAccountId => crate::schema::Id,
         /// The federated credential's id
         federated_credential_id: FederatedCredentialId => crate::schema::Id,
+    }
+);
+
+typed_path!(
+    /// `/v1/accounts/{account_id}/roles/{role_name}`.
+    RolePath {
+        /// The account's id
+        account_id: AccountId => crate::schema::Id,
+        /// The role's name
+        role_name: RoleName => crate::schema::LimitNameText,
     }
 );
 
