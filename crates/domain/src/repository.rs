@@ -14,7 +14,7 @@ use crate::error::Error;
 pub use crate::error::{RepoError, RepoResult};
 use crate::federation::{FederatedCredential, Issuer};
 use crate::id::{AccountId, ApiKeyId, FederatedCredentialId, SecretKeyId, ServiceAccountId, WebhookId};
-use crate::limits::{Bucket, Permissions, Role, RoleName, Spend};
+use crate::limits::{Bucket, Permissions, Role, RoleName, Spend, StrictSpend};
 use crate::page::{Direction, Page, PageRequest};
 use crate::scope::Scope;
 use crate::secret_key::SecretKey;
@@ -506,6 +506,10 @@ pub trait UsageCounterRepository {
     fn add_spent(&self, spends: &[Spend]) -> RepoResult<()>;
     /// The stored counts of `buckets`; a bucket never written is left out (it counts 0).
     fn spent(&self, buckets: &[Bucket]) -> RepoResult<Vec<(Bucket, u64)>>;
+    /// Adds each strict spend's cost to its bucket if every bucket's count then stays within its
+    /// limit, in one transaction; else adds nothing. Answers whether it added, and each bucket's
+    /// count (after adding, or as it stands).
+    fn spend_strict(&self, spends: &[StrictSpend]) -> RepoResult<(bool, Vec<u64>)>;
     /// Forgets the counters that expired before `now` (seconds since the Unix epoch); answers how
     /// many.
     fn forget_spent_before(&self, now: i64) -> RepoResult<u64>;

@@ -233,6 +233,30 @@ async fn a_rate_limit_holds_across_nodes_within_its_bound(db: TestDb) {
             assert!(start.elapsed() < Duration::from_secs(20), "{} never learned every use: {answer}", n.base);
         }
     }
+
+    // A strict limit is decided in the database: exact, whatever the nodes.
+    let (status, key) = post(
+        format!("/v1/accounts/{acct}/service-accounts/{sa}/api-keys"),
+        json!({"name": "strict", "rate_limits": [{"name": "exact", "limit": LIMIT, "window_seconds": 2_592_000, "strict": true}]}),
+    )
+    .await;
+    assert_eq!(status, 201, "{key}");
+    let strict = key["secret"].as_str().unwrap().to_owned();
+    let drive = |n: &Server| {
+        let (admin, strict, base) = (admin.clone(), strict.clone(), n.base.clone());
+        async move {
+            let mut admitted = 0u64;
+            for _ in 0..PER_NODE {
+                let url = format!("{base}/v1/api-keys/verify");
+                let (_, answer) = call(reqwest::Method::POST, url, &admin, Some(json!({"key": strict}))).await;
+                admitted += u64::from(answer["code"] == "VALID");
+            }
+            admitted
+        }
+    };
+    let (a, b, c) = tokio::join!(drive(&nodes[0]), drive(&nodes[1]), drive(&nodes[2]));
+    eprintln!("3 nodes, strict limit {LIMIT}, {} requests: {} admitted", 3 * PER_NODE, a + b + c);
+    assert_eq!(a + b + c, LIMIT, "a strict limit admits exactly its limit across nodes");
 }
 
 mod postgres {

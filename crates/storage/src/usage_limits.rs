@@ -28,6 +28,8 @@ struct StoredRateLimit {
     limit: u64,
     window_seconds: i64,
     auto_apply: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    strict: bool,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -60,6 +62,7 @@ pub(crate) fn to_text(limits: &UsageLimits) -> String {
                 limit: l.limit,
                 window_seconds: l.window.seconds(),
                 auto_apply: l.auto_apply,
+                strict: l.strict,
             })
             .collect(),
         remaining: limits.remaining.map(|r| StoredRemaining {
@@ -95,6 +98,7 @@ pub(crate) fn from_text(text: &str) -> Result<UsageLimits, Unreadable> {
                 limit: l.limit,
                 window: WindowLength::parse(l.window_seconds, "window").map_err(bad)?,
                 auto_apply: l.auto_apply,
+                strict: l.strict,
             })
         })
         .collect::<Result<Vec<_>, Unreadable>>()?;
@@ -141,6 +145,7 @@ mod tests {
                 limit: 10,
                 window: WindowLength::parse(60, "w").map_err(|_| Unreadable)?,
                 auto_apply: true,
+                strict: true,
             }],
             remaining: Some(Remaining {
                 amount: 5,

@@ -47,6 +47,7 @@ fn nodes_add_up_their_spending_and_a_restarted_node_starts_from_it(db: TestDb) {
             limit: 100,
             window: WindowLength::parse(3600, "window").unwrap(),
             auto_apply: true,
+            strict: false,
         }],
         remaining: Some(RemainingSetting { uses: 10, refill: None }),
         permissions: Default::default(),

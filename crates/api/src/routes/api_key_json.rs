@@ -149,6 +149,7 @@ pub(crate) mod tests {
                     limit: *limit,
                     window_seconds: 60,
                     auto_apply: limit % 2 == 0,
+                    strict: limit % 3 == 0,
                 }).collect(),
                 remaining: limits.as_ref().map(|(_, uses, set_at, day)| crate::routes::usage_limits::RemainingBody {
                     uses: *uses,

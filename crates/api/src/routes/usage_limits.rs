@@ -32,6 +32,10 @@ pub struct RateLimitBody {
     /// `true`).
     #[serde(default = "yes")]
     pub auto_apply: bool,
+    /// Whether it is decided in the database, exact across nodes, at one database write per
+    /// verification that applies it, instead of from each node's memory (default `false`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub strict: bool,
 }
 
 fn yes() -> bool {
@@ -125,6 +129,7 @@ impl LimitsBody {
                     limit: l.limit,
                     window_seconds: l.window.seconds(),
                     auto_apply: l.auto_apply,
+                    strict: l.strict,
                 })
                 .collect(),
             remaining: limits.remaining.map(remaining_body),
@@ -161,6 +166,7 @@ pub fn rate_limits(bodies: &[RateLimitBody]) -> Result<Vec<RateLimit>, Validatio
                 limit: b.limit,
                 window: WindowLength::parse(b.window_seconds, &format!("rate_limits[{i}].window_seconds"))?,
                 auto_apply: b.auto_apply,
+                strict: b.strict,
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -225,7 +231,7 @@ mod tests {
     use super::*;
 
     fn limit(name: &str, limit: u64, window_seconds: i64) -> RateLimitBody {
-        RateLimitBody { name: name.to_owned(), limit, window_seconds, auto_apply: true }
+        RateLimitBody { name: name.to_owned(), limit, window_seconds, auto_apply: true, strict: false }
     }
 
     #[test]

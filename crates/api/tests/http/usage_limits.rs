@@ -137,6 +137,42 @@ async fn verify_spends_rate_limits_and_uses_left_all_or_nothing(db: TestDb) {
     assert_eq!((usage.body["uses"].as_u64(), usage.body["refusals"].as_u64()), (Some(5), Some(2)), "{}", usage.body);
 }
 
+async fn a_strict_limit_is_decided_in_the_database(db: TestDb) {
+    let app = spawn(db).await;
+    let (verifier, keys) = tenant(&app).await;
+    let made = app
+        .post(
+            &keys,
+            &app.admin,
+            json!({
+                "name": "strict",
+                "rate_limits": [
+                    {"name": "exact", "limit": 2, "window_seconds": 60, "strict": true},
+                    {"name": "loose", "limit": 10, "window_seconds": 60}
+                ],
+                "remaining": {"uses": 5}
+            }),
+        )
+        .await;
+    assert_eq!(made.body["rate_limits"][0]["strict"], true);
+    assert!(made.body["rate_limits"][1].get("strict").is_none(), "false is left out");
+    let plain = json!({"key": made.body["secret"]});
+    for left in [4, 3] {
+        let ok = verify(&app, &verifier, plain.clone()).await;
+        assert_eq!((ok["code"].as_str(), ok["remaining"].as_u64()), (Some("VALID"), Some(left)), "{ok}");
+    }
+    let refused = verify(&app, &verifier, plain.clone()).await;
+    assert_eq!(refused["code"], "RATE_LIMITED");
+    assert_eq!(refused["remaining"], 3, "the uses spent in memory were given back");
+    let answers = refused["ratelimits"].as_array().unwrap();
+    let loose = answers.iter().find(|a| a["name"] == "loose").unwrap();
+    let exact = answers.iter().find(|a| a["name"] == "exact").unwrap();
+    assert_eq!((loose["remaining"].as_u64(), loose["exceeded"].as_bool()), (Some(8), Some(false)), "{refused}");
+    assert_eq!((exact["remaining"].as_u64(), exact["exceeded"].as_bool()), (Some(0), Some(true)));
+    app.clock.advance(Duration::seconds(60));
+    assert_eq!(verify(&app, &verifier, plain).await["code"], "VALID", "a new window");
+}
+
 async fn uses_left_refill_at_their_boundary(db: TestDb) {
     let app = spawn(db).await;
     let (verifier, keys) = tenant(&app).await;
@@ -334,6 +370,7 @@ async fn the_standalone_limiter_counts_each_identifier_apart(db: TestDb) {
 http_tests!(
     a_key_carries_its_limits_and_a_change_replaces_them,
     verify_spends_rate_limits_and_uses_left_all_or_nothing,
+    a_strict_limit_is_decided_in_the_database,
     uses_left_refill_at_their_boundary,
     verify_checks_a_permission_query,
     a_service_accounts_keys_share_its_limits,

@@ -25,6 +25,20 @@ impl Bucket {
     }
 }
 
+/// What a strict limit asks of the database: add `cost` to `bucket` only if its count stays
+/// within `limit`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StrictSpend {
+    /// The bucket.
+    pub bucket: Bucket,
+    /// The cost to add.
+    pub cost: u64,
+    /// The most the bucket may count.
+    pub limit: u64,
+    /// When its count may be forgotten (seconds since the Unix epoch).
+    pub expires_at: Option<i64>,
+}
+
 /// What a node spent of one bucket and has not yet written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Spend {
@@ -129,6 +143,18 @@ impl Ledger {
         for (bucket, total) in totals {
             if let Some(entry) = entries.get_mut(&bucket) {
                 entry.known = entry.known.max(total);
+            }
+        }
+    }
+
+    /// Gives back what a decision spent, when a strict limit then refused the verification.
+    /// Only what is not yet being written can be given back: a flush that took it meanwhile
+    /// writes it, and the count is then higher than it should be, never lower.
+    pub fn refund(&self, buckets: &[(Bucket, Option<i64>)], amounts: &[u64]) {
+        let mut entries = self.entries();
+        for ((bucket, _), amount) in buckets.iter().zip(amounts) {
+            if let Some(entry) = entries.get_mut(bucket) {
+                entry.unflushed = entry.unflushed.saturating_sub(*amount);
             }
         }
     }

@@ -26,7 +26,7 @@ mod remaining;
 mod role;
 mod usage_limits;
 
-pub use ledger::{Bucket, Ledger, Spend};
+pub use ledger::{Bucket, Ledger, Spend, StrictSpend};
 pub use usage_limits::{
     Ask, LimitRefusal, LimitSettings, LimitsVerdict, MAX_PERMISSIONS, MAX_RATE_LIMITS, Plan, RateLimitAnswer,
     UsageLimits, rate_bucket, remaining_bucket,

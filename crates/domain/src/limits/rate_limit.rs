@@ -58,6 +58,9 @@ pub struct RateLimit {
     pub window: WindowLength,
     /// Whether a verification that names no limits applies this one (at cost 1).
     pub auto_apply: bool,
+    /// Whether it is decided in the database, exactly across nodes, instead of from each node's
+    /// memory (one database write per verification that applies it).
+    pub strict: bool,
 }
 
 /// What one limit has admitted in its current window.
@@ -161,6 +164,7 @@ mod tests {
             limit,
             window: WindowLength::parse(window, "window").unwrap_or_else(|e| panic!("{e}")),
             auto_apply: true,
+            strict: false,
         }
     }
 

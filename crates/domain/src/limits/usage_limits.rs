@@ -1,7 +1,7 @@
 //! The limits a key carries (rate limits, uses left, permissions) and the one decision a
 //! verification asks of them, given the counts its buckets hold.
 
-use super::ledger::Bucket;
+use super::ledger::{Bucket, StrictSpend};
 use super::permission::{PermissionQuery, Permissions};
 use super::rate_limit::{Applied, LimitDecision, LimitName, RateLimit, WindowCount, decide_all};
 use std::collections::BTreeSet;
@@ -141,6 +141,7 @@ pub struct LimitsVerdict {
 #[derive(Debug)]
 pub struct Plan<'a> {
     applied: Vec<(&'a RateLimit, u64)>,
+    strict: Vec<(&'a RateLimit, u64, Bucket, Option<i64>)>,
     remainders: Vec<&'a Remaining>,
     cost: u64,
     now: Timestamp,
@@ -170,10 +171,16 @@ impl<'a> Plan<'a> {
     pub fn new(owners: &[(&str, &'a UsageLimits)], ask: &Ask, now: Timestamp) -> Result<Self, ValidationError> {
         let secs = now.timestamp();
         let mut applied: Vec<(&RateLimit, u64)> = Vec::new();
+        let mut strict = Vec::new();
         let mut buckets: Vec<(Bucket, Option<i64>)> = Vec::new();
         let mut apply = |owner: &str, limit: &'a RateLimit, cost: u64| {
-            buckets.push(rate_bucket(owner, limit, secs));
-            applied.push((limit, cost));
+            let (bucket, expires_at) = rate_bucket(owner, limit, secs);
+            if limit.strict {
+                strict.push((limit, cost, bucket, expires_at));
+            } else {
+                buckets.push((bucket, expires_at));
+                applied.push((limit, cost));
+            }
         };
         match &ask.rate_limits {
             None => {
@@ -206,12 +213,61 @@ impl<'a> Plan<'a> {
                 remainders.push(remaining);
             }
         }
-        Ok(Self { applied, remainders, cost: ask.cost.unwrap_or(1), now, buckets })
+        Ok(Self { applied, strict, remainders, cost: ask.cost.unwrap_or(1), now, buckets })
     }
 
     /// Whether nothing is counted: no rate limit applies and no uses are counted.
     pub fn counts_nothing(&self) -> bool {
-        self.buckets.is_empty()
+        self.buckets.is_empty() && self.strict.is_empty()
+    }
+
+    /// Whether a strict limit applies: then the decision needs the database.
+    pub fn has_strict(&self) -> bool {
+        !self.strict.is_empty()
+    }
+
+    /// What the strict limits ask of the database: each bucket's cost, within its limit.
+    pub fn strict_spends(&self) -> Vec<StrictSpend> {
+        self.strict
+            .iter()
+            .map(|(l, cost, bucket, expires_at)| StrictSpend {
+                bucket: bucket.clone(),
+                cost: *cost,
+                limit: l.limit,
+                expires_at: *expires_at,
+            })
+            .collect()
+    }
+
+    /// The strict limits' answers, from the database's counts: after spending if `admitted`,
+    /// else as they stand.
+    pub fn strict_answers(&self, admitted: bool, counts: &[u64]) -> Vec<RateLimitAnswer> {
+        let secs = self.now.timestamp();
+        self.strict
+            .iter()
+            .zip(counts.iter().chain(std::iter::repeat(&0)))
+            .map(|((l, cost, ..), count)| RateLimitAnswer {
+                name: l.name.clone(),
+                decision: LimitDecision {
+                    admitted: admitted || count.saturating_add(*cost) <= l.limit,
+                    limit: l.limit,
+                    remaining: l.limit.saturating_sub(*count),
+                    reset_at: l.window_of(secs) + l.window.seconds(),
+                },
+            })
+            .collect()
+    }
+
+    /// A verification the memory admitted was refused by a strict limit: what it spent in
+    /// memory is given back (see [`super::Ledger::refund`]), and its answer says so.
+    pub fn refused_by_strict(&self, verdict: &mut LimitsVerdict) {
+        verdict.outcome = Err(LimitRefusal::RateLimited);
+        for (answer, (l, cost)) in verdict.rate_limits.iter_mut().zip(&self.applied) {
+            answer.decision.remaining = answer.decision.remaining.saturating_add(*cost).min(l.limit);
+        }
+        if !self.remainders.is_empty() {
+            verdict.remaining = verdict.remaining.map(|r| r.saturating_add(self.cost));
+        }
     }
 
     /// Decides on the counts of [`Plan::buckets`], in order: admitted only if every rate limit
@@ -294,6 +350,7 @@ mod tests {
             limit,
             window: WindowLength::parse(window, "window").unwrap_or_else(|e| panic!("{e}")),
             auto_apply,
+            strict: false,
         }
     }
 

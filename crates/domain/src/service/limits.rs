@@ -48,9 +48,40 @@ impl Keyward {
     /// Decides `plan` on the ledger's counts, loading the buckets it lacks from storage when
     /// `reach` allows it.
     pub(super) fn decide_limits(&self, plan: &Plan<'_>, reach: Reach) -> Result<LimitsVerdict, Stop> {
+        if plan.has_strict() && reach == Reach::Memory {
+            return Err(Stop::NeedsStorage);
+        }
+        let (mut verdict, spent) = self.decide_in_memory(plan, reach)?;
+        if !plan.has_strict() {
+            return Ok(verdict);
+        }
+        // Strict limits after the others, so that a refusal in memory costs no database write.
+        if verdict.outcome.is_ok() {
+            let (admitted, counts) = self.repo.spend_strict(&plan.strict_spends())?;
+            verdict.rate_limits.extend(plan.strict_answers(admitted, &counts));
+            if !admitted {
+                self.ledger.refund(&plan.buckets, &spent.unwrap_or_default());
+                plan.refused_by_strict(&mut verdict);
+            }
+        } else {
+            let strict: Vec<Bucket> = plan.strict_spends().into_iter().map(|s| s.bucket).collect();
+            let stored = self.repo.spent(&strict)?;
+            let counts: Vec<u64> =
+                strict.iter().map(|b| stored.iter().find(|(s, _)| s == b).map_or(0, |(_, n)| *n)).collect();
+            verdict.rate_limits.extend(plan.strict_answers(false, &counts));
+        }
+        Ok(verdict)
+    }
+
+    /// Decides the limits kept in memory, answering the verdict and what it spent.
+    fn decide_in_memory(&self, plan: &Plan<'_>, reach: Reach) -> Result<(LimitsVerdict, Option<Vec<u64>>), Stop> {
         for _ in 0..LOAD_ATTEMPTS {
-            match self.ledger.decide(&plan.buckets, |counts| plan.decide(counts)) {
-                Ok(verdict) => return Ok(verdict),
+            let decided = self.ledger.decide(&plan.buckets, |counts| {
+                let (verdict, spend) = plan.decide(counts);
+                ((verdict, spend.clone()), spend)
+            });
+            match decided {
+                Ok(decided) => return Ok(decided),
                 Err(missing) => self.load_buckets(&missing, &plan.buckets, reach)?,
             }
         }
@@ -92,6 +123,7 @@ impl Keyward {
             limit: request.limit,
             window: request.window,
             auto_apply: true,
+            strict: false,
         };
         let now = self.now().timestamp();
         let (bucket, expires_at) = rate_bucket(&format!("ns:{}", p.account_id), &limit, now);

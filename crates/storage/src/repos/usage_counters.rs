@@ -4,7 +4,7 @@
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
 use domain::error::Entity;
-use domain::limits::{Bucket, Spend};
+use domain::limits::{Bucket, Spend, StrictSpend};
 use domain::repository::{RepoResult, UsageCounterRepository};
 
 use super::usage::numbered;
@@ -30,7 +30,73 @@ fn add(c: &mut DbConnection, spend: &Spend) -> QueryResult<usize> {
     }
 }
 
+/// Creates a bucket with a count of 0 unless it exists, so that it can be locked.
+const ENSURE: &str = "INSERT INTO usage_counters (bucket, spent, expires_at) VALUES (?, 0, ?) \
+     ON CONFLICT (bucket) DO NOTHING";
+
+fn ensure(c: &mut DbConnection, spend: &StrictSpend) -> QueryResult<usize> {
+    let bind = |sql: String| {
+        diesel::sql_query(sql).bind::<Text, _>(spend.bucket.as_str()).bind::<Nullable<BigInt>, _>(spend.expires_at)
+    };
+    match c {
+        DbConnection::Postgresql(pg) => bind(numbered(ENSURE)).execute(pg),
+        DbConnection::Sqlite(lite) => bind(ENSURE.to_owned()).execute(lite),
+    }
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    spent: i64,
+}
+
+/// A bucket's count, locked until the transaction ends (on PostgreSQL; SQLite's writers are
+/// serialized already).
+fn locked_count(c: &mut DbConnection, bucket: &Bucket) -> QueryResult<u64> {
+    let found: Count = match c {
+        DbConnection::Postgresql(pg) => {
+            diesel::sql_query("SELECT spent FROM usage_counters WHERE bucket = $1 FOR UPDATE")
+                .bind::<Text, _>(bucket.as_str())
+                .get_result(pg)?
+        }
+        DbConnection::Sqlite(lite) => diesel::sql_query("SELECT spent FROM usage_counters WHERE bucket = ?")
+            .bind::<Text, _>(bucket.as_str())
+            .get_result(lite)?,
+    };
+    Ok(u64::try_from(found.spent).unwrap_or(0))
+}
+
 impl UsageCounterRepository for Store {
+    fn spend_strict(&self, spends: &[StrictSpend]) -> RepoResult<(bool, Vec<u64>)> {
+        if spends.is_empty() {
+            return Ok((true, Vec::new()));
+        }
+        self.write(Entity::ApiKey, |c| {
+            // Locked in one order on every node, so that two verifications never wait on each other.
+            let mut order: Vec<usize> = (0..spends.len()).collect();
+            order.sort_by(|a, b| spends[*a].bucket.cmp(&spends[*b].bucket));
+            let mut counts = vec![0u64; spends.len()];
+            for &i in &order {
+                ensure(c, &spends[i])?;
+                counts[i] = locked_count(c, &spends[i].bucket)?;
+            }
+            let fits = spends.iter().zip(&counts).all(|(s, n)| n.checked_add(s.cost).is_some_and(|t| t <= s.limit));
+            if !fits {
+                return Ok((false, counts));
+            }
+            for &i in &order {
+                let spend = Spend {
+                    bucket: spends[i].bucket.clone(),
+                    amount: spends[i].cost,
+                    expires_at: spends[i].expires_at,
+                };
+                add(c, &spend)?;
+                counts[i] += spends[i].cost;
+            }
+            Ok((true, counts))
+        })
+    }
+
     fn add_spent(&self, spends: &[Spend]) -> RepoResult<()> {
         if spends.is_empty() {
             return Ok(());
