@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use domain::api_key::{Expiry, NewApiKey, RetainPeriod};
 use domain::id::{AccountId, ApiKeyId, SecretKeyId, ServiceAccountId};
+use domain::limits::{LimitName, LimitSettings, Permission, RateLimit, RemainingSetting, WindowLength};
 use domain::principal::Principal;
 use domain::repository::KeyRef;
 use domain::scope::Scopes;
@@ -42,6 +43,15 @@ pub(crate) struct CreateKey {
     /// Present (`true`) when the box is ticked: secret keys only.
     #[serde(default)]
     require_dpop: Option<String>,
+    /// Verifications a minute, empty for no rate limit: API keys only.
+    #[serde(default)]
+    per_minute: String,
+    /// Uses left, empty for not counted: API keys only.
+    #[serde(default)]
+    uses: String,
+    /// Permissions, separated by spaces: API keys only.
+    #[serde(default)]
+    permissions: String,
 }
 
 impl CreateKey {
@@ -57,6 +67,37 @@ impl CreateKey {
             },
         };
         Ok((name, scopes, Expiry::parse(None, ttl)?))
+    }
+
+    /// The usage limits of a new API key: one rate limit a minute, uses left, permissions.
+    fn limits(&self) -> Result<LimitSettings, ApiError> {
+        let count = |text: &str, field: &str, min: u64| -> Result<Option<u64>, ApiError> {
+            match text.trim() {
+                "" => Ok(None),
+                n => match n.parse::<u64>() {
+                    Ok(n) if n >= min => Ok(Some(n)),
+                    _ => Err(ApiError::validation(field, format!("must be a whole number, {min} or more"))),
+                },
+            }
+        };
+        let rate_limits = match count(&self.per_minute, "per_minute", 1)? {
+            None => Vec::new(),
+            Some(limit) => vec![RateLimit {
+                name: LimitName::parse("requests", "per_minute")?,
+                limit,
+                window: WindowLength::parse(60, "per_minute")?,
+                auto_apply: true,
+                strict: false,
+            }],
+        };
+        let remaining = count(&self.uses, "uses", 0)?.map(|uses| RemainingSetting { uses, refill: None });
+        let permissions = self
+            .permissions
+            .split([' ', ',', '\n'])
+            .filter(|s| !s.is_empty())
+            .map(|p| Permission::parse(p, "permissions"))
+            .collect::<Result<_, _>>()?;
+        Ok(LimitSettings { rate_limits, remaining, permissions, roles: Default::default() })
     }
 }
 
@@ -74,6 +115,7 @@ pub(crate) async fn create(
     let p = session.principal.clone();
     let created = async {
         let (name, scopes, expiry) = fields.parse()?;
+        let limits = fields.limits()?;
         let require_dpop = fields.require_dpop.is_some();
         state
             .run(move |kw| -> Result<(String, SecretString), domain::Error> {
@@ -85,7 +127,7 @@ pub(crate) async fn create(
                             scopes,
                             expiry,
                             retrievable: false,
-                            limits: Default::default(),
+                            limits,
                         };
                         let issued = kw.create_key(&p, account, sa, new)?;
                         (issued.key.name.into(), issued.secret)

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use domain::api_key::KeyState;
 use domain::id::{AccountId, ServiceAccountId};
+use domain::limits::UsageLimits;
 use domain::scope::Scopes;
 use domain::usage::{Granularity, ServiceAccountUsage, UsageWindow};
 use maud::{Markup, html};
@@ -91,6 +92,7 @@ macro_rules! key_row {
             last_used_at: $k.last_used_at,
             created_at: $k.created_at,
             bound: false,
+            limits: None,
         }
     };
 }
@@ -124,7 +126,8 @@ pub(crate) async fn render(
         Err(e) => return layout::error_page(Some(session), &e),
     };
     let base = format!("/console/accounts/{account}/service-accounts/{sa}");
-    let api_rows: Vec<KeyRow> = api_keys.iter().map(|k| key_row!(k, now)).collect();
+    let api_rows: Vec<KeyRow> =
+        api_keys.iter().map(|k| KeyRow { limits: limits_summary(&k.limits), ..key_row!(k, now) }).collect();
     let secret_rows: Vec<KeyRow> =
         secret_keys.iter().map(|k| KeyRow { bound: k.require_dpop, ..key_row!(k, now) }).collect();
     let body = html! {
@@ -136,6 +139,9 @@ pub(crate) async fn render(
             @if owner.active { span.badge.active { "active" } } @else { span.badge.disabled { "disabled" } }
         }
         @if !owner.description.as_str().is_empty() { p.muted { (owner.description.as_str()) } }
+        @if let Some(shared) = limits_summary(&owner.limits) {
+            p #shared-limits { "Shared by all its API keys: " (shared) }
+        }
         p { a href=(format!("{base}/federated-credentials")) { "Federated credentials" } " · trust a CI system's or a cluster's tokens instead of storing a key" }
         @if let Some(n) = &extra.notice { (layout::notice(n)) }
         @if let Some(r) = &extra.revealed { (revealed(r)) }
@@ -157,6 +163,37 @@ struct KeyRow {
     created_at: DateTime<Utc>,
     /// Whether its tokens must be bound to the client's key (DPoP): secret keys only.
     bound: bool,
+    /// Its usage limits in a few words, if it has any: API keys only.
+    limits: Option<String>,
+}
+
+/// Usage limits in a few words: `100 a minute · 1000 uses · 2 permissions`.
+fn limits_summary(limits: &UsageLimits) -> Option<String> {
+    if limits.is_empty() {
+        return None;
+    }
+    let mut parts: Vec<String> = limits
+        .rate_limits
+        .iter()
+        .map(|l| {
+            let per = match l.window.seconds() {
+                1 => "a second".to_owned(),
+                60 => "a minute".to_owned(),
+                3600 => "an hour".to_owned(),
+                86_400 => "a day".to_owned(),
+                s => format!("per {s} s"),
+            };
+            format!("{} {per}{}", l.limit, if l.strict { " (strict)" } else { "" })
+        })
+        .collect();
+    if let Some(r) = &limits.remaining {
+        parts.push(format!("{} uses{}", r.amount, if r.refill.is_some() { ", refilled" } else { "" }));
+    }
+    let granted = limits.permissions.len() + limits.roles.len();
+    if granted > 0 {
+        parts.push(format!("{granted} permission{}", if granted == 1 { "" } else { "s" }));
+    }
+    Some(parts.join(" · "))
 }
 
 fn revealed(r: &Revealed) -> Markup {
@@ -247,6 +284,9 @@ fn keys_card(session: &Session, base: &str, kind: Kind, rows: &[KeyRow], errors:
                                     @if k.bound {
                                         " " span.badge.active title="Its access tokens are bound to the client's key (DPoP)" { "DPoP" }
                                     }
+                                    @if let Some(limits) = &k.limits {
+                                        br; small.muted.limits title="Checked when the key is verified" { (limits) }
+                                    }
                                 }
                                 td { div.scopes { @for s in k.scopes.iter() { code { (s.as_str()) } } } }
                                 td.wide data-label="Expires" { (when(k.expires_at)) }
@@ -273,6 +313,18 @@ fn keys_card(session: &Session, base: &str, kind: Kind, rows: &[KeyRow], errors:
                     label for=(format!("{prefix}-ttl")) { "Expires after (days)" }
                     input id=(format!("{prefix}-ttl")) type="number" name="ttl_days" min="1" max="3660" placeholder="Never";
                     (field_error(errors, form, "ttl_days"))
+                    @if kind == Kind::Api {
+                        label for="api-per-minute" { "Verifications a minute" }
+                        input #api-per-minute type="number" name="per_minute" min="1" placeholder="No limit";
+                        (field_error(errors, form, "per_minute"))
+                        label for="api-uses" { "Uses" }
+                        input #api-uses type="number" name="uses" min="0" placeholder="Not counted";
+                        (field_error(errors, form, "uses"))
+                        label for="api-permissions" { "Permissions" }
+                        input #api-permissions type="text" name="permissions" placeholder="documents.read reports.read";
+                        p.hint { "Checked by a verification's permission query, not by Keyward's own API. The API sets more: named limits, refills, roles." }
+                        (field_error(errors, form, "permissions"))
+                    }
                     @if kind == Kind::Secret {
                         label.check {
                             input type="checkbox" name="require_dpop" value="true";

@@ -8,13 +8,14 @@ use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
 use domain::api_key::{Expiry, NewApiKey};
+use domain::limits::remaining_bucket;
 use domain::limits::{Ask, Bucket, LimitName, LimitSettings, RateLimit, RemainingSetting, Spend, WindowLength};
-use domain::repository::UsageCounterRepository;
+use domain::repository::{KeyRef, UsageCounterRepository};
 use domain::scope::Scopes;
 use domain::service::Keyward;
 use domain::service_account::NewServiceAccount;
 use domain::text::{Description, Metadata, Name};
-use domain::{ManualClock, SystemEntropy};
+use domain::{Clock, ManualClock, SystemEntropy};
 use storage::backend_tests;
 use storage::testing::TestDb;
 
@@ -85,6 +86,15 @@ fn nodes_add_up_their_spending_and_a_restarted_node_starts_from_it(db: TestDb) {
     assert_eq!(verify(&restarted), Some(0));
     let refused = restarted.verify_api_key(&root, key.secret.expose(), &Scopes::default(), &Ask::default()).unwrap();
     assert_eq!(refused.outcome.err().map(|r| r.code()), Some("USAGE_EXCEEDED"));
+
+    // Deleting the key deletes its counters: its uses left, which no refill would ever expire.
+    let owner = format!("key:{}", key.key.id);
+    let (left, _) = remaining_bucket(&owner, key.key.limits.remaining.as_ref().unwrap(), clock.now());
+    let store = db.store();
+    restarted.flush_limits().unwrap();
+    assert_eq!(store.spent(std::slice::from_ref(&left)).unwrap(), vec![(left.clone(), 10)]);
+    a.delete_key(&root, acct, sa.id, &KeyRef::Id(key.key.id)).unwrap();
+    assert_eq!(store.spent(&[left]).unwrap(), vec![], "gone with the key");
 }
 
 fn counters_add_and_expired_ones_are_forgotten(db: TestDb) {

@@ -152,6 +152,36 @@ async fn a_secret_key_can_bind_its_tokens_to_the_clients_key(db: TestDb) {
     assert_eq!(secret_keys.body["items"][0]["require_dpop"], true, "{:?}", secret_keys.body);
 }
 
+async fn an_api_key_gets_usage_limits_from_the_form(db: TestDb) {
+    let app = spawn(db).await;
+    let (mut me, acct, sa, base) = on_service_account_page(&app).await;
+    let csrf = me.get(&base).await.csrf();
+    let refused =
+        me.post(&format!("{base}/api-keys"), &[("csrf", &csrf), ("name", "metered"), ("per_minute", "0")]).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.html.contains(r#"data-field="per_minute""#), "{}", refused.html);
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("name", "metered"),
+        ("per_minute", "100"),
+        ("uses", "1000"),
+        ("permissions", "documents.read reports.read"),
+    ];
+    assert_eq!(me.post(&format!("{base}/api-keys"), &form).await.status, StatusCode::CREATED);
+    assert!(me.get(&base).await.html.contains("100 a minute · 1000 uses · 2 permissions"));
+    let key = app.get(&format!("/v1/accounts/{acct}/service-accounts/{sa}/api-keys/metered"), &app.admin).await;
+    assert_eq!(key.body["rate_limits"][0]["limit"], 100, "{:?}", key.body);
+    assert_eq!(
+        (key.body["remaining"]["uses"].as_u64(), key.body["permissions"].clone()),
+        (Some(1000), serde_json::json!(["documents.read", "reports.read"]))
+    );
+
+    let shared =
+        serde_json::json!({"rate_limits": [{"name": "team", "limit": 5, "window_seconds": 1, "strict": true}]});
+    app.patch(&format!("/v1/accounts/{acct}/service-accounts/{sa}"), &app.admin, shared).await;
+    assert!(me.get(&base).await.html.contains("Shared by all its API keys: 5 a second (strict)"));
+}
+
 async fn a_second_account_sees_nothing_of_the_first(db: TestDb) {
     let app = spawn(db).await;
     let (a, a_sa, a_key, _) = app.tenant("acme", OPERATOR).await;
@@ -258,6 +288,7 @@ http_tests!(
     forms_without_their_csrf_token_change_nothing,
     problems_show_next_to_their_field,
     a_secret_key_can_bind_its_tokens_to_the_clients_key,
+    an_api_key_gets_usage_limits_from_the_form,
     a_second_account_sees_nothing_of_the_first,
     failed_sign_ins_meet_the_limiter,
 );

@@ -83,6 +83,18 @@ impl AccountRepository for Store {
 
     fn delete_account(&self, id: AccountId, audit: &AuditEvent) -> RepoResult<()> {
         self.write(Entity::Account, |c| {
+            // Everything in it goes with it (the schema cascades); the usage counters go here.
+            let account = id.to_string();
+            let keys: Vec<String> =
+                api_keys::table.filter(api_keys::account_id.eq(&account)).select(api_keys::id).load(c)?;
+            let owners: Vec<String> = service_accounts::table
+                .filter(service_accounts::account_id.eq(&account))
+                .select(service_accounts::id)
+                .load(c)?;
+            let owners = keys.iter().map(|k| format!("key:{k}")).chain(owners.iter().map(|s| format!("sa:{s}")));
+            for owner in owners.chain([format!("ns:{account}")]) {
+                super::usage_counters::forget_owner(c, &owner)?;
+            }
             let deleted = diesel::delete(accounts::table.find(id.to_string())).execute(c)?;
             if deleted == 0 {
                 return Err(TxError::Repo(RepoError::NotFound(Entity::Account)));

@@ -186,6 +186,7 @@ impl ApiKeyRepository for Store {
             if deleted == 0 {
                 return Err(TxError::Repo(RepoError::NotFound(Entity::ApiKey)));
             }
+            super::usage_counters::forget_owner(c, &format!("key:{id}"))?;
             announce(c, Change::ApiKey(id))?;
             record(c, audit)?;
             Ok(())

@@ -19,8 +19,8 @@ use crate::change_feed::announce;
 use crate::connection::on_backend;
 use crate::convert::{AccountRow, ServiceAccountRow, all};
 use crate::error::TxError;
-use crate::schema::accounts;
 use crate::schema::service_accounts::{self, dsl};
+use crate::schema::{accounts, api_keys};
 
 impl ServiceAccountRepository for Store {
     fn insert_service_account(&self, sa: &ServiceAccount, audit: &AuditEvent) -> RepoResult<()> {
@@ -164,6 +164,13 @@ impl ServiceAccountRepository for Store {
 
     fn delete_service_account(&self, account: AccountId, id: ServiceAccountId, audit: &AuditEvent) -> RepoResult<()> {
         self.write(Entity::ServiceAccount, |c| {
+            // Its keys go with it (the schema cascades); their counters and its own go here.
+            let keys: Vec<String> =
+                api_keys::table.filter(api_keys::service_account_id.eq(id.to_string())).select(api_keys::id).load(c)?;
+            for key in keys {
+                super::usage_counters::forget_owner(c, &format!("key:{key}"))?;
+            }
+            super::usage_counters::forget_owner(c, &format!("sa:{id}"))?;
             let deleted = diesel::delete(
                 service_accounts::table
                     .filter(dsl::id.eq(id.to_string()))

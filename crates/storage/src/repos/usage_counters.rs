@@ -66,6 +66,20 @@ fn locked_count(c: &mut DbConnection, bucket: &Bucket) -> QueryResult<u64> {
     Ok(u64::try_from(found.spent).unwrap_or(0))
 }
 
+/// Deletes every counter of `owner` (`key:<id>` or `sa:<id>`), with the owner itself: a deleted
+/// key's uses left would otherwise stay for good.
+pub(crate) fn forget_owner(c: &mut DbConnection, owner: &str) -> QueryResult<usize> {
+    // Ids and the `key`/`sa` prefixes hold no LIKE wildcard (`%` or `_`).
+    diesel::delete(
+        usage_counters::table.filter(
+            usage_counters::bucket
+                .like(format!("rate:{owner}:%"))
+                .or(usage_counters::bucket.like(format!("left:{owner}:%"))),
+        ),
+    )
+    .execute(c)
+}
+
 impl UsageCounterRepository for Store {
     fn spend_strict(&self, spends: &[StrictSpend]) -> RepoResult<(bool, Vec<u64>)> {
         if spends.is_empty() {
