@@ -5,6 +5,7 @@
 use web::answer::{self, WriteJson};
 
 use super::api_keys::{ApiKeyBody, ApiKeyList};
+use super::usage_limits::{RateLimitBody, RemainingBody};
 
 impl WriteJson for ApiKeyBody {
     fn write_json(&self, out: &mut Vec<u8>) {
@@ -45,14 +46,20 @@ impl WriteJson for ApiKeyBody {
         }
         out.extend_from_slice(b",\"last_rotated_at\":");
         answer::optional_instant(out, self.last_rotated_at.as_ref());
-        // Usage limits are rare and written by serde: a key without them costs three tests.
+        // A metered key's every verification answers its limits, so they are written by hand too.
         if !self.rate_limits.is_empty() {
-            out.extend_from_slice(b",\"rate_limits\":");
-            answer::by_serde(out, &self.rate_limits);
+            out.extend_from_slice(b",\"rate_limits\":[");
+            for (i, l) in self.rate_limits.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_rate_limit(out, l);
+            }
+            out.push(b']');
         }
         if let Some(remaining) = &self.remaining {
             out.extend_from_slice(b",\"remaining\":");
-            answer::by_serde(out, remaining);
+            write_remaining(out, remaining);
         }
         if !self.permissions.is_empty() {
             out.extend_from_slice(b",\"permissions\":");
@@ -64,6 +71,33 @@ impl WriteJson for ApiKeyBody {
         }
         out.push(b'}');
     }
+}
+
+fn write_rate_limit(out: &mut Vec<u8>, l: &RateLimitBody) {
+    out.extend_from_slice(b"{\"name\":");
+    answer::text(out, &l.name);
+    out.extend_from_slice(b",\"limit\":");
+    answer::unsigned(out, l.limit);
+    out.extend_from_slice(b",\"window_seconds\":");
+    answer::by_serde(out, &l.window_seconds);
+    out.extend_from_slice(b",\"auto_apply\":");
+    answer::boolean(out, l.auto_apply);
+    if l.strict {
+        out.extend_from_slice(b",\"strict\":true");
+    }
+    out.push(b'}');
+}
+
+fn write_remaining(out: &mut Vec<u8>, r: &RemainingBody) {
+    out.extend_from_slice(b"{\"uses\":");
+    answer::unsigned(out, r.uses);
+    out.extend_from_slice(b",\"set_at\":");
+    answer::instant(out, &r.set_at);
+    if let Some(refill) = &r.refill {
+        out.extend_from_slice(b",\"refill\":");
+        answer::by_serde(out, refill);
+    }
+    out.push(b'}');
 }
 
 impl WriteJson for ApiKeyList {

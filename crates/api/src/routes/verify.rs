@@ -128,12 +128,30 @@ impl WriteJson for VerifyResponse {
         out.extend_from_slice(b",\"key\":");
         self.key.write_json(out);
         if !self.ratelimits.is_empty() {
-            out.extend_from_slice(b",\"ratelimits\":");
-            answer::by_serde(out, &self.ratelimits);
+            // Written by hand too: a metered key's every verification answers them.
+            out.extend_from_slice(b",\"ratelimits\":[");
+            for (i, l) in self.ratelimits.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(b"{\"name\":");
+                // A limit's name is made of `[A-Za-z0-9._:-]` only.
+                answer::plain(out, &l.name);
+                out.extend_from_slice(b",\"limit\":");
+                answer::unsigned(out, l.limit);
+                out.extend_from_slice(b",\"remaining\":");
+                answer::unsigned(out, l.remaining);
+                out.extend_from_slice(b",\"reset_at\":");
+                answer::instant(out, &l.reset_at);
+                out.extend_from_slice(b",\"exceeded\":");
+                answer::boolean(out, l.exceeded);
+                out.push(b'}');
+            }
+            out.push(b']');
         }
         if let Some(left) = self.remaining {
             out.extend_from_slice(b",\"remaining\":");
-            answer::by_serde(out, &left);
+            answer::unsigned(out, left);
         }
         if !self.missing_permissions.is_empty() {
             out.extend_from_slice(b",\"missing_permissions\":");
@@ -240,7 +258,7 @@ mod tests {
             valid in any::<bool>(),
             code in prop_oneof![Just("VALID"), Just("NOT_FOUND"), Just("INSUFFICIENT_SCOPE")],
             key in proptest::option::of(key_body()),
-            limited in proptest::collection::vec(("[a-z.]{1,8}", any::<u64>(), any::<bool>()), 0..3),
+            limited in proptest::collection::vec(("[A-Za-z0-9._:-]{1,8}", any::<u64>(), any::<bool>(), any::<i32>()), 0..3),
             remaining in proptest::option::of(any::<u64>()),
             missing in proptest::collection::vec("[a-z.]{1,8}", 0..3),
         ) {
@@ -248,11 +266,11 @@ mod tests {
                 valid,
                 code,
                 key: key.flatten(),
-                ratelimits: limited.into_iter().map(|(n, remaining, exceeded)| RateLimitAnswerBody {
+                ratelimits: limited.into_iter().map(|(n, remaining, exceeded, at)| RateLimitAnswerBody {
                     name: n,
-                    limit: 10,
+                    limit: remaining / 2,
                     remaining,
-                    reset_at: DateTime::from_timestamp(1_800_000_060, 0).unwrap_or_default(),
+                    reset_at: DateTime::from_timestamp(i64::from(at), 0).unwrap_or_default(),
                     exceeded,
                 }).collect(),
                 remaining,

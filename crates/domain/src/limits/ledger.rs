@@ -88,12 +88,17 @@ impl Ledger {
         decide: impl FnOnce(&[u64]) -> (T, Option<Vec<u64>>),
     ) -> Result<T, Vec<Bucket>> {
         let mut entries = self.entries();
-        let missing: Vec<Bucket> =
-            buckets.iter().filter(|(b, _)| !entries.contains_key(b)).map(|(b, _)| b.clone()).collect();
+        let mut counts = Vec::with_capacity(buckets.len());
+        let mut missing = Vec::new();
+        for (bucket, _) in buckets {
+            match entries.get(bucket) {
+                Some(entry) => counts.push(entry.count()),
+                None => missing.push(bucket.clone()),
+            }
+        }
         if !missing.is_empty() {
             return Err(missing);
         }
-        let counts: Vec<u64> = buckets.iter().map(|(b, _)| entries.get(b).map_or(0, Entry::count)).collect();
         let (verdict, spend) = decide(&counts);
         for ((bucket, expires_at), amount) in buckets.iter().zip(spend.unwrap_or_default()) {
             if let Some(entry) = entries.get_mut(bucket) {

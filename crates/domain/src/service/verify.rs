@@ -157,8 +157,11 @@ impl Keyward {
             // Nothing to count: a plain verification takes no lock and makes no bucket names.
             return Ok(());
         }
-        let (own, shared) = (format!("key:{}", key.id), format!("sa:{}", key.service_account_id));
-        let owners = [(own.as_str(), &key.limits), (shared.as_str(), &found.owner_limits)];
+        // Only the owners with limits are named: a bucket name is an allocation on the hot path.
+        let own = format!("key:{}", key.id);
+        let shared = (!counts_nothing(&found.owner_limits)).then(|| format!("sa:{}", key.service_account_id));
+        let mut owners = vec![(own.as_str(), &key.limits)];
+        owners.extend(shared.as_deref().map(|s| (s, &found.owner_limits)));
         let plan = Plan::new(&owners, ask, verification.at).map_err(Error::from)?;
         if plan.counts_nothing() {
             return Ok(());

@@ -141,6 +141,13 @@ pub fn by_serde<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
     let _ = serde_json::to_writer(&mut *out, value);
 }
 
+/// Writes a whole number as serde_json writes it.
+pub fn unsigned(out: &mut Vec<u8>, n: u64) {
+    use std::io::Write;
+    // Writing into a `Vec` cannot fail.
+    let _ = write!(out, "{n}");
+}
+
 /// Writes `true` or `false`.
 pub fn boolean(out: &mut Vec<u8>, value: bool) {
     out.extend_from_slice(if value { b"true" } else { b"false" });
