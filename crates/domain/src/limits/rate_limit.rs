@@ -6,16 +6,22 @@ use crate::ValidationError;
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct LimitName(String);
 
+/// Checks the name of a limit, a namespace or a role: 1 to 64 characters from `[A-Za-z0-9._:-]`;
+/// `field` names the input in the error.
+pub(crate) fn checked_name(s: &str, field: &str) -> Result<String, ValidationError> {
+    let ok = (1..=64).contains(&s.len())
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err(ValidationError::new(field, "must be 1 to 64 characters from A-Z, a-z, 0-9, '.', '_', ':' and '-'"))
+    }
+}
+
 impl LimitName {
     /// Parses a name; `field` names the input in the error.
     pub fn parse(s: &str, field: &str) -> Result<Self, ValidationError> {
-        let ok = (1..=64).contains(&s.len())
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
-        if ok {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(ValidationError::new(field, "must be 1 to 64 characters from A-Z, a-z, 0-9, '.', '_', ':' and '-'"))
-        }
+        checked_name(s, field).map(Self)
     }
 
     /// The name as text.

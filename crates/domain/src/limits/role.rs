@@ -18,13 +18,7 @@ pub struct RoleName(String);
 impl RoleName {
     /// Parses a name; `field` names the input in the error.
     pub fn parse(s: &str, field: &str) -> Result<Self, ValidationError> {
-        let ok = (1..=64).contains(&s.len())
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
-        if ok {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(ValidationError::new(field, "must be 1 to 64 characters from A-Z, a-z, 0-9, '.', '_', ':' and '-'"))
-        }
+        super::rate_limit::checked_name(s, field).map(Self)
     }
 
     /// The name as text.

@@ -45,6 +45,14 @@ fn columns() -> (roles::account_id, roles::name, roles::permissions, roles::crea
     (roles::account_id, roles::name, roles::permissions, roles::created_at, roles::updated_at)
 }
 
+/// Records a change to a role and tells every node to read its keys' roles anew (a key may name
+/// any role, so every cached key is forgotten).
+fn changed(c: &mut DbConnection, audit: &AuditEvent) -> Result<(), TxError> {
+    record(c, audit)?;
+    announce(c, Change::Everything)?;
+    Ok(())
+}
+
 /// The permissions of the roles `names` of `account` that exist, for a key being authenticated.
 pub(crate) fn permissions_of_roles(
     c: &mut DbConnection,
@@ -79,10 +87,7 @@ impl RoleRepository for Store {
                     roles::updated_at.eq(micros(role.updated_at)),
                 ))
                 .execute(c)?;
-            record(c, audit)?;
-            // A key may already name it: every node must read its keys' roles anew.
-            announce(c, Change::Everything)?;
-            Ok(())
+            changed(c, audit)
         })?;
         self.forget(Change::Everything);
         Ok(())
@@ -127,8 +132,7 @@ impl RoleRepository for Store {
             if updated == 0 {
                 return Err(TxError::Repo(RepoError::NotFound(Entity::Role)));
             }
-            record(c, audit)?;
-            announce(c, Change::Everything)?;
+            changed(c, audit)?;
             Ok(target().select(columns()).get_result(c)?)
         })?;
         self.forget(Change::Everything);
@@ -142,9 +146,7 @@ impl RoleRepository for Store {
             if diesel::delete(target).execute(c)? == 0 {
                 return Err(TxError::Repo(RepoError::NotFound(Entity::Role)));
             }
-            record(c, audit)?;
-            announce(c, Change::Everything)?;
-            Ok(())
+            changed(c, audit)
         })?;
         self.forget(Change::Everything);
         Ok(())
