@@ -158,9 +158,6 @@ pub fn rate_limits(bodies: &[RateLimitBody]) -> Result<Vec<RateLimit>, Validatio
         .iter()
         .enumerate()
         .map(|(i, b)| {
-            if b.limit == 0 {
-                return Err(ValidationError::new(format!("rate_limits[{i}].limit"), "must be 1 or more"));
-            }
             Ok(RateLimit {
                 name: LimitName::parse(&b.name, &format!("rate_limits[{i}].name"))?,
                 limit: b.limit,

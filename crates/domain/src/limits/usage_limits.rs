@@ -43,8 +43,11 @@ impl UsageLimits {
         Ok(())
     }
 
-    /// Checks rate limits: at most [`MAX_RATE_LIMITS`], names unique.
+    /// Checks rate limits: at most [`MAX_RATE_LIMITS`], each admitting 1 or more, names unique.
     pub fn check_rate_limits(limits: &[RateLimit]) -> Result<(), ValidationError> {
+        if let Some(i) = limits.iter().position(|l| l.limit == 0) {
+            return Err(ValidationError::new(format!("rate_limits[{i}].limit"), "must be 1 or more"));
+        }
         if limits.len() > MAX_RATE_LIMITS {
             return Err(ValidationError::new("rate_limits", "a key carries at most 16 rate limits"));
         }
@@ -446,6 +449,8 @@ mod tests {
     fn names_on_a_key_are_unique_and_counted() {
         let twice = vec![limit("a", 1, 1, true), limit("a", 2, 2, true)];
         assert!(UsageLimits::check_rate_limits(&twice).is_err());
+        let refused = UsageLimits::check_rate_limits(&[limit("a", 1, 1, true), limit("b", 0, 1, true)]);
+        assert_eq!(refused.map_err(|e| e.field), Err("rate_limits[1].limit".to_owned()), "a limit admits 1 or more");
         let many: Vec<RateLimit> = (0..17).map(|i| limit(&format!("l{i}"), 1, 1, true)).collect();
         assert!(UsageLimits::check_rate_limits(&many).is_err());
         assert!(UsageLimits::check_rate_limits(&many[..16]).is_ok());
