@@ -7,6 +7,8 @@
 //! - `cargo xtask ci`: what CI runs: `lint`, then `test`.
 //! - `cargo xtask postgres [stop]`: start (or stop) the throwaway PostgreSQL and print its URL.
 //! - `cargo xtask new-migration NAME`: a new migration folder for both backends.
+//! - `cargo xtask ha up [--nodes N]|down|failover|status`: a Patroni cluster with etcd and
+//!   PgBouncer, and N Keyward nodes, on loopback ports; `failover` kills the primary.
 //! - `cargo xtask bench [--quick] [--only PATTERN]`: criterion benchmarks, then the service under wrk
 //!   load (`--only`: just the baseline and the SQLite scenarios whose names hold PATTERN).
 
@@ -15,6 +17,7 @@ mod bench_issuer;
 mod ci;
 mod compat;
 mod fuzz;
+mod ha;
 mod layering;
 mod migration;
 mod postgres;
@@ -41,6 +44,7 @@ fn main() -> Result<()> {
         ["new-migration", name] => migration::create(name),
         ["bench", rest @ ..] => bench::run(rest),
         ["soak", rest @ ..] => soak::run(rest),
+        ["ha", rest @ ..] => ha::run(rest),
         _ => {
             eprintln!(
                 "usage: cargo xtask <task>\n\n  test [ARGS]          run every test (extra ARGS go to the test runner)\n  \
@@ -52,7 +56,9 @@ fn main() -> Result<()> {
                  postgres [stop]      start or stop a throwaway PostgreSQL for the tests\n  \
                  new-migration NAME   create migrations/{{sqlite,postgres}}/<timestamp>_NAME\n  \
                  bench [--quick] [--only PATTERN]  criterion benchmarks, then the service under wrk load\n  \
-                 soak [MINUTES]       mixed load for MINUTES (default 10): errors, memory, p99"
+                 soak [MINUTES]       mixed load for MINUTES (default 10): errors, memory, p99\n  \
+                 ha up [--nodes N] | down | failover | status\n                       \
+                 Patroni + etcd + PgBouncer and N Keyward nodes on loopback"
             );
             bail!("unknown task")
         }

@@ -37,7 +37,7 @@ fn data_dir() -> PathBuf {
 }
 
 /// The newest PostgreSQL server binaries installed from Debian's packages.
-fn bin_dir() -> Result<PathBuf> {
+pub fn bin_dir() -> Result<PathBuf> {
     let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
         .context("no PostgreSQL server is installed (looked in /usr/lib/postgresql)")?
         .filter_map(|e| e.ok())
@@ -51,7 +51,7 @@ fn bin_dir() -> Result<PathBuf> {
     versions.pop().map(|(_, bin)| bin).context("no initdb found under /usr/lib/postgresql/*/bin")
 }
 
-fn is_root() -> bool {
+pub fn is_root() -> bool {
     Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 

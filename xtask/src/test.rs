@@ -4,7 +4,7 @@ use std::process::Command;
 
 use anyhow::{Result, bail};
 
-use crate::{cargo, compat, exec, postgres};
+use crate::{cargo, compat, exec, ha, postgres};
 
 /// Runs every test of the workspace: the vendor SDK suite (`cargo xtask compat`, when no test
 /// runner arguments narrow the run), then the Rust tests.
@@ -13,6 +13,10 @@ use crate::{cargo, compat, exec, postgres};
 /// throwaway server this task starts. If none can be had, the PostgreSQL tests are skipped and
 /// say so loudly, unless `KEYWARD_REQUIRE_POSTGRES=1` (as in CI), which makes that an error; the
 /// same flag makes a missing Python (which the SDK suite needs) an error rather than a skip.
+///
+/// When etcd, PgBouncer and Python are installed, the HA cluster (`cargo xtask ha up`) is started
+/// for the failover test, and stopped afterwards unless it was already up; without them the test
+/// is skipped and says so, unless `KEYWARD_REQUIRE_HA=1` (as in CI).
 pub fn run_tests(extra: &[&str]) -> Result<()> {
     let mut cmd = cargo();
     let required = std::env::var("KEYWARD_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
@@ -37,13 +41,38 @@ pub fn run_tests(extra: &[&str]) -> Result<()> {
             cmd.env("KEYWARD_TEST_SKIP_POSTGRES", "1");
         }
     }
+    let ha_started = match with_ha_cluster(&mut cmd) {
+        Ok(started) => started,
+        Err(e) if std::env::var("KEYWARD_REQUIRE_HA").is_ok_and(|v| v == "1") => {
+            return Err(e.context("the HA cluster is required (KEYWARD_REQUIRE_HA=1)"));
+        }
+        Err(e) => {
+            eprintln!("\n!!! The failover test will be SKIPPED: {e:#}\n");
+            false
+        }
+    };
     if has_nextest() {
         cmd.args(["nextest", "run", "--workspace", "--no-fail-fast"]);
     } else {
         cmd.args(["test", "--workspace", "--no-fail-fast"]);
     }
     cmd.args(extra);
-    exec(&mut cmd)
+    let result = exec(&mut cmd);
+    if ha_started {
+        ha::down()?;
+    }
+    result
+}
+
+/// Points the failover test at the HA cluster, starting it if needed; true if started here.
+fn with_ha_cluster(cmd: &mut std::process::Command) -> Result<bool> {
+    ha::available()?;
+    let running = ha::cluster_file().exists();
+    if !running {
+        ha::up(0)?;
+    }
+    cmd.env("KEYWARD_HA_CLUSTER", ha::cluster_file());
+    Ok(!running)
 }
 
 /// Runs the vendor SDK suite, skipping (loudly) what this machine cannot run unless `required`.

@@ -220,6 +220,13 @@ pub struct ServeArgs {
     #[arg(long, env = "KEYWARD_CACHE_FRESHNESS_MS", default_value_t = 1000,
           value_parser = clap::value_parser!(u64).range(10..=3_600_000))]
     pub cache_freshness_ms: u64,
+    /// How long past its freshness a cached key lookup still answers while the database cannot be
+    /// reached, in milliseconds: verification of recently used keys goes on through a failover.
+    /// A node cut off from the database serves what it last read for this long, then answers 503;
+    /// 0 answers 503 at once.
+    #[arg(long, env = "KEYWARD_CACHE_STALE_IF_UNAVAILABLE_MS", default_value_t = 30_000,
+          value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
+    pub cache_stale_if_unavailable_ms: u64,
     /// Days that per-key hourly usage counts are kept; older ones are forgotten hourly.
     #[arg(long, env = "KEYWARD_USAGE_RETENTION_DAYS", default_value_t = 90,
           value_parser = clap::value_parser!(u32).range(1..=3650))]

@@ -16,16 +16,14 @@ use crate::cli::{Common, ServeArgs};
 use crate::master_key::MasterKey;
 use crate::secret_file;
 
-/// Opens and migrates the store: with its background threads for `serve` (`freshness` given),
-/// without any for a one-shot command (`None`).
-fn open_store(common: &Common, serving: Option<(Duration, Option<String>)>) -> Result<Store> {
+/// Opens and migrates the store: with its background threads for `serve` (its cache and change
+/// feed options given), without any for a one-shot command (`None`).
+fn open_store(common: &Common, serving: Option<storage::Options>) -> Result<Store> {
     secret_file::ensure_private_dir(&common.data_dir)?;
     let url = DatabaseUrl::parse(&common.database_url()).context("reading the database URL")?;
     let options = storage::Options { prepared_statements: common.database_prepared_statements, ..Default::default() };
     let store = match serving {
-        Some((freshness, change_feed_url)) => {
-            Store::open_with_options(&url, &storage::Options { freshness, change_feed_url, ..options })
-        }
+        Some(serving) => Store::open_with_options(&url, &serving),
         None => Store::open_for_command(&url, &options),
     }
     .with_context(|| format!("opening {url}"))?;
@@ -66,7 +64,7 @@ pub fn migrate(common: &Common) -> Result<()> {
 
 /// The master key and the domain over the configured store: a new master key is written only
 /// once the database has accepted it.
-fn open_keyward(common: &Common, serving: Option<(Duration, Option<String>)>) -> Result<(MasterKey, Keyward)> {
+fn open_keyward(common: &Common, serving: Option<storage::Options>) -> Result<(MasterKey, Keyward)> {
     let path = common.master_key_file();
     let (master, new) = MasterKey::load_or_generate(&path)?;
     let kw = keyward(open_store(common, serving)?, &master)?;
@@ -192,7 +190,12 @@ pub fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
     // The bound address, not the asked one: `--listen 127.0.0.1:0` names the port it got.
     let bound = listener.local_addr().context("reading the bound address")?;
     let issuer = args.issuer.clone().unwrap_or_else(|| format!("http://{bound}"));
-    let serving = (Duration::from_millis(args.cache_freshness_ms), args.change_feed_database_url.clone());
+    let serving = storage::Options {
+        freshness: Duration::from_millis(args.cache_freshness_ms),
+        stale_if_unavailable: Duration::from_millis(args.cache_stale_if_unavailable_ms),
+        change_feed_url: args.change_feed_database_url.clone(),
+        prepared_statements: common.database_prepared_statements,
+    };
     let (master, kw) = open_keyward(common, Some(serving))?;
     let limits = outbound::Limits { loopback_only: args.federation_loopback_only, ..outbound::Limits::default() };
     let issuer_keys = outbound::IssuerKeyFetcher::new(limits).map_err(anyhow::Error::msg)?;

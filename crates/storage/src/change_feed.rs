@@ -54,7 +54,7 @@ fn run(url: &str, tables: &Weak<Tables>, signal: &StopSignal) {
             Ok(mut conn) => {
                 // Whatever was announced while nobody listened is unknown.
                 let Some(live) = tables.upgrade() else { return };
-                live.forget(Change::Everything);
+                live.read_all_again();
                 drop(live);
                 if !relay(&mut conn, tables, signal) {
                     return;

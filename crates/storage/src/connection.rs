@@ -11,6 +11,7 @@ use diesel::r2d2::{self, ManageConnection};
 use diesel::sqlite::SqliteConnection;
 
 use crate::StorageError;
+use crate::hosts::{ReadWriteHosts, Refusal};
 
 /// One connection to either backend. Queries are written once against this type.
 #[derive(diesel::MultiConnection)]
@@ -174,11 +175,33 @@ pub(crate) struct Manager {
     url: DatabaseUrl,
     /// Whether PostgreSQL connections cache named prepared statements.
     prepared_statements: bool,
+    /// The URL's hosts, when it names several and asks for a writable one: tried here in turn.
+    hosts: Option<std::sync::Arc<ReadWriteHosts>>,
 }
 
 impl Manager {
     pub(crate) fn new(url: DatabaseUrl, prepared_statements: bool) -> Self {
-        Self { url, prepared_statements }
+        let hosts = match &url {
+            DatabaseUrl::Postgres(url) => ReadWriteHosts::parse(url).map(std::sync::Arc::new),
+            DatabaseUrl::Sqlite(_) => None,
+        };
+        Self { url, prepared_statements, hosts }
+    }
+
+    /// A connection to `url`, or to the first of its hosts whose server takes writes.
+    fn connect_postgres(&self, url: &str) -> Result<PgConnection, r2d2::Error> {
+        let Some(hosts) = &self.hosts else {
+            return connect_postgres(url).map_err(r2d2::Error::ConnectionError);
+        };
+        hosts.connect(
+            |url| connect_postgres(url).map_err(r2d2::Error::ConnectionError),
+            |conn| match conn.batch_execute(READ_WRITE_PING) {
+                Ok(()) => Ok(()),
+                Err(e) if e.to_string().contains(READ_ONLY) => Err(Refusal::ReadOnly),
+                Err(e) => Err(Refusal::Failed(r2d2::Error::QueryError(e))),
+            },
+            || r2d2::Error::ConnectionError(diesel::ConnectionError::BadConnection(format!("{READ_ONLY}: every host"))),
+        )
     }
 }
 
@@ -198,6 +221,8 @@ pub(crate) fn connect_postgres(url: &str) -> diesel::ConnectionResult<PgConnecti
 /// Fails on a PostgreSQL server that cannot take writes (a hot standby, or one set read-only).
 const READ_WRITE_PING: &str = "DO $$ BEGIN IF current_setting('transaction_read_only')::boolean THEN \
      RAISE EXCEPTION 'the database server is read-only'; END IF; END $$";
+/// What [`READ_WRITE_PING`] says on a read-only server.
+const READ_ONLY: &str = "the database server is read-only";
 
 impl ManageConnection for Manager {
     type Connection = Pooled;
@@ -211,7 +236,7 @@ impl ManageConnection for Manager {
                 DbConnection::Sqlite(conn)
             }
             DatabaseUrl::Postgres(url) => {
-                let mut conn = connect_postgres(url).map_err(r2d2::Error::ConnectionError)?;
+                let mut conn = self.connect_postgres(url)?;
                 if !self.prepared_statements {
                     conn.set_prepared_statement_cache_size(diesel::connection::CacheSize::Disabled);
                 }
@@ -228,7 +253,7 @@ impl ManageConnection for Manager {
         let ping = match conn.conn {
             // A server that took writes may since have become a standby (a failover demoted it):
             // such a connection is replaced, and a new one (with `target_session_attrs=read-write`
-            // in the URL) reaches the new primary.
+            // in the URL) reaches the new primary, its hosts tried in turn (see `crate::hosts`).
             DbConnection::Postgresql(_) => READ_WRITE_PING,
             DbConnection::Sqlite(_) => "SELECT 1",
         };

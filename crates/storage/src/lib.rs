@@ -13,6 +13,7 @@ mod connection;
 mod convert;
 mod error;
 mod group_sync;
+mod hosts;
 mod migrate;
 mod repos;
 mod schema;

@@ -66,11 +66,19 @@ pub struct Options {
     /// Where the change feed listens, when not at the store's URL: a pooler in transaction mode
     /// cannot hold a `LISTEN`, so the feed connects to the server directly.
     pub change_feed_url: Option<String>,
+    /// How long past its freshness a cached key lookup still answers while the database cannot
+    /// be reached (a failover): zero refuses at once.
+    pub stale_if_unavailable: Duration,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { freshness: FRESHNESS, prepared_statements: true, change_feed_url: None }
+        Self {
+            freshness: FRESHNESS,
+            prepared_statements: true,
+            change_feed_url: None,
+            stale_if_unavailable: Duration::ZERO,
+        }
     }
 }
 
@@ -134,7 +142,7 @@ impl Store {
             }),
             _ => None,
         };
-        let auth_cache = AuthCache::new(options.freshness, pool.clone(), background);
+        let auth_cache = AuthCache::new(options.freshness, options.stale_if_unavailable, pool.clone(), background);
         let change_feed = match url {
             DatabaseUrl::Postgres(pg) if background => {
                 let feed = options.change_feed_url.clone().unwrap_or_else(|| pg.clone());
@@ -182,8 +190,13 @@ impl Store {
     }
 
     fn conn(&self) -> RepoResult<PooledConnection<Manager>> {
+        self.conn_within(None)
+    }
+
+    /// A connection, waiting at most `wait` for one (the pool's timeout if `None`).
+    fn conn_within(&self, wait: Option<Duration>) -> RepoResult<PooledConnection<Manager>> {
         let started = std::time::Instant::now();
-        let conn = self.pool.get().map_err(|e| {
+        let conn = wait.map_or_else(|| self.pool.get(), |wait| self.pool.get_timeout(wait)).map_err(|e| {
             tracing::error!(error = %e, "no database connection available");
             RepoError::Unavailable(format!("no database connection available: {e}"))
         });
@@ -201,7 +214,18 @@ impl Store {
         entity: Entity,
         f: impl FnOnce(&mut DbConnection) -> Result<T, TxError>,
     ) -> RepoResult<T> {
-        let mut conn = self.conn()?;
+        self.read_within(None, entity, f)
+    }
+
+    /// Runs a read-only query, waiting at most `wait` for a connection (the pool's timeout if
+    /// `None`).
+    pub(crate) fn read_within<T>(
+        &self,
+        wait: Option<Duration>,
+        entity: Entity,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, TxError>,
+    ) -> RepoResult<T> {
+        let mut conn = self.conn_within(wait)?;
         let outcome = f(&mut conn);
         if outcome.is_err() {
             conn.suspect();

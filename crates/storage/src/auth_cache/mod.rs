@@ -14,6 +14,11 @@
 //! a tombstone for one window; every read notes the epoch before it starts; an entry older than a
 //! tombstone of its key (or than the last forget-everything) is never served.
 //!
+//! While the database cannot be reached (a failover, say), a key whose window has passed is
+//! answered from what was last read of it, for at most the unavailability window past its
+//! freshness (`stale_if_unavailable`, none by default here; `keyward serve` sets 30 seconds).
+//! Forgets apply to those answers too, so a change seen by this process is never undone by them.
+//!
 //! In front of the shared cache, each thread keeps copies of the entries it was served
 //! ([`front`]); a copy is served only while the epoch has not moved since it was found current,
 //! which is why a forget takes a second number once it is complete.
@@ -42,6 +47,10 @@ use crate::error::TxError;
 pub const FRESHNESS: Duration = Duration::from_secs(1);
 /// The most entries of each kind.
 const CAPACITY: u64 = 100_000;
+/// How long a read waits for a database connection when the key's last read can answer instead:
+/// while the database cannot be reached, the pool's own timeout (10 s) would hold every
+/// verification that long.
+const WAIT_WITH_LAST_READ: Duration = Duration::from_secs(1);
 /// The most background reads waiting at once; beyond it, entries simply expire and are read on
 /// the next request.
 const REFRESH_QUEUE: usize = 1024;
@@ -131,8 +140,12 @@ pub(crate) struct Table<K: Send, V: Send + Sync> {
     /// Each thread's copies of the entries it was served.
     front: front::Front<K, V>,
     entries: Cache<K, Arc<Entry<V>>>,
-    /// The epoch of the latest forget of each key, kept for one window.
+    /// The epoch of the latest forget of each key, kept for one window (and the unavailability
+    /// window, while `last_read` may hold an older entry).
     tombstones: Cache<K, u64>,
+    /// The last current entry read of each key, kept for the freshness and unavailability windows:
+    /// the answer while the database cannot be reached. `None` when there is no such window.
+    last_read: Option<Cache<K, Arc<Entry<V>>>>,
     /// Keys with a background read queued or running.
     refreshing: Mutex<HashSet<K>>,
     /// The hit counter, looked up once: a lookup by name and label on every hit cost as much as
@@ -145,12 +158,15 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    fn new(freshness: Duration) -> Self {
+    fn new(freshness: Duration, stale_if_unavailable: Duration) -> Self {
+        let kept = freshness + stale_if_unavailable;
         Self {
             freshness,
             front: front::Front::new(),
             entries: Cache::builder().max_capacity(CAPACITY).expire_after(Window(freshness)).build(),
-            tombstones: Cache::builder().max_capacity(CAPACITY).time_to_live(freshness).build(),
+            tombstones: Cache::builder().max_capacity(CAPACITY).time_to_live(kept).build(),
+            last_read: (!stale_if_unavailable.is_zero())
+                .then(|| Cache::builder().max_capacity(CAPACITY).expire_after(Window(kept)).build()),
             refreshing: Mutex::new(HashSet::new()),
             hits: OnceLock::new(),
         }
@@ -195,6 +211,7 @@ where
         for _ in 0..3 {
             let entry = self.entries.try_get_with_by_ref(key, || read(epochs, &load)).map_err(unshare)?;
             if self.current(key, &entry, epochs) {
+                self.keep(key, &entry);
                 return Ok(entry);
             }
             // A change raced with the read: read again.
@@ -204,10 +221,27 @@ where
         read(epochs, &load)
     }
 
+    /// Keeps `entry` as the answer for `key` while the database cannot be reached.
+    fn keep(&self, key: &K, entry: &Arc<Entry<V>>) {
+        if let Some(last_read) = &self.last_read {
+            last_read.insert(key.clone(), entry.clone());
+        }
+    }
+
+    /// What was last read of `key`, if it is still current and within the unavailability window:
+    /// the answer when reading it again failed because the database cannot be reached.
+    fn last_read(&self, key: &K, epochs: &Epochs) -> Option<Arc<Entry<V>>> {
+        // The tombstone check in `current` covers a forget that raced with `keep`.
+        self.last_read.as_ref()?.get(key).filter(|entry| self.current(key, entry, epochs))
+    }
+
     fn forget(&self, key: K, epochs: &Epochs) {
         let epoch = epochs.next();
         self.tombstones.entry(key.clone()).and_upsert_with(|old| old.map_or(epoch, |old| epoch.max(old.into_value())));
         self.entries.invalidate(&key);
+        if let Some(last_read) = &self.last_read {
+            last_read.invalidate(&key);
+        }
         // A thread may have found the old entry current while this forget was under way, and
         // remembered it at the epoch taken above: a second number retires that copy.
         epochs.next();
@@ -225,7 +259,12 @@ where
     /// Reads `key` again and stores the answer (unless the read fails).
     fn refresh(&self, key: K, epochs: &Epochs, load: impl Fn() -> RepoResult<Option<V>>) {
         match read(epochs, &load) {
-            Ok(entry) => self.entries.insert(key.clone(), entry),
+            Ok(entry) => {
+                if self.current(&key, &entry, epochs) {
+                    self.keep(&key, &entry);
+                }
+                self.entries.insert(key.clone(), entry);
+            }
             Err(e) => tracing::debug!(error = %e, "background read of a cached key failed"),
         }
         self.release_refresh(&key);
@@ -253,6 +292,18 @@ pub(crate) struct Tables {
 }
 
 impl Tables {
+    /// Reads every key again, as the change feed does when it listens again after a break: what
+    /// was announced meanwhile is unknown, but nothing is known to have changed. The last reads
+    /// stay, so that keys still answer if the break was the database's (a failover), each for its
+    /// unavailability window only.
+    pub(crate) fn read_all_again(&self) {
+        self.epochs.next();
+        self.api_keys.entries.invalidate_all();
+        self.secret_keys.entries.invalidate_all();
+        // As in `Table::forget`: copies remembered meanwhile are retired.
+        self.epochs.next();
+    }
+
     /// Forgets what `change` makes wrong.
     pub(crate) fn forget(&self, change: Change) {
         match change {
@@ -263,6 +314,12 @@ impl Tables {
                 self.epochs.everything_forgotten.fetch_max(epoch, Ordering::SeqCst);
                 self.api_keys.entries.invalidate_all();
                 self.secret_keys.entries.invalidate_all();
+                if let Some(last_read) = &self.api_keys.last_read {
+                    last_read.invalidate_all();
+                }
+                if let Some(last_read) = &self.secret_keys.last_read {
+                    last_read.invalidate_all();
+                }
                 // As in `Table::forget`: copies remembered meanwhile are retired.
                 self.epochs.next();
             }
@@ -330,14 +387,20 @@ impl fmt::Debug for AuthCache {
 }
 
 impl AuthCache {
-    /// A cache whose entries live `freshness`, with a background reader on `pool` if `background`
+    /// A cache whose entries live `freshness` (and answer for `stale_if_unavailable` longer while
+    /// the database cannot be reached), with a background reader on `pool` if `background`
     /// (without one, old entries simply expire).
-    pub(crate) fn new(freshness: Duration, pool: Pool<Manager>, background: bool) -> Self {
+    pub(crate) fn new(
+        freshness: Duration,
+        stale_if_unavailable: Duration,
+        pool: Pool<Manager>,
+        background: bool,
+    ) -> Self {
         let tables = Arc::new(Tables {
             freshness,
             epochs: Epochs::default(),
-            api_keys: Table::new(freshness),
-            secret_keys: Table::new(freshness),
+            api_keys: Table::new(freshness, stale_if_unavailable),
+            secret_keys: Table::new(freshness, stale_if_unavailable),
         });
         let (refresh, queue) = sync_channel(REFRESH_QUEUE);
         if !background {
@@ -358,11 +421,12 @@ impl AuthCache {
         &self.tables
     }
 
-    /// The key `id`, from the cache or from `load`. Errors are not cached.
+    /// The key `id`, from the cache or from `load`, which is told how long to wait for a database
+    /// connection (`None`: as long as the pool waits). Errors are not cached.
     pub(crate) fn get<K: Cached>(
         &self,
         id: K,
-        load: impl Fn() -> RepoResult<Option<K::Value>>,
+        load: impl Fn(Option<Duration>) -> RepoResult<Option<K::Value>>,
     ) -> RepoResult<Option<K::Value>> {
         let t = &self.tables;
         let table = K::table(t);
@@ -373,7 +437,18 @@ impl AuthCache {
             }
             None => {
                 metrics::counter!("keyward_key_cache_misses_total", "kind" => K::KIND).increment(1);
-                let entry = table.get(&id, &t.epochs, load)?;
+                let wait = table.last_read(&id, &t.epochs).map(|_| WAIT_WITH_LAST_READ);
+                let entry = match table.get(&id, &t.epochs, || load(wait)) {
+                    Ok(entry) => entry,
+                    Err(RepoError::Unavailable(reason)) => {
+                        let Some(entry) = table.last_read(&id, &t.epochs) else {
+                            return Err(RepoError::Unavailable(reason));
+                        };
+                        metrics::counter!("keyward_key_cache_stale_answers_total", "kind" => K::KIND).increment(1);
+                        return Ok(entry.value.clone());
+                    }
+                    Err(e) => return Err(e),
+                };
                 #[allow(clippy::cast_precision_loss)]
                 metrics::gauge!("keyward_key_cache_entries", "kind" => K::KIND).set(table.entries.entry_count() as f64);
                 (entry, false)
@@ -455,7 +530,7 @@ mod tests {
     #[test]
     fn a_read_that_raced_with_a_change_is_not_served() {
         let epochs = Epochs::default();
-        let table: Table<u32, &str> = Table::new(LONG);
+        let table: Table<u32, &str> = Table::new(LONG, Duration::ZERO);
         let reads = Cell::new(0);
         let entry = table
             .get(&1, &epochs, || {
@@ -477,7 +552,7 @@ mod tests {
     #[test]
     fn a_forget_drops_one_key_and_everything_drops_all() {
         let epochs = Epochs::default();
-        let table: Table<u32, &str> = Table::new(LONG);
+        let table: Table<u32, &str> = Table::new(LONG, Duration::ZERO);
         for key in [1, 2] {
             table.get(&key, &epochs, || Ok(Some("row"))).unwrap();
         }
@@ -488,8 +563,8 @@ mod tests {
         let tables = Tables {
             freshness: LONG,
             epochs: Epochs::default(),
-            api_keys: Table::new(LONG),
-            secret_keys: Table::new(LONG),
+            api_keys: Table::new(LONG, Duration::ZERO),
+            secret_keys: Table::new(LONG, Duration::ZERO),
         };
         let id = ApiKeyId::from_uuid(uuid::Uuid::from_u128(7));
         tables.api_keys.get(&id, &tables.epochs, || Ok(None)).unwrap();
@@ -507,7 +582,7 @@ mod tests {
     fn a_thread_serves_its_own_copy_for_half_the_window_then_takes_the_shared_entry() {
         let epochs = Epochs::default();
         let window = Duration::from_secs(2);
-        let table: Table<u32, &str> = Table::new(window);
+        let table: Table<u32, &str> = Table::new(window, Duration::ZERO);
         table.get(&1, &epochs, || Ok(Some("first read"))).unwrap();
         assert_eq!(table.hit(&1, &epochs).and_then(|e| e.value), Some("first read"), "remembered by this thread");
         refreshed(&table, &epochs, "read again", Instant::now());
@@ -521,7 +596,7 @@ mod tests {
     #[test]
     fn a_forget_retires_this_threads_copy_and_a_moved_epoch_retires_any_copy() {
         let epochs = Epochs::default();
-        let table: Table<u32, &str> = Table::new(LONG);
+        let table: Table<u32, &str> = Table::new(LONG, Duration::ZERO);
         table.get(&1, &epochs, || Ok(Some("old"))).unwrap();
         assert!(table.hit(&1, &epochs).is_some());
         table.forget(1, &epochs);
@@ -541,7 +616,7 @@ mod tests {
     #[test]
     fn unknown_keys_are_not_remembered() {
         let epochs = Epochs::default();
-        let table: Table<u32, &str> = Table::new(LONG);
+        let table: Table<u32, &str> = Table::new(LONG, Duration::ZERO);
         table.get(&1, &epochs, || Ok(None)).unwrap();
         assert!(table.hit(&1, &epochs).is_some_and(|e| e.value.is_none()), "the negative entry is cached");
         assert!(table.front.get(&1, epochs.now()).is_none(), "but not copied into the thread's front");
@@ -550,7 +625,7 @@ mod tests {
     #[test]
     fn a_stale_background_read_does_not_undo_a_forget() {
         let epochs = Epochs::default();
-        let table: Table<u32, &str> = Table::new(LONG);
+        let table: Table<u32, &str> = Table::new(LONG, Duration::ZERO);
         table.get(&1, &epochs, || Ok(Some("old"))).unwrap();
         assert!(table.claim_refresh(&1));
         table.refresh(1, &epochs, || {
@@ -562,8 +637,59 @@ mod tests {
     }
 
     #[test]
+    fn the_last_read_answers_while_the_database_cannot_be_reached_until_forgotten() {
+        let epochs = Epochs::default();
+        let table: Table<u32, &str> = Table::new(LONG, LONG);
+        table.get(&1, &epochs, || Ok(Some("read"))).unwrap();
+        // The entry's window passes.
+        table.entries.invalidate(&1);
+        assert!(table.entries.get(&1).is_none());
+        assert_eq!(table.last_read(&1, &epochs).and_then(|e| e.value), Some("read"), "the last read answers");
+        table.forget(1, &epochs);
+        assert!(table.last_read(&1, &epochs).is_none(), "a forgotten key has no last read");
+
+        // A forget that lands between a read's currency check and its keeping.
+        let entry = read(&epochs, &|| Ok(Some("raced"))).unwrap();
+        table.forget(1, &epochs);
+        table.keep(&1, &entry);
+        assert!(table.last_read(&1, &epochs).is_none(), "the tombstone outlives the forget's race");
+
+        // Forgetting everything forgets the last reads too.
+        table.get(&2, &epochs, || Ok(Some("two"))).unwrap();
+        let tables =
+            Tables { freshness: LONG, epochs, api_keys: Table::new(LONG, LONG), secret_keys: Table::new(LONG, LONG) };
+        let id = ApiKeyId::from_uuid(uuid::Uuid::from_u128(9));
+        tables.api_keys.get(&id, &tables.epochs, || Ok(None)).unwrap();
+        assert!(tables.api_keys.last_read(&id, &tables.epochs).is_some());
+        // The change feed listening again after a break: every key is read again, but the last
+        // reads still answer while the database cannot be reached.
+        tables.read_all_again();
+        assert!(tables.api_keys.hit(&id, &tables.epochs).is_none(), "read again");
+        assert!(tables.api_keys.last_read(&id, &tables.epochs).is_some(), "nothing is known to have changed");
+        tables.forget(Change::Everything);
+        assert!(tables.api_keys.last_read(&id, &tables.epochs).is_none());
+    }
+
+    #[test]
+    fn the_last_read_answers_for_the_unavailability_window_only() {
+        let epochs = Epochs::default();
+        let (freshness, stale) = (Duration::from_secs(1), Duration::from_secs(30));
+        let table: Table<u32, &str> = Table::new(freshness, stale);
+        let long_ago = Instant::now().checked_sub(freshness + stale + Duration::from_secs(1)).unwrap();
+        table.keep(&1, &Arc::new(Entry { value: Some("old"), read_at: long_ago, epoch: epochs.now() }));
+        assert!(table.last_read(&1, &epochs).is_none(), "read longer ago than both windows");
+        let recent = Instant::now().checked_sub(freshness + stale / 2).unwrap();
+        table.keep(&1, &Arc::new(Entry { value: Some("recent"), read_at: recent, epoch: epochs.now() }));
+        assert_eq!(table.last_read(&1, &epochs).and_then(|e| e.value), Some("recent"));
+
+        let none: Table<u32, &str> = Table::new(freshness, Duration::ZERO);
+        none.get(&1, &epochs, || Ok(Some("read"))).unwrap();
+        assert!(none.last_read(&1, &epochs).is_none(), "no unavailability window, no last read");
+    }
+
+    #[test]
     fn one_background_read_per_key_at_a_time() {
-        let table: Table<u32, &str> = Table::new(LONG);
+        let table: Table<u32, &str> = Table::new(LONG, Duration::ZERO);
         assert!(table.claim_refresh(&1));
         assert!(!table.claim_refresh(&1), "a second claim waits for the first");
         assert!(table.claim_refresh(&2));
@@ -582,7 +708,7 @@ mod tests {
 
         const COMMITS: u64 = 20_000;
         let epochs = Epochs::default();
-        let table: Table<u32, u64> = Table::new(LONG);
+        let table: Table<u32, u64> = Table::new(LONG, Duration::ZERO);
         // The database's row, and the newest version whose forget has returned.
         let row = AtomicU64::new(0);
         let forgotten = AtomicU64::new(0);

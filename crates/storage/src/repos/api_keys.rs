@@ -254,7 +254,7 @@ impl ApiKeyRepository for Store {
     }
 
     fn api_key_for_auth(&self, id: ApiKeyId) -> RepoResult<Option<KeyForAuth>> {
-        self.auth_cache().get(id, || self.read(Entity::ApiKey, |c| load_for_auth(c, id)))
+        self.auth_cache().get(id, |wait| self.read_within(wait, Entity::ApiKey, |c| load_for_auth(c, id)))
     }
 
     fn api_key_for_auth_in_memory(&self, id: ApiKeyId) -> Option<Option<KeyForAuth>> {

@@ -118,7 +118,7 @@ impl SecretKeyRepository for Store {
     }
 
     fn secret_key_for_auth(&self, id: SecretKeyId) -> RepoResult<Option<SecretKeyForAuth>> {
-        self.auth_cache().get(id, || self.read(Entity::SecretKey, |c| load_for_auth(c, id)))
+        self.auth_cache().get(id, |wait| self.read_within(wait, Entity::SecretKey, |c| load_for_auth(c, id)))
     }
 
     fn secret_key_for_auth_in_memory(&self, id: SecretKeyId) -> Option<Option<SecretKeyForAuth>> {
