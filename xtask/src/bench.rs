@@ -18,8 +18,8 @@ use anyhow::{Context, Result, bail};
 use crate::{cargo, exec, root};
 
 /// One load scenario.
-struct Scenario {
-    name: &'static str,
+pub(crate) struct Scenario {
+    pub(crate) name: &'static str,
     method: &'static str,
     path: String,
     headers: Vec<(String, String)>,
@@ -30,22 +30,27 @@ struct Scenario {
 
 impl Scenario {
     /// A GET of `path` with `headers`.
-    fn get(name: &'static str, path: impl Into<String>, headers: Vec<(String, String)>) -> Self {
+    pub(crate) fn get(name: &'static str, path: impl Into<String>, headers: Vec<(String, String)>) -> Self {
         Self { name, method: "GET", path: path.into(), headers, body: None, unique_body: None }
     }
 
     /// A POST of the same `body` to `path` with `headers`.
-    fn post(name: &'static str, path: impl Into<String>, headers: Vec<(String, String)>, body: String) -> Self {
+    pub(crate) fn post(
+        name: &'static str,
+        path: impl Into<String>,
+        headers: Vec<(String, String)>,
+        body: String,
+    ) -> Self {
         Self { name, method: "POST", path: path.into(), headers, body: Some(body), unique_body: None }
     }
 }
 
 /// What wrk reported.
-struct Measured {
-    rps: f64,
+pub(crate) struct Measured {
+    pub(crate) rps: f64,
     p50: String,
     p99: String,
-    errors: String,
+    pub(crate) errors: String,
 }
 
 /// Installs Debian's package `package` unless `program` runs.
@@ -110,13 +115,19 @@ pub(crate) fn start_server(exe: &Path, data: &Path) -> Result<(Child, String)> {
 
 /// The same, storing in the PostgreSQL at `database_url` instead of SQLite when given.
 fn start_server_on(exe: &Path, data: &Path, database_url: Option<&str>) -> Result<(Child, String)> {
-    let mut command = Command::new(exe);
+    let mut env = vec![("KEYWARD_DATA_DIR".to_owned(), data.display().to_string())];
     if let Some(url) = database_url {
-        command.env("KEYWARD_DATABASE_URL", url);
+        env.push(("KEYWARD_DATABASE_URL".to_owned(), url.to_owned()));
     }
+    start_server_with(exe, &env)
+}
+
+/// A server with `env` set (its data directory among it), and its base URL.
+pub(crate) fn start_server_with(exe: &Path, env: &[(String, String)]) -> Result<(Child, String)> {
+    let mut command = Command::new(exe);
+    command.envs(env.iter().map(|(k, v)| (k, v)));
     let mut child = command
         .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("KEYWARD_DATA_DIR", data)
         .env("KEYWARD_LOG", "warn,keyward=info")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -154,11 +165,12 @@ fn lua_for(s: &Scenario) -> String {
     lua
 }
 
-fn run_wrk(base: &str, s: &Scenario, seconds: u32, dir: &Path) -> Result<Measured> {
+/// `s` against `base` for `seconds` over `connections` connections.
+pub(crate) fn run_wrk(base: &str, s: &Scenario, seconds: u32, dir: &Path, connections: u32) -> Result<Measured> {
     let script = dir.join(format!("{}.lua", s.name.replace(' ', "_")));
     std::fs::write(&script, lua_for(s))?;
     let out = Command::new("wrk")
-        .args(["-t1", "-c64", &format!("-d{seconds}s"), "--latency", "-s"])
+        .args(["-t1", &format!("-c{connections}"), &format!("-d{seconds}s"), "--latency", "-s"])
         .arg(&script)
         .arg(format!("{base}{}", s.path))
         .output()
@@ -189,6 +201,16 @@ const CRITERION_TIMES: [&str; 4] = ["--warm-up-time", "1", "--measurement-time",
 /// Runs the criterion benchmarks, then the load scenarios, and prints the results.
 pub fn run(args: &[&str]) -> Result<()> {
     let seconds: u32 = if args.contains(&"--quick") { 3 } else { 10 };
+    if args.contains(&"--ha") {
+        ensure_tool("wrk", "wrk")?;
+        exec(cargo().args(["build", "--release", "-p", "keyward"]))?;
+        let dir = std::env::temp_dir().join(format!("keyward-bench-ha-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)?;
+        let result = crate::bench_ha::run(&root().join("target/release/keyward"), &dir, seconds);
+        let _ = std::fs::remove_dir_all(&dir);
+        return result;
+    }
     // `--only PATTERN`: the baseline and the SQLite scenarios whose names hold PATTERN, nothing else.
     let only = args.iter().position(|a| *a == "--only").and_then(|i| args.get(i + 1)).copied();
     if only.is_none() {
@@ -510,7 +532,7 @@ fn scenarios(base: &str, seconds: u32, dir: &Path, backend: Backend, only: Optio
         print_header();
         let mut baseline = None;
         for s in &list {
-            let m = run_wrk(base, s, seconds, dir)?;
+            let m = run_wrk(base, s, seconds, dir, 64)?;
             print_row(s.name, &m, *baseline.get_or_insert(m.rps));
         }
         return Ok(());
@@ -537,7 +559,7 @@ fn scenarios(base: &str, seconds: u32, dir: &Path, backend: Backend, only: Optio
     let mut verify_1k = None;
     let mut tokens = None;
     for s in &list {
-        let m = run_wrk(base, s, seconds, dir)?;
+        let m = run_wrk(base, s, seconds, dir, 64)?;
         let base_rps = *baseline.get_or_insert(m.rps);
         if s.name == "api-key verify" {
             verify_1k = Some(m.rps / base_rps);
@@ -560,7 +582,7 @@ fn scenarios(base: &str, seconds: u32, dir: &Path, backend: Backend, only: Optio
     let mut verify_1m = None;
     let again = ["healthz (baseline)", "api-key verify", "bearer GET one key"];
     for s in list.iter().filter(|s| again.contains(&s.name)) {
-        let m = run_wrk(base, s, seconds, dir)?;
+        let m = run_wrk(base, s, seconds, dir, 64)?;
         let base_rps = *baseline_1m.get_or_insert(m.rps);
         if s.name == "api-key verify" {
             verify_1m = Some(m.rps / base_rps);

@@ -9,10 +9,12 @@
 //! - `cargo xtask new-migration NAME`: a new migration folder for both backends.
 //! - `cargo xtask ha up [--nodes N]|down|failover|status`: a Patroni cluster with etcd and
 //!   PgBouncer, and N Keyward nodes, on loopback ports; `failover` kills the primary.
-//! - `cargo xtask bench [--quick] [--only PATTERN]`: criterion benchmarks, then the service under wrk
-//!   load (`--only`: just the baseline and the SQLite scenarios whose names hold PATTERN).
+//! - `cargo xtask bench [--quick] [--only PATTERN] [--ha]`: criterion benchmarks, then the service
+//!   under wrk load (`--only`: just the baseline and the SQLite scenarios whose names hold PATTERN;
+//!   `--ha`: only verification and key reads on the HA cluster against one node).
 
 mod bench;
+mod bench_ha;
 mod bench_issuer;
 mod ci;
 mod compat;
@@ -55,7 +57,7 @@ fn main() -> Result<()> {
                  ci                   lint, then test\n  \
                  postgres [stop]      start or stop a throwaway PostgreSQL for the tests\n  \
                  new-migration NAME   create migrations/{{sqlite,postgres}}/<timestamp>_NAME\n  \
-                 bench [--quick] [--only PATTERN]  criterion benchmarks, then the service under wrk load\n  \
+                 bench [--quick] [--only PATTERN] [--ha]  criterion benchmarks, then the service under wrk load\n  \
                  soak [MINUTES]       mixed load for MINUTES (default 10): errors, memory, p99\n  \
                  ha up [--nodes N] | down | failover | status\n                       \
                  Patroni + etcd + PgBouncer and N Keyward nodes on loopback"

@@ -107,7 +107,7 @@ async fn render(state: &AppState, session: &Session, account: AccountId, extra: 
     let p = session.principal.clone();
     let loaded = state
         .run(move |kw| {
-            let latest = PageRequest { limit: Limit::of(LATEST), after: None, skip: 0 };
+            let latest = PageRequest { limit: Limit::of(LATEST), after: None, skip: 0, may_lag: false };
             let hooks = Page::collect_all(|page| kw.list_webhooks(&p, account, &page))?;
             let mut shown = Vec::with_capacity(hooks.len());
             for hook in hooks {

@@ -101,6 +101,9 @@ pub struct PageRequest {
     /// dialects whose wire format pages by offset (Smooch, ZenML) set it, and there, as in those
     /// products, an insert between two requests may shift what a page holds.
     pub skip: u64,
+    /// Whether the page may come from a read replica, as of at most its lag bound ago: set for
+    /// the lists clients ask for, never for a list the domain reads to decide a change.
+    pub may_lag: bool,
 }
 
 /// One page of a list.
@@ -132,7 +135,7 @@ impl<T> Page<T> {
         let mut all = Vec::new();
         let mut after = None;
         loop {
-            let page = fetch(PageRequest { limit: Limit(Limit::MAX), after, skip: 0 })?;
+            let page = fetch(PageRequest { limit: Limit(Limit::MAX), after, skip: 0, may_lag: false })?;
             all.extend(page.items);
             match page.next {
                 Some(next) => after = Some(next),

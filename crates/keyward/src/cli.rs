@@ -197,6 +197,16 @@ pub struct ServeArgs {
     /// pooler in transaction mode cannot hold a `LISTEN`, so point this at the server itself.
     #[arg(long, env = "KEYWARD_CHANGE_FEED_DATABASE_URL", hide_env_values = true)]
     pub change_feed_database_url: Option<String>,
+    /// A read replica (PostgreSQL hot standbys, `target_session_attrs=any` or `prefer-standby`)
+    /// for the reads that may lag: cache misses of authentication and verification, and lists.
+    /// Never for anything read inside a write.
+    #[arg(long, env = "KEYWARD_READ_DATABASE_URL", hide_env_values = true)]
+    pub read_database_url: Option<String>,
+    /// How far behind the primary the read replica may be, in milliseconds, measured: a read that
+    /// could be staler goes to the primary.
+    #[arg(long, env = "KEYWARD_READ_MAX_LAG_MS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    pub read_max_lag_ms: u64,
     /// The address to listen on.
     #[arg(long, env = "KEYWARD_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,

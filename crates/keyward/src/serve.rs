@@ -195,6 +195,13 @@ pub fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
         stale_if_unavailable: Duration::from_millis(args.cache_stale_if_unavailable_ms),
         change_feed_url: args.change_feed_database_url.clone(),
         prepared_statements: common.database_prepared_statements,
+        read_url: args
+            .read_database_url
+            .as_deref()
+            .map(DatabaseUrl::parse)
+            .transpose()
+            .context("reading the read replica's URL")?,
+        read_max_lag: Duration::from_millis(args.read_max_lag_ms),
     };
     let (master, kw) = open_keyward(common, Some(serving))?;
     let limits = outbound::Limits { loopback_only: args.federation_loopback_only, ..outbound::Limits::default() };

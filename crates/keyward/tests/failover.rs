@@ -21,7 +21,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
-use common::{Server, call, keyward, until_refused};
+use common::cluster::{cluster, database, drop_database, node, postmaster_pid, psql, settled};
+use common::{Server, call, until_refused};
 
 /// How many times the primary is killed.
 const KILLS: usize = 3;
@@ -29,82 +30,6 @@ const KILLS: usize = 3;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// The nodes' freshness window.
 const FRESHNESS: Duration = Duration::from_secs(1);
-
-/// The cluster `cargo xtask ha up` described, or `None` (SKIPPED) when none was started.
-fn cluster() -> Option<Value> {
-    let Ok(path) = std::env::var("KEYWARD_HA_CLUSTER") else {
-        assert!(
-            std::env::var("KEYWARD_REQUIRE_HA").is_err(),
-            "the HA cluster is required (KEYWARD_REQUIRE_HA) but KEYWARD_HA_CLUSTER is not set: run `cargo xtask test`"
-        );
-        eprintln!(
-            "SKIPPED: the failover test, no HA cluster (`cargo xtask test` starts one when etcd, PgBouncer and Python are installed)"
-        );
-        return None;
-    };
-    Some(serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap())
-}
-
-/// The members as Patroni sees them: (name, role, state, port).
-async fn members(cluster: &Value) -> Vec<(String, String, String, u64)> {
-    for member in cluster["members"].as_array().unwrap() {
-        let url = format!("http://127.0.0.1:{}/cluster", member["patroni_port"]);
-        let Ok(answer) = reqwest::get(&url).await else { continue };
-        let Ok(body) = answer.json::<Value>().await else { continue };
-        return body["members"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| {
-                let text = |k: &str| m[k].as_str().unwrap_or_default().to_owned();
-                (text("name"), text("role"), text("state"), m["port"].as_u64().unwrap_or_default())
-            })
-            .collect();
-    }
-    Vec::new()
-}
-
-/// Waits until a member other than `not` leads, and the others stream from it, one of them
-/// synchronously (Patroni promotes only a synchronous standby, so the next kill can fail over); returns the leader's name and port and
-/// when it was first seen leading.
-async fn settled(cluster: &Value, not: Option<&str>, within: Duration) -> (String, u64, Instant) {
-    let start = Instant::now();
-    let mut leading_since = None;
-    let mut tick = tokio::time::interval(Duration::from_millis(100));
-    loop {
-        tick.tick().await;
-        let now = members(cluster).await;
-        let leader = now.iter().find(|(n, r, s, _)| r == "leader" && s == "running" && Some(n.as_str()) != not);
-        if let Some((name, _, _, port)) = leader {
-            let since = *leading_since.get_or_insert_with(Instant::now);
-            let streaming = now.iter().filter(|(_, _, s, _)| s == "streaming").count();
-            if streaming == now.len() - 1 && now.iter().any(|(_, r, _, _)| r == "sync_standby") {
-                return (name.clone(), *port, since);
-            }
-        }
-        assert!(start.elapsed() < within, "the cluster did not settle within {within:?}: {now:?}");
-    }
-}
-
-fn psql(port: u64, database: &str, sql: &str) -> String {
-    let out = Command::new("psql")
-        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "postgres", "-d", database, "-tAc", sql])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// The cluster's URL with its database replaced by `database`.
-fn with_database(url: &str, database: &str) -> String {
-    let (hosts, query) = url.split_once('?').unwrap();
-    let (hosts, _) = hosts.rsplit_once('/').unwrap();
-    format!("{hosts}/{database}?{query}")
-}
-
-fn postmaster_pid(data: &Path) -> String {
-    std::fs::read_to_string(data.join("postmaster.pid")).unwrap().lines().next().unwrap().trim().to_owned()
-}
 
 /// What each writer saw.
 #[derive(Default)]
@@ -118,34 +43,14 @@ struct Writes {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_primary_killed_three_times_loses_no_acknowledged_write() {
     let Some(cluster) = cluster() else { return };
-    let (_, leader_port, _) = settled(&cluster, None, Duration::from_secs(120)).await;
-    let database = format!("failover_{}", std::process::id());
-    psql(leader_port, "postgres", &format!("DROP DATABASE IF EXISTS {database}"));
-    psql(leader_port, "postgres", &format!("CREATE DATABASE {database}"));
-    // libpq tries the next host only when a connection fails, not when a server refuses it: every
-    // member must have replayed the new database before a node names them all.
-    let exists = format!("SELECT count(*) FROM pg_database WHERE datname = '{database}'");
-    for member in cluster["members"].as_array().unwrap() {
-        let port = member["postgres_port"].as_u64().unwrap();
-        let mut tick = tokio::time::interval(Duration::from_millis(50));
-        while psql(port, "postgres", &exists).trim() != "1" {
-            tick.tick().await;
-        }
-    }
-    let pooled = with_database(cluster["database_url"].as_str().unwrap(), &database);
-    let direct = with_database(cluster["change_feed_database_url"].as_str().unwrap(), &database);
-
+    let (database, pooled, direct) = database(&cluster, "failover").await;
     let dir = tempfile::tempdir().unwrap();
     let master = dir.path().join("master.key");
+    let freshness = FRESHNESS.as_millis().to_string();
     let nodes: Vec<Server> = (0..3)
         .map(|n| {
-            let mut cmd = keyward(&dir.path().join(format!("node{n}")), None);
-            cmd.env("KEYWARD_DATABASE_URL", &pooled)
-                .env("KEYWARD_DATABASE_PREPARED_STATEMENTS", "false")
-                .env("KEYWARD_CHANGE_FEED_DATABASE_URL", &direct)
-                .env("KEYWARD_MASTER_KEY_FILE", &master)
-                .env("KEYWARD_CACHE_FRESHNESS_MS", FRESHNESS.as_millis().to_string());
-            Server::start_cmd(cmd)
+            let env = [("KEYWARD_CACHE_FRESHNESS_MS", freshness.as_str())];
+            node(&dir.path().join(format!("node{n}")), &pooled, &direct, &master, &env)
         })
         .collect();
     let bases: Vec<String> = nodes.iter().map(|n| n.base.clone()).collect();
@@ -320,5 +225,5 @@ async fn a_primary_killed_three_times_loses_no_acknowledged_write() {
     for node in nodes {
         node.stop();
     }
-    psql(leader_port, "postgres", &format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"));
+    drop_database(&cluster, &database).await;
 }

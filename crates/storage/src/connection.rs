@@ -177,6 +177,8 @@ pub(crate) struct Manager {
     prepared_statements: bool,
     /// The URL's hosts, when it names several and asks for a writable one: tried here in turn.
     hosts: Option<std::sync::Arc<ReadWriteHosts>>,
+    /// Whether its connections must take writes (every pool but a read replica's).
+    writes: bool,
 }
 
 impl Manager {
@@ -185,7 +187,12 @@ impl Manager {
             DatabaseUrl::Postgres(url) => ReadWriteHosts::parse(url).map(std::sync::Arc::new),
             DatabaseUrl::Sqlite(_) => None,
         };
-        Self { url, prepared_statements, hosts }
+        Self { url, prepared_statements, hosts, writes: true }
+    }
+
+    /// For a read replica's pool: its servers need not take writes.
+    pub(crate) fn for_reads(url: DatabaseUrl, prepared_statements: bool) -> Self {
+        Self { url, prepared_statements, hosts: None, writes: false }
     }
 
     /// A connection to `url`, or to the first of its hosts whose server takes writes.
@@ -254,7 +261,8 @@ impl ManageConnection for Manager {
             // A server that took writes may since have become a standby (a failover demoted it):
             // such a connection is replaced, and a new one (with `target_session_attrs=read-write`
             // in the URL) reaches the new primary, its hosts tried in turn (see `crate::hosts`).
-            DbConnection::Postgresql(_) => READ_WRITE_PING,
+            DbConnection::Postgresql(_) if self.writes => READ_WRITE_PING,
+            DbConnection::Postgresql(_) => "SELECT 1",
             DbConnection::Sqlite(_) => "SELECT 1",
         };
         conn.conn.batch_execute(ping).map_err(r2d2::Error::QueryError)?;

@@ -15,6 +15,7 @@ mod error;
 mod group_sync;
 mod hosts;
 mod migrate;
+mod replica;
 mod repos;
 mod schema;
 mod store;

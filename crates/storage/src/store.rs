@@ -13,6 +13,7 @@ use crate::batch_writer::BatchWriter;
 use crate::connection::{Backend, DatabaseUrl, DbConnection, Manager};
 use crate::error::TxError;
 use crate::group_sync::GroupSync;
+use crate::replica::Replica;
 use crate::{StorageError, migrate};
 
 /// How often a change that lost a race with another change of the same row is re-run.
@@ -52,6 +53,8 @@ pub struct Store {
     commits: Arc<std::sync::atomic::AtomicU64>,
     /// The change feed's thread (PostgreSQL); dropping it stops the thread and waits for it.
     _change_feed: Option<crate::background::Background>,
+    /// The read replica, if one is configured (PostgreSQL).
+    replica: Option<Replica>,
 }
 
 /// How a store connects and caches, beyond its URL.
@@ -69,6 +72,11 @@ pub struct Options {
     /// How long past its freshness a cached key lookup still answers while the database cannot
     /// be reached (a failover): zero refuses at once.
     pub stale_if_unavailable: Duration,
+    /// A read replica (PostgreSQL hot standbys) for the reads that may lag (see
+    /// [`crate::replica`]).
+    pub read_url: Option<DatabaseUrl>,
+    /// How far behind the primary the replica may be for a read to go to it.
+    pub read_max_lag: Duration,
 }
 
 impl Default for Options {
@@ -78,6 +86,8 @@ impl Default for Options {
             prepared_statements: true,
             change_feed_url: None,
             stale_if_unavailable: Duration::ZERO,
+            read_url: None,
+            read_max_lag: Duration::from_secs(1),
         }
     }
 }
@@ -142,7 +152,29 @@ impl Store {
             }),
             _ => None,
         };
-        let auth_cache = AuthCache::new(options.freshness, options.stale_if_unavailable, pool.clone(), background);
+        let replica = match &options.read_url {
+            Some(read_url @ DatabaseUrl::Postgres(_)) if url.backend() == Backend::Postgres => {
+                let replica_pool = Pool::builder()
+                    .max_size(size)
+                    .min_idle(Some(0))
+                    .connection_timeout(Duration::from_secs(10))
+                    .build(Manager::for_reads(read_url.clone(), options.prepared_statements))
+                    .map_err(|e| StorageError::Connect(format!("{read_url}: {e}")))?;
+                Some(Replica::new(replica_pool, pool.clone(), options.read_max_lag, background))
+            }
+            Some(read_url) => {
+                return Err(StorageError::Connect(format!(
+                    "{read_url}: a read replica needs PostgreSQL for both URLs"
+                )));
+            }
+            None => None,
+        };
+        let windows = crate::auth_cache::Windows {
+            freshness: options.freshness,
+            stale_if_unavailable: options.stale_if_unavailable,
+            replica_lag: if replica.is_some() { options.read_max_lag } else { Duration::ZERO },
+        };
+        let auth_cache = AuthCache::new(windows, pool.clone(), background);
         let change_feed = match url {
             DatabaseUrl::Postgres(pg) if background => {
                 let feed = options.change_feed_url.clone().unwrap_or_else(|| pg.clone());
@@ -159,6 +191,7 @@ impl Store {
             auth_cache,
             commits,
             _change_feed: change_feed,
+            replica,
         })
     }
 
@@ -215,6 +248,34 @@ impl Store {
         f: impl FnOnce(&mut DbConnection) -> Result<T, TxError>,
     ) -> RepoResult<T> {
         self.read_within(None, entity, f)
+    }
+
+    /// Runs a read-only query that may lag by the replica's bound if `may_lag`: on the read
+    /// replica while it is current enough, else on the primary.
+    pub(crate) fn read_lagging<T>(
+        &self,
+        may_lag: bool,
+        entity: Entity,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, TxError>,
+    ) -> RepoResult<T> {
+        self.read_lagging_within(None, may_lag, entity, f)
+    }
+
+    /// The same, waiting at most `wait` for a primary connection.
+    pub(crate) fn read_lagging_within<T>(
+        &self,
+        wait: Option<Duration>,
+        may_lag: bool,
+        entity: Entity,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, TxError>,
+    ) -> RepoResult<T> {
+        let replica = self.replica.as_ref().filter(|_| may_lag).and_then(Replica::connection);
+        let Some(mut conn) = replica else { return self.read_within(wait, entity, f) };
+        let outcome = f(&mut conn);
+        if outcome.is_err() {
+            conn.suspect();
+        }
+        outcome.map_err(|e| e.into_repo(entity))
     }
 
     /// Runs a read-only query, waiting at most `wait` for a connection (the pool's timeout if

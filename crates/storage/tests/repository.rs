@@ -274,7 +274,7 @@ fn service_account_lists_page_stably_in_every_order(db: TestDb) {
             let q = ServiceAccountQuery {
                 sort,
                 direction,
-                page: PageRequest { limit: Limit::parse("2").unwrap(), after, skip: 0 },
+                page: PageRequest { limit: Limit::parse("2").unwrap(), after, skip: 0, may_lag: false },
                 ..Default::default()
             };
             let page = f.kw.list_service_accounts(&f.root, acct, &q).unwrap();

@@ -13,7 +13,7 @@ pub fn page_request(state: &AppState, list: &str, limit: Option<&str>, cursor: O
         Some(c) => Some(state.cursors().decode(list, c).map_err(|e| ApiError::validation(e.field, e.message))?),
         None => None,
     };
-    Ok(PageRequest { limit, after, skip: 0 })
+    Ok(PageRequest { limit, after, skip: 0, may_lag: true })
 }
 
 /// The cursor for the next page, if there is one.

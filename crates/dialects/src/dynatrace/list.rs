@@ -68,7 +68,7 @@ fn resume(state: &AppState, account: domain::id::AccountId, key: &str) -> Result
     let PageKey { q, c } = serde_json::from_slice(&bytes).map_err(|_| page_key_error())?;
     let after = state.cursors().decode(&list_id(account, &q), &c).map_err(|_| page_key_error())?;
     let limit = page_size(q.page_size.as_deref())?;
-    Ok((q, PageRequest { limit, after: Some(after), skip: 0 }))
+    Ok((q, PageRequest { limit, after: Some(after), skip: 0, may_lag: true }))
 }
 
 fn page_size(raw: Option<&str>) -> Result<Limit, ApiError> {
@@ -102,7 +102,7 @@ pub async fn list_api_tokens(
         }
         None => {
             let limit = page_size(params.page_size.as_deref())?;
-            (params, PageRequest { limit, after: None, skip: 0 })
+            (params, PageRequest { limit, after: None, skip: 0, may_lag: true })
         }
     };
     let selector = q.api_token_selector.as_deref().map(Selector::parse).transpose()?.unwrap_or_default();

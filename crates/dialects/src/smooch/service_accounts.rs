@@ -82,7 +82,10 @@ pub async fn list_service_accounts(
             .ok_or_else(|| ApiError::validation("offset", "must be a whole number from 0 to 2^63 - 1"))?,
         None => 0,
     };
-    let query = ServiceAccountQuery { page: PageRequest { limit, after: None, skip: offset }, ..Default::default() };
+    let query = ServiceAccountQuery {
+        page: PageRequest { limit, after: None, skip: offset, may_lag: true },
+        ..Default::default()
+    };
     let page = state.run(move |kw| kw.list_service_accounts(&p, p.account_id, &query)).await?;
     Ok(axum::Json(ServiceAccountList {
         has_more: page.next.is_some(),

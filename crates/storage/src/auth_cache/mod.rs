@@ -116,11 +116,43 @@ impl<K, V> Expiry<K, Arc<Entry<V>>> for Window {
     }
 }
 
+/// How long the cache keeps what.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Windows {
+    /// How long an entry may be served, counted from when its read began.
+    pub(crate) freshness: Duration,
+    /// How much longer a key's last read answers while the database cannot be reached.
+    pub(crate) stale_if_unavailable: Duration,
+    /// How far a read replica may lag the primary: a key forgotten less than this ago is read
+    /// from the primary (zero without a replica).
+    pub(crate) replica_lag: Duration,
+}
+
+impl Windows {
+    /// Entries fresh for `freshness`, with neither a last read nor a replica.
+    #[cfg(test)]
+    fn fresh_for(freshness: Duration) -> Self {
+        Self { freshness, stale_if_unavailable: Duration::ZERO, replica_lag: Duration::ZERO }
+    }
+}
+
+/// How a cache miss is to be read.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Read {
+    /// How long to wait for a database connection; `None`: as long as the pool waits.
+    pub(crate) wait: Option<Duration>,
+    /// Whether a read replica may answer (the key was not forgotten within its lag bound).
+    pub(crate) may_lag: bool,
+}
+
 /// The counter that orders reads against forgets.
 #[derive(Default)]
 struct Epochs {
     current: AtomicU64,
     everything_forgotten: AtomicU64,
+    /// When everything was last forgotten: until the replica's lag bound has passed since, every
+    /// key is read from the primary.
+    everything_forgotten_at: Mutex<Option<Instant>>,
 }
 
 impl Epochs {
@@ -141,8 +173,11 @@ pub(crate) struct Table<K: Send, V: Send + Sync> {
     front: front::Front<K, V>,
     entries: Cache<K, Arc<Entry<V>>>,
     /// The epoch of the latest forget of each key, kept for one window (and the unavailability
-    /// window, while `last_read` may hold an older entry).
+    /// window, while `last_read` may hold an older entry, and the replica's lag bound, while a
+    /// replica may not have the change yet).
     tombstones: Cache<K, u64>,
+    /// How far a read replica may lag the primary (zero without one).
+    replica_lag: Duration,
     /// The last current entry read of each key, kept for the freshness and unavailability windows:
     /// the answer while the database cannot be reached. `None` when there is no such window.
     last_read: Option<Cache<K, Arc<Entry<V>>>>,
@@ -158,13 +193,15 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    fn new(freshness: Duration, stale_if_unavailable: Duration) -> Self {
+    fn new(windows: Windows) -> Self {
+        let Windows { freshness, stale_if_unavailable, replica_lag } = windows;
         let kept = freshness + stale_if_unavailable;
         Self {
             freshness,
+            replica_lag,
             front: front::Front::new(),
             entries: Cache::builder().max_capacity(CAPACITY).expire_after(Window(freshness)).build(),
-            tombstones: Cache::builder().max_capacity(CAPACITY).time_to_live(kept).build(),
+            tombstones: Cache::builder().max_capacity(CAPACITY).time_to_live(kept + replica_lag).build(),
             last_read: (!stale_if_unavailable.is_zero())
                 .then(|| Cache::builder().max_capacity(CAPACITY).expire_after(Window(kept)).build()),
             refreshing: Mutex::new(HashSet::new()),
@@ -219,6 +256,16 @@ where
         }
         // Changes keep racing with reads: answer from the database without caching.
         read(epochs, &load)
+    }
+
+    /// Whether `key` was forgotten, or everything was, less than the replica's lag bound ago: a
+    /// replica may not hold that change yet, so the key is read from the primary.
+    fn recently_forgotten(&self, key: &K, epochs: &Epochs) -> bool {
+        if self.replica_lag.is_zero() {
+            return false;
+        }
+        let everything = *epochs.everything_forgotten_at.lock().unwrap_or_else(|p| p.into_inner());
+        everything.is_some_and(|at| at.elapsed() < self.replica_lag) || self.tombstones.contains_key(key)
     }
 
     /// Keeps `entry` as the answer for `key` while the database cannot be reached.
@@ -310,6 +357,7 @@ impl Tables {
             Change::ApiKey(id) => self.api_keys.forget(id, &self.epochs),
             Change::SecretKey(id) => self.secret_keys.forget(id, &self.epochs),
             Change::Everything => {
+                *self.epochs.everything_forgotten_at.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
                 let epoch = self.epochs.next();
                 self.epochs.everything_forgotten.fetch_max(epoch, Ordering::SeqCst);
                 self.api_keys.entries.invalidate_all();
@@ -387,20 +435,14 @@ impl fmt::Debug for AuthCache {
 }
 
 impl AuthCache {
-    /// A cache whose entries live `freshness` (and answer for `stale_if_unavailable` longer while
-    /// the database cannot be reached), with a background reader on `pool` if `background`
-    /// (without one, old entries simply expire).
-    pub(crate) fn new(
-        freshness: Duration,
-        stale_if_unavailable: Duration,
-        pool: Pool<Manager>,
-        background: bool,
-    ) -> Self {
+    /// A cache whose entries live as `windows` says, with a background reader on `pool` if
+    /// `background` (without one, old entries simply expire).
+    pub(crate) fn new(windows: Windows, pool: Pool<Manager>, background: bool) -> Self {
         let tables = Arc::new(Tables {
-            freshness,
+            freshness: windows.freshness,
             epochs: Epochs::default(),
-            api_keys: Table::new(freshness, stale_if_unavailable),
-            secret_keys: Table::new(freshness, stale_if_unavailable),
+            api_keys: Table::new(windows),
+            secret_keys: Table::new(windows),
         });
         let (refresh, queue) = sync_channel(REFRESH_QUEUE);
         if !background {
@@ -421,12 +463,12 @@ impl AuthCache {
         &self.tables
     }
 
-    /// The key `id`, from the cache or from `load`, which is told how long to wait for a database
-    /// connection (`None`: as long as the pool waits). Errors are not cached.
+    /// The key `id`, from the cache or from `load`, which is told how to read it. Errors are not
+    /// cached.
     pub(crate) fn get<K: Cached>(
         &self,
         id: K,
-        load: impl Fn(Option<Duration>) -> RepoResult<Option<K::Value>>,
+        load: impl Fn(Read) -> RepoResult<Option<K::Value>>,
     ) -> RepoResult<Option<K::Value>> {
         let t = &self.tables;
         let table = K::table(t);
@@ -438,7 +480,9 @@ impl AuthCache {
             None => {
                 metrics::counter!("keyward_key_cache_misses_total", "kind" => K::KIND).increment(1);
                 let wait = table.last_read(&id, &t.epochs).map(|_| WAIT_WITH_LAST_READ);
-                let entry = match table.get(&id, &t.epochs, || load(wait)) {
+                // Asked at each attempt: a forget between two attempts sends the next to the primary.
+                let read = || load(Read { wait, may_lag: !table.recently_forgotten(&id, &t.epochs) });
+                let entry = match table.get(&id, &t.epochs, read) {
                     Ok(entry) => entry,
                     Err(RepoError::Unavailable(reason)) => {
                         let Some(entry) = table.last_read(&id, &t.epochs) else {
@@ -530,7 +574,7 @@ mod tests {
     #[test]
     fn a_read_that_raced_with_a_change_is_not_served() {
         let epochs = Epochs::default();
-        let table: Table<u32, &str> = Table::new(LONG, Duration::ZERO);
+        let table: Table<u32, &str> = Table::new(Windows::fresh_for(LONG));
         let reads = Cell::new(0);
         let entry = table
             .get(&1, &epochs, || {
@@ -552,7 +596,7 @@ mod tests {
     #[test]
     fn a_forget_drops_one_key_and_everything_drops_all() {
         let epochs = Epochs::default();
-        let table: Table<u32, &str> = Table::new(LONG, Duration::ZERO);
+        let table: Table<u32, &str> = Table::new(Windows::fresh_for(LONG));
         for key in [1, 2] {
             table.get(&key, &epochs, || Ok(Some("row"))).unwrap();
         }
@@ -563,8 +607,8 @@ mod tests {
         let tables = Tables {
             freshness: LONG,
             epochs: Epochs::default(),
-            api_keys: Table::new(LONG, Duration::ZERO),
-            secret_keys: Table::new(LONG, Duration::ZERO),
+            api_keys: Table::new(Windows::fresh_for(LONG)),
+            secret_keys: Table::new(Windows::fresh_for(LONG)),
         };
         let id = ApiKeyId::from_uuid(uuid::Uuid::from_u128(7));
         tables.api_keys.get(&id, &tables.epochs, || Ok(None)).unwrap();
@@ -582,7 +626,7 @@ mod tests {
     fn a_thread_serves_its_own_copy_for_half_the_window_then_takes_the_shared_entry() {
         let epochs = Epochs::default();
         let window = Duration::from_secs(2);
-        let table: Table<u32, &str> = Table::new(window, Duration::ZERO);
+        let table: Table<u32, &str> = Table::new(Windows::fresh_for(window));
         table.get(&1, &epochs, || Ok(Some("first read"))).unwrap();
         assert_eq!(table.hit(&1, &epochs).and_then(|e| e.value), Some("first read"), "remembered by this thread");
         refreshed(&table, &epochs, "read again", Instant::now());
@@ -596,7 +640,7 @@ mod tests {
     #[test]
     fn a_forget_retires_this_threads_copy_and_a_moved_epoch_retires_any_copy() {
         let epochs = Epochs::default();
-        let table: Table<u32, &str> = Table::new(LONG, Duration::ZERO);
+        let table: Table<u32, &str> = Table::new(Windows::fresh_for(LONG));
         table.get(&1, &epochs, || Ok(Some("old"))).unwrap();
         assert!(table.hit(&1, &epochs).is_some());
         table.forget(1, &epochs);
@@ -616,7 +660,7 @@ mod tests {
     #[test]
     fn unknown_keys_are_not_remembered() {
         let epochs = Epochs::default();
-        let table: Table<u32, &str> = Table::new(LONG, Duration::ZERO);
+        let table: Table<u32, &str> = Table::new(Windows::fresh_for(LONG));
         table.get(&1, &epochs, || Ok(None)).unwrap();
         assert!(table.hit(&1, &epochs).is_some_and(|e| e.value.is_none()), "the negative entry is cached");
         assert!(table.front.get(&1, epochs.now()).is_none(), "but not copied into the thread's front");
@@ -625,7 +669,7 @@ mod tests {
     #[test]
     fn a_stale_background_read_does_not_undo_a_forget() {
         let epochs = Epochs::default();
-        let table: Table<u32, &str> = Table::new(LONG, Duration::ZERO);
+        let table: Table<u32, &str> = Table::new(Windows::fresh_for(LONG));
         table.get(&1, &epochs, || Ok(Some("old"))).unwrap();
         assert!(table.claim_refresh(&1));
         table.refresh(1, &epochs, || {
@@ -639,7 +683,8 @@ mod tests {
     #[test]
     fn the_last_read_answers_while_the_database_cannot_be_reached_until_forgotten() {
         let epochs = Epochs::default();
-        let table: Table<u32, &str> = Table::new(LONG, LONG);
+        let table: Table<u32, &str> =
+            Table::new(Windows { freshness: LONG, stale_if_unavailable: LONG, replica_lag: Duration::ZERO });
         table.get(&1, &epochs, || Ok(Some("read"))).unwrap();
         // The entry's window passes.
         table.entries.invalidate(&1);
@@ -656,8 +701,16 @@ mod tests {
 
         // Forgetting everything forgets the last reads too.
         table.get(&2, &epochs, || Ok(Some("two"))).unwrap();
-        let tables =
-            Tables { freshness: LONG, epochs, api_keys: Table::new(LONG, LONG), secret_keys: Table::new(LONG, LONG) };
+        let tables = Tables {
+            freshness: LONG,
+            epochs,
+            api_keys: Table::new(Windows { freshness: LONG, stale_if_unavailable: LONG, replica_lag: Duration::ZERO }),
+            secret_keys: Table::new(Windows {
+                freshness: LONG,
+                stale_if_unavailable: LONG,
+                replica_lag: Duration::ZERO,
+            }),
+        };
         let id = ApiKeyId::from_uuid(uuid::Uuid::from_u128(9));
         tables.api_keys.get(&id, &tables.epochs, || Ok(None)).unwrap();
         assert!(tables.api_keys.last_read(&id, &tables.epochs).is_some());
@@ -674,7 +727,8 @@ mod tests {
     fn the_last_read_answers_for_the_unavailability_window_only() {
         let epochs = Epochs::default();
         let (freshness, stale) = (Duration::from_secs(1), Duration::from_secs(30));
-        let table: Table<u32, &str> = Table::new(freshness, stale);
+        let table: Table<u32, &str> =
+            Table::new(Windows { freshness, stale_if_unavailable: stale, replica_lag: Duration::ZERO });
         let long_ago = Instant::now().checked_sub(freshness + stale + Duration::from_secs(1)).unwrap();
         table.keep(&1, &Arc::new(Entry { value: Some("old"), read_at: long_ago, epoch: epochs.now() }));
         assert!(table.last_read(&1, &epochs).is_none(), "read longer ago than both windows");
@@ -682,14 +736,14 @@ mod tests {
         table.keep(&1, &Arc::new(Entry { value: Some("recent"), read_at: recent, epoch: epochs.now() }));
         assert_eq!(table.last_read(&1, &epochs).and_then(|e| e.value), Some("recent"));
 
-        let none: Table<u32, &str> = Table::new(freshness, Duration::ZERO);
+        let none: Table<u32, &str> = Table::new(Windows::fresh_for(freshness));
         none.get(&1, &epochs, || Ok(Some("read"))).unwrap();
         assert!(none.last_read(&1, &epochs).is_none(), "no unavailability window, no last read");
     }
 
     #[test]
     fn one_background_read_per_key_at_a_time() {
-        let table: Table<u32, &str> = Table::new(LONG, Duration::ZERO);
+        let table: Table<u32, &str> = Table::new(Windows::fresh_for(LONG));
         assert!(table.claim_refresh(&1));
         assert!(!table.claim_refresh(&1), "a second claim waits for the first");
         assert!(table.claim_refresh(&2));
@@ -708,7 +762,7 @@ mod tests {
 
         const COMMITS: u64 = 20_000;
         let epochs = Epochs::default();
-        let table: Table<u32, u64> = Table::new(LONG, Duration::ZERO);
+        let table: Table<u32, u64> = Table::new(Windows::fresh_for(LONG));
         // The database's row, and the newest version whose forget has returned.
         let row = AtomicU64::new(0);
         let forgotten = AtomicU64::new(0);

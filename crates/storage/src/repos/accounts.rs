@@ -45,7 +45,7 @@ impl AccountRepository for Store {
     }
 
     fn list_accounts(&self, page: &PageRequest) -> RepoResult<Page<Account>> {
-        let rows = self.read(Entity::Account, |c| {
+        let rows = self.read_lagging(page.may_lag, Entity::Account, |c| {
             let mut q = accounts::table
                 .select(AccountRow::as_select())
                 .order(accounts::id.asc())

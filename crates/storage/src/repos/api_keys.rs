@@ -104,7 +104,7 @@ impl ApiKeyRepository for Store {
 
     fn list_api_keys(&self, account: AccountId, query: &ApiKeyQuery) -> RepoResult<Page<ApiKey>> {
         let limit = query.page.limit;
-        let rows = self.read(Entity::ApiKey, |c| {
+        let rows = self.read_lagging(query.page.may_lag, Entity::ApiKey, |c| {
             let mut q = api_keys::table
                 .filter(dsl::account_id.eq(account.to_string()))
                 .select(ApiKeyRow::as_select())
@@ -254,7 +254,8 @@ impl ApiKeyRepository for Store {
     }
 
     fn api_key_for_auth(&self, id: ApiKeyId) -> RepoResult<Option<KeyForAuth>> {
-        self.auth_cache().get(id, |wait| self.read_within(wait, Entity::ApiKey, |c| load_for_auth(c, id)))
+        self.auth_cache()
+            .get(id, |read| self.read_lagging_within(read.wait, read.may_lag, Entity::ApiKey, |c| load_for_auth(c, id)))
     }
 
     fn api_key_for_auth_in_memory(&self, id: ApiKeyId) -> Option<Option<KeyForAuth>> {

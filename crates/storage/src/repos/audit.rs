@@ -22,7 +22,7 @@ impl AuditRepository for Store {
 
     fn list_audit_events(&self, account: AccountId, query: &AuditQuery) -> RepoResult<Page<AuditEvent>> {
         let limit = query.page.limit;
-        let rows = self.read(Entity::Account, |c| {
+        let rows = self.read_lagging(query.page.may_lag, Entity::Account, |c| {
             let mut q = audit_events::table
                 .filter(dsl::account_id.eq(account.to_string()))
                 .select(AuditEventRow::as_select())

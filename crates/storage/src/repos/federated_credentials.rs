@@ -135,7 +135,7 @@ impl FederatedCredentialRepository for Store {
         sa: ServiceAccountId,
         page: &PageRequest,
     ) -> RepoResult<Page<FederatedCredential>> {
-        let rows = self.read(Entity::FederatedCredential, |c| {
+        let rows = self.read_lagging(page.may_lag, Entity::FederatedCredential, |c| {
             let mut q = federated_credentials::table
                 .filter(dsl::account_id.eq(account.to_string()))
                 .filter(dsl::service_account_id.eq(sa.to_string()))

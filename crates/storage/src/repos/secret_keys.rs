@@ -56,7 +56,7 @@ impl SecretKeyRepository for Store {
         sa: ServiceAccountId,
         page: &PageRequest,
     ) -> RepoResult<Page<SecretKey>> {
-        let rows = self.read(Entity::SecretKey, |c| {
+        let rows = self.read_lagging(page.may_lag, Entity::SecretKey, |c| {
             let mut q = secret_keys::table
                 .filter(dsl::account_id.eq(account.to_string()))
                 .filter(dsl::service_account_id.eq(sa.to_string()))
@@ -118,7 +118,9 @@ impl SecretKeyRepository for Store {
     }
 
     fn secret_key_for_auth(&self, id: SecretKeyId) -> RepoResult<Option<SecretKeyForAuth>> {
-        self.auth_cache().get(id, |wait| self.read_within(wait, Entity::SecretKey, |c| load_for_auth(c, id)))
+        self.auth_cache().get(id, |read| {
+            self.read_lagging_within(read.wait, read.may_lag, Entity::SecretKey, |c| load_for_auth(c, id))
+        })
     }
 
     fn secret_key_for_auth_in_memory(&self, id: SecretKeyId) -> Option<Option<SecretKeyForAuth>> {

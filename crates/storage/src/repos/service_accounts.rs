@@ -72,7 +72,7 @@ impl ServiceAccountRepository for Store {
         query: &ServiceAccountQuery,
     ) -> RepoResult<Page<ServiceAccount>> {
         let limit = query.page.limit;
-        let rows = self.read(Entity::ServiceAccount, |c| {
+        let rows = self.read_lagging(query.page.may_lag, Entity::ServiceAccount, |c| {
             let mut q = service_accounts::table
                 .filter(dsl::account_id.eq(account.to_string()))
                 .select(ServiceAccountRow::as_select())

@@ -173,7 +173,7 @@ impl WebhookRepository for Store {
     }
 
     fn list_webhooks(&self, account: AccountId, page: &PageRequest) -> RepoResult<Page<Webhook>> {
-        let rows = self.read(Entity::Webhook, |c| {
+        let rows = self.read_lagging(page.may_lag, Entity::Webhook, |c| {
             let mut q = webhooks::table
                 .filter(dsl::account_id.eq(account.to_string()))
                 .select(WebhookRow::as_select())
@@ -205,7 +205,7 @@ impl WebhookRepository for Store {
         webhook: WebhookId,
         page: &PageRequest,
     ) -> RepoResult<Page<Delivery>> {
-        let rows = self.read(Entity::Webhook, |c| {
+        let rows = self.read_lagging(page.may_lag, Entity::Webhook, |c| {
             let mut q = webhook_deliveries::table
                 .filter(deliveries::webhook_id.eq(webhook.to_string()))
                 .filter(deliveries::account_id.eq(account.to_string()))
