@@ -92,7 +92,7 @@ fn table(exe: &Path, dir: &Path, seconds: u32) -> Result<()> {
     ];
     let result = (|| -> Result<()> {
         let mut single = Nodes::start(exe, &[single_env])?;
-        let one = Setup::make(&single.bases[0], &single_dir)?;
+        let one = Setup::make(&single.bases[0], &single_dir, "single")?;
         println!("\n## Three nodes through PgBouncer on Patroni, against one node on one PostgreSQL");
         println!(
             "\n| topology | scenario | requests/s | × one node's healthz | errors |\n| --- | --- | ---: | ---: | --- |"
@@ -106,7 +106,8 @@ fn table(exe: &Path, dir: &Path, seconds: u32) -> Result<()> {
         single.stop();
         for (label, replicas) in [("3 nodes, PgBouncer", false), ("3 nodes, PgBouncer, read replicas", true)] {
             let mut nodes = Nodes::start(exe, &(1..=3).map(|n| cluster_env(n, replicas)).collect::<Vec<_>>())?;
-            let setup = Setup::make(&nodes.bases[0], &dir.join("ha-node1"))?;
+            let account = if replicas { "replicas" } else { "pgbouncer" };
+            let setup = Setup::make(&nodes.bases[0], &dir.join("ha-node1"), account)?;
             for s in setup.scenarios() {
                 let m = nodes.load(&s, seconds, dir)?;
                 row(label, s.name, &m, baseline.rps);
@@ -197,8 +198,8 @@ impl Drop for Nodes {
     }
 }
 
-/// What the scenarios need, made through the first node's API: a verifier, a key to verify, and
-/// fifty keys to list.
+/// What the scenarios need, made through the first node's API in an account of their own: a
+/// verifier, a key to verify, and fifty keys to list.
 struct Setup {
     keys: String,
     verifier: String,
@@ -207,7 +208,7 @@ struct Setup {
 }
 
 impl Setup {
-    fn make(base: &str, data: &Path) -> Result<Self> {
+    fn make(base: &str, data: &Path, account: &str) -> Result<Self> {
         let admin = std::fs::read_to_string(data.join("admin.key"))?.trim().to_owned();
         let auth = format!("Authorization: Bearer {admin}");
         let post = |path: &str, body: &str| {
@@ -223,7 +224,7 @@ impl Setup {
                 body,
             ])
         };
-        let acct = field(&post("/v1/accounts", r#"{"name":"bench"}"#)?, "id")?;
+        let acct = field(&post("/v1/accounts", &format!(r#"{{"name":"{account}"}}"#))?, "id")?;
         let sa = field(&post(&format!("/v1/accounts/{acct}/service-accounts"), r#"{"name":"svc"}"#)?, "id")?;
         let keys = format!("/v1/accounts/{acct}/service-accounts/{sa}/api-keys");
         let verifier =

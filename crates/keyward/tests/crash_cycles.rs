@@ -23,12 +23,20 @@ use reqwest::{Client, Method};
 use serde_json::{Value, json};
 use storage::testing::TestDb;
 
+use common::pgbouncer::PgBouncer;
 use common::{Server, keyward};
 
-/// A server on `data`, whose webhook receivers may listen on loopback; and its base URL.
-fn start(data: &Path, db: Option<&TestDb>) -> (Server, String) {
+/// A server on `data`, whose webhook receivers may listen on loopback; and its base URL. With
+/// `pooled`, it reaches `db` through that PgBouncer URL instead (prepared statements off, the
+/// change feed straight to the server).
+fn start(data: &Path, db: Option<&TestDb>, pooled: Option<&str>) -> (Server, String) {
     let mut cmd = keyward(data, db);
     cmd.env("KEYWARD_LOG", "warn,keyward=info").env("KEYWARD_WEBHOOKS_ALLOW_PRIVATE", "true");
+    if let (Some(pooled), Some(db)) = (pooled, db) {
+        cmd.env("KEYWARD_DATABASE_URL", pooled)
+            .env("KEYWARD_DATABASE_PREPARED_STATEMENTS", "false")
+            .env("KEYWARD_CHANGE_FEED_DATABASE_URL", db.url_string());
+    }
     let server = Server::start_cmd(cmd);
     let base = server.base.clone();
     (server, base)
@@ -54,11 +62,12 @@ async fn call(client: &Client, method: Method, url: String, token: &str, body: O
     Some((status, res.json().await.unwrap_or(Value::Null)))
 }
 
-async fn crash_cycles(db: Option<TestDb>) {
+async fn crash_cycles(db: Option<TestDb>, through: Option<&PgBouncer>) {
     let cycles: usize = std::env::var("KEYWARD_CRASH_CYCLES").ok().and_then(|c| c.parse().ok()).unwrap_or(3);
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let (mut node, mut base) = start(&data, db.as_ref());
+    let pooled = through.zip(db.as_ref()).map(|(bouncer, db)| bouncer.url_for(&db.url_string()));
+    let (mut node, mut base) = start(&data, db.as_ref(), pooled.as_deref());
     let admin = std::fs::read_to_string(data.join("admin.key")).unwrap().trim().to_owned();
     let client = Client::new();
     let (_, account) =
@@ -129,7 +138,7 @@ async fn crash_cycles(db: Option<TestDb>) {
         for w in writers {
             w.await.unwrap();
         }
-        (node, base) = start(&data, db.as_ref());
+        (node, base) = start(&data, db.as_ref(), pooled.as_deref());
 
         let seen = acked.lock().unwrap().clone();
         let sas = format!("{base}/v1/accounts/{account}/service-accounts");
@@ -171,13 +180,23 @@ async fn crash_cycles(db: Option<TestDb>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_acknowledged_writes_survive_kill_9_under_load() {
-    crash_cycles(None).await;
+    crash_cycles(None, None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_acknowledged_writes_survive_kill_9_under_load() {
     if let Some(db) = TestDb::postgres() {
-        crash_cycles(Some(db)).await;
+        crash_cycles(Some(db), None).await;
+    }
+}
+
+/// The same through Debian's PgBouncer in transaction pooling (a database of its own: PgBouncer
+/// refuses the `options` that give a schema).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pgbouncer_acknowledged_writes_survive_kill_9_under_load() {
+    if let Some(db) = TestDb::postgres_database() {
+        let Some(bouncer) = PgBouncer::start(&db) else { return };
+        crash_cycles(Some(db), Some(&bouncer)).await;
     }
 }
 
@@ -220,7 +239,7 @@ async fn a_crash_between_an_event_and_its_delivery_loses_nothing(db: Option<Test
     let data = dir.path().join("data");
     // The receiver's port, taken and let go: nothing listens there until after the crash.
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let (server, base) = start(&data, db.as_ref());
+    let (server, base) = start(&data, db.as_ref(), None);
     let admin = std::fs::read_to_string(data.join("admin.key")).unwrap().trim().to_owned();
     let account = post(&base, "/v1/accounts", &admin, json!({"name": "acme"})).await["id"].as_str().unwrap().to_owned();
     let sa =
@@ -244,7 +263,7 @@ async fn a_crash_between_an_event_and_its_delivery_loses_nothing(db: Option<Test
     server.crash();
 
     let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
-    let (restarted, _) = start(&data, db.as_ref());
+    let (restarted, _) = start(&data, db.as_ref(), None);
     // A delivery claimed just before the crash waits out its 60-second claim.
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || tx.send(receive(&listener)));

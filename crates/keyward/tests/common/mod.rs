@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod pgbouncer;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
