@@ -93,6 +93,12 @@ fn fill_keys(db: &Path, filler: &str, total: u64) -> Result<()> {
     Ok(())
 }
 
+/// POSTs `body` as JSON to `path` on `base` with `token` as the bearer, and returns the answer.
+pub(crate) fn post_json(base: &str, path: &str, token: &str, body: &str) -> Result<String> {
+    let auth = format!("Authorization: Bearer {token}");
+    curl(&["-X", "POST", &format!("{base}{path}"), "-H", &auth, "-H", "Content-Type: application/json", "-d", body])
+}
+
 pub(crate) fn curl(args: &[&str]) -> Result<String> {
     let out = Command::new("curl").arg("-sS").args(args).output().context("running curl")?;
     if !out.status.success() {
@@ -285,98 +291,32 @@ fn scenarios(base: &str, seconds: u32, dir: &Path, backend: Backend, only: Optio
         Backend::Postgres => dir.join("data-postgres"),
     };
     let admin = std::fs::read_to_string(data.join("admin.key"))?.trim().to_owned();
-    let auth = format!("Authorization: Bearer {admin}");
-    let json = "Content-Type: application/json";
-    let acct = field(
-        &curl(&["-X", "POST", &format!("{base}/v1/accounts"), "-H", &auth, "-H", json, "-d", r#"{"name":"bench"}"#])?,
-        "id",
-    )?;
-    let sa = field(
-        &curl(&[
-            "-X",
-            "POST",
-            &format!("{base}/v1/accounts/{acct}/service-accounts"),
-            "-H",
-            &auth,
-            "-H",
-            json,
-            "-d",
-            r#"{"name":"svc"}"#,
-        ])?,
-        "id",
-    )?;
-    let keys = format!("/v1/accounts/{acct}/service-accounts/{sa}/api-keys");
-    let verifier = field(
-        &curl(&[
-            "-X",
-            "POST",
-            &format!("{base}{keys}"),
-            "-H",
-            &auth,
-            "-H",
-            json,
-            "-d",
-            r#"{"name":"verifier","scopes":["api-keys:verify","api-keys:read"]}"#,
-        ])?,
-        "secret",
-    )?;
-    let presented_answer = curl(&[
-        "-X",
-        "POST",
-        &format!("{base}{keys}"),
-        "-H",
-        &auth,
-        "-H",
-        json,
-        "-d",
-        r#"{"name":"presented","scopes":["metrics:write"]}"#,
-    ])?;
+    let post = |path: &str, body: &str| post_json(base, path, &admin, body);
+    let acct = field(&post("/v1/accounts", r#"{"name":"bench"}"#)?, "id")?;
+    let sas = format!("/v1/accounts/{acct}/service-accounts");
+    let sa = field(&post(&sas, r#"{"name":"svc"}"#)?, "id")?;
+    let keys = format!("{sas}/{sa}/api-keys");
+    let secret_keys = format!("{sas}/{sa}/secret-keys");
+    let verifier =
+        field(&post(&keys, r#"{"name":"verifier","scopes":["api-keys:verify","api-keys:read"]}"#)?, "secret")?;
+    let presented_answer = post(&keys, r#"{"name":"presented","scopes":["metrics:write"]}"#)?;
     let presented = field(&presented_answer, "secret")?;
     let presented_id = field(&presented_answer, "id")?;
     // The same key with two rate limits and uses left, none of which the run can exhaust.
     let metered = field(
-        &curl(&[
-            "-X",
-            "POST",
-            &format!("{base}{keys}"),
-            "-H",
-            &auth,
-            "-H",
-            json,
-            "-d",
+        &post(
+            &keys,
             r#"{"name":"metered","scopes":["metrics:write"],
                 "rate_limits":[{"name":"second","limit":1000000000,"window_seconds":1},
                                {"name":"minute","limit":1000000000000,"window_seconds":60}],
                 "remaining":{"uses":1000000000000000}}"#,
-        ])?,
+        )?,
         "secret",
     )?;
     for i in 0..48 {
-        curl(&[
-            "-o",
-            "/dev/null",
-            "-X",
-            "POST",
-            &format!("{base}{keys}"),
-            "-H",
-            &auth,
-            "-H",
-            json,
-            "-d",
-            &format!(r#"{{"name":"filler-{i}"}}"#),
-        ])?;
+        post(&keys, &format!(r#"{{"name":"filler-{i}"}}"#))?;
     }
-    let sk = curl(&[
-        "-X",
-        "POST",
-        &format!("{base}/v1/accounts/{acct}/service-accounts/{sa}/secret-keys"),
-        "-H",
-        &auth,
-        "-H",
-        json,
-        "-d",
-        r#"{"name":"client","scopes":["metrics:write"]}"#,
-    ])?;
+    let sk = post(&secret_keys, r#"{"name":"client","scopes":["metrics:write"]}"#)?;
     let (client_id, client_secret) = (field(&sk, "id")?, field(&sk, "secret")?);
     let basic = {
         let out = Command::new("sh")
@@ -386,17 +326,7 @@ fn scenarios(base: &str, seconds: u32, dir: &Path, backend: Backend, only: Optio
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     // A secret key a Smooch client would hold, allowed to read its service account's keys.
-    let smooch = curl(&[
-        "-X",
-        "POST",
-        &format!("{base}/v1/accounts/{acct}/service-accounts/{sa}/secret-keys"),
-        "-H",
-        &auth,
-        "-H",
-        json,
-        "-d",
-        r#"{"name":"smooch","scopes":["secret-keys:read"]}"#,
-    ])?;
+    let smooch = post(&secret_keys, r#"{"name":"smooch","scopes":["secret-keys:read"]}"#)?;
     let (smooch_id, smooch_secret) = (field(&smooch, "id")?, field(&smooch, "secret")?);
     let smooch_basic = {
         let out = Command::new("sh")
@@ -406,38 +336,16 @@ fn scenarios(base: &str, seconds: u32, dir: &Path, backend: Backend, only: Optio
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     // A JWT the Smooch key signs (Keyward signs it here, as a Smooch SDK would with the secret).
-    let smooch_jwt = field(
-        &curl(&[
-            "-X",
-            "POST",
-            &format!("{base}/v1/accounts/{acct}/service-accounts/{sa}/secret-keys/{smooch_id}/jwt"),
-            "-H",
-            &auth,
-            "-H",
-            json,
-            "-d",
-            r#"{"ttl_seconds":3600}"#,
-        ])?,
-        "token",
-    )?;
+    let smooch_jwt = field(&post(&format!("{secret_keys}/{smooch_id}/jwt"), r#"{"ttl_seconds":3600}"#)?, "token")?;
     // A workload's platform token, trusted by a federated credential (JWKS cached after the first).
     let issuer = crate::bench_issuer::BenchIssuer::start()?;
-    curl(&[
-        "-o",
-        "/dev/null",
-        "-X",
-        "POST",
-        &format!("{base}/v1/accounts/{acct}/service-accounts/{sa}/federated-credentials"),
-        "-H",
-        &auth,
-        "-H",
-        json,
-        "-d",
+    post(
+        &format!("{sas}/{sa}/federated-credentials"),
         &format!(
             r#"{{"name":"bench","issuer":"{}","audiences":["keyward-bench"],"subject":"bench","scopes":["metrics:write"]}}"#,
             issuer.url
         ),
-    ])?;
+    )?;
     let platform_token = issuer.token("keyward-bench", "bench")?;
     let bearer = |token: &str| vec![("Authorization".to_owned(), format!("Bearer {token}"))];
     let json_h = ("Content-Type".to_owned(), "application/json".to_owned());
@@ -538,20 +446,7 @@ fn scenarios(base: &str, seconds: u32, dir: &Path, backend: Backend, only: Optio
         return Ok(());
     }
     let db = data.join("keyward.db");
-    let filler = field(
-        &curl(&[
-            "-X",
-            "POST",
-            &format!("{base}/v1/accounts/{acct}/service-accounts"),
-            "-H",
-            &auth,
-            "-H",
-            json,
-            "-d",
-            r#"{"name":"filler"}"#,
-        ])?,
-        "id",
-    )?;
+    let filler = field(&post(&sas, r#"{"name":"filler"}"#)?, "id")?;
     fill_keys(&db, &filler, 1_000)?;
     println!("\nWith 1,000 keys in the database (create-key writes add more):");
     print_header();

@@ -14,7 +14,7 @@ use std::process::{Child, Command};
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
-use crate::bench::{Measured, Scenario, curl, field, run_wrk, start_server_with};
+use crate::bench::{Measured, Scenario, field, post_json, run_wrk, start_server_with};
 use crate::{exec, ha};
 
 /// wrk's connections for a topology, shared among its nodes.
@@ -210,20 +210,7 @@ struct Setup {
 impl Setup {
     fn make(base: &str, data: &Path, account: &str) -> Result<Self> {
         let admin = std::fs::read_to_string(data.join("admin.key"))?.trim().to_owned();
-        let auth = format!("Authorization: Bearer {admin}");
-        let post = |path: &str, body: &str| {
-            curl(&[
-                "-X",
-                "POST",
-                &format!("{base}{path}"),
-                "-H",
-                &auth,
-                "-H",
-                "Content-Type: application/json",
-                "-d",
-                body,
-            ])
-        };
+        let post = |path: &str, body: &str| post_json(base, path, &admin, body);
         let acct = field(&post("/v1/accounts", &format!(r#"{{"name":"{account}"}}"#))?, "id")?;
         let sa = field(&post(&format!("/v1/accounts/{acct}/service-accounts"), r#"{"name":"svc"}"#)?, "id")?;
         let keys = format!("/v1/accounts/{acct}/service-accounts/{sa}/api-keys");

@@ -12,7 +12,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::bench::{curl, ensure_tool, field, rss_kib, start_server};
+use crate::bench::{ensure_tool, field, post_json, rss_kib, start_server};
 use crate::{cargo, exec, root};
 
 /// One minute of load.
@@ -51,10 +51,7 @@ pub fn run(args: &[&str]) -> Result<()> {
 /// Makes what the load needs through the API and writes the wrk script.
 fn prepare(base: &str, dir: &Path) -> Result<std::path::PathBuf> {
     let admin = std::fs::read_to_string(dir.join("data/admin.key"))?.trim().to_owned();
-    let auth = format!("Authorization: Bearer {admin}");
-    let post = |path: &str, body: &str| {
-        curl(&["-X", "POST", &format!("{base}{path}"), "-H", &auth, "-H", "Content-Type: application/json", "-d", body])
-    };
+    let post = |path: &str, body: &str| post_json(base, path, &admin, body);
     let acct = field(&post("/v1/accounts", r#"{"name":"soak"}"#)?, "id")?;
     let sa = field(&post(&format!("/v1/accounts/{acct}/service-accounts"), r#"{"name":"svc"}"#)?, "id")?;
     let keys = format!("/v1/accounts/{acct}/service-accounts/{sa}/api-keys");
