@@ -193,6 +193,36 @@ impl Rejection {
 }
 
 impl ApiKey {
+    /// A key issued `now` as `name` of `sa` in `account`: active, never used, rotated or reported;
+    /// without description, scopes, expiry or limits (give those with `..ApiKey::issued(...)`).
+    pub fn issued(
+        id: ApiKeyId,
+        account: AccountId,
+        sa: ServiceAccountId,
+        name: Name,
+        now: Timestamp,
+        secret: StoredSecret,
+    ) -> Self {
+        Self {
+            id,
+            account_id: account,
+            service_account_id: sa,
+            name,
+            description: Description::default(),
+            scopes: Scopes::default(),
+            active: true,
+            expires_at: None,
+            created_at: now,
+            updated_at: now,
+            last_used_at: None,
+            last_used_ip: None,
+            last_rotated_at: None,
+            leaked_at: None,
+            limits: UsageLimits::default(),
+            secret,
+        }
+    }
+
     /// The key's state at `now`, ignoring its service account.
     pub fn state(&self, now: Timestamp) -> KeyState {
         KeyState::of(self.active, self.leaked_at, self.expires_at, now)
@@ -435,22 +465,15 @@ mod tests {
         e.fill(&mut secret);
         let hash = SecretHash::of(&secret);
         let key = ApiKey {
-            id: ApiKeyId::generate(now, &e),
-            account_id: AccountId::generate(now, &e),
-            service_account_id: ServiceAccountId::generate(now, &e),
-            name: Name::parse("k", "name").unwrap(),
-            description: Description::default(),
-            scopes: Scopes::default(),
-            active: true,
             expires_at: Some(now + Duration::hours(1)),
-            created_at: now,
-            updated_at: now,
-            last_used_at: None,
-            last_used_ip: None,
-            last_rotated_at: None,
-            leaked_at: None,
-            limits: Default::default(),
-            secret: StoredSecret { current: hash.clone(), previous: None, sealed: None },
+            ..ApiKey::issued(
+                ApiKeyId::generate(now, &e),
+                AccountId::generate(now, &e),
+                ServiceAccountId::generate(now, &e),
+                Name::parse("k", "name").unwrap(),
+                now,
+                StoredSecret { current: hash.clone(), previous: None, sealed: None },
+            )
         };
         (key, hash)
     }

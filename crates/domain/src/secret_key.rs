@@ -67,6 +67,34 @@ pub struct SecretKey {
 }
 
 impl SecretKey {
+    /// A key issued `now` as `name` of `sa` in `account`: active, never used, rotated or reported;
+    /// without scopes or expiry, not requiring DPoP (give those with `..SecretKey::issued(...)`).
+    pub fn issued(
+        id: SecretKeyId,
+        account: AccountId,
+        sa: ServiceAccountId,
+        name: Name,
+        now: Timestamp,
+        sealed: Vec<u8>,
+    ) -> Self {
+        Self {
+            id,
+            account_id: account,
+            service_account_id: sa,
+            name,
+            scopes: Scopes::default(),
+            active: true,
+            expires_at: None,
+            created_at: now,
+            updated_at: now,
+            last_used_at: None,
+            last_rotated_at: None,
+            leaked_at: None,
+            require_dpop: false,
+            secret: SealedSecret { current: sealed, previous: None },
+        }
+    }
+
     /// The key's state at `now`, ignoring its service account.
     pub fn state(&self, now: Timestamp) -> KeyState {
         KeyState::of(self.active, self.leaked_at, self.expires_at, now)
@@ -179,22 +207,9 @@ mod tests {
         let sealer = Sealer::random(&e);
         let now = Utc.with_ymd_and_hms(2026, 7, 1, 0, 0, 0).unwrap();
         let id = SecretKeyId::generate(now, &e);
-        let mut key = SecretKey {
-            id,
-            account_id: AccountId::generate(now, &e),
-            service_account_id: ServiceAccountId::generate(now, &e),
-            name: Name::parse("k", "name").unwrap(),
-            scopes: Scopes::default(),
-            active: true,
-            expires_at: None,
-            created_at: now,
-            updated_at: now,
-            last_used_at: None,
-            last_rotated_at: None,
-            leaked_at: None,
-            require_dpop: false,
-            secret: SealedSecret { current: SecretKey::seal(id, b"sesame-1", &sealer, &e), previous: None },
-        };
+        let (account, sa) = (AccountId::generate(now, &e), ServiceAccountId::generate(now, &e));
+        let name = Name::parse("k", "name").unwrap();
+        let mut key = SecretKey::issued(id, account, sa, name, now, SecretKey::seal(id, b"sesame-1", &sealer, &e));
         assert_eq!(key.open_secrets(&sealer, now).unwrap(), vec![b"sesame-1".to_vec()]);
         key.rotate(SecretKey::seal(id, b"sesame-2", &sealer, &e), RetainPeriod::parse(60, "r").unwrap(), now);
         assert_eq!(key.open_secrets(&sealer, now).unwrap(), vec![b"sesame-2".to_vec(), b"sesame-1".to_vec()]);

@@ -72,23 +72,13 @@ impl KeyKind for ApiKey {
         let id = ApiKeyId::generate(now, kw.entropy.as_ref());
         let credential = Credential::generate(CredentialKind::ApiKey, *id.as_uuid(), kw.entropy.as_ref());
         let sealed = new.retrievable.then(|| kw.seal_api_key_secret(id, &credential.reveal()));
+        let secret = StoredSecret { current: credential.secret_hash(), previous: None, sealed };
         let key = ApiKey {
-            id,
-            account_id: account,
-            service_account_id: sa,
-            name: new.name,
             description: new.description,
             scopes: new.scopes,
-            active: true,
             expires_at,
-            created_at: now,
-            updated_at: now,
-            last_used_at: None,
-            last_used_ip: None,
-            last_rotated_at: None,
-            leaked_at: None,
             limits,
-            secret: StoredSecret { current: credential.secret_hash(), previous: None, sealed },
+            ..ApiKey::issued(id, account, sa, new.name, now, secret)
         };
         Ok((key, credential.reveal()))
     }

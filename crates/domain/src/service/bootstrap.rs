@@ -139,23 +139,11 @@ fn admin_key(
 ) -> (ApiKey, Credential) {
     let id = ApiKeyId::generate(now, e);
     let credential = Credential::generate(CredentialKind::ApiKey, *id.as_uuid(), e);
+    let secret = StoredSecret { current: credential.secret_hash(), previous: None, sealed: None };
     let key = ApiKey {
-        id,
-        account_id: account,
-        service_account_id: root,
-        name,
         description,
         scopes: std::iter::once(Scope::known(Scope::ADMIN)).collect::<Scopes>(),
-        active: true,
-        expires_at: None,
-        created_at: now,
-        updated_at: now,
-        last_used_at: None,
-        last_used_ip: None,
-        last_rotated_at: None,
-        leaked_at: None,
-        limits: Default::default(),
-        secret: StoredSecret { current: credential.secret_hash(), previous: None, sealed: None },
+        ..ApiKey::issued(id, account, root, name, now, secret)
     };
     (key, credential)
 }

@@ -15,7 +15,7 @@ use crate::principal::{CredentialRef, Permission, Principal};
 use crate::repository::Repository;
 use crate::scope::Scopes;
 use crate::secret::SecretString;
-use crate::secret_key::{NewSecretKey, SealedSecret, SecretKey, SecretKeyChanges};
+use crate::secret_key::{NewSecretKey, SecretKey, SecretKeyChanges};
 
 /// A secret key just created or rotated, with its secret: the only time the secret is shown.
 pub type IssuedSecretKey = Issued<SecretKey>;
@@ -71,20 +71,10 @@ impl KeyKind for SecretKey {
         let credential = Credential::generate(CredentialKind::SecretKey, *id.as_uuid(), kw.entropy.as_ref());
         let sealed = SecretKey::seal(id, credential.secret_bytes(), &kw.sealer, kw.entropy.as_ref());
         let key = SecretKey {
-            id,
-            account_id: account,
-            service_account_id: sa,
-            name: new.name,
             scopes: new.scopes,
-            active: true,
             expires_at,
-            created_at: now,
-            updated_at: now,
-            last_used_at: None,
-            last_rotated_at: None,
-            leaked_at: None,
             require_dpop: new.require_dpop,
-            secret: SealedSecret { current: sealed, previous: None },
+            ..SecretKey::issued(id, account, sa, new.name, now, sealed)
         };
         Ok((key, credential.reveal()))
     }
