@@ -482,8 +482,12 @@ fn postmaster_pid(data: &Path) -> Result<u32> {
     text.lines().next().unwrap_or_default().trim().parse().context("the postmaster's pid")
 }
 
+/// Whether process `pid` still runs: a zombie (one `up` started in this same process, exited but
+/// not yet waited for) counts as gone.
 fn alive(pid: &str) -> bool {
-    Command::new("kill").args(["-0", pid]).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = stat.rsplit(')').next().and_then(|rest| rest.split_whitespace().next());
+    state.is_some_and(|state| state != "Z")
 }
 
 fn which(tool: &str) -> Result<PathBuf> {

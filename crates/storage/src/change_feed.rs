@@ -55,9 +55,13 @@ fn run(url: &str, tables: &Weak<Tables>, signal: &StopSignal) {
                 // Whatever was announced while nobody listened is unknown.
                 let Some(live) = tables.upgrade() else { return };
                 live.read_all_again();
+                live.set_listening(true);
                 drop(live);
                 if !relay(&mut conn, tables, signal) {
                     return;
+                }
+                if let Some(live) = tables.upgrade() {
+                    live.set_listening(false);
                 }
                 tracing::warn!("the change feed's connection broke; listening again");
                 metrics::counter!("keyward_change_feed_reconnects_total").increment(1);

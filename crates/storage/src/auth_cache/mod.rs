@@ -28,7 +28,7 @@ mod front;
 use std::collections::HashSet;
 use std::fmt;
 use std::hash::Hash;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -150,9 +150,12 @@ pub(crate) struct Read {
 struct Epochs {
     current: AtomicU64,
     everything_forgotten: AtomicU64,
-    /// When everything was last forgotten: until the replica's lag bound has passed since, every
-    /// key is read from the primary.
+    /// When everything was last forgotten (or read again): until the replica's lag bound has
+    /// passed since, every key is read from the primary.
     everything_forgotten_at: Mutex<Option<Instant>>,
+    /// Whether the change feed listens now: while it does not, a change made on another node
+    /// could go unheard, so no key is read from a replica.
+    feed_listening: AtomicBool,
 }
 
 impl Epochs {
@@ -258,11 +261,16 @@ where
         read(epochs, &load)
     }
 
-    /// Whether `key` was forgotten, or everything was, less than the replica's lag bound ago: a
-    /// replica may not hold that change yet, so the key is read from the primary.
-    fn recently_forgotten(&self, key: &K, epochs: &Epochs) -> bool {
+    /// Whether `key` must be read from the primary rather than a replica: it was forgotten, or
+    /// everything was, less than the replica's lag bound ago (the replica may not hold that change
+    /// yet), or the change feed is not listening (a change could go unheard). With this, a
+    /// revocation reaches this node within the freshness window, replica or not.
+    fn needs_primary(&self, key: &K, epochs: &Epochs) -> bool {
         if self.replica_lag.is_zero() {
             return false;
+        }
+        if !epochs.feed_listening.load(Ordering::SeqCst) {
+            return true;
         }
         let everything = *epochs.everything_forgotten_at.lock().unwrap_or_else(|p| p.into_inner());
         everything.is_some_and(|at| at.elapsed() < self.replica_lag) || self.tombstones.contains_key(key)
@@ -280,6 +288,15 @@ where
     fn last_read(&self, key: &K, epochs: &Epochs) -> Option<Arc<Entry<V>>> {
         // The tombstone check in `current` covers a forget that raced with `keep`.
         self.last_read.as_ref()?.get(key).filter(|entry| self.current(key, entry, epochs))
+    }
+
+    /// Reads `key` again on its next lookup, for a change that matters to no decision (its last
+    /// use): no tombstone, and its last read still answers while the database cannot be reached.
+    fn read_again(&self, key: &K, epochs: &Epochs) {
+        epochs.next();
+        self.entries.invalidate(key);
+        // As in `forget`: copies remembered meanwhile are retired.
+        epochs.next();
     }
 
     fn forget(&self, key: K, epochs: &Epochs) {
@@ -344,11 +361,18 @@ impl Tables {
     /// stay, so that keys still answer if the break was the database's (a failover), each for its
     /// unavailability window only.
     pub(crate) fn read_all_again(&self) {
+        // A replica may not hold what was announced meanwhile either.
+        *self.epochs.everything_forgotten_at.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
         self.epochs.next();
         self.api_keys.entries.invalidate_all();
         self.secret_keys.entries.invalidate_all();
         // As in `Table::forget`: copies remembered meanwhile are retired.
         self.epochs.next();
+    }
+
+    /// Notes whether the change feed listens now.
+    pub(crate) fn set_listening(&self, listening: bool) {
+        self.epochs.feed_listening.store(listening, Ordering::SeqCst);
     }
 
     /// Forgets what `change` makes wrong.
@@ -481,7 +505,7 @@ impl AuthCache {
                 metrics::counter!("keyward_key_cache_misses_total", "kind" => K::KIND).increment(1);
                 let wait = table.last_read(&id, &t.epochs).map(|_| WAIT_WITH_LAST_READ);
                 // Asked at each attempt: a forget between two attempts sends the next to the primary.
-                let read = || load(Read { wait, may_lag: !table.recently_forgotten(&id, &t.epochs) });
+                let read = || load(Read { wait, may_lag: !table.needs_primary(&id, &t.epochs) });
                 let entry = match table.get(&id, &t.epochs, read) {
                     Ok(entry) => entry,
                     Err(RepoError::Unavailable(reason)) => {
@@ -519,6 +543,18 @@ impl AuthCache {
     /// Forgets what a change made through this process makes wrong.
     pub(crate) fn forget(&self, change: Change) {
         self.tables.forget(change);
+    }
+
+    /// Reads a key again on its next lookup after a change that matters to no decision: its last
+    /// use, recorded by the usage flush. Unlike [`AuthCache::forget`], the key's last read still
+    /// answers while the database cannot be reached.
+    pub(crate) fn read_again(&self, change: Change) {
+        let t = &self.tables;
+        match change {
+            Change::ApiKey(id) => t.api_keys.read_again(&id, &t.epochs),
+            Change::SecretKey(id) => t.secret_keys.read_again(&id, &t.epochs),
+            Change::Everything => t.read_all_again(),
+        }
     }
 
     /// Queues a background read of an entry served for more than half its window.
@@ -724,6 +760,18 @@ mod tests {
     }
 
     #[test]
+    fn a_key_read_again_for_its_last_use_keeps_its_last_read() {
+        let epochs = Epochs::default();
+        let table: Table<u32, &str> =
+            Table::new(Windows { freshness: LONG, stale_if_unavailable: LONG, replica_lag: LONG });
+        table.get(&1, &epochs, || Ok(Some("used"))).unwrap();
+        table.read_again(&1, &epochs);
+        assert!(table.hit(&1, &epochs).is_none(), "read again on its next lookup");
+        assert_eq!(table.last_read(&1, &epochs).and_then(|e| e.value), Some("used"), "still answers in an outage");
+        assert!(!table.tombstones.contains_key(&1), "nothing a replica could lack changed");
+    }
+
+    #[test]
     fn the_last_read_answers_for_the_unavailability_window_only() {
         let epochs = Epochs::default();
         let (freshness, stale) = (Duration::from_secs(1), Duration::from_secs(30));
@@ -739,6 +787,29 @@ mod tests {
         let none: Table<u32, &str> = Table::new(Windows::fresh_for(freshness));
         none.get(&1, &epochs, || Ok(Some("read"))).unwrap();
         assert!(none.last_read(&1, &epochs).is_none(), "no unavailability window, no last read");
+    }
+
+    #[test]
+    fn with_a_replica_a_key_is_read_from_the_primary_whenever_a_change_could_be_missing_from_it() {
+        let windows = Windows { freshness: LONG, stale_if_unavailable: Duration::ZERO, replica_lag: LONG };
+        let tables = Tables {
+            freshness: LONG,
+            epochs: Epochs::default(),
+            api_keys: Table::new(windows),
+            secret_keys: Table::new(windows),
+        };
+        let (one, two) = (ApiKeyId::from_uuid(uuid::Uuid::from_u128(1)), ApiKeyId::from_uuid(uuid::Uuid::from_u128(2)));
+        let needs_primary = |id: &ApiKeyId| tables.api_keys.needs_primary(id, &tables.epochs);
+        assert!(needs_primary(&one), "the change feed does not listen yet");
+        tables.set_listening(true);
+        assert!(!needs_primary(&one) && !needs_primary(&two), "nothing changed");
+        tables.forget(Change::ApiKey(one));
+        assert!(needs_primary(&one) && !needs_primary(&two), "only the changed key");
+        tables.read_all_again();
+        assert!(needs_primary(&two), "the feed listened again: what it missed is unknown");
+        tables.set_listening(false);
+        let none = Table::<ApiKeyId, KeyForAuth>::new(Windows::fresh_for(LONG));
+        assert!(!none.needs_primary(&one, &tables.epochs), "no replica, nothing to avoid");
     }
 
     #[test]

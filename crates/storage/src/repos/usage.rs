@@ -93,12 +93,14 @@ impl Store {
             }
             Ok(())
         })?;
-        // Cached lookups also answer reads of one key; let them show the new last use.
+        // Cached lookups also answer reads of one key; let them show the new last use. A last
+        // use decides nothing, so the keys are read again rather than forgotten: a key in use
+        // still answers from its last read if the database goes away right after this flush.
         for (id, _) in &batch.latest {
-            self.forget(Change::ApiKey(*id));
+            self.auth_cache().read_again(Change::ApiKey(*id));
         }
         for (id, _) in &batch.secret_latest {
-            self.forget(Change::SecretKey(*id));
+            self.auth_cache().read_again(Change::SecretKey(*id));
         }
         Ok(())
     }
