@@ -25,13 +25,15 @@ use crate::{cargo, exec, postgres, root};
 const PATRONI: [&str; 2] = ["patroni[etcd3]==4.1.0", "psycopg2-binary==2.9.13"];
 /// How many PostgreSQL members the cluster has.
 const MEMBERS: u16 = 3;
-const ETCD_CLIENT_PORT: u16 = 52379;
-const ETCD_PEER_PORT: u16 = 52380;
+// Every port is below Linux's ephemeral range (32768 and up), from which any process's outgoing
+// connection or port-0 listener may take one: a member once failed to start on 55442 for that.
+const ETCD_CLIENT_PORT: u16 = 22379;
+const ETCD_PEER_PORT: u16 = 22380;
 /// Member `i` (1-based) listens on these plus `i`.
-const POSTGRES_PORTS: u16 = 55440;
-const PATRONI_PORTS: u16 = 58000;
-const PGBOUNCER_PORTS: u16 = 56430;
-const KEYWARD_PORTS: u16 = 58080;
+const POSTGRES_PORTS: u16 = 25440;
+const PATRONI_PORTS: u16 = 28000;
+const PGBOUNCER_PORTS: u16 = 26430;
+const KEYWARD_PORTS: u16 = 28080;
 /// The database Keyward uses on the cluster.
 const DATABASE: &str = "keyward";
 
@@ -353,7 +355,7 @@ fn start_pgbouncer(dir: &Path, owner: Option<(u32, u32)>, i: u16) -> Result<()> 
             "[databases]\n* = host=127.0.0.1 port={pg} user=postgres\n\n[pgbouncer]\nlisten_addr = 127.0.0.1\n\
              listen_port = {port}\nunix_socket_dir =\nauth_type = any\npool_mode = transaction\n\
              default_pool_size = 20\nmax_client_conn = 500\nserver_login_retry = 1\nserver_connect_timeout = 2\n\
-             query_wait_timeout = 10\nignore_startup_parameters = extra_float_digits\n",
+             query_wait_timeout = 3\nignore_startup_parameters = extra_float_digits\n",
             pg = POSTGRES_PORTS + i,
             port = PGBOUNCER_PORTS + i,
         ),

@@ -26,7 +26,8 @@ use common::{Server, call, until_refused};
 
 /// How many times the primary is killed.
 const KILLS: usize = 3;
-/// The nodes' pool timeout (10 s) and a margin: no request may take longer.
+/// The nodes' pool timeout (4 s), PgBouncer's `query_wait_timeout` (3 s) and a margin: no
+/// request may take longer.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// The nodes' freshness window.
 const FRESHNESS: Duration = Duration::from_secs(1);

@@ -48,7 +48,7 @@ pub const FRESHNESS: Duration = Duration::from_secs(1);
 /// The most entries of each kind.
 const CAPACITY: u64 = 100_000;
 /// How long a read waits for a database connection when the key's last read can answer instead:
-/// while the database cannot be reached, the pool's own timeout (10 s) would hold every
+/// while the database cannot be reached, the pool's own timeout (4 s) would hold every
 /// verification that long.
 const WAIT_WITH_LAST_READ: Duration = Duration::from_secs(1);
 /// The most background reads waiting at once; beyond it, entries simply expire and are read on
