@@ -154,6 +154,21 @@ fn one_process_per_sqlite_data_dir() {
     assert!(after.status.success(), "the lock is gone with the process: {}", String::from_utf8_lossy(&after.stderr));
 }
 
+/// A read replica beside SQLite is refused at start-up, saying why, without the replica URL's
+/// password.
+fn a_read_replica_beside_sqlite_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = keyward(&dir.path().join("data"), None)
+        .env("KEYWARD_READ_DATABASE_URL", "postgres://kw:hunter2@127.0.0.1:1/kw")
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("a read replica needs PostgreSQL"), "{err}");
+    assert!(!err.contains("hunter2"), "no password in the error: {err}");
+}
+
 fn a_taken_address_stops_start_up_before_anything_is_created() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
@@ -689,6 +704,10 @@ mod sqlite {
     #[test]
     fn a_bad_database_url_fails_clearly() {
         super::a_bad_database_url_fails_clearly();
+    }
+    #[test]
+    fn a_read_replica_beside_sqlite_is_refused() {
+        super::a_read_replica_beside_sqlite_is_refused();
     }
     #[test]
     fn a_wrong_master_key_stops_the_start() {

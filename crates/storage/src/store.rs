@@ -175,7 +175,7 @@ impl Store {
             }
             Some(read_url) => {
                 return Err(StorageError::Connect(format!(
-                    "{read_url}: a read replica needs PostgreSQL for both URLs"
+                    "{read_url}: a read replica needs PostgreSQL, for the database and the replica alike"
                 )));
             }
             None => None,
