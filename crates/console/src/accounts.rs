@@ -100,7 +100,7 @@ pub(crate) struct CreateAccount {
 
 /// Creates an account (system admin), then shows it.
 pub(crate) async fn create(State(state): State<AppState>, form: SignedForm<CreateAccount>) -> Response {
-    let SignedForm { session, fields } = form;
+    let SignedForm { session, fields, .. } = form;
     let p = session.principal.clone();
     let created = async {
         let name = Name::parse(fields.name.trim(), "name")?;

@@ -1,16 +1,15 @@
 //! `/console/accounts/{account}/audit`: the audit trail, newest first, with filters.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use domain::audit::{Action, Outcome};
-use domain::id::AccountId;
 use maud::html;
 use serde::Deserialize;
 
 use super::layout::{self, FieldErrors, field_error, page, when};
+use super::place::{AccountPlace, SignedIn};
 use super::service_accounts::urlencode;
-use super::session::Session;
 use domain::audit_filter::AuditFilter;
 use web::error::ApiError;
 use web::list::{next_cursor, page_request};
@@ -48,14 +47,10 @@ impl Filters {
 /// The audit trail of an account.
 pub(crate) async fn list(
     State(state): State<AppState>,
-    session: Session,
-    Path(account): Path<String>,
+    signed_in: SignedIn<AccountPlace>,
     Query(f): Query<Filters>,
 ) -> Response {
-    let account = match AccountId::parse(&account, "account") {
-        Ok(a) => a,
-        Err(e) => return layout::error_page(Some(&session), &ApiError::from(e)),
-    };
+    let SignedIn { session, place: AccountPlace { account } } = signed_in;
     let list = format!("console:audit:{account}?{}", f.query_string());
     let parsed =
         AuditFilter::parse(Some(&f.action), Some(f.actor.clone()), Some(f.target.clone()), Some(&f.from), Some(&f.to))

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use domain::federation::{Check, FederatedCredential};
@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use super::form::SignedForm;
 use super::layout::{self, Empty, FieldErrors, Notice, field_error, page, when};
-use super::service_account::parse_ids;
+use super::place::{CredentialPlace, ServiceAccountPlace, SignedIn};
 use super::session::Session;
 use web::error::ApiError;
 use web::state::AppState;
@@ -95,28 +95,17 @@ impl std::fmt::Debug for TestForm {
 }
 
 /// Shows the federated credentials of a service account.
-pub(crate) async fn list(
-    State(state): State<AppState>,
-    session: Session,
-    Path((account, sa)): Path<(String, String)>,
-) -> Response {
-    match parse_ids(&account, &sa) {
-        Ok((account, sa)) => render(&state, &session, account, sa, Extra::default(), StatusCode::OK).await,
-        Err(e) => layout::error_page(Some(&session), &e),
-    }
+pub(crate) async fn list(State(state): State<AppState>, signed_in: SignedIn<ServiceAccountPlace>) -> Response {
+    let SignedIn { session, place: ServiceAccountPlace { account, sa } } = signed_in;
+    render(&state, &session, account, sa, Extra::default(), StatusCode::OK).await
 }
 
 /// Adds a federated credential.
 pub(crate) async fn create(
     State(state): State<AppState>,
-    Path((account, sa)): Path<(String, String)>,
-    form: SignedForm<CreateForm>,
+    form: SignedForm<CreateForm, ServiceAccountPlace>,
 ) -> Response {
-    let SignedForm { session, fields } = form;
-    let (account, sa) = match parse_ids(&account, &sa) {
-        Ok(ids) => ids,
-        Err(e) => return layout::error_page(Some(&session), &e),
-    };
+    let SignedForm { session, place: ServiceAccountPlace { account, sa }, fields } = form;
     let p = session.principal.clone();
     let made = async {
         let new = fields.parse()?;
@@ -134,27 +123,9 @@ pub(crate) async fn create(
     render(&state, &session, account, sa, extra, StatusCode::CREATED).await
 }
 
-/// The three ids in a federated credential's path.
-fn credential_ids(
-    account: &str,
-    sa: &str,
-    id: &str,
-) -> Result<(AccountId, ServiceAccountId, FederatedCredentialId), ApiError> {
-    let (account, sa) = parse_ids(account, sa)?;
-    Ok((account, sa, FederatedCredentialId::parse(id, "federated_credential")?))
-}
-
 /// Tries a token against a federated credential, minting nothing.
-pub(crate) async fn test(
-    State(state): State<AppState>,
-    Path((account, sa, id)): Path<(String, String, String)>,
-    form: SignedForm<TestForm>,
-) -> Response {
-    let SignedForm { session, fields } = form;
-    let (account, sa, id) = match credential_ids(&account, &sa, &id) {
-        Ok(ids) => ids,
-        Err(e) => return layout::error_page(Some(&session), &e),
-    };
+pub(crate) async fn test(State(state): State<AppState>, form: SignedForm<TestForm, CredentialPlace>) -> Response {
+    let SignedForm { session, place: CredentialPlace { account, sa, id }, fields } = form;
     let p = session.principal.clone();
     let token = fields.token.trim().to_owned();
     match state.run(move |kw| kw.test_federated_credential(&p, account, sa, id, &token)).await {
@@ -167,16 +138,8 @@ pub(crate) async fn test(
 }
 
 /// Removes a federated credential.
-pub(crate) async fn delete(
-    State(state): State<AppState>,
-    Path((account, sa, id)): Path<(String, String, String)>,
-    form: SignedForm<Empty>,
-) -> Response {
-    let session = form.session;
-    let (account, sa, id) = match credential_ids(&account, &sa, &id) {
-        Ok(ids) => ids,
-        Err(e) => return layout::error_page(Some(&session), &e),
-    };
+pub(crate) async fn delete(State(state): State<AppState>, form: SignedForm<Empty, CredentialPlace>) -> Response {
+    let SignedForm { session, place: CredentialPlace { account, sa, id }, .. } = form;
     let p = session.principal.clone();
     match state.run(move |kw| kw.delete_federated_credential(&p, account, sa, id)).await {
         Ok(()) => Redirect::to(&format!("/console/accounts/{account}/service-accounts/{sa}/federated-credentials"))

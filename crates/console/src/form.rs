@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq;
 
 use super::layout;
+use super::place::{self, Place};
 use super::session::{SIGN_IN_COOKIE, Session, cookie};
 use web::state::AppState;
 
@@ -57,17 +58,19 @@ async fn body(req: Request, state: &AppState) -> Result<(Parts, Bytes), Response
     Ok((parts, bytes))
 }
 
-/// A form posted by a signed-in person, with its session; refused (403) unless it carries the
-/// session's CSRF token.
+/// A form posted by a signed-in person, with its session and the place its path names; refused
+/// (403) unless it carries the session's CSRF token, which is checked before the path is read.
 #[derive(Debug)]
-pub(crate) struct SignedForm<T> {
+pub(crate) struct SignedForm<T, P = ()> {
     /// Who posted it.
     pub session: Session,
+    /// What its path names.
+    pub place: P,
     /// Its fields.
     pub fields: T,
 }
 
-impl<T: DeserializeOwned + Send> FromRequest<AppState> for SignedForm<T> {
+impl<T: DeserializeOwned + Send, P: Place + Send> FromRequest<AppState> for SignedForm<T, P> {
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
@@ -78,7 +81,8 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for SignedForm<T> {
             tracing::warn!("console form refused: missing or wrong CSRF token");
             return Err(forbidden());
         }
-        Ok(Self { session, fields })
+        let place = place::read(&mut parts, state, &session).await?;
+        Ok(Self { session, place, fields })
     }
 }
 

@@ -2,7 +2,7 @@
 //! retain period), disable, enable and delete (after a confirmation page), for API keys and
 //! secret keys alike.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use domain::api_key::{Expiry, NewApiKey, RetainPeriod};
@@ -21,16 +21,11 @@ use serde::Deserialize;
 use super::form::SignedForm;
 use super::kind::Kind;
 use super::layout::{self, FieldErrors, page};
-use super::service_account::{Extra, Revealed, parse_ids, render};
+use super::place::{KeyPlace, SignedIn};
+use super::service_account::{Extra, Revealed, render};
 use super::session::Session;
 use web::error::ApiError;
 use web::state::AppState;
-
-/// The account, service account and kind of key a path names.
-fn place(account: &str, sa: &str, kind: &str) -> Result<(AccountId, ServiceAccountId, Kind), ApiError> {
-    let (account, sa) = parse_ids(account, sa)?;
-    Ok((account, sa, Kind::parse(kind)?))
-}
 
 /// The new-key form.
 #[derive(Debug, Deserialize)]
@@ -102,16 +97,8 @@ impl CreateKey {
 }
 
 /// Creates a key and shows its secret, once.
-pub(crate) async fn create(
-    State(state): State<AppState>,
-    Path((account, sa, kind)): Path<(String, String, String)>,
-    form: SignedForm<CreateKey>,
-) -> Response {
-    let SignedForm { session, fields } = form;
-    let (account, sa, kind) = match place(&account, &sa, &kind) {
-        Ok(place) => place,
-        Err(e) => return layout::error_page(Some(&session), &e),
-    };
+pub(crate) async fn create(State(state): State<AppState>, form: SignedForm<CreateKey, KeyPlace>) -> Response {
+    let SignedForm { session, place: KeyPlace { account, sa, kind, .. }, fields } = form;
     let p = session.principal.clone();
     let created = async {
         let (name, scopes, expiry) = fields.parse()?;
@@ -176,16 +163,11 @@ pub(crate) struct Action {
 }
 
 /// Asks before deleting: `GET .../{kind}/{key}/delete`.
-pub(crate) async fn confirm(
-    State(state): State<AppState>,
-    session: Session,
-    Path((account, sa, kind, key, action)): Path<(String, String, String, String, String)>,
-) -> Response {
-    let (account, sa, kind) = match place(&account, &sa, &kind) {
-        Ok(ids) if action == "delete" => ids,
-        Ok(_) => return layout::error_page(Some(&session), &ApiError::no_route()),
-        Err(e) => return layout::error_page(Some(&session), &e),
-    };
+pub(crate) async fn confirm(State(state): State<AppState>, signed_in: SignedIn<KeyPlace>) -> Response {
+    let SignedIn { session, place: KeyPlace { account, sa, kind, key, action } } = signed_in;
+    if action != "delete" {
+        return layout::error_page(Some(&session), &ApiError::no_route());
+    }
     let p = session.principal.clone();
     let key_text = key.clone();
     let name = state
@@ -228,16 +210,8 @@ enum Outcome {
 }
 
 /// Carries out `rotate`, `disable`, `enable`, `enable-after-leak` or `delete` on one key.
-pub(crate) async fn act(
-    State(state): State<AppState>,
-    Path((account, sa, kind, key, action)): Path<(String, String, String, String, String)>,
-    form: SignedForm<Action>,
-) -> Response {
-    let SignedForm { session, fields } = form;
-    let (account, sa, kind) = match place(&account, &sa, &kind) {
-        Ok(place) => place,
-        Err(e) => return layout::error_page(Some(&session), &e),
-    };
+pub(crate) async fn act(State(state): State<AppState>, form: SignedForm<Action, KeyPlace>) -> Response {
+    let SignedForm { session, place: KeyPlace { account, sa, kind, key, action }, fields } = form;
     let p = session.principal.clone();
     let done = async {
         let retain = match fields.retain_period_seconds.as_deref().map(str::trim) {

@@ -15,6 +15,7 @@ mod form;
 mod keys;
 mod kind;
 mod layout;
+mod place;
 mod service_account;
 mod service_accounts;
 mod session;

@@ -1,7 +1,7 @@
 //! `/console/accounts/{account}/service-accounts/{sa}`: one service account, its API keys and
 //! secret keys with what can be done to them, and its keys' usage over the last week.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -15,8 +15,8 @@ use maud::{Markup, html};
 use super::chart;
 use super::kind::Kind;
 use super::layout::{self, FieldErrors, Notice, field_error, page, when};
+use super::place::{ServiceAccountPlace, SignedIn};
 use super::session::Session;
-use web::error::ApiError;
 use web::state::AppState;
 
 /// Keys unused for this many days are listed as such.
@@ -44,11 +44,6 @@ pub(crate) struct Extra {
     pub notice: Option<Notice>,
 }
 
-/// The two ids in a service account's path.
-pub(crate) fn parse_ids(account: &str, sa: &str) -> Result<(AccountId, ServiceAccountId), ApiError> {
-    Ok((AccountId::parse(account, "account")?, ServiceAccountId::parse(sa, "service_account")?))
-}
-
 /// `?done=...` after an action, naming what was done.
 #[derive(Debug, serde::Deserialize)]
 pub(crate) struct Done {
@@ -58,14 +53,10 @@ pub(crate) struct Done {
 /// Shows a service account.
 pub(crate) async fn show(
     State(state): State<AppState>,
-    session: Session,
-    Path((account, sa)): Path<(String, String)>,
+    signed_in: SignedIn<ServiceAccountPlace>,
     axum::extract::Query(done): axum::extract::Query<Done>,
 ) -> Response {
-    let (account, sa) = match parse_ids(&account, &sa) {
-        Ok(ids) => ids,
-        Err(e) => return layout::error_page(Some(&session), &e),
-    };
+    let SignedIn { session, place: ServiceAccountPlace { account, sa } } = signed_in;
     let notice = done.done.as_deref().and_then(done_notice).map(Notice::Done);
     render(&state, &session, account, sa, Extra { notice, ..Extra::default() }, StatusCode::OK).await
 }

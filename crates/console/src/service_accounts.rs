@@ -1,7 +1,7 @@
 //! `/console/accounts/{account}`: an account's service accounts, with search and paging, and the
 //! form that creates one.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use domain::id::AccountId;
@@ -12,8 +12,8 @@ use serde::Deserialize;
 
 use super::form::SignedForm;
 use super::layout::{self, FieldErrors, field_error, page, when};
+use super::place::{AccountPlace, SignedIn};
 use super::session::Session;
-use web::error::ApiError;
 use web::state::AppState;
 
 /// Service accounts per page.
@@ -32,14 +32,11 @@ pub(crate) struct Search {
 /// An account's service accounts.
 pub(crate) async fn list(
     State(state): State<AppState>,
-    session: Session,
-    Path(account): Path<String>,
+    signed_in: SignedIn<AccountPlace>,
     Query(search): Query<Search>,
 ) -> Response {
-    match AccountId::parse(&account, "account") {
-        Ok(account) => render(&state, &session, account, &search, &FieldErrors::default(), StatusCode::OK).await,
-        Err(e) => layout::error_page(Some(&session), &ApiError::from(e)),
-    }
+    let SignedIn { session, place: AccountPlace { account } } = signed_in;
+    render(&state, &session, account, &search, &FieldErrors::default(), StatusCode::OK).await
 }
 
 async fn render(
@@ -143,14 +140,9 @@ pub(crate) struct CreateServiceAccount {
 /// Creates a service account, then shows it.
 pub(crate) async fn create(
     State(state): State<AppState>,
-    Path(account): Path<String>,
-    form: SignedForm<CreateServiceAccount>,
+    form: SignedForm<CreateServiceAccount, AccountPlace>,
 ) -> Response {
-    let SignedForm { session, fields } = form;
-    let account = match AccountId::parse(&account, "account") {
-        Ok(a) => a,
-        Err(e) => return layout::error_page(Some(&session), &ApiError::from(e)),
-    };
+    let SignedForm { session, place: AccountPlace { account }, fields } = form;
     let p = session.principal.clone();
     let created = async {
         let new = NewServiceAccount {

@@ -4,10 +4,10 @@
 use std::collections::BTreeMap;
 use std::num::NonZeroU16;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use domain::id::{AccountId, WebhookId};
+use domain::id::AccountId;
 use domain::notification::EventType;
 use domain::page::{Limit, Page, PageRequest};
 use domain::webhook::{Delivery, NewWebhook, Webhook};
@@ -16,8 +16,8 @@ use serde::Deserialize;
 
 use super::form::SignedForm;
 use super::layout::{self, Empty, FieldErrors, Notice, field_error, page, when};
+use super::place::{AccountPlace, SignedIn, WebhookPlace};
 use super::session::Session;
-use web::error::ApiError;
 use web::state::AppState;
 
 /// The form's name, for its errors.
@@ -51,24 +51,14 @@ impl CreateForm {
 }
 
 /// Shows an account's webhook endpoints.
-pub(crate) async fn list(State(state): State<AppState>, session: Session, Path(account): Path<String>) -> Response {
-    match AccountId::parse(&account, "account") {
-        Ok(account) => render(&state, &session, account, Extra::default(), StatusCode::OK).await,
-        Err(e) => layout::error_page(Some(&session), &ApiError::from(e)),
-    }
+pub(crate) async fn list(State(state): State<AppState>, signed_in: SignedIn<AccountPlace>) -> Response {
+    let SignedIn { session, place: AccountPlace { account } } = signed_in;
+    render(&state, &session, account, Extra::default(), StatusCode::OK).await
 }
 
 /// Adds a webhook endpoint.
-pub(crate) async fn create(
-    State(state): State<AppState>,
-    Path(account): Path<String>,
-    form: SignedForm<CreateForm>,
-) -> Response {
-    let SignedForm { session, fields } = form;
-    let account = match AccountId::parse(&account, "account") {
-        Ok(a) => a,
-        Err(e) => return layout::error_page(Some(&session), &ApiError::from(e)),
-    };
+pub(crate) async fn create(State(state): State<AppState>, form: SignedForm<CreateForm, AccountPlace>) -> Response {
+    let SignedForm { session, place: AccountPlace { account }, fields } = form;
     let p = session.principal.clone();
     let new = NewWebhook { url: fields.url.trim().to_owned(), events: fields.events(), active: true };
     match state.run(move |kw| kw.create_webhook(&p, account, new)).await {
@@ -85,17 +75,8 @@ pub(crate) async fn create(
 }
 
 /// Removes a webhook endpoint.
-pub(crate) async fn delete(
-    State(state): State<AppState>,
-    Path((account, id)): Path<(String, String)>,
-    form: SignedForm<Empty>,
-) -> Response {
-    let session = form.session;
-    let ids = AccountId::parse(&account, "account").and_then(|a| Ok((a, WebhookId::parse(&id, "webhook")?)));
-    let (account, id) = match ids {
-        Ok(ids) => ids,
-        Err(e) => return layout::error_page(Some(&session), &ApiError::from(e)),
-    };
+pub(crate) async fn delete(State(state): State<AppState>, form: SignedForm<Empty, WebhookPlace>) -> Response {
+    let SignedForm { session, place: WebhookPlace { account, id }, .. } = form;
     let p = session.principal.clone();
     match state.run(move |kw| kw.delete_webhook(&p, account, id)).await {
         Ok(()) => Redirect::to(&format!("/console/accounts/{account}/webhooks")).into_response(),

@@ -121,6 +121,32 @@ async fn on_service_account_page(app: &TestApp) -> (Browser, String, String, Str
     (me, acct, sa, base)
 }
 
+/// A path whose ids do not parse answers the error page, with the person's navigation, on a page
+/// and on a form, and a form without its CSRF token is refused before its path is read.
+async fn a_malformed_path_answers_the_error_page(db: TestDb) {
+    let app = spawn(db).await;
+    let (mut me, acct, sa, base) = on_service_account_page(&app).await;
+    let csrf = me.get(&base).await.csrf();
+    let bad_sa = me.get(&format!("/console/accounts/{acct}/service-accounts/not-an-id")).await;
+    assert_eq!(bad_sa.status, StatusCode::BAD_REQUEST);
+    assert!(bad_sa.html.contains("Must be an id") && bad_sa.html.contains("sign-out"), "{}", bad_sa.html);
+    let bad_account = me.post("/console/accounts/nope", &[("csrf", &csrf), ("name", "x")]).await;
+    assert_eq!(bad_account.status, StatusCode::BAD_REQUEST);
+    assert!(bad_account.html.contains("Must be an id"), "{}", bad_account.html);
+    let unchecked = me.post("/console/accounts/nope", &[("name", "x")]).await;
+    assert_eq!(unchecked.status, StatusCode::FORBIDDEN, "the CSRF check comes first");
+    let no_kind = me.post(&format!("{base}/tokens"), &[("csrf", &csrf), ("name", "x")]).await;
+    assert_eq!(no_kind.status, StatusCode::NOT_FOUND);
+    let bad_key = me.post(&format!("{base}/api-keys/not-a-key/disable"), &[("csrf", &csrf)]).await;
+    assert_eq!(bad_key.status, StatusCode::UNPROCESSABLE_ENTITY, "a key id is the action form's problem");
+    let no_action = me.get(&format!("{base}/api-keys/not-a-key/rotate")).await;
+    assert_eq!(no_action.status, StatusCode::NOT_FOUND, "only a deletion is confirmed on a page");
+    let webhook = me.post(&format!("/console/accounts/{acct}/webhooks/nope/delete"), &[("csrf", &csrf)]).await;
+    assert_eq!(webhook.status, StatusCode::BAD_REQUEST, "{}", webhook.html);
+    let keys = app.get(&format!("/v1/accounts/{acct}/service-accounts/{sa}/api-keys"), &app.admin).await;
+    assert_eq!(keys.body["items"].as_array().unwrap().len(), 1, "no refused form changed anything");
+}
+
 async fn problems_show_next_to_their_field(db: TestDb) {
     let app = spawn(db).await;
     let (mut me, acct, sa, base) = on_service_account_page(&app).await;
@@ -287,6 +313,7 @@ http_tests!(
     signing_in_sets_a_strict_cookie_and_signing_out_revokes_it,
     forms_without_their_csrf_token_change_nothing,
     problems_show_next_to_their_field,
+    a_malformed_path_answers_the_error_page,
     a_secret_key_can_bind_its_tokens_to_the_clients_key,
     an_api_key_gets_usage_limits_from_the_form,
     a_second_account_sees_nothing_of_the_first,
