@@ -246,6 +246,29 @@ pub struct AuditEvent {
 }
 
 impl AuditEvent {
+    /// A successful `action` on `target` by `actor` in `account` at `at`, from no known address.
+    pub fn success(
+        id: AuditEventId,
+        account: AccountId,
+        actor: &str,
+        action: Action,
+        target: String,
+        at: Timestamp,
+    ) -> Self {
+        AuditEvent {
+            id,
+            account_id: account,
+            actor: actor.to_owned(),
+            action,
+            target,
+            at,
+            ip: None,
+            outcome: Outcome::Success,
+            reason: None,
+            notify: None,
+        }
+    }
+
     /// The webhook event this change is, if any: the account's webhooks subscribed to it are told.
     /// Leaks, rotations and deletions say it by their action; changes whose meaning depends on
     /// what changed (disabling a key or a service account) say it in [`AuditEvent::notify`].

@@ -3,7 +3,7 @@
 use super::Keyward;
 use crate::account::Account;
 use crate::api_key::{ApiKey, StoredSecret};
-use crate::audit::{Action, AuditEvent, Outcome};
+use crate::audit::{Action, AuditEvent};
 use crate::credential::{Credential, CredentialKind};
 use crate::error::Error;
 use crate::id::{AccountId, ApiKeyId, AuditEventId, ServiceAccountId};
@@ -48,17 +48,8 @@ impl Keyward {
         };
         let (key, credential) = admin_key(account.id, root.id, fixed("admin")?, Description::default(), now, e);
         let key_id = key.id;
-        let event = |action, target: String| AuditEvent {
-            id: AuditEventId::generate(now, e),
-            account_id: account.id,
-            actor: "system:bootstrap".to_owned(),
-            action,
-            target,
-            at: now,
-            ip: None,
-            outcome: Outcome::Success,
-            reason: None,
-            notify: None,
+        let event = |action, target| {
+            AuditEvent::success(AuditEventId::generate(now, e), account.id, "system:bootstrap", action, target, now)
         };
         let audit = [
             event(Action::AccountCreate, format!("account:{}", account.id)),

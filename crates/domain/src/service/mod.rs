@@ -182,17 +182,6 @@ impl Keyward {
 
     /// An audit event for a successful change made by `actor`, such as `system:schedule`.
     fn audit_as(&self, actor: &str, account: AccountId, action: Action, target: String, now: Timestamp) -> AuditEvent {
-        AuditEvent {
-            id: AuditEventId::generate(now, self.entropy.as_ref()),
-            account_id: account,
-            actor: actor.to_owned(),
-            action,
-            target,
-            at: now,
-            ip: None,
-            outcome: Outcome::Success,
-            reason: None,
-            notify: None,
-        }
+        AuditEvent::success(AuditEventId::generate(now, self.entropy.as_ref()), account, actor, action, target, now)
     }
 }
