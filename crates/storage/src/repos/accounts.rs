@@ -11,12 +11,10 @@ use domain::page::{Page, PageRequest, Position, SortKey};
 use domain::repository::{AccountRepository, RepoError, RepoResult};
 use domain::service_account::ServiceAccount;
 
-use super::{fetch_limit, record};
+use super::{fetch_limit, record, removed};
 use crate::Store;
 use crate::auth_cache::Change;
-use crate::change_feed::announce;
 use crate::convert::{AccountRow, ApiKeyRow, ServiceAccountRow, all, micros};
-use crate::error::TxError;
 use crate::schema::{accounts, api_keys, service_accounts};
 
 impl AccountRepository for Store {
@@ -96,12 +94,7 @@ impl AccountRepository for Store {
                 super::usage_counters::forget_owner(c, &owner)?;
             }
             let deleted = diesel::delete(accounts::table.find(id.to_string())).execute(c)?;
-            if deleted == 0 {
-                return Err(TxError::Repo(RepoError::NotFound(Entity::Account)));
-            }
-            announce(c, Change::Everything)?;
-            record(c, audit)?;
-            Ok(())
+            removed(c, deleted, Entity::Account, Change::Everything, audit)
         })?;
         self.forget(Change::Everything);
         Ok(())

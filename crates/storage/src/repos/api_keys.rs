@@ -14,7 +14,7 @@ use domain::repository::{
 };
 use domain::usage::{HourlyUse, UsageBatch};
 
-use super::{fetch_limit, record, record_row};
+use super::{fetch_limit, record, record_row, removed};
 use crate::Store;
 use crate::auth_cache::Change;
 use crate::change_feed::announce;
@@ -183,13 +183,8 @@ impl ApiKeyRepository for Store {
                     .filter(dsl::service_account_id.eq(sa.to_string())),
             )
             .execute(c)?;
-            if deleted == 0 {
-                return Err(TxError::Repo(RepoError::NotFound(Entity::ApiKey)));
-            }
             super::usage_counters::forget_owner(c, &format!("key:{id}"))?;
-            announce(c, Change::ApiKey(id))?;
-            record(c, audit)?;
-            Ok(())
+            removed(c, deleted, Entity::ApiKey, Change::ApiKey(id), audit)
         })?;
         self.forget(Change::ApiKey(id));
         Ok(())

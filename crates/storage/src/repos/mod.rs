@@ -28,8 +28,11 @@ use domain::error::Entity;
 use domain::repository::{RepoResult, Repository};
 
 use crate::Store;
+use crate::auth_cache::Change;
+use crate::change_feed::announce;
 use crate::connection::{DbConnection, on_backend};
 use crate::convert::AuditEventRow;
+use crate::error::TxError;
 use crate::schema::audit_events;
 
 pub(crate) use api_keys::load_for_auth as api_key_for_auth;
@@ -47,6 +50,23 @@ fn record(conn: &mut DbConnection, event: &AuditEvent) -> QueryResult<usize> {
 /// things, which no webhook event is about).
 fn record_row(conn: &mut DbConnection, row: &AuditEventRow) -> QueryResult<usize> {
     on_backend!(conn, |c| diesel::insert_into(audit_events::table).values(row).execute(c))
+}
+
+/// Ends the transaction of a deletion that `deleted` rows: `entity` is not found when none was,
+/// else every node is told of `change` and `audit` is recorded, both with the deletion or not at all.
+fn removed(
+    conn: &mut DbConnection,
+    deleted: usize,
+    entity: Entity,
+    change: Change,
+    audit: &AuditEvent,
+) -> Result<(), TxError> {
+    if deleted == 0 {
+        return Err(TxError::Repo(domain::repository::RepoError::NotFound(entity)));
+    }
+    announce(conn, change)?;
+    record(conn, audit)?;
+    Ok(())
 }
 
 /// One more row than a page holds, to learn whether there is a next page.

@@ -6,10 +6,10 @@ use domain::audit::AuditEvent;
 use domain::error::Entity;
 use domain::id::{AccountId, SecretKeyId, ServiceAccountId};
 use domain::page::{Page, PageRequest, Position, SortKey};
-use domain::repository::{RepoError, RepoResult, SecretKeyForAuth, SecretKeyRepository};
+use domain::repository::{RepoResult, SecretKeyForAuth, SecretKeyRepository};
 use domain::secret_key::SecretKey;
 
-use super::{fetch_limit, record, record_row};
+use super::{fetch_limit, record, record_row, removed};
 use crate::Store;
 use crate::auth_cache::Change;
 use crate::change_feed::announce;
@@ -141,12 +141,7 @@ impl SecretKeyRepository for Store {
                     .filter(dsl::service_account_id.eq(sa.to_string())),
             )
             .execute(c)?;
-            if deleted == 0 {
-                return Err(TxError::Repo(RepoError::NotFound(Entity::SecretKey)));
-            }
-            announce(c, Change::SecretKey(id))?;
-            record(c, audit)?;
-            Ok(())
+            removed(c, deleted, Entity::SecretKey, Change::SecretKey(id), audit)
         })?;
         self.forget(Change::SecretKey(id));
         Ok(())

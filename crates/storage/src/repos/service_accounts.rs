@@ -12,13 +12,12 @@ use domain::repository::{
 };
 use domain::service_account::{ServiceAccount, ServiceAccountChanges};
 
-use super::{fetch_limit, record};
+use super::{fetch_limit, record, removed};
 use crate::Store;
 use crate::auth_cache::Change;
 use crate::change_feed::announce;
 use crate::connection::on_backend;
 use crate::convert::{AccountRow, ServiceAccountRow, all};
-use crate::error::TxError;
 use crate::schema::service_accounts::{self, dsl};
 use crate::schema::{accounts, api_keys};
 
@@ -177,12 +176,7 @@ impl ServiceAccountRepository for Store {
                     .filter(dsl::account_id.eq(account.to_string())),
             )
             .execute(c)?;
-            if deleted == 0 {
-                return Err(TxError::Repo(RepoError::NotFound(Entity::ServiceAccount)));
-            }
-            announce(c, Change::Everything)?;
-            record(c, audit)?;
-            Ok(())
+            removed(c, deleted, Entity::ServiceAccount, Change::Everything, audit)
         })?;
         self.forget(Change::Everything);
         Ok(())
