@@ -14,7 +14,7 @@ use domain::scope::Scopes;
 use domain::secret::SecretString;
 use domain::secret_key::NewSecretKey;
 use domain::service::{KeyChanges, KeyKind, Keyward, NamesKey};
-use domain::text::{Description, Name};
+use domain::text::Name;
 use maud::html;
 use serde::Deserialize;
 
@@ -108,14 +108,7 @@ pub(crate) async fn create(State(state): State<AppState>, form: SignedForm<Creat
             .run(move |kw| -> Result<(String, SecretString), domain::Error> {
                 Ok(match kind {
                     Kind::Api => {
-                        let new = NewApiKey {
-                            name,
-                            description: Description::default(),
-                            scopes,
-                            expiry,
-                            retrievable: false,
-                            limits,
-                        };
+                        let new = NewApiKey { limits, ..NewApiKey::new(name, scopes, expiry) };
                         let issued = kw.create_key(&p, account, sa, new)?;
                         (issued.key.name.into(), issued.secret)
                     }

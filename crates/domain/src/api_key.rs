@@ -446,6 +446,21 @@ pub struct NewApiKey {
     pub limits: LimitSettings,
 }
 
+impl NewApiKey {
+    /// A key named `name` with `scopes` until `expiry`: no description, a secret kept only hashed,
+    /// no usage limits (give those with `..NewApiKey::new(...)`).
+    pub fn new(name: Name, scopes: Scopes, expiry: Expiry) -> Self {
+        Self {
+            name,
+            description: Description::default(),
+            scopes,
+            expiry,
+            retrievable: false,
+            limits: Default::default(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -74,14 +74,7 @@ pub fn run(kw: &Keyward, command: AdminCommand, json_out: bool) -> Result<()> {
         AdminCommand::ApiKeys(ApiKeysCommand::Create { account, service_account, name, scope }) => {
             let account = AccountId::parse(&account, "account")?;
             let sa = ServiceAccountId::parse(&service_account, "service-account")?;
-            let new = NewApiKey {
-                name: Name::parse(&name, "name")?,
-                description: Description::default(),
-                scopes: Scopes::parse(&scope, "scope")?,
-                expiry: Expiry::Never,
-                retrievable: false,
-                limits: Default::default(),
-            };
+            let new = NewApiKey::new(Name::parse(&name, "name")?, Scopes::parse(&scope, "scope")?, Expiry::Never);
             let issued = kw.create_key(&p, account, sa, new)?;
             let mut row = api_key(&issued.key, kw.now());
             row["secret"] = issued.secret.expose().into();

@@ -73,14 +73,7 @@ fn new_sa(n: &str) -> NewServiceAccount {
 }
 
 fn new_key(n: &str, scopes: &[&str]) -> NewApiKey {
-    NewApiKey {
-        name: name(n),
-        description: Description::default(),
-        scopes: Scopes::parse(scopes, "scopes").unwrap(),
-        expiry: Expiry::Never,
-        retrievable: false,
-        limits: Default::default(),
-    }
+    NewApiKey::new(name(n), Scopes::parse(scopes, "scopes").unwrap(), Expiry::Never)
 }
 
 fn bootstrap_happens_once(db: TestDb) {

@@ -54,14 +54,8 @@ fn nodes_add_up_their_spending_and_a_restarted_node_starts_from_it(db: TestDb) {
         permissions: Default::default(),
         roles: Default::default(),
     };
-    let new = NewApiKey {
-        name: Name::parse("key", "name").unwrap(),
-        description: Description::default(),
-        scopes: Scopes::default(),
-        expiry: Expiry::Never,
-        retrievable: false,
-        limits,
-    };
+    let new =
+        NewApiKey { limits, ..NewApiKey::new(Name::parse("key", "name").unwrap(), Scopes::default(), Expiry::Never) };
     let key = a.create_key(&root, acct, sa.id, new).unwrap();
     let verify = |kw: &Keyward| {
         let v = kw.verify_api_key(&root, key.secret.expose(), &Scopes::default(), &Ask::default()).unwrap();

@@ -207,14 +207,7 @@ pub async fn create_api_key(
     let (account, sa) = (path.account_id, path.service_account_id);
     let expiry = Expiry::parse(body.expires_at, body.ttl_seconds)?;
     let limits = usage_limits::settings(&body.rate_limits, body.remaining.as_ref(), &body.permissions, &body.roles)?;
-    let new = NewApiKey {
-        name: body.name,
-        description: body.description,
-        scopes: body.scopes,
-        expiry,
-        retrievable: false,
-        limits,
-    };
+    let new = NewApiKey { description: body.description, limits, ..NewApiKey::new(body.name, body.scopes, expiry) };
     let issued = state.run(move |kw| kw.create_key(&p, account, sa, new).map(|issued| (issued, kw.now()))).await?;
     let (IssuedApiKey { key, secret }, now) = issued;
     let body = IssuedApiKeyBody { key: ApiKeyBody::new(key, now), secret: secret.expose().to_owned() };

@@ -7,7 +7,7 @@ use domain::id::ApiKeyId;
 use domain::principal::Principal;
 use domain::scope::Scopes;
 use domain::service::{IssuedApiKey, Keyward};
-use domain::text::{Description, Name};
+use domain::text::Name;
 
 use super::query::parse_time;
 use super::wire::{
@@ -57,15 +57,7 @@ pub async fn create_api_token(
                 Some(at) => Expiry::At(at),
                 None => Expiry::Never,
             };
-            let new = NewApiKey {
-                name,
-                description: Description::default(),
-                scopes,
-                expiry,
-                retrievable: false,
-                limits: Default::default(),
-            };
-            kw.create_key(&p, p.account_id, p.service_account_id, new)
+            kw.create_key(&p, p.account_id, p.service_account_id, NewApiKey::new(name, scopes, expiry))
         })
         .await?;
     let IssuedApiKey { key, secret } = issued;

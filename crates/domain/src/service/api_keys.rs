@@ -150,14 +150,7 @@ impl Keyward {
     ) -> Result<IssuedApiKey, Error> {
         p.require(Permission::ApiKeysWrite, account)?;
         let scopes = p.inheritable_scopes(self.repo.account(account)?.system);
-        let new = NewApiKey {
-            name,
-            description,
-            scopes,
-            expiry: crate::api_key::Expiry::Never,
-            retrievable,
-            limits: Default::default(),
-        };
+        let new = NewApiKey { description, retrievable, ..NewApiKey::new(name, scopes, crate::api_key::Expiry::Never) };
         self.create_key(p, account, sa, new)
     }
 
