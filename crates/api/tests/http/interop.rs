@@ -2,7 +2,6 @@
 //! knows only the metadata URL, and a JWT library (`jsonwebtoken`) that knows only the JWKS.
 
 use chrono::Duration;
-use domain::sealing::Sealer;
 use domain::signing_key::{SigningAlgorithm, SigningKeyState};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -12,7 +11,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use storage::testing::TestDb;
 
-use crate::common::{SEALING_KEY, TestApp, spawn_signing_with};
+use crate::common::{TestApp, spawn_signing_with};
 
 /// The HTTP transport the `oauth2` crate asks its caller for; the library itself is untouched.
 async fn transport(req: HttpRequest) -> Result<HttpResponse, reqwest::Error> {
@@ -90,14 +89,11 @@ async fn tokens_for_another_audience_or_issuer_are_refused(db: TestDb) {
     let app = spawn_signing_with(db, SigningAlgorithm::EdDsa).await;
     let (acct, sa, id, _) = secret_key(&app).await;
     // Sign with Keyward's real active key, as a token meant for another service would be.
-    let active =
-        app.keyward.published_signing_keys().unwrap().into_iter().find(|k| k.state == SigningKeyState::Active).unwrap();
-    let pkcs8 = active.private_key(&Sealer::new(&SEALING_KEY)).unwrap();
-    domain::jwt::provider::install();
+    let (kid, pkcs8) = app.active_signing_key();
     let now = app.keyward.now().timestamp();
     let sign = |aud: &str, iss: &str| {
         let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(active.kid.to_string());
+        header.kid = Some(kid.clone());
         let claims = json!({"iss": iss, "aud": aud, "sub": sa, "exp": now + 600, "iat": now, "nbf": now, "jti": format!("{aud}{iss}"),
                             "scope": "service-accounts:read", "client_id": id, "acct": acct});
         jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ed_der(&pkcs8)).unwrap()

@@ -264,46 +264,31 @@ fn assertion(app: &TestApp, c: &Client, jti: &str, exp_in: i64) -> String {
         .unwrap()
 }
 
-async fn assertion_token(app: &TestApp, assertion: &str) -> (StatusCode, Value) {
-    let res = app
-        .client
-        .post(format!("{}/oauth2/token", app.base))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
-            ("client_assertion", assertion),
-        ])
-        .send()
-        .await
-        .unwrap();
-    (res.status(), res.json().await.unwrap())
-}
-
 async fn client_secret_jwt_assertions_work_once(db: TestDb) {
     let app = spawn(db).await;
     let c = client(&app, &["service-accounts:read"]).await;
     let first = assertion(&app, &c, "a-1", 300);
-    let (status, body) = assertion_token(&app, &first).await;
+    let (status, body) = app.assertion_grant(&first).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body["access_token"].is_string());
-    let (status, body) = assertion_token(&app, &first).await;
+    let (status, body) = app.assertion_grant(&first).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (StatusCode::UNAUTHORIZED, Some("invalid_client")),
         "a replay is refused"
     );
-    let (status, _) = assertion_token(&app, &assertion(&app, &c, "a-2", 7200)).await;
+    let (status, _) = app.assertion_grant(&assertion(&app, &c, "a-2", 7200)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "assertions live at most an hour");
     let forged = Client { secret: format!("{}x", c.secret), ..client_copy(&c) };
-    let (status, _) = assertion_token(&app, &assertion(&app, &forged, "a-3", 300)).await;
+    let (status, _) = app.assertion_grant(&assertion(&app, &forged, "a-3", 300)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "wrong key");
     let wrong_aud = {
         let claims = json!({"iss": c.id, "sub": c.id, "aud": "https://elsewhere.example/token", "exp": app.keyward.now().timestamp() + 60, "jti": "a-4"});
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(c.secret.as_bytes()))
             .unwrap()
     };
-    assert_eq!(assertion_token(&app, &wrong_aud).await.0, StatusCode::UNAUTHORIZED, "another audience");
-    let (status, _) = assertion_token(&app, &assertion(&app, &c, "a-5", 300)).await;
+    assert_eq!(app.assertion_grant(&wrong_aud).await.0, StatusCode::UNAUTHORIZED, "another audience");
+    let (status, _) = app.assertion_grant(&assertion(&app, &c, "a-5", 300)).await;
     assert_eq!(status, StatusCode::OK, "a fresh jti works");
 }
 

@@ -3,14 +3,12 @@
 //! introspection giving the Bearer path's verdict.
 
 use domain::jwt::claims::LEEWAY_SECONDS;
-use domain::sealing::Sealer;
-use domain::signing_key::SigningKeyState;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use storage::testing::TestDb;
 
-use crate::common::{SEALING_KEY, TestApp, spawn};
+use crate::common::{TestApp, spawn};
 
 /// A tenant with a secret key: (account, service account, key id, secret).
 async fn secret_key(app: &TestApp) -> (String, String, String, String) {
@@ -100,14 +98,11 @@ async fn client_signed_tokens_pass_every_check_and_introspect_alike(db: TestDb) 
 async fn access_tokens_accept_an_audience_array_and_refuse_crit(db: TestDb) {
     let app = spawn(db).await;
     let (acct, sa, id, _) = secret_key(&app).await;
-    let active =
-        app.keyward.published_signing_keys().unwrap().into_iter().find(|k| k.state == SigningKeyState::Active).unwrap();
-    let pkcs8 = active.private_key(&Sealer::new(&SEALING_KEY)).unwrap();
-    domain::jwt::provider::install();
+    let (kid, pkcs8) = app.active_signing_key();
     let now = app.keyward.now().timestamp();
     let sign = |aud: Value, crit: bool| {
         let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(active.kid.to_string());
+        header.kid = Some(kid.clone());
         if crit {
             header.crit = Some(vec!["urn:example:unknown".to_owned()]);
         }
@@ -144,34 +139,28 @@ async fn client_assertions_refuse_future_nbf_long_jti_and_crit(db: TestDb) {
         }
         jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap()
     };
-    let grant = |assertion: String| {
-        let app = &app;
-        async move {
-            let res = app
-                .client
-                .post(format!("{}/oauth2/token", app.base))
-                .form(&[
-                    ("grant_type", "client_credentials"),
-                    ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
-                    ("client_assertion", &assertion),
-                ])
-                .send()
-                .await
-                .unwrap();
-            (res.status(), res.json::<Value>().await.unwrap())
-        }
-    };
-    assert_eq!(grant(assert_with(json!({}), false)).await.0, StatusCode::OK, "the control");
-    assert_eq!(grant(assert_with(json!({"nbf": now + LEEWAY_SECONDS + 60}), false)).await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(grant(assert_with(json!({"nbf": now}), false)).await.0, StatusCode::OK, "a present nbf is fine");
-    let (status, body) = grant(assert_with(json!({"jti": "x".repeat(10 * 1024)}), false)).await;
+    assert_eq!(app.assertion_grant(&assert_with(json!({}), false)).await.0, StatusCode::OK, "the control");
+    assert_eq!(
+        app.assertion_grant(&assert_with(json!({"nbf": now + LEEWAY_SECONDS + 60}), false)).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.assertion_grant(&assert_with(json!({"nbf": now}), false)).await.0,
+        StatusCode::OK,
+        "a present nbf is fine"
+    );
+    let (status, body) = app.assertion_grant(&assert_with(json!({"jti": "x".repeat(10 * 1024)}), false)).await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")), "a 10 KB jti");
     assert_eq!(
-        grant(assert_with(json!({"jti": "y".repeat(256)}), false)).await.0,
+        app.assertion_grant(&assert_with(json!({"jti": "y".repeat(256)}), false)).await.0,
         StatusCode::OK,
         "256 bytes is the cap"
     );
-    assert_eq!(grant(assert_with(json!({"jti": "crit"}), true)).await.0, StatusCode::UNAUTHORIZED, "crit");
+    assert_eq!(
+        app.assertion_grant(&assert_with(json!({"jti": "crit"}), true)).await.0,
+        StatusCode::UNAUTHORIZED,
+        "crit"
+    );
 }
 
 http_tests!(

@@ -159,6 +159,32 @@ pub async fn spawn_setup(db: TestDb, setup: Setup<'_>) -> TestApp {
 }
 
 impl TestApp {
+    /// The id and private key (PKCS#8) of Keyward's active signing key, to sign a token as
+    /// Keyward would (for another audience, say).
+    pub fn active_signing_key(&self) -> (String, Vec<u8>) {
+        let keys = self.keyward.published_signing_keys().unwrap();
+        let active = keys.into_iter().find(|k| k.state == domain::signing_key::SigningKeyState::Active).unwrap();
+        domain::jwt::provider::install();
+        (active.kid.to_string(), active.private_key(&Sealer::new(&SEALING_KEY)).unwrap())
+    }
+
+    /// The token endpoint's answer to a client-credentials grant authenticated by `assertion`
+    /// (`client_secret_jwt` or `private_key_jwt`).
+    pub async fn assertion_grant(&self, assertion: &str) -> (StatusCode, Value) {
+        let res = self
+            .client
+            .post(format!("{}/oauth2/token", self.base))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+                ("client_assertion", assertion),
+            ])
+            .send()
+            .await
+            .unwrap();
+        (res.status(), res.json().await.unwrap())
+    }
+
     /// Writes collected key usage now, as the background task would; returns how many keys.
     pub async fn flush_usage(&self) -> usize {
         api::usage::flush(&self.keyward).await.unwrap()
