@@ -138,6 +138,14 @@ def server(tmp_path_factory):
         yield s
 
 
+def refused(call, status, exception):
+    """Calls `call`, which must raise the SDK's `exception` with HTTP `status`; returns it."""
+    with pytest.raises(exception) as caught:
+        call()
+    assert caught.value.status == status, caught.value.body
+    return caught.value
+
+
 def eventually(check, timeout=10.0):
     """Polls `check` until it returns a true value (which it returns), or fails after `timeout`."""
     deadline = time.monotonic() + timeout

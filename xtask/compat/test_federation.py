@@ -130,20 +130,26 @@ def works_on_keyward(server, account, sa, token):
     return r.status_code == 200
 
 
-def test_google_auth_identity_pool_exchanges_a_github_token(server, issuer, tmp_path):
-    account, sa, credential = federated(
-        server, issuer, claims={"repository_owner": "octo-org", "ref": "refs/heads/main"})
-    token_file = tmp_path / "github-token"
-    token_file.write_text(issuer.github_token())
+def identity_pool_credentials(server, audience, token_file, token):
+    """google-auth's credentials for an `external_account` configuration that reads `token` from
+    `token_file` and trades it at Keyward's token endpoint for `audience`, refreshed once."""
+    token_file.write_text(token)
     info = {
         "type": "external_account",
-        "audience": credential,
+        "audience": audience,
         "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
         "token_url": f"{server.base}/oauth2/token",
         "credential_source": {"file": str(token_file)},
     }
     creds = identity_pool.Credentials.from_info(info, scopes=["service-accounts:read"])
     creds.refresh(google.auth.transport.requests.Request())
+    return creds
+
+
+def test_google_auth_identity_pool_exchanges_a_github_token(server, issuer, tmp_path):
+    account, sa, credential = federated(
+        server, issuer, claims={"repository_owner": "octo-org", "ref": "refs/heads/main"})
+    creds = identity_pool_credentials(server, credential, tmp_path / "github-token", issuer.github_token())
     assert creds.token and creds.valid
     assert works_on_keyward(server, account, sa, creds.token)
 
@@ -151,17 +157,7 @@ def test_google_auth_identity_pool_exchanges_a_github_token(server, issuer, tmp_
 def test_google_auth_exchanges_a_kubernetes_token_signed_rs256(server, issuer, tmp_path):
     account, sa, credential = federated(server, issuer, subject="system:serviceaccount:ci:deployer",
                                         claims={})
-    token_file = tmp_path / "k8s-token"
-    token_file.write_text(issuer.kubernetes_token())
-    info = {
-        "type": "external_account",
-        "audience": sa,
-        "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
-        "token_url": f"{server.base}/oauth2/token",
-        "credential_source": {"file": str(token_file)},
-    }
-    creds = identity_pool.Credentials.from_info(info, scopes=["service-accounts:read"])
-    creds.refresh(google.auth.transport.requests.Request())
+    creds = identity_pool_credentials(server, sa, tmp_path / "k8s-token", issuer.kubernetes_token())
     assert works_on_keyward(server, account, sa, creds.token)
 
 

@@ -1,7 +1,7 @@
 """Smooch's published Python SDK (`smooch`), unmodified, against Keyward's Smooch dialect: every
 operation of its ServiceAccountApi, with both of Smooch's ways to authenticate, and failures."""
 
-import pytest
+import conftest
 import smooch
 from smooch.rest import ApiException
 
@@ -31,10 +31,7 @@ def secret_key_tenant(server, scopes):
 
 
 def refused(call, status):
-    with pytest.raises(ApiException) as caught:
-        call()
-    assert caught.value.status == status, caught.value.body
-    return caught.value
+    return conftest.refused(call, status, ApiException)
 
 
 def test_every_operation_with_basic_and_jwt(server):

@@ -1,7 +1,7 @@
 """Wavefront's published Python SDK (`wavefront-api-client`), unmodified, against Keyward's Wavefront
 dialect: every API token operation, the service-account calls a client needs first, and failures."""
 
-import pytest
+import conftest
 import wavefront_api_client as wf
 from wavefront_api_client.rest import ApiException
 
@@ -15,10 +15,7 @@ def apis(server, token):
 
 
 def refused(call, status):
-    with pytest.raises(ApiException) as caught:
-        call()
-    assert caught.value.status == status, caught.value.body
-    return caught.value
+    return conftest.refused(call, status, ApiException)
 
 
 def ids(container):
