@@ -5,8 +5,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use domain::api_key::KeyState;
 use domain::id::{AccountId, ServiceAccountId};
+use domain::key::KeyState;
 use domain::limits::UsageLimits;
 use domain::scope::Scopes;
 use domain::usage::{Granularity, ServiceAccountUsage, UsageWindow};
@@ -118,9 +118,9 @@ pub(crate) async fn render(
     };
     let base = format!("/console/accounts/{account}/service-accounts/{sa}");
     let api_rows: Vec<KeyRow> =
-        api_keys.iter().map(|k| KeyRow { limits: limits_summary(&k.limits), ..key_row!(k, now) }).collect();
+        api_keys.iter().map(|k| KeyRow { limits: limits_summary(&k.part.limits), ..key_row!(k, now) }).collect();
     let secret_rows: Vec<KeyRow> =
-        secret_keys.iter().map(|k| KeyRow { bound: k.require_dpop, ..key_row!(k, now) }).collect();
+        secret_keys.iter().map(|k| KeyRow { bound: k.part.require_dpop, ..key_row!(k, now) }).collect();
     let body = html! {
         p.crumbs {
             a href=(format!("/console/accounts/{account}")) { "Service accounts" } " › " (owner.name.as_str())

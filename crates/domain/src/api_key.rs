@@ -4,9 +4,8 @@
 use std::net::IpAddr;
 use std::sync::LazyLock;
 
-use serde::Serialize;
-
-use crate::id::{AccountId, ApiKeyId, ServiceAccountId};
+use crate::id::ApiKeyId;
+use crate::key::{Key, KeyPart, LeakAcknowledgement, Rejection, require_future};
 use crate::limits::{LimitSettings, Permissions, RateLimit, RemainingSetting, RoleName, UsageLimits};
 use crate::scope::Scopes;
 use crate::secret::SecretHash;
@@ -58,176 +57,26 @@ pub fn compare_with_nothing(presented: &SecretHash) -> bool {
     stored.accepts(presented, Timestamp::MIN_UTC)
 }
 
-/// An API key.
-#[derive(Debug, Clone)]
-pub struct ApiKey {
-    /// Its id, also the id part of its credential string.
-    pub id: ApiKeyId,
-    /// The account of its service account.
-    pub account_id: AccountId,
-    /// The service account it belongs to.
-    pub service_account_id: ServiceAccountId,
-    /// Its name, unique per service account.
-    pub name: Name,
+/// What only an API key has beside what every [`Key`] has.
+#[derive(Debug, Clone, Default)]
+pub struct ApiKeyPart {
     /// A free-text description.
     pub description: Description,
-    /// What it may do.
-    pub scopes: Scopes,
-    /// Whether it may be used.
-    pub active: bool,
-    /// When it stops working, if ever.
-    pub expires_at: Option<Timestamp>,
-    /// When it was created.
-    pub created_at: Timestamp,
-    /// When it was last changed.
-    pub updated_at: Timestamp,
-    /// When it was last used successfully.
-    pub last_used_at: Option<Timestamp>,
     /// The address it was last used from.
     pub last_used_ip: Option<IpAddr>,
-    /// When its secret was last rotated.
-    pub last_rotated_at: Option<Timestamp>,
-    /// When it was reported leaked, if it was and has not been re-enabled since.
-    pub leaked_at: Option<Timestamp>,
     /// What it may use, checked when it is verified: rate limits, uses left, permissions.
     pub limits: UsageLimits,
-    /// Its secret, hashed.
-    pub secret: StoredSecret,
 }
 
-/// The state of a key as a caller sees it in a listing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum KeyState {
-    /// Usable.
-    Active,
-    /// Switched off by its owner.
-    Disabled,
-    /// Past its expiry.
-    Expired,
-    /// Reported as leaked and disabled until an administrator re-enables it on purpose.
-    Leaked,
+impl KeyPart for ApiKeyPart {
+    type Id = ApiKeyId;
+    type Secret = StoredSecret;
 }
 
-impl KeyState {
-    /// The state of a credential that is `active` (enabled), was reported leaked at `leaked_at`
-    /// and expires at `expires_at`, at `now`. A leak report outranks every other state.
-    pub fn of(active: bool, leaked_at: Option<Timestamp>, expires_at: Option<Timestamp>, now: Timestamp) -> Self {
-        if leaked_at.is_some() {
-            KeyState::Leaked
-        } else if !active {
-            KeyState::Disabled
-        } else if expires_at.is_some_and(|e| e <= now) {
-            KeyState::Expired
-        } else {
-            KeyState::Active
-        }
-    }
-
-    /// The state as the API writes it (`active`, `disabled`, `expired` or `leaked`), as its serde
-    /// form is.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            KeyState::Active => "active",
-            KeyState::Disabled => "disabled",
-            KeyState::Expired => "expired",
-            KeyState::Leaked => "leaked",
-        }
-    }
-
-    /// Whether a credential in this state may be used, given whether its service account is
-    /// active: the one rule for every kind of credential.
-    pub fn usable(self, owner_active: bool) -> Result<(), Rejection> {
-        match self {
-            // A leaked key is a disabled key to whoever presents it: the verify codes stay the same.
-            KeyState::Disabled | KeyState::Leaked => Err(Rejection::Disabled),
-            KeyState::Expired => Err(Rejection::Expired),
-            KeyState::Active if !owner_active => Err(Rejection::OwnerDisabled),
-            KeyState::Active => Ok(()),
-        }
-    }
-}
-
-/// Why a presented credential is refused; the codes of the verify endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Rejection {
-    /// Not a well-formed credential string.
-    Malformed,
-    /// No key with this id, or the secret does not match.
-    NotFound,
-    /// The key has expired.
-    Expired,
-    /// The key is disabled.
-    Disabled,
-    /// The key's service account is disabled.
-    OwnerDisabled,
-    /// The key lacks a required scope.
-    InsufficientScope,
-    /// An access token bound to a key (DPoP) was presented without a proof by that key.
-    ProofRequired,
-    /// The key lacks a permission the verification's query needs.
-    InsufficientPermissions,
-    /// A rate limit of the key has no room left in its window.
-    RateLimited,
-    /// The key has fewer uses left than the verification's cost.
-    UsageExceeded,
-}
-
-impl Rejection {
-    /// The stable wire code.
-    pub fn code(self) -> &'static str {
-        match self {
-            Rejection::Malformed => "MALFORMED",
-            Rejection::NotFound => "NOT_FOUND",
-            Rejection::Expired => "EXPIRED",
-            Rejection::Disabled => "DISABLED",
-            Rejection::OwnerDisabled => "OWNER_DISABLED",
-            Rejection::InsufficientScope => "INSUFFICIENT_SCOPE",
-            Rejection::ProofRequired => "PROOF_REQUIRED",
-            Rejection::InsufficientPermissions => "INSUFFICIENT_PERMISSIONS",
-            Rejection::RateLimited => "RATE_LIMITED",
-            Rejection::UsageExceeded => "USAGE_EXCEEDED",
-        }
-    }
-}
+/// An API key: an opaque bearer secret, stored hashed.
+pub type ApiKey = Key<ApiKeyPart>;
 
 impl ApiKey {
-    /// A key issued `now` as `name` of `sa` in `account`: active, never used, rotated or reported;
-    /// without description, scopes, expiry or limits (give those with `..ApiKey::issued(...)`).
-    pub fn issued(
-        id: ApiKeyId,
-        account: AccountId,
-        sa: ServiceAccountId,
-        name: Name,
-        now: Timestamp,
-        secret: StoredSecret,
-    ) -> Self {
-        Self {
-            id,
-            account_id: account,
-            service_account_id: sa,
-            name,
-            description: Description::default(),
-            scopes: Scopes::default(),
-            active: true,
-            expires_at: None,
-            created_at: now,
-            updated_at: now,
-            last_used_at: None,
-            last_used_ip: None,
-            last_rotated_at: None,
-            leaked_at: None,
-            limits: UsageLimits::default(),
-            secret,
-        }
-    }
-
-    /// The key's state at `now`, ignoring its service account.
-    pub fn state(&self, now: Timestamp) -> KeyState {
-        KeyState::of(self.active, self.leaked_at, self.expires_at, now)
-    }
-
     /// Replaces the secret with `new`, keeping the current one working until `now + retain` (not at
     /// all for a zero period). Only one previous secret is kept: rotating again replaces it.
     /// `sealed` is the new secret sealed under the master key, for a key whose secret may be shown
@@ -236,8 +85,7 @@ impl ApiKey {
         let old = std::mem::replace(&mut self.secret.current, new);
         self.secret.sealed = sealed;
         self.secret.previous = (retain.0 > 0).then(|| (old, now + chrono::Duration::seconds(retain.0)));
-        self.last_rotated_at = Some(now);
-        self.updated_at = now;
+        self.rotated(now);
     }
 
     /// Decides whether `presented` is a usable secret for this key at `now`, given whether the
@@ -257,12 +105,6 @@ impl ApiKey {
         let rotated_after = self.last_rotated_at.is_some_and(|r| r > issued);
         let old_still_accepted = self.secret.previous.as_ref().is_some_and(|(_, until)| now < *until);
         rotated_after && !old_still_accepted
-    }
-
-    /// Whether the key may be used at `now`, given whether its service account is active; says
-    /// nothing about any secret.
-    pub fn usable(&self, owner_active: bool, now: Timestamp) -> Result<(), Rejection> {
-        self.state(now).usable(owner_active)
     }
 }
 
@@ -300,7 +142,7 @@ impl ApiKeyChanges {
             key.name = name.clone();
         }
         if let Some(d) = &self.description {
-            key.description = d.clone();
+            key.part.description = d.clone();
         }
         if let Some(a) = self.active {
             key.active = a;
@@ -313,53 +155,21 @@ impl ApiKeyChanges {
         }
         if let Some(limits) = &self.rate_limits {
             UsageLimits::check_rate_limits(limits)?;
-            key.limits.rate_limits = limits.clone();
+            key.part.limits.rate_limits = limits.clone();
         }
         if let Some(remaining) = self.remaining {
-            key.limits.remaining = remaining.map(|r| r.at(crate::clock::truncate(now)));
+            key.part.limits.remaining = remaining.map(|r| r.at(crate::clock::truncate(now)));
         }
         if let Some(permissions) = &self.permissions {
             UsageLimits::check_permissions(permissions)?;
-            key.limits.permissions = permissions.clone();
+            key.part.limits.permissions = permissions.clone();
         }
         if let Some(roles) = &self.roles {
             UsageLimits::check_roles(roles)?;
-            key.limits.roles = roles.clone();
+            key.part.limits.roles = roles.clone();
         }
         key.updated_at = now;
         Ok(())
-    }
-}
-
-/// The rule for re-enabling a key reported leaked: it takes `active: true` together with
-/// `acknowledge_leak: true`, so that no routine "enable" undoes a leak report by accident.
-#[derive(Debug)]
-pub struct LeakAcknowledgement;
-
-impl LeakAcknowledgement {
-    /// The key's `leaked_at` after a change that sets `active` (if given) with `acknowledge` set
-    /// or not; refuses enabling a leaked key without the acknowledgement.
-    pub fn decide(
-        leaked_at: Option<Timestamp>,
-        active: Option<bool>,
-        acknowledge: bool,
-    ) -> Result<Option<Timestamp>, ValidationError> {
-        match (leaked_at, active, acknowledge) {
-            (Some(_), Some(true), true) => Ok(None),
-            (Some(_), Some(true), false) => Err(ValidationError::new(
-                "acknowledge_leak",
-                "the key was reported leaked: set acknowledge_leak to true to enable it again (rotate it first)",
-            )),
-            (leaked, _, _) => Ok(leaked),
-        }
-    }
-}
-
-/// Refuses a new expiry that is not in the future; `Some(None)` (remove the expiry) is fine.
-pub(crate) fn require_future(expires_at: Option<Option<Timestamp>>, now: Timestamp) -> Result<(), ValidationError> {
-    match expires_at {
-        Some(Some(at)) if at <= now => Err(ValidationError::new("expires_at", "must be in the future")),
-        _ => Ok(()),
     }
 }
 
@@ -464,15 +274,10 @@ impl NewApiKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::id::{AccountId, ServiceAccountId};
+    use crate::key::KeyState;
     use crate::{Entropy, SeededEntropy};
     use chrono::{Duration, TimeZone, Utc};
-
-    #[test]
-    fn a_state_is_written_as_serde_writes_it() {
-        for state in [KeyState::Active, KeyState::Disabled, KeyState::Expired] {
-            assert_eq!(serde_json::to_string(&state).ok(), Some(format!("\"{}\"", state.as_str())));
-        }
-    }
 
     fn key(now: Timestamp) -> (ApiKey, SecretHash) {
         let e = SeededEntropy::new(9);

@@ -273,7 +273,7 @@ impl Filterable for crate::api_key::ApiKey {
         Some(match field {
             "id" => FieldValue::Text(self.id.to_string()),
             "name" => FieldValue::Text(self.name.as_str().to_owned()),
-            "description" => FieldValue::Text(self.description.as_str().to_owned()),
+            "description" => FieldValue::Text(self.part.description.as_str().to_owned()),
             "active" => FieldValue::Bool(self.active),
             "created" => FieldValue::Time(Some(self.created_at)),
             "updated" => FieldValue::Time(Some(self.updated_at)),

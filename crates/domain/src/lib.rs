@@ -18,6 +18,7 @@ pub mod federation;
 pub mod filter;
 pub mod id;
 pub mod jwt;
+pub mod key;
 pub mod leak;
 pub mod limits;
 pub mod notification;

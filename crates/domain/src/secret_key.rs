@@ -4,8 +4,9 @@
 
 use std::fmt;
 
-use crate::api_key::{KeyState, RetainPeriod};
-use crate::id::{AccountId, SecretKeyId, ServiceAccountId};
+use crate::api_key::RetainPeriod;
+use crate::id::SecretKeyId;
+use crate::key::{Key, KeyPart};
 use crate::scope::Scopes;
 use crate::sealing::{Sealer, Unsealable};
 use crate::text::Name;
@@ -21,6 +22,13 @@ pub struct SealedSecret {
     pub previous: Option<(Vec<u8>, Timestamp)>,
 }
 
+impl SealedSecret {
+    /// A new key's sealed secret, with no previous one.
+    pub fn new(current: Vec<u8>) -> Self {
+        Self { current, previous: None }
+    }
+}
+
 impl fmt::Debug for SealedSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("SealedSecret([REDACTED])")
@@ -32,79 +40,24 @@ pub fn seal_context(id: SecretKeyId) -> Vec<u8> {
     format!("keyward secret key v1:{id}").into_bytes()
 }
 
-/// A secret key.
-#[derive(Debug, Clone)]
-pub struct SecretKey {
-    /// Its id: the OAuth 2.0 `client_id`, the JWT `kid`, and the id part of its credential string.
-    pub id: SecretKeyId,
-    /// The account of its service account.
-    pub account_id: AccountId,
-    /// The service account it belongs to.
-    pub service_account_id: ServiceAccountId,
-    /// Its name, unique per service account.
-    pub name: Name,
-    /// What it may do.
-    pub scopes: Scopes,
-    /// Whether it may be used.
-    pub active: bool,
-    /// When it stops working, if ever.
-    pub expires_at: Option<Timestamp>,
-    /// When it was created.
-    pub created_at: Timestamp,
-    /// When it was last changed.
-    pub updated_at: Timestamp,
-    /// When it was last used successfully.
-    pub last_used_at: Option<Timestamp>,
-    /// When its secret was last rotated.
-    pub last_rotated_at: Option<Timestamp>,
-    /// When it was reported leaked, if it was and has not been re-enabled since.
-    pub leaked_at: Option<Timestamp>,
+/// What only a secret key has beside what every [`Key`] has.
+#[derive(Debug, Clone, Default)]
+pub struct SecretKeyPart {
     /// Whether its access tokens must be bound to a client key (DPoP, RFC 9449): the token
     /// endpoint refuses it without a proof.
     pub require_dpop: bool,
-    /// Its secret, sealed.
-    pub secret: SealedSecret,
 }
 
+impl KeyPart for SecretKeyPart {
+    type Id = SecretKeyId;
+    type Secret = SealedSecret;
+}
+
+/// A secret key: its id is the OAuth 2.0 `client_id` and the JWT `kid`; its secret is stored
+/// sealed.
+pub type SecretKey = Key<SecretKeyPart>;
+
 impl SecretKey {
-    /// A key issued `now` as `name` of `sa` in `account`: active, never used, rotated or reported;
-    /// without scopes or expiry, not requiring DPoP (give those with `..SecretKey::issued(...)`).
-    pub fn issued(
-        id: SecretKeyId,
-        account: AccountId,
-        sa: ServiceAccountId,
-        name: Name,
-        now: Timestamp,
-        sealed: Vec<u8>,
-    ) -> Self {
-        Self {
-            id,
-            account_id: account,
-            service_account_id: sa,
-            name,
-            scopes: Scopes::default(),
-            active: true,
-            expires_at: None,
-            created_at: now,
-            updated_at: now,
-            last_used_at: None,
-            last_rotated_at: None,
-            leaked_at: None,
-            require_dpop: false,
-            secret: SealedSecret { current: sealed, previous: None },
-        }
-    }
-
-    /// The key's state at `now`, ignoring its service account.
-    pub fn state(&self, now: Timestamp) -> KeyState {
-        KeyState::of(self.active, self.leaked_at, self.expires_at, now)
-    }
-
-    /// Whether the key may be used at `now`, given whether its service account is active.
-    pub fn usable(&self, owner_active: bool, now: Timestamp) -> Result<(), crate::api_key::Rejection> {
-        self.state(now).usable(owner_active)
-    }
-
     /// The secrets that are accepted at `now`, opened: the current one, then the retained previous one.
     pub fn open_secrets(&self, sealer: &Sealer, now: Timestamp) -> Result<Vec<Vec<u8>>, Unsealable> {
         let context = seal_context(self.id);
@@ -130,8 +83,7 @@ impl SecretKey {
     pub fn rotate(&mut self, new: Vec<u8>, retain: RetainPeriod, now: Timestamp) {
         let old = std::mem::replace(&mut self.secret.current, new);
         self.secret.previous = (retain.seconds() > 0).then(|| (old, now + chrono::Duration::seconds(retain.seconds())));
-        self.last_rotated_at = Some(now);
-        self.updated_at = now;
+        self.rotated(now);
     }
 
     /// Seals `secret` for this key.
@@ -173,8 +125,8 @@ pub struct SecretKeyChanges {
 impl SecretKeyChanges {
     /// Applies the changes to `key` as of `now`; refuses an expiry that is not in the future.
     pub fn apply(&self, key: &mut SecretKey, now: Timestamp) -> Result<(), ValidationError> {
-        crate::api_key::require_future(self.expires_at, now)?;
-        key.leaked_at = crate::api_key::LeakAcknowledgement::decide(key.leaked_at, self.active, self.acknowledge_leak)?;
+        crate::key::require_future(self.expires_at, now)?;
+        key.leaked_at = crate::key::LeakAcknowledgement::decide(key.leaked_at, self.active, self.acknowledge_leak)?;
         if let Some(name) = &self.name {
             key.name = name.clone();
         }
@@ -188,7 +140,7 @@ impl SecretKeyChanges {
             key.expires_at = e.map(crate::clock::truncate);
         }
         if let Some(r) = self.require_dpop {
-            key.require_dpop = r;
+            key.part.require_dpop = r;
         }
         key.updated_at = now;
         Ok(())
@@ -199,6 +151,7 @@ impl SecretKeyChanges {
 mod tests {
     use super::*;
     use crate::SeededEntropy;
+    use crate::id::{AccountId, ServiceAccountId};
     use chrono::{Duration, TimeZone, Utc};
 
     #[test]
@@ -209,7 +162,14 @@ mod tests {
         let id = SecretKeyId::generate(now, &e);
         let (account, sa) = (AccountId::generate(now, &e), ServiceAccountId::generate(now, &e));
         let name = Name::parse("k", "name").unwrap();
-        let mut key = SecretKey::issued(id, account, sa, name, now, SecretKey::seal(id, b"sesame-1", &sealer, &e));
+        let mut key = SecretKey::issued(
+            id,
+            account,
+            sa,
+            name,
+            now,
+            SealedSecret::new(SecretKey::seal(id, b"sesame-1", &sealer, &e)),
+        );
         assert_eq!(key.open_secrets(&sealer, now).unwrap(), vec![b"sesame-1".to_vec()]);
         key.rotate(SecretKey::seal(id, b"sesame-2", &sealer, &e), RetainPeriod::parse(60, "r").unwrap(), now);
         assert_eq!(key.open_secrets(&sealer, now).unwrap(), vec![b"sesame-2".to_vec(), b"sesame-1".to_vec()]);

@@ -7,13 +7,13 @@ use chrono::DateTime;
 use diesel::prelude::*;
 use domain::Timestamp;
 use domain::account::Account;
-use domain::api_key::{ApiKey, StoredSecret};
+use domain::api_key::{ApiKey, ApiKeyPart, StoredSecret};
 use domain::audit::{Action, AuditEvent, Outcome};
 use domain::id::{AccountId, ApiKeyId, AuditEventId, SecretKeyId, ServiceAccountId, SigningKeyId};
 use domain::repository::{RepoError, RepoResult};
 use domain::scope::Scopes;
 use domain::secret::SecretHash;
-use domain::secret_key::{SealedSecret, SecretKey};
+use domain::secret_key::{SealedSecret, SecretKey, SecretKeyPart};
 use domain::service_account::ServiceAccount;
 use domain::signing_key::{SigningAlgorithm, SigningKey, SigningKeyState};
 use domain::text::{Description, Metadata, Name};
@@ -185,7 +185,7 @@ impl From<&ApiKey> for ApiKeyRow {
             account_id: k.account_id.to_string(),
             service_account_id: k.service_account_id.to_string(),
             name: k.name.as_str().to_owned(),
-            description: k.description.as_str().to_owned(),
+            description: k.part.description.as_str().to_owned(),
             scopes: scopes_text(&k.scopes),
             active: k.active,
             expires_at: k.expires_at.map(micros),
@@ -195,12 +195,12 @@ impl From<&ApiKey> for ApiKeyRow {
             created_at: micros(k.created_at),
             updated_at: micros(k.updated_at),
             last_used_at: k.last_used_at.map(micros),
-            last_used_ip: k.last_used_ip.map(|ip| ip.to_string()),
+            last_used_ip: k.part.last_used_ip.map(|ip| ip.to_string()),
             last_rotated_at: k.last_rotated_at.map(micros),
             version: 0,
             sealed_secret: k.secret.sealed.clone(),
             leaked_at: k.leaked_at.map(micros),
-            usage_limits: crate::usage_limits::to_text(&k.limits),
+            usage_limits: crate::usage_limits::to_text(&k.part.limits),
         }
     }
 }
@@ -218,17 +218,22 @@ impl TryFrom<ApiKeyRow> for ApiKey {
             account_id: AccountId::from_uuid(uuid(&r.account_id)?),
             service_account_id: ServiceAccountId::from_uuid(uuid(&r.service_account_id)?),
             name: name(&r.name)?,
-            description: description(&r.description)?,
             scopes: scopes(&r.scopes)?,
             active: r.active,
             expires_at: opt_time(r.expires_at)?,
             created_at: time(r.created_at)?,
             updated_at: time(r.updated_at)?,
             last_used_at: opt_time(r.last_used_at)?,
-            last_used_ip: r.last_used_ip.map(|ip| ip.parse().map_err(|_| corrupt("last used address"))).transpose()?,
             last_rotated_at: opt_time(r.last_rotated_at)?,
             leaked_at: opt_time(r.leaked_at)?,
-            limits: crate::usage_limits::from_text(&r.usage_limits).map_err(|_| corrupt("usage limits"))?,
+            part: ApiKeyPart {
+                description: description(&r.description)?,
+                last_used_ip: r
+                    .last_used_ip
+                    .map(|ip| ip.parse().map_err(|_| corrupt("last used address")))
+                    .transpose()?,
+                limits: crate::usage_limits::from_text(&r.usage_limits).map_err(|_| corrupt("usage limits"))?,
+            },
             secret: StoredSecret { current: hash(&r.secret_hash)?, previous, sealed: r.sealed_secret },
         })
     }
@@ -276,7 +281,7 @@ impl From<&SecretKey> for SecretKeyRow {
             last_rotated_at: k.last_rotated_at.map(micros),
             version: 0,
             leaked_at: k.leaked_at.map(micros),
-            require_dpop: k.require_dpop,
+            require_dpop: k.part.require_dpop,
         }
     }
 }
@@ -301,7 +306,7 @@ impl TryFrom<SecretKeyRow> for SecretKey {
             last_used_at: opt_time(r.last_used_at)?,
             last_rotated_at: opt_time(r.last_rotated_at)?,
             leaked_at: opt_time(r.leaked_at)?,
-            require_dpop: r.require_dpop,
+            part: SecretKeyPart { require_dpop: r.require_dpop },
             secret: SealedSecret { current: r.sealed_secret, previous },
         })
     }

@@ -13,10 +13,11 @@ use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
 use diesel::sqlite::SqliteConnection;
 use domain::account::{AccountChanges, NewAccount};
-use domain::api_key::{Expiry, NewApiKey, Rejection, RetainPeriod};
+use domain::api_key::{Expiry, NewApiKey, RetainPeriod};
 use domain::audit::Action;
 use domain::credential::{Credential, CredentialKind};
 use domain::error::{Entity, Error};
+use domain::key::Rejection;
 use domain::page::{CursorCodec, Direction, Limit, PageRequest};
 use domain::principal::Principal;
 use domain::repository::{AuditQuery, KeyRef, ServiceAccountQuery, ServiceAccountSort};
@@ -413,7 +414,7 @@ fn usage_is_written_in_one_batch_and_never_goes_back(db: TestDb) {
     assert_eq!(f.kw.flush_usage().unwrap(), 1, "a thousand uses of one key are one row update");
     let key = f.kw.get_api_key(&f.root, acct, sa.id, &KeyRef::Id(issued.key.id)).unwrap();
     assert_eq!(key.last_used_at, Some(f.kw.now()));
-    assert_eq!(key.last_used_ip, Some(IpAddr::from([10, 0, 0, 249])));
+    assert_eq!(key.part.last_used_ip, Some(IpAddr::from([10, 0, 0, 249])));
 }
 
 fn a_thousand_uses_become_hourly_counts_in_one_write(db: TestDb) {

@@ -83,7 +83,7 @@ fn nodes_add_up_their_spending_and_a_restarted_node_starts_from_it(db: TestDb) {
 
     // Deleting the key deletes its counters: its uses left, which no refill would ever expire.
     let owner = format!("key:{}", key.key.id);
-    let (left, _) = remaining_bucket(&owner, key.key.limits.remaining.as_ref().unwrap(), clock.now());
+    let (left, _) = remaining_bucket(&owner, key.key.part.limits.remaining.as_ref().unwrap(), clock.now());
     let store = db.store();
     restarted.flush_limits().unwrap();
     assert_eq!(store.spent(std::slice::from_ref(&left)).unwrap(), vec![(left.clone(), 10)]);

@@ -4,7 +4,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use domain::Error;
-use domain::api_key::Rejection;
+use domain::key::Rejection;
 use serde::Serialize;
 use utoipa::ToSchema;
 

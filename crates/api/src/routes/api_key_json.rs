@@ -121,8 +121,8 @@ impl WriteJson for ApiKeyList {
 #[cfg(test)]
 pub(crate) mod tests {
     use chrono::{DateTime, TimeZone, Utc};
-    use domain::api_key::KeyState;
     use domain::id::{AccountId, ApiKeyId, ServiceAccountId};
+    use domain::key::KeyState;
     use domain::scope::Scopes;
     use domain::text::{Description, Name};
     use std::collections::BTreeSet;

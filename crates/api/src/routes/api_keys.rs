@@ -8,8 +8,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use domain::api_key::{ApiKey, ApiKeyChanges, Expiry, KeyState, NewApiKey, RetainPeriod};
+use domain::api_key::{ApiKey, ApiKeyChanges, Expiry, NewApiKey, RetainPeriod};
 use domain::id::{AccountId, ApiKeyId, ServiceAccountId};
+use domain::key::KeyState;
 use domain::scope::Scopes;
 use domain::service::IssuedApiKey;
 use domain::text::{Description, Name};
@@ -87,21 +88,21 @@ pub struct ApiKeyBody {
 
 impl ApiKeyBody {
     pub(crate) fn new(k: ApiKey, now: DateTime<Utc>) -> Self {
-        let LimitsBody { rate_limits, remaining, permissions, roles } = LimitsBody::new(&k.limits);
+        let LimitsBody { rate_limits, remaining, permissions, roles } = LimitsBody::new(&k.part.limits);
         Self {
             state: k.state(now),
             id: k.id,
             account_id: k.account_id,
             service_account_id: k.service_account_id,
             name: k.name,
-            description: k.description,
+            description: k.part.description,
             scopes: k.scopes,
             active: k.active,
             expires_at: k.expires_at,
             created_at: k.created_at,
             updated_at: k.updated_at,
             last_used_at: k.last_used_at,
-            last_used_ip: k.last_used_ip,
+            last_used_ip: k.part.last_used_ip,
             last_rotated_at: k.last_rotated_at,
             rate_limits,
             remaining,

@@ -4,7 +4,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use domain::api_key::{Expiry, KeyState, RetainPeriod};
+use domain::api_key::{Expiry, RetainPeriod};
+use domain::key::KeyState;
 use domain::scope::Scopes;
 use domain::secret_key::{NewSecretKey, SecretKey, SecretKeyChanges};
 use domain::service::IssuedSecretKey;
@@ -67,7 +68,7 @@ impl SecretKeyBody {
             updated_at: k.updated_at,
             last_used_at: k.last_used_at,
             last_rotated_at: k.last_rotated_at,
-            require_dpop: k.require_dpop,
+            require_dpop: k.part.require_dpop,
         }
     }
 }

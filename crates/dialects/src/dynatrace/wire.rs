@@ -67,7 +67,7 @@ impl ApiToken {
             personal_access_token: false,
             expiration_date: k.expires_at.map(format_time),
             last_used_date: k.last_used_at.map(format_time),
-            last_used_ip_address: k.last_used_ip.map(|ip| ip.to_string()),
+            last_used_ip_address: k.part.last_used_ip.map(|ip| ip.to_string()),
             scopes: k.scopes.iter().map(|s| s.as_str().to_owned()).collect(),
         }
     }

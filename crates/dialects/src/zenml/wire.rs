@@ -222,7 +222,7 @@ impl ApiKeyResponse {
                 service_account: owner.into(),
             },
             metadata: ApiKeyMetadata {
-                description: key.description.as_str().to_owned(),
+                description: key.part.description.as_str().to_owned(),
                 retain_period_minutes: retain,
                 last_login: key.last_used_at.map(time),
                 last_rotated: key.last_rotated_at.map(time),

@@ -5,7 +5,7 @@ use super::Keyward;
 use super::keys::{Issued, KeyActions, KeyKind, NamesKey, NewKey, common_key_fields, key_changes};
 use super::reach::{Reach, Stop, from_memory, with_storage};
 use crate::Timestamp;
-use crate::api_key::{ApiKey, ApiKeyChanges, NewApiKey, RetainPeriod, StoredSecret, seal_context};
+use crate::api_key::{ApiKey, ApiKeyChanges, ApiKeyPart, NewApiKey, RetainPeriod, StoredSecret, seal_context};
 use crate::audit::{Action, AuditEvent};
 use crate::credential::{Credential, CredentialKind};
 use crate::error::{Entity, Error, RepoResult};
@@ -74,10 +74,9 @@ impl KeyKind for ApiKey {
         let sealed = new.retrievable.then(|| kw.seal_api_key_secret(id, &credential.reveal()));
         let secret = StoredSecret { current: credential.secret_hash(), previous: None, sealed };
         let key = ApiKey {
-            description: new.description,
             scopes: new.scopes,
             expires_at,
-            limits,
+            part: ApiKeyPart { description: new.description, limits, last_used_ip: None },
             ..ApiKey::issued(id, account, sa, new.name, now, secret)
         };
         Ok((key, credential.reveal()))

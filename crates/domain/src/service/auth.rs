@@ -4,11 +4,12 @@ use std::net::IpAddr;
 
 use super::Keyward;
 use super::reach::{Reach, Stop, from_memory, with_storage};
-use crate::api_key::{Rejection, compare_with_nothing};
+use crate::api_key::compare_with_nothing;
 use crate::credential::{Credential, CredentialKind};
 use crate::error::Error;
 use crate::id::ApiKeyId;
 use crate::jwt::claims::JwtLifetime;
+use crate::key::Rejection;
 use crate::principal::{CredentialRef, Principal};
 use crate::usage::Usage;
 

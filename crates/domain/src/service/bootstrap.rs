@@ -2,7 +2,7 @@
 
 use super::Keyward;
 use crate::account::Account;
-use crate::api_key::{ApiKey, StoredSecret};
+use crate::api_key::{ApiKey, ApiKeyPart, StoredSecret};
 use crate::audit::{Action, AuditEvent};
 use crate::credential::{Credential, CredentialKind};
 use crate::error::Error;
@@ -132,7 +132,7 @@ fn admin_key(
     let credential = Credential::generate(CredentialKind::ApiKey, *id.as_uuid(), e);
     let secret = StoredSecret { current: credential.secret_hash(), previous: None, sealed: None };
     let key = ApiKey {
-        description,
+        part: ApiKeyPart { description, ..ApiKeyPart::default() },
         scopes: std::iter::once(Scope::known(Scope::ADMIN)).collect::<Scopes>(),
         ..ApiKey::issued(id, account, root, name, now, secret)
     };

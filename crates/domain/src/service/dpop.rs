@@ -8,9 +8,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::Keyward;
-use crate::api_key::Rejection;
 use crate::dpop::{MAX_PROOF_AGE_SECONDS, MAX_PROOF_SKEW_SECONDS, ProofRefusal, ProofRequest, Thumbprint, check_proof};
 use crate::error::Error;
+use crate::key::Rejection;
 use crate::principal::Principal;
 
 /// How long one server nonce is handed out, in seconds. A nonce is accepted in its period and the

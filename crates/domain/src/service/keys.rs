@@ -50,7 +50,7 @@ pub trait KeyChanges<K> {
     where
         Self: Sized;
     /// The change that enables a key reported leaked, acknowledging the leak (see
-    /// [`crate::api_key::LeakAcknowledgement`]).
+    /// [`crate::key::LeakAcknowledgement`]).
     fn enable_after_leak() -> Self
     where
         Self: Sized;

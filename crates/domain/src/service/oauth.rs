@@ -7,7 +7,6 @@ use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
 
 use super::Keyward;
 use super::reach::{Reach, Stop, from_memory, with_storage};
-use crate::api_key::Rejection;
 use crate::credential::{Credential, CredentialKind};
 use crate::dpop::{Confirmation, Thumbprint};
 use crate::error::Error;
@@ -16,6 +15,7 @@ use crate::jwt::claims::{
     AUDIENCE, IssuedClaims, LEEWAY_SECONDS, MAX_JTI_BYTES, MAX_SECRET_KEY_JWT_SECONDS, header_acceptable, times_hold,
 };
 use crate::jwt::provider;
+use crate::key::Rejection;
 use crate::principal::{CredentialRef, Principal};
 use crate::repository::SecretKeyForAuth;
 use crate::scope::Scopes;
@@ -273,7 +273,7 @@ impl Keyward {
         bound_to: Option<&Thumbprint>,
         reach: Reach,
     ) -> Result<Result<AccessToken, OAuthError>, Stop> {
-        if key.require_dpop && bound_to.is_none() {
+        if key.part.require_dpop && bound_to.is_none() {
             return Ok(Err(OAuthError::DpopRequired));
         }
         let scopes = match scope {

@@ -7,7 +7,6 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 
 use super::Keyward;
 use super::reach::{Reach, Stop};
-use crate::api_key::Rejection;
 use crate::credential::{Credential, CredentialKind};
 use crate::error::Error;
 use crate::id::{AccountId, SecretKeyId, ServiceAccountId};
@@ -16,6 +15,7 @@ use crate::jwt::claims::{
     times_hold,
 };
 use crate::jwt::provider;
+use crate::key::Rejection;
 use crate::principal::{CredentialRef, Permission, Principal};
 use crate::repository::SecretKeyForAuth;
 use crate::scope::Scopes;
@@ -49,7 +49,7 @@ pub(super) fn hmac_keys(key: &SecretKey, opened: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
 
 /// Refuses to sign a bearer JWT with a key whose tokens must be bound to a client key (DPoP).
 fn refuse_bearer_jwt(key: &SecretKey) -> Result<(), Error> {
-    if key.require_dpop {
+    if key.part.require_dpop {
         return Err(Error::Unusable(Rejection::ProofRequired.code()));
     }
     Ok(())
@@ -258,7 +258,7 @@ impl Keyward {
             return Err(Rejection::Expired);
         }
         key.usable(owner_active, now)?;
-        if key.require_dpop {
+        if key.part.require_dpop {
             // A JWT signed with the key is a bearer token, which such a key never accepts.
             return Err(Rejection::ProofRequired);
         }

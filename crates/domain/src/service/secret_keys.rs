@@ -15,7 +15,7 @@ use crate::principal::{CredentialRef, Permission, Principal};
 use crate::repository::Repository;
 use crate::scope::Scopes;
 use crate::secret::SecretString;
-use crate::secret_key::{NewSecretKey, SecretKey, SecretKeyChanges};
+use crate::secret_key::{NewSecretKey, SealedSecret, SecretKey, SecretKeyChanges, SecretKeyPart};
 
 /// A secret key just created or rotated, with its secret: the only time the secret is shown.
 pub type IssuedSecretKey = Issued<SecretKey>;
@@ -73,8 +73,8 @@ impl KeyKind for SecretKey {
         let key = SecretKey {
             scopes: new.scopes,
             expires_at,
-            require_dpop: new.require_dpop,
-            ..SecretKey::issued(id, account, sa, new.name, now, sealed)
+            part: SecretKeyPart { require_dpop: new.require_dpop },
+            ..SecretKey::issued(id, account, sa, new.name, now, SealedSecret::new(sealed))
         };
         Ok((key, credential.reveal()))
     }

@@ -3,10 +3,11 @@
 use super::Keyward;
 use super::reach::{Reach, Stop, from_memory, with_storage};
 use crate::Timestamp;
-use crate::api_key::{ApiKey, Rejection, compare_with_nothing};
+use crate::api_key::{ApiKey, compare_with_nothing};
 use crate::credential::{Credential, CredentialKind};
 use crate::error::{Entity, Error};
 use crate::id::ApiKeyId;
+use crate::key::Rejection;
 use crate::limits::{Ask, LimitRefusal, LimitsVerdict, Plan, UsageLimits};
 use crate::principal::{Permission, Principal};
 use crate::repository::KeyForAuth;
@@ -127,9 +128,9 @@ impl Keyward {
     /// The permissions a key holds: its own, and its roles'.
     fn granted(found: &KeyForAuth) -> std::borrow::Cow<'_, crate::limits::Permissions> {
         if found.role_permissions.is_empty() {
-            std::borrow::Cow::Borrowed(&found.key.limits.permissions)
+            std::borrow::Cow::Borrowed(&found.key.part.limits.permissions)
         } else {
-            let mut all = found.key.limits.permissions.clone();
+            let mut all = found.key.part.limits.permissions.clone();
             all.extend(found.role_permissions.iter().cloned());
             std::borrow::Cow::Owned(all)
         }
@@ -153,14 +154,14 @@ impl Keyward {
         }
         let counts_nothing = |l: &UsageLimits| l.rate_limits.is_empty() && l.remaining.is_none();
         let names_limits = ask.rate_limits.as_ref().is_some_and(|named| !named.is_empty());
-        if counts_nothing(&key.limits) && counts_nothing(&found.owner_limits) && !names_limits {
+        if counts_nothing(&key.part.limits) && counts_nothing(&found.owner_limits) && !names_limits {
             // Nothing to count: a plain verification takes no lock and makes no bucket names.
             return Ok(());
         }
         // Only the owners with limits are named: a bucket name is an allocation on the hot path.
         let own = format!("key:{}", key.id);
         let shared = (!counts_nothing(&found.owner_limits)).then(|| format!("sa:{}", key.service_account_id));
-        let mut owners = vec![(own.as_str(), &key.limits)];
+        let mut owners = vec![(own.as_str(), &key.part.limits)];
         owners.extend(shared.as_deref().map(|s| (s, &found.owner_limits)));
         let plan = Plan::new(&owners, ask, verification.at).map_err(Error::from)?;
         if plan.counts_nothing() {

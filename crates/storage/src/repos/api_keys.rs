@@ -282,7 +282,7 @@ pub(crate) fn load_for_auth(c: &mut DbConnection, id: ApiKeyId) -> Result<Option
                 TxError::Repo(RepoError::Unavailable("a stored service account's usage limits are invalid".into()))
             })?;
             let key = ApiKey::try_from(row)?;
-            let roles = key.limits.roles.iter().map(|r| r.as_str().to_owned());
+            let roles = key.part.limits.roles.iter().map(|r| r.as_str().to_owned());
             let role_permissions = super::roles::permissions_of_roles(c, &key.account_id.to_string(), roles)?;
             Ok(Some(KeyForAuth { key, owner_active, owner_name, system, owner_limits, role_permissions }))
         }

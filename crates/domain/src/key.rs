@@ -1,0 +1,241 @@
+//! `Key<P>`: what every key has, whatever its kind, around `P`, the part only its kind has. An
+//! API key is a `Key<ApiKeyPart>`, a secret key a `Key<SecretKeyPart>`; a field every key needs
+//! is added here once.
+
+use std::fmt;
+
+use crate::id::{AccountId, ServiceAccountId};
+use crate::scope::Scopes;
+use crate::text::Name;
+use crate::{Timestamp, ValidationError};
+use serde::Serialize;
+
+/// What one kind of key adds to [`Key`]: its id, how it keeps its secret, and fields of its own.
+pub trait KeyPart: fmt::Debug + Clone + Default {
+    /// The kind's id, also the id part of its credential strings.
+    type Id: fmt::Debug + fmt::Display + Copy + Eq;
+    /// Its secret as this kind keeps it: hashed, or sealed. `Debug` shows none of it.
+    type Secret: fmt::Debug + Clone;
+}
+
+/// A key of a service account, of the kind `P` says.
+#[derive(Debug, Clone)]
+pub struct Key<P: KeyPart> {
+    /// Its id, also the id part of its credential string.
+    pub id: P::Id,
+    /// The account of its service account.
+    pub account_id: AccountId,
+    /// The service account it belongs to.
+    pub service_account_id: ServiceAccountId,
+    /// Its name, unique among its service account's keys of its kind.
+    pub name: Name,
+    /// What it may do.
+    pub scopes: Scopes,
+    /// Whether it may be used.
+    pub active: bool,
+    /// When it stops working, if ever.
+    pub expires_at: Option<Timestamp>,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it was last changed.
+    pub updated_at: Timestamp,
+    /// When it was last used successfully.
+    pub last_used_at: Option<Timestamp>,
+    /// When its secret was last rotated.
+    pub last_rotated_at: Option<Timestamp>,
+    /// When it was reported leaked, if it was and has not been re-enabled since.
+    pub leaked_at: Option<Timestamp>,
+    /// What only its kind has.
+    pub part: P,
+    /// Its secret, as its kind keeps it.
+    pub secret: P::Secret,
+}
+
+impl<P: KeyPart> Key<P> {
+    /// A key issued `now` as `name` of `sa` in `account`: active, never used, rotated or reported;
+    /// without scopes or expiry, its kind's part as its default (give those with
+    /// `..Key::issued(...)`).
+    pub fn issued(
+        id: P::Id,
+        account: AccountId,
+        sa: ServiceAccountId,
+        name: Name,
+        now: Timestamp,
+        secret: P::Secret,
+    ) -> Self {
+        Self {
+            id,
+            account_id: account,
+            service_account_id: sa,
+            name,
+            scopes: Scopes::default(),
+            active: true,
+            expires_at: None,
+            created_at: now,
+            updated_at: now,
+            last_used_at: None,
+            last_rotated_at: None,
+            leaked_at: None,
+            part: P::default(),
+            secret,
+        }
+    }
+
+    /// The key's state at `now`, ignoring its service account.
+    pub fn state(&self, now: Timestamp) -> KeyState {
+        KeyState::of(self.active, self.leaked_at, self.expires_at, now)
+    }
+
+    /// Whether the key may be used at `now`, given whether its service account is active; says
+    /// nothing about any secret.
+    pub fn usable(&self, owner_active: bool, now: Timestamp) -> Result<(), Rejection> {
+        self.state(now).usable(owner_active)
+    }
+
+    /// Marks a rotation at `now`; the kind has replaced the secret.
+    pub(crate) fn rotated(&mut self, now: Timestamp) {
+        self.last_rotated_at = Some(now);
+        self.updated_at = now;
+    }
+}
+
+/// The state of a key as a caller sees it in a listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyState {
+    /// Usable.
+    Active,
+    /// Switched off by its owner.
+    Disabled,
+    /// Past its expiry.
+    Expired,
+    /// Reported as leaked and disabled until an administrator re-enables it on purpose.
+    Leaked,
+}
+
+impl KeyState {
+    /// The state of a credential that is `active` (enabled), was reported leaked at `leaked_at`
+    /// and expires at `expires_at`, at `now`. A leak report outranks every other state.
+    pub fn of(active: bool, leaked_at: Option<Timestamp>, expires_at: Option<Timestamp>, now: Timestamp) -> Self {
+        if leaked_at.is_some() {
+            KeyState::Leaked
+        } else if !active {
+            KeyState::Disabled
+        } else if expires_at.is_some_and(|e| e <= now) {
+            KeyState::Expired
+        } else {
+            KeyState::Active
+        }
+    }
+
+    /// The state as the API writes it (`active`, `disabled`, `expired` or `leaked`), as its serde
+    /// form is.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyState::Active => "active",
+            KeyState::Disabled => "disabled",
+            KeyState::Expired => "expired",
+            KeyState::Leaked => "leaked",
+        }
+    }
+
+    /// Whether a credential in this state may be used, given whether its service account is
+    /// active: the one rule for every kind of credential.
+    pub fn usable(self, owner_active: bool) -> Result<(), Rejection> {
+        match self {
+            // A leaked key is a disabled key to whoever presents it: the verify codes stay the same.
+            KeyState::Disabled | KeyState::Leaked => Err(Rejection::Disabled),
+            KeyState::Expired => Err(Rejection::Expired),
+            KeyState::Active if !owner_active => Err(Rejection::OwnerDisabled),
+            KeyState::Active => Ok(()),
+        }
+    }
+}
+
+/// Why a presented credential is refused; the codes of the verify endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Rejection {
+    /// Not a well-formed credential string.
+    Malformed,
+    /// No key with this id, or the secret does not match.
+    NotFound,
+    /// The key has expired.
+    Expired,
+    /// The key is disabled.
+    Disabled,
+    /// The key's service account is disabled.
+    OwnerDisabled,
+    /// The key lacks a required scope.
+    InsufficientScope,
+    /// An access token bound to a key (DPoP) was presented without a proof by that key.
+    ProofRequired,
+    /// The key lacks a permission the verification's query needs.
+    InsufficientPermissions,
+    /// A rate limit of the key has no room left in its window.
+    RateLimited,
+    /// The key has fewer uses left than the verification's cost.
+    UsageExceeded,
+}
+
+impl Rejection {
+    /// The stable wire code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Rejection::Malformed => "MALFORMED",
+            Rejection::NotFound => "NOT_FOUND",
+            Rejection::Expired => "EXPIRED",
+            Rejection::Disabled => "DISABLED",
+            Rejection::OwnerDisabled => "OWNER_DISABLED",
+            Rejection::InsufficientScope => "INSUFFICIENT_SCOPE",
+            Rejection::ProofRequired => "PROOF_REQUIRED",
+            Rejection::InsufficientPermissions => "INSUFFICIENT_PERMISSIONS",
+            Rejection::RateLimited => "RATE_LIMITED",
+            Rejection::UsageExceeded => "USAGE_EXCEEDED",
+        }
+    }
+}
+
+/// The rule for re-enabling a key reported leaked: it takes `active: true` together with
+/// `acknowledge_leak: true`, so that no routine "enable" undoes a leak report by accident.
+#[derive(Debug)]
+pub struct LeakAcknowledgement;
+
+impl LeakAcknowledgement {
+    /// The key's `leaked_at` after a change that sets `active` (if given) with `acknowledge` set
+    /// or not; refuses enabling a leaked key without the acknowledgement.
+    pub fn decide(
+        leaked_at: Option<Timestamp>,
+        active: Option<bool>,
+        acknowledge: bool,
+    ) -> Result<Option<Timestamp>, ValidationError> {
+        match (leaked_at, active, acknowledge) {
+            (Some(_), Some(true), true) => Ok(None),
+            (Some(_), Some(true), false) => Err(ValidationError::new(
+                "acknowledge_leak",
+                "the key was reported leaked: set acknowledge_leak to true to enable it again (rotate it first)",
+            )),
+            (leaked, _, _) => Ok(leaked),
+        }
+    }
+}
+
+/// Refuses a new expiry that is not in the future; `Some(None)` (remove the expiry) is fine.
+pub(crate) fn require_future(expires_at: Option<Option<Timestamp>>, now: Timestamp) -> Result<(), ValidationError> {
+    match expires_at {
+        Some(Some(at)) if at <= now => Err(ValidationError::new("expires_at", "must be in the future")),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_state_is_written_as_serde_writes_it() {
+        for state in [KeyState::Active, KeyState::Disabled, KeyState::Expired, KeyState::Leaked] {
+            assert_eq!(serde_json::to_string(&state).ok(), Some(format!("\"{}\"", state.as_str())));
+        }
+    }
+}
