@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::sync::LazyLock;
 
 use crate::id::ApiKeyId;
-use crate::key::{Key, KeyPart, LeakAcknowledgement, Rejection, require_future};
+use crate::key::{Key, KeyPart, Rejection};
 use crate::limits::{LimitSettings, Permissions, RateLimit, RemainingSetting, RoleName, UsageLimits};
 use crate::scope::Scopes;
 use crate::secret::SecretHash;
@@ -136,22 +136,9 @@ pub struct ApiKeyChanges {
 impl ApiKeyChanges {
     /// Applies the changes to `key` as of `now`; refuses an expiry that is not in the future.
     pub fn apply(&self, key: &mut ApiKey, now: Timestamp) -> Result<(), ValidationError> {
-        require_future(self.expires_at, now)?;
-        key.leaked_at = LeakAcknowledgement::decide(key.leaked_at, self.active, self.acknowledge_leak)?;
-        if let Some(name) = &self.name {
-            key.name = name.clone();
-        }
+        key.change(self.name.as_ref(), self.active, self.scopes.as_ref(), self.expires_at, self.acknowledge_leak, now)?;
         if let Some(d) = &self.description {
             key.part.description = d.clone();
-        }
-        if let Some(a) = self.active {
-            key.active = a;
-        }
-        if let Some(s) = &self.scopes {
-            key.scopes = s.clone();
-        }
-        if let Some(e) = self.expires_at {
-            key.expires_at = e.map(crate::clock::truncate);
         }
         if let Some(limits) = &self.rate_limits {
             UsageLimits::check_rate_limits(limits)?;
@@ -168,7 +155,6 @@ impl ApiKeyChanges {
             UsageLimits::check_roles(roles)?;
             key.part.limits.roles = roles.clone();
         }
-        key.updated_at = now;
         Ok(())
     }
 }

@@ -92,6 +92,36 @@ impl<P: KeyPart> Key<P> {
         self.state(now).usable(owner_active)
     }
 
+    /// Applies what a change to any kind of key may say, as of `now`: a name, the state, scopes
+    /// and an expiry, which must be in the future. Ending the `leaked` state takes
+    /// `acknowledge_leak` (see [`LeakAcknowledgement`]). The kind applies the rest of its change.
+    pub(crate) fn change(
+        &mut self,
+        name: Option<&Name>,
+        active: Option<bool>,
+        scopes: Option<&Scopes>,
+        expires_at: Option<Option<Timestamp>>,
+        acknowledge_leak: bool,
+        now: Timestamp,
+    ) -> Result<(), ValidationError> {
+        require_future(expires_at, now)?;
+        self.leaked_at = LeakAcknowledgement::decide(self.leaked_at, active, acknowledge_leak)?;
+        if let Some(name) = name {
+            self.name = name.clone();
+        }
+        if let Some(active) = active {
+            self.active = active;
+        }
+        if let Some(scopes) = scopes {
+            self.scopes = scopes.clone();
+        }
+        if let Some(expires_at) = expires_at {
+            self.expires_at = expires_at.map(crate::clock::truncate);
+        }
+        self.updated_at = now;
+        Ok(())
+    }
+
     /// Marks a rotation at `now`; the kind has replaced the secret.
     pub(crate) fn rotated(&mut self, now: Timestamp) {
         self.last_rotated_at = Some(now);

@@ -125,24 +125,10 @@ pub struct SecretKeyChanges {
 impl SecretKeyChanges {
     /// Applies the changes to `key` as of `now`; refuses an expiry that is not in the future.
     pub fn apply(&self, key: &mut SecretKey, now: Timestamp) -> Result<(), ValidationError> {
-        crate::key::require_future(self.expires_at, now)?;
-        key.leaked_at = crate::key::LeakAcknowledgement::decide(key.leaked_at, self.active, self.acknowledge_leak)?;
-        if let Some(name) = &self.name {
-            key.name = name.clone();
-        }
-        if let Some(a) = self.active {
-            key.active = a;
-        }
-        if let Some(s) = &self.scopes {
-            key.scopes = s.clone();
-        }
-        if let Some(e) = self.expires_at {
-            key.expires_at = e.map(crate::clock::truncate);
-        }
+        key.change(self.name.as_ref(), self.active, self.scopes.as_ref(), self.expires_at, self.acknowledge_leak, now)?;
         if let Some(r) = self.require_dpop {
             key.part.require_dpop = r;
         }
-        key.updated_at = now;
         Ok(())
     }
 }
