@@ -13,7 +13,7 @@ use domain::repository::KeyRef;
 use domain::scope::Scopes;
 use domain::secret::SecretString;
 use domain::secret_key::NewSecretKey;
-use domain::service::{KeyChanges, KeyKind, Keyward, NamesKey};
+use domain::service::{KeyChanges, Keyward, NamesKey};
 use domain::text::Name;
 use maud::html;
 use serde::Deserialize;
@@ -270,7 +270,7 @@ fn act_on<R: NamesKey>(
     Ok(match action {
         "rotate" => {
             let issued = kw.rotate_key(p, account, sa, key, retain)?;
-            Outcome::Rotated(issued.key.name().to_string(), issued.secret)
+            Outcome::Rotated(issued.key.name.to_string(), issued.secret)
         }
         "disable" | "enable" => {
             kw.update_key(p, account, sa, key, KeyChanges::activate(action == "enable"))?;

@@ -122,6 +122,16 @@ impl<P: KeyPart> Key<P> {
         Ok(())
     }
 
+    /// The account and service account the key belongs to.
+    pub fn owner(&self) -> (AccountId, ServiceAccountId) {
+        (self.account_id, self.service_account_id)
+    }
+
+    /// Puts the key in the `leaked` state: disabled, until enabled again with an acknowledgement.
+    pub fn mark_leaked(&mut self, now: Timestamp) {
+        (self.active, self.leaked_at, self.updated_at) = (false, Some(now), now);
+    }
+
     /// Marks a rotation at `now`; the kind has replaced the secret.
     pub(crate) fn rotated(&mut self, now: Timestamp) {
         self.last_rotated_at = Some(now);

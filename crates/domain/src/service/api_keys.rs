@@ -2,7 +2,7 @@
 //! the reads the vendor dialects need.
 
 use super::Keyward;
-use super::keys::{Issued, KeyActions, KeyKind, NamesKey, NewKey, common_key_fields, key_changes};
+use super::keys::{Issued, KeyActions, KeyKind, NamesKey, NewKey, key_changes};
 use super::reach::{Reach, Stop, from_memory, with_storage};
 use crate::Timestamp;
 use crate::api_key::{ApiKey, ApiKeyChanges, ApiKeyPart, NewApiKey, RetainPeriod, StoredSecret, seal_context};
@@ -23,8 +23,7 @@ pub type IssuedApiKey = Issued<ApiKey>;
 
 /// What is particular to API keys: named by id or name, their secret kept as a hash (and, for a
 /// retrievable key, also sealed).
-impl KeyKind for ApiKey {
-    type Id = ApiKeyId;
+impl KeyKind for ApiKeyPart {
     type Ref = KeyRef;
     type New = NewApiKey;
     type Changes = ApiKeyChanges;
@@ -38,17 +37,15 @@ impl KeyKind for ApiKey {
         delete: Action::ApiKeyDelete,
     };
 
-    common_key_fields!(ApiKeyId);
-
-    fn accepts(&self, _: &Keyward, presented: &Credential, now: Timestamp) -> bool {
-        self.secret.accepts(&presented.secret_hash(), now)
+    fn accepts(key: &ApiKey, _: &Keyward, presented: &Credential, now: Timestamp) -> bool {
+        key.secret.accepts(&presented.secret_hash(), now)
     }
 
     fn by_id(id: ApiKeyId) -> KeyRef {
         KeyRef::Id(id)
     }
 
-    fn find(repo: &dyn Repository, id: ApiKeyId) -> RepoResult<Option<Self>> {
+    fn find(repo: &dyn Repository, id: ApiKeyId) -> RepoResult<Option<ApiKey>> {
         Ok(repo.api_key_for_auth(id)?.map(|found| found.key))
     }
 
@@ -66,7 +63,7 @@ impl KeyKind for ApiKey {
         account: AccountId,
         sa: ServiceAccountId,
         now: Timestamp,
-    ) -> Result<(Self, SecretString), Error> {
+    ) -> Result<(ApiKey, SecretString), Error> {
         let expires_at = new.expiry.resolve(now)?;
         let limits = new.limits.at(now)?;
         let id = ApiKeyId::generate(now, kw.entropy.as_ref());
@@ -82,14 +79,14 @@ impl KeyKind for ApiKey {
         Ok((key, credential.reveal()))
     }
 
-    fn renew_secret(&mut self, kw: &Keyward, retain: RetainPeriod, now: Timestamp) -> SecretString {
-        let credential = Credential::generate(CredentialKind::ApiKey, *self.id.as_uuid(), kw.entropy.as_ref());
-        let sealed = self.secret.sealed.is_some().then(|| kw.seal_api_key_secret(self.id, &credential.reveal()));
-        self.rotate(credential.secret_hash(), sealed, retain, now);
+    fn renew_secret(key: &mut ApiKey, kw: &Keyward, retain: RetainPeriod, now: Timestamp) -> SecretString {
+        let credential = Credential::generate(CredentialKind::ApiKey, *key.id.as_uuid(), kw.entropy.as_ref());
+        let sealed = key.secret.sealed.is_some().then(|| kw.seal_api_key_secret(key.id, &credential.reveal()));
+        key.rotate(credential.secret_hash(), sealed, retain, now);
         credential.reveal()
     }
 
-    fn insert(repo: &dyn Repository, key: &Self, audit: &AuditEvent) -> RepoResult<()> {
+    fn insert(repo: &dyn Repository, key: &ApiKey, audit: &AuditEvent) -> RepoResult<()> {
         repo.insert_api_key(key, audit)
     }
 
@@ -98,8 +95,8 @@ impl KeyKind for ApiKey {
         account: AccountId,
         sa: ServiceAccountId,
         key: &KeyRef,
-        change: &mut dyn FnMut(&mut Self) -> Result<AuditEvent, Error>,
-    ) -> Result<Self, Error> {
+        change: &mut dyn FnMut(&mut ApiKey) -> Result<AuditEvent, Error>,
+    ) -> Result<ApiKey, Error> {
         repo.update_api_key(account, sa, key, change)
     }
 
@@ -124,11 +121,11 @@ impl KeyKind for ApiKey {
 }
 
 impl NamesKey for KeyRef {
-    type Kind = ApiKey;
+    type Kind = ApiKeyPart;
 }
 
 impl NewKey for NewApiKey {
-    type Kind = ApiKey;
+    type Kind = ApiKeyPart;
 }
 
 key_changes!(ApiKeyChanges for ApiKey);

@@ -6,19 +6,17 @@
 //! The methods take the kind from their arguments (`NewApiKey` or `NewSecretKey`, a `KeyRef` or a
 //! `SecretKeyId`), so a caller writes `kw.rotate_key(p, account, sa, &key, retain)` for either.
 
-use std::fmt;
-
 use super::Keyward;
 use crate::api_key::RetainPeriod;
 use crate::audit::{Action, AuditEvent};
 use crate::credential::Credential;
 use crate::error::{Error, RepoResult};
 use crate::id::{AccountId, ServiceAccountId};
+use crate::key::{Key, KeyPart};
 use crate::principal::{CredentialRef, Permission, Principal};
 use crate::repository::Repository;
 use crate::scope::Scopes;
 use crate::secret::SecretString;
-use crate::text::Name;
 use crate::{Timestamp, ValidationError};
 
 /// A key just created or rotated, with its secret: the only time the secret is shown.
@@ -62,34 +60,6 @@ pub trait KeyChanges<K> {
     fn apply(&self, key: &mut K, now: Timestamp) -> Result<(), ValidationError>;
 }
 
-/// The `KeyKind` methods that read the fields every kind of key has under the same names (`id`,
-/// `name`, `account_id`, `service_account_id`, `active`, `leaked_at`, `updated_at`): written
-/// once here, expanded inside each kind's `impl KeyKind`.
-macro_rules! common_key_fields {
-    ($id:ty) => {
-        fn id(&self) -> $id {
-            self.id
-        }
-
-        fn name(&self) -> &crate::text::Name {
-            &self.name
-        }
-
-        fn owner(&self) -> (crate::id::AccountId, crate::id::ServiceAccountId) {
-            (self.account_id, self.service_account_id)
-        }
-
-        fn leaked_at(&self) -> Option<crate::Timestamp> {
-            self.leaked_at
-        }
-
-        fn mark_leaked(&mut self, now: crate::Timestamp) {
-            (self.active, self.leaked_at, self.updated_at) = (false, Some(now), now);
-        }
-    };
-}
-pub(super) use common_key_fields;
-
 /// `KeyChanges` for a kind's change type, whose `active`, `acknowledge_leak` and `scopes` fields
 /// every kind shares, and whose own `apply` does the rest: written once here.
 macro_rules! key_changes {
@@ -119,16 +89,15 @@ macro_rules! key_changes {
 }
 pub(super) use key_changes;
 
-/// One kind of key: what its lifecycle does differently from another's.
-pub trait KeyKind: Sized {
-    /// The key's own id.
-    type Id: Copy + fmt::Display;
+/// One kind of key, implemented by the part only its keys have ([`Key<Self>`] is the key): what
+/// its lifecycle does differently from another's.
+pub trait KeyKind: KeyPart {
     /// How a request names one key of a service account.
     type Ref: NamesKey<Kind = Self>;
     /// What a caller supplies to create one.
     type New: NewKey<Kind = Self>;
     /// A change a caller may ask for.
-    type Changes: KeyChanges<Self>;
+    type Changes: KeyChanges<Key<Self>>;
 
     /// The kind's name in audit targets, such as `api_key` in `api_key:<id>`.
     const TARGET: &'static str;
@@ -137,22 +106,12 @@ pub trait KeyKind: Sized {
     /// The audit actions of its lifecycle.
     const ACTIONS: KeyActions;
 
-    /// The key's id.
-    fn id(&self) -> Self::Id;
-    /// The key's name, unique among its service account's keys of this kind.
-    fn name(&self) -> &Name;
-    /// The account and service account the key belongs to.
-    fn owner(&self) -> (AccountId, ServiceAccountId);
-    /// When the key was reported leaked, if it is in the `leaked` state.
-    fn leaked_at(&self) -> Option<Timestamp>;
-    /// Puts the key in the `leaked` state: disabled, until re-enabled with an acknowledgement.
-    fn mark_leaked(&mut self, now: Timestamp);
-    /// Whether `presented` is a secret this key accepts at `now`, compared in constant time.
-    fn accepts(&self, kw: &Keyward, presented: &Credential, now: Timestamp) -> bool;
+    /// Whether `presented` is a secret `key` accepts at `now`, compared in constant time.
+    fn accepts(key: &Key<Self>, kw: &Keyward, presented: &Credential, now: Timestamp) -> bool;
     /// How a request names the key with this id.
     fn by_id(id: Self::Id) -> Self::Ref;
     /// The key with this id in any account, as authentication reads it.
-    fn find(repo: &dyn Repository, id: Self::Id) -> RepoResult<Option<Self>>;
+    fn find(repo: &dyn Repository, id: Self::Id) -> RepoResult<Option<Key<Self>>>;
     /// The key as the credential a caller may be authenticated with.
     fn credential(id: Self::Id) -> CredentialRef;
     /// The scopes a new key asks for.
@@ -164,21 +123,21 @@ pub trait KeyKind: Sized {
         account: AccountId,
         sa: ServiceAccountId,
         now: Timestamp,
-    ) -> Result<(Self, SecretString), Error>;
-    /// Gives the key a new secret, kept as this kind keeps secrets, the current one accepted until
+    ) -> Result<(Key<Self>, SecretString), Error>;
+    /// Gives `key` a new secret, kept as this kind keeps secrets, the current one accepted until
     /// `now + retain`; answers the new credential string.
-    fn renew_secret(&mut self, kw: &Keyward, retain: RetainPeriod, now: Timestamp) -> SecretString;
+    fn renew_secret(key: &mut Key<Self>, kw: &Keyward, retain: RetainPeriod, now: Timestamp) -> SecretString;
 
     /// Stores a new key with its audit event.
-    fn insert(repo: &dyn Repository, key: &Self, audit: &AuditEvent) -> RepoResult<()>;
+    fn insert(repo: &dyn Repository, key: &Key<Self>, audit: &AuditEvent) -> RepoResult<()>;
     /// Changes a key with `change`, which also answers the audit event, in one transaction.
     fn update(
         repo: &dyn Repository,
         account: AccountId,
         sa: ServiceAccountId,
         key: &Self::Ref,
-        change: &mut dyn FnMut(&mut Self) -> Result<AuditEvent, Error>,
-    ) -> Result<Self, Error>;
+        change: &mut dyn FnMut(&mut Key<Self>) -> Result<AuditEvent, Error>,
+    ) -> Result<Key<Self>, Error>;
     /// The id of the key `key` names; "not found" if there is none.
     fn resolve(
         repo: &dyn Repository,
@@ -217,7 +176,7 @@ impl Keyward {
         account: AccountId,
         sa: ServiceAccountId,
         new: N,
-    ) -> Result<Issued<N::Kind>, Error> {
+    ) -> Result<Issued<Key<N::Kind>>, Error> {
         self.create::<N::Kind>(p, account, sa, new)
     }
 
@@ -229,7 +188,7 @@ impl Keyward {
         sa: ServiceAccountId,
         key: &R,
         changes: <R::Kind as KeyKind>::Changes,
-    ) -> Result<R::Kind, Error> {
+    ) -> Result<Key<R::Kind>, Error> {
         self.update::<R::Kind>(p, account, sa, key, changes)
     }
 
@@ -242,7 +201,7 @@ impl Keyward {
         sa: ServiceAccountId,
         key: &R,
         retain: RetainPeriod,
-    ) -> Result<Issued<R::Kind>, Error> {
+    ) -> Result<Issued<Key<R::Kind>>, Error> {
         self.rotate::<R::Kind>(p, account, sa, key, retain)
     }
 
@@ -263,13 +222,13 @@ impl Keyward {
         account: AccountId,
         sa: ServiceAccountId,
         new: K::New,
-    ) -> Result<Issued<K>, Error> {
+    ) -> Result<Issued<Key<K>>, Error> {
         p.require(K::WRITE, account)?;
         let (owner_account, owner) = self.repo.service_account_with_owner(account, sa)?;
         p.require_grantable(K::new_scopes(&new), owner_account.system)?;
         let now = self.now();
         let (key, secret) = K::make(self, new, account, owner.id, now)?;
-        let audit = self.key_audit::<K>(p, account, K::ACTIONS.create, key.id(), now);
+        let audit = self.key_audit::<K>(p, account, K::ACTIONS.create, key.id, now);
         K::insert(self.repo.as_ref(), &key, &audit)?;
         Ok(Issued { key, secret })
     }
@@ -281,7 +240,7 @@ impl Keyward {
         sa: ServiceAccountId,
         key: &K::Ref,
         changes: K::Changes,
-    ) -> Result<K, Error> {
+    ) -> Result<Key<K>, Error> {
         p.require(K::WRITE, account)?;
         if let Some(scopes) = changes.scopes() {
             let owner_account = self.repo.account(account)?;
@@ -290,11 +249,11 @@ impl Keyward {
         let now = self.now();
         K::update(self.repo.as_ref(), account, sa, key, &mut |k| {
             if changes.disables() {
-                p.require_not_self(K::credential(k.id()))?;
+                p.require_not_self(K::credential(k.id))?;
             }
-            let revokes = changes.disables() && k.leaked_at().is_none();
+            let revokes = changes.disables() && k.leaked_at.is_none();
             changes.apply(k, now)?;
-            let mut audit = self.key_audit::<K>(p, account, K::ACTIONS.update, k.id(), now);
+            let mut audit = self.key_audit::<K>(p, account, K::ACTIONS.update, k.id, now);
             if revokes {
                 audit.notify = Some(crate::notification::EventType::CredentialRevoked);
             }
@@ -309,16 +268,16 @@ impl Keyward {
         sa: ServiceAccountId,
         key: &K::Ref,
         retain: RetainPeriod,
-    ) -> Result<Issued<K>, Error> {
+    ) -> Result<Issued<Key<K>>, Error> {
         p.require(K::WRITE, account)?;
         let now = self.now();
         let mut issued = None;
         let key = K::update(self.repo.as_ref(), account, sa, key, &mut |k| {
-            p.require_not_self(K::credential(k.id()))?;
+            p.require_not_self(K::credential(k.id))?;
             // The secret being replaced is the one that leaked: it is never retained.
-            let retain = if k.leaked_at().is_some() { RetainPeriod::NONE } else { retain };
-            issued = Some(k.renew_secret(self, retain, now));
-            Ok(self.key_audit::<K>(p, account, K::ACTIONS.rotate, k.id(), now))
+            let retain = if k.leaked_at.is_some() { RetainPeriod::NONE } else { retain };
+            issued = Some(K::renew_secret(k, self, retain, now));
+            Ok(self.key_audit::<K>(p, account, K::ACTIONS.rotate, k.id, now))
         })?;
         let secret = issued.ok_or_else(|| Error::Unavailable("the rotation produced no secret".to_owned()))?;
         Ok(Issued { key, secret })

@@ -5,13 +5,13 @@
 use super::Keyward;
 use super::keys::KeyKind;
 use crate::ValidationError;
-use crate::api_key::{ApiKey, compare_with_nothing};
+use crate::api_key::{ApiKeyPart, compare_with_nothing};
 use crate::audit::Action;
 use crate::credential::{Credential, CredentialKind};
 use crate::error::Error;
 use crate::id::{ApiKeyId, SecretKeyId};
 use crate::leak::{MAX_REPORTED, Reporter, ScannerKeys, SignatureRefusal, Verdict, check_signature};
-use crate::secret_key::SecretKey;
+use crate::secret_key::SecretKeyPart;
 
 impl Keyward {
     /// Applies a leak report: each string that is a live key is disabled as leaked. Answers a
@@ -37,10 +37,10 @@ impl Keyward {
         let Ok(credential) = Credential::parse(reported.trim()) else { return Ok(Verdict::NotOurs) };
         match credential.kind() {
             CredentialKind::ApiKey => {
-                self.revoke_leaked::<ApiKey>(ApiKeyId::from_uuid(credential.id()), &credential, reporter)
+                self.revoke_leaked::<ApiKeyPart>(ApiKeyId::from_uuid(credential.id()), &credential, reporter)
             }
             CredentialKind::SecretKey => {
-                self.revoke_leaked::<SecretKey>(SecretKeyId::from_uuid(credential.id()), &credential, reporter)
+                self.revoke_leaked::<SecretKeyPart>(SecretKeyId::from_uuid(credential.id()), &credential, reporter)
             }
         }
     }
@@ -58,15 +58,15 @@ impl Keyward {
             compare_with_nothing(&credential.secret_hash());
             return Ok(Verdict::NotOurs);
         };
-        if !key.accepts(self, credential, now) {
+        if !K::accepts(&key, self, credential, now) {
             return Ok(Verdict::NotOurs);
         }
-        if key.leaked_at().is_some() {
+        if key.leaked_at.is_some() {
             return Ok(Verdict::AlreadyLeaked);
         }
         let (account, sa) = key.owner();
         let changed = K::update(self.repo.as_ref(), account, sa, &K::by_id(id), &mut |k| {
-            if k.leaked_at().is_none() {
+            if k.leaked_at.is_none() {
                 k.mark_leaked(now);
             }
             let target = format!("{}:{id}", K::TARGET);

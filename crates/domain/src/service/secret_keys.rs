@@ -2,7 +2,7 @@
 //! the master key that seals their secrets.
 
 use super::Keyward;
-use super::keys::{Issued, KeyActions, KeyKind, NamesKey, NewKey, common_key_fields, key_changes};
+use super::keys::{Issued, KeyActions, KeyKind, NamesKey, NewKey, key_changes};
 use super::reach::{Reach, Stop, from_memory, with_storage};
 use crate::Timestamp;
 use crate::api_key::RetainPeriod;
@@ -22,8 +22,7 @@ pub type IssuedSecretKey = Issued<SecretKey>;
 
 /// What is particular to secret keys: named by id, their secret kept sealed under the master key
 /// (Keyward must read it back to check HMACs).
-impl KeyKind for SecretKey {
-    type Id = SecretKeyId;
+impl KeyKind for SecretKeyPart {
     type Ref = SecretKeyId;
     type New = NewSecretKey;
     type Changes = SecretKeyChanges;
@@ -37,17 +36,15 @@ impl KeyKind for SecretKey {
         delete: Action::SecretKeyDelete,
     };
 
-    common_key_fields!(SecretKeyId);
-
-    fn accepts(&self, kw: &Keyward, presented: &Credential, now: Timestamp) -> bool {
-        SecretKey::accepts(self, &kw.sealer, presented.secret_bytes(), now)
+    fn accepts(key: &SecretKey, kw: &Keyward, presented: &Credential, now: Timestamp) -> bool {
+        key.accepts(&kw.sealer, presented.secret_bytes(), now)
     }
 
     fn by_id(id: SecretKeyId) -> SecretKeyId {
         id
     }
 
-    fn find(repo: &dyn Repository, id: SecretKeyId) -> RepoResult<Option<Self>> {
+    fn find(repo: &dyn Repository, id: SecretKeyId) -> RepoResult<Option<SecretKey>> {
         Ok(repo.secret_key_for_auth(id)?.map(|found| found.key))
     }
 
@@ -65,7 +62,7 @@ impl KeyKind for SecretKey {
         account: AccountId,
         sa: ServiceAccountId,
         now: Timestamp,
-    ) -> Result<(Self, SecretString), Error> {
+    ) -> Result<(SecretKey, SecretString), Error> {
         let expires_at = new.expiry.resolve(now)?;
         let id = SecretKeyId::generate(now, kw.entropy.as_ref());
         let credential = Credential::generate(CredentialKind::SecretKey, *id.as_uuid(), kw.entropy.as_ref());
@@ -79,14 +76,14 @@ impl KeyKind for SecretKey {
         Ok((key, credential.reveal()))
     }
 
-    fn renew_secret(&mut self, kw: &Keyward, retain: RetainPeriod, now: Timestamp) -> SecretString {
-        let credential = Credential::generate(CredentialKind::SecretKey, *self.id.as_uuid(), kw.entropy.as_ref());
-        let sealed = SecretKey::seal(self.id, credential.secret_bytes(), &kw.sealer, kw.entropy.as_ref());
-        self.rotate(sealed, retain, now);
+    fn renew_secret(key: &mut SecretKey, kw: &Keyward, retain: RetainPeriod, now: Timestamp) -> SecretString {
+        let credential = Credential::generate(CredentialKind::SecretKey, *key.id.as_uuid(), kw.entropy.as_ref());
+        let sealed = SecretKey::seal(key.id, credential.secret_bytes(), &kw.sealer, kw.entropy.as_ref());
+        key.rotate(sealed, retain, now);
         credential.reveal()
     }
 
-    fn insert(repo: &dyn Repository, key: &Self, audit: &AuditEvent) -> RepoResult<()> {
+    fn insert(repo: &dyn Repository, key: &SecretKey, audit: &AuditEvent) -> RepoResult<()> {
         repo.insert_secret_key(key, audit)
     }
 
@@ -95,8 +92,8 @@ impl KeyKind for SecretKey {
         account: AccountId,
         sa: ServiceAccountId,
         key: &SecretKeyId,
-        change: &mut dyn FnMut(&mut Self) -> Result<AuditEvent, Error>,
-    ) -> Result<Self, Error> {
+        change: &mut dyn FnMut(&mut SecretKey) -> Result<AuditEvent, Error>,
+    ) -> Result<SecretKey, Error> {
         repo.update_secret_key(account, sa, *key, change)
     }
 
@@ -116,11 +113,11 @@ impl KeyKind for SecretKey {
 }
 
 impl NamesKey for SecretKeyId {
-    type Kind = SecretKey;
+    type Kind = SecretKeyPart;
 }
 
 impl NewKey for NewSecretKey {
-    type Kind = SecretKey;
+    type Kind = SecretKeyPart;
 }
 
 key_changes!(SecretKeyChanges for SecretKey);
