@@ -7,19 +7,20 @@ use chrono::DateTime;
 use diesel::prelude::*;
 use domain::Timestamp;
 use domain::account::Account;
-use domain::api_key::{ApiKey, ApiKeyPart, StoredSecret};
 use domain::audit::{Action, AuditEvent, Outcome};
-use domain::id::{AccountId, ApiKeyId, AuditEventId, SecretKeyId, ServiceAccountId, SigningKeyId};
+use domain::id::{AccountId, AuditEventId, ServiceAccountId, SigningKeyId};
 use domain::repository::{RepoError, RepoResult};
 use domain::scope::Scopes;
-use domain::secret::SecretHash;
-use domain::secret_key::{SealedSecret, SecretKey, SecretKeyPart};
 use domain::service_account::ServiceAccount;
 use domain::signing_key::{SigningAlgorithm, SigningKey, SigningKeyState};
 use domain::text::{Description, Metadata, Name};
 use uuid::Uuid;
 
-use crate::schema::{accounts, api_keys, audit_events, secret_keys, service_accounts, signing_keys};
+use crate::schema::{accounts, audit_events, service_accounts, signing_keys};
+
+mod keys;
+
+pub(crate) use keys::{ApiKeyRow, SecretKeyRow};
 
 pub(crate) fn corrupt(what: &str) -> RepoError {
     RepoError::Unavailable(format!("a stored {what} is invalid"))
@@ -146,168 +147,6 @@ impl TryFrom<ServiceAccountRow> for ServiceAccount {
             created_at: time(r.created_at)?,
             updated_at: time(r.updated_at)?,
             limits: crate::usage_limits::from_text(&r.usage_limits).map_err(|_| corrupt("usage limits"))?,
-        })
-    }
-}
-
-#[derive(Debug, Queryable, Selectable, Insertable)]
-#[diesel(table_name = api_keys)]
-pub(crate) struct ApiKeyRow {
-    pub id: String,
-    pub account_id: String,
-    pub service_account_id: String,
-    pub name: String,
-    pub description: String,
-    pub scopes: String,
-    pub active: bool,
-    pub expires_at: Option<i64>,
-    pub secret_hash: Vec<u8>,
-    pub previous_secret_hash: Option<Vec<u8>>,
-    pub previous_expires_at: Option<i64>,
-    pub created_at: i64,
-    pub updated_at: i64,
-    pub last_used_at: Option<i64>,
-    pub last_used_ip: Option<String>,
-    pub last_rotated_at: Option<i64>,
-    /// Bumped by every change; see `update_api_key`.
-    pub version: i64,
-    /// The credential string sealed under the master key, for retrievable keys only.
-    pub sealed_secret: Option<Vec<u8>>,
-    pub leaked_at: Option<i64>,
-    /// Its rate limits, uses left and permissions (see `usage_limits`).
-    pub usage_limits: String,
-}
-
-impl From<&ApiKey> for ApiKeyRow {
-    fn from(k: &ApiKey) -> Self {
-        Self {
-            id: k.id.to_string(),
-            account_id: k.account_id.to_string(),
-            service_account_id: k.service_account_id.to_string(),
-            name: k.name.as_str().to_owned(),
-            description: k.part.description.as_str().to_owned(),
-            scopes: scopes_text(&k.scopes),
-            active: k.active,
-            expires_at: k.expires_at.map(micros),
-            secret_hash: k.secret.current.as_bytes().to_vec(),
-            previous_secret_hash: k.secret.previous.as_ref().map(|(h, _)| h.as_bytes().to_vec()),
-            previous_expires_at: k.secret.previous.as_ref().map(|(_, t)| micros(*t)),
-            created_at: micros(k.created_at),
-            updated_at: micros(k.updated_at),
-            last_used_at: k.last_used_at.map(micros),
-            last_used_ip: k.part.last_used_ip.map(|ip| ip.to_string()),
-            last_rotated_at: k.last_rotated_at.map(micros),
-            version: 0,
-            sealed_secret: k.secret.sealed.clone(),
-            leaked_at: k.leaked_at.map(micros),
-            usage_limits: crate::usage_limits::to_text(&k.part.limits),
-        }
-    }
-}
-
-impl TryFrom<ApiKeyRow> for ApiKey {
-    type Error = RepoError;
-    fn try_from(r: ApiKeyRow) -> RepoResult<Self> {
-        let hash = |b: &[u8]| SecretHash::from_bytes(b).ok_or_else(|| corrupt("secret hash"));
-        let previous = match (r.previous_secret_hash, r.previous_expires_at) {
-            (Some(h), Some(until)) => Some((hash(&h)?, time(until)?)),
-            _ => None,
-        };
-        Ok(ApiKey {
-            id: ApiKeyId::from_uuid(uuid(&r.id)?),
-            account_id: AccountId::from_uuid(uuid(&r.account_id)?),
-            service_account_id: ServiceAccountId::from_uuid(uuid(&r.service_account_id)?),
-            name: name(&r.name)?,
-            scopes: scopes(&r.scopes)?,
-            active: r.active,
-            expires_at: opt_time(r.expires_at)?,
-            created_at: time(r.created_at)?,
-            updated_at: time(r.updated_at)?,
-            last_used_at: opt_time(r.last_used_at)?,
-            last_rotated_at: opt_time(r.last_rotated_at)?,
-            leaked_at: opt_time(r.leaked_at)?,
-            part: ApiKeyPart {
-                description: description(&r.description)?,
-                last_used_ip: r
-                    .last_used_ip
-                    .map(|ip| ip.parse().map_err(|_| corrupt("last used address")))
-                    .transpose()?,
-                limits: crate::usage_limits::from_text(&r.usage_limits).map_err(|_| corrupt("usage limits"))?,
-            },
-            secret: StoredSecret { current: hash(&r.secret_hash)?, previous, sealed: r.sealed_secret },
-        })
-    }
-}
-
-#[derive(Debug, Queryable, Selectable, Insertable)]
-#[diesel(table_name = secret_keys)]
-pub(crate) struct SecretKeyRow {
-    pub id: String,
-    pub account_id: String,
-    pub service_account_id: String,
-    pub name: String,
-    pub scopes: String,
-    pub active: bool,
-    pub expires_at: Option<i64>,
-    pub sealed_secret: Vec<u8>,
-    pub previous_sealed_secret: Option<Vec<u8>>,
-    pub previous_expires_at: Option<i64>,
-    pub created_at: i64,
-    pub updated_at: i64,
-    pub last_used_at: Option<i64>,
-    pub last_rotated_at: Option<i64>,
-    /// Bumped by every change; see `update_secret_key`.
-    pub version: i64,
-    pub leaked_at: Option<i64>,
-    pub require_dpop: bool,
-}
-
-impl From<&SecretKey> for SecretKeyRow {
-    fn from(k: &SecretKey) -> Self {
-        Self {
-            id: k.id.to_string(),
-            account_id: k.account_id.to_string(),
-            service_account_id: k.service_account_id.to_string(),
-            name: k.name.as_str().to_owned(),
-            scopes: scopes_text(&k.scopes),
-            active: k.active,
-            expires_at: k.expires_at.map(micros),
-            sealed_secret: k.secret.current.clone(),
-            previous_sealed_secret: k.secret.previous.as_ref().map(|(s, _)| s.clone()),
-            previous_expires_at: k.secret.previous.as_ref().map(|(_, t)| micros(*t)),
-            created_at: micros(k.created_at),
-            updated_at: micros(k.updated_at),
-            last_used_at: k.last_used_at.map(micros),
-            last_rotated_at: k.last_rotated_at.map(micros),
-            version: 0,
-            leaked_at: k.leaked_at.map(micros),
-            require_dpop: k.part.require_dpop,
-        }
-    }
-}
-
-impl TryFrom<SecretKeyRow> for SecretKey {
-    type Error = RepoError;
-    fn try_from(r: SecretKeyRow) -> RepoResult<Self> {
-        let previous = match (r.previous_sealed_secret, r.previous_expires_at) {
-            (Some(s), Some(until)) => Some((s, time(until)?)),
-            _ => None,
-        };
-        Ok(SecretKey {
-            id: SecretKeyId::from_uuid(uuid(&r.id)?),
-            account_id: AccountId::from_uuid(uuid(&r.account_id)?),
-            service_account_id: ServiceAccountId::from_uuid(uuid(&r.service_account_id)?),
-            name: name(&r.name)?,
-            scopes: scopes(&r.scopes)?,
-            active: r.active,
-            expires_at: opt_time(r.expires_at)?,
-            created_at: time(r.created_at)?,
-            updated_at: time(r.updated_at)?,
-            last_used_at: opt_time(r.last_used_at)?,
-            last_rotated_at: opt_time(r.last_rotated_at)?,
-            leaked_at: opt_time(r.leaked_at)?,
-            part: SecretKeyPart { require_dpop: r.require_dpop },
-            secret: SealedSecret { current: r.sealed_secret, previous },
         })
     }
 }
