@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use storage::testing::TestDb;
 
-use crate::common::{TestApp, spawn_signing_with};
+use crate::common::spawn_signing_with;
 
 /// The HTTP transport the `oauth2` crate asks its caller for; the library itself is untouched.
 async fn transport(req: HttpRequest) -> Result<HttpResponse, reqwest::Error> {
@@ -29,21 +29,9 @@ async fn transport(req: HttpRequest) -> Result<HttpResponse, reqwest::Error> {
     Ok(out.body(body).unwrap_or_default())
 }
 
-async fn secret_key(app: &TestApp) -> (String, String, String, String) {
-    let (acct, sa, _, _) = app.tenant("acme", &[]).await;
-    let key = app
-        .post(
-            &format!("/v1/accounts/{acct}/service-accounts/{sa}/secret-keys"),
-            &app.admin,
-            json!({"name": "client", "scopes": ["service-accounts:read", "audit:read"]}),
-        )
-        .await;
-    (acct, sa, key.body["id"].as_str().unwrap().to_owned(), key.body["secret"].as_str().unwrap().to_owned())
-}
-
 async fn libraries_get_a_token_and_verify_it_offline(db: TestDb, algorithm: SigningAlgorithm) {
     let app = spawn_signing_with(db, algorithm).await;
-    let (acct, sa, id, secret) = secret_key(&app).await;
+    let (acct, sa, id, secret) = app.secret_key_tenant(&["service-accounts:read", "audit:read"]).await;
     let meta = app.metadata().await;
 
     let client = BasicClient::new(ClientId::new(id.clone()))
@@ -87,7 +75,7 @@ async fn with_es256(db: TestDb) {
 
 async fn tokens_for_another_audience_or_issuer_are_refused(db: TestDb) {
     let app = spawn_signing_with(db, SigningAlgorithm::EdDsa).await;
-    let (acct, sa, id, _) = secret_key(&app).await;
+    let (acct, sa, id, _) = app.secret_key_tenant(&["service-accounts:read", "audit:read"]).await;
     // Sign with Keyward's real active key, as a token meant for another service would be.
     let (kid, pkcs8) = app.active_signing_key();
     let now = app.keyward.now().timestamp();

@@ -10,19 +10,6 @@ use storage::testing::TestDb;
 
 use crate::common::{TestApp, spawn};
 
-/// A tenant with a secret key: (account, service account, key id, secret).
-async fn secret_key(app: &TestApp) -> (String, String, String, String) {
-    let (acct, sa, _, _) = app.tenant("acme", &[]).await;
-    let key = app
-        .post(
-            &format!("/v1/accounts/{acct}/service-accounts/{sa}/secret-keys"),
-            &app.admin,
-            json!({"name": "client", "scopes": ["service-accounts:read"]}),
-        )
-        .await;
-    (acct, sa, key.body["id"].as_str().unwrap().to_owned(), key.body["secret"].as_str().unwrap().to_owned())
-}
-
 /// A JWT signed with the secret key, `kid` = its id, with `claims` and, if given, a `crit` header.
 fn signed(id: &str, secret: &str, claims: &Value, crit: bool) -> String {
     domain::jwt::provider::install();
@@ -48,7 +35,7 @@ async fn introspect(app: &TestApp, token: &str) -> Value {
 
 async fn client_signed_tokens_pass_every_check_and_introspect_alike(db: TestDb) {
     let app = spawn(db).await;
-    let (acct, sa, id, secret) = secret_key(&app).await;
+    let (acct, sa, id, secret) = app.secret_key_tenant(&["service-accounts:read"]).await;
     let me = format!("/v1/accounts/{acct}/service-accounts/{sa}");
     let now = app.keyward.now().timestamp();
     let cases: Vec<(&str, Value, bool, StatusCode)> = vec![
@@ -97,7 +84,7 @@ async fn client_signed_tokens_pass_every_check_and_introspect_alike(db: TestDb) 
 
 async fn access_tokens_accept_an_audience_array_and_refuse_crit(db: TestDb) {
     let app = spawn(db).await;
-    let (acct, sa, id, _) = secret_key(&app).await;
+    let (acct, sa, id, _) = app.secret_key_tenant(&["service-accounts:read"]).await;
     let (kid, pkcs8) = app.active_signing_key();
     let now = app.keyward.now().timestamp();
     let sign = |aud: Value, crit: bool| {
@@ -123,7 +110,7 @@ async fn access_tokens_accept_an_audience_array_and_refuse_crit(db: TestDb) {
 
 async fn client_assertions_refuse_future_nbf_long_jti_and_crit(db: TestDb) {
     let app = spawn(db).await;
-    let (_, _, id, secret) = secret_key(&app).await;
+    let (_, _, id, secret) = app.secret_key_tenant(&["service-accounts:read"]).await;
     let now = app.keyward.now().timestamp();
     let token_endpoint = format!("{}/oauth2/token", app.base);
     let assert_with = |extra: Value, crit: bool| {

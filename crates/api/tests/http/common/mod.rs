@@ -256,6 +256,21 @@ impl TestApp {
         Answer { status, headers, body }
     }
 
+    /// A tenant `acme` with a secret key `client` holding `scopes`: (account, service account,
+    /// key id, secret).
+    pub async fn secret_key_tenant(&self, scopes: &[&str]) -> (String, String, String, String) {
+        let (acct, sa, _, _) = self.tenant("acme", &[]).await;
+        let key = self
+            .post(
+                &format!("/v1/accounts/{acct}/service-accounts/{sa}/secret-keys"),
+                &self.admin,
+                serde_json::json!({"name": "client", "scopes": scopes}),
+            )
+            .await;
+        assert_eq!(key.status, StatusCode::CREATED, "{:?}", key.body);
+        (acct, sa, key.body["id"].as_str().unwrap().to_owned(), key.body["secret"].as_str().unwrap().to_owned())
+    }
+
     /// Creates an account, a service account in it and a key with `scopes`; returns
     /// (account id, service account id, key id, secret).
     pub async fn tenant(&self, name: &str, scopes: &[&str]) -> (String, String, String, String) {
