@@ -17,6 +17,7 @@ use domain::api_key::{Expiry, NewApiKey, RetainPeriod};
 use domain::audit::Action;
 use domain::credential::{Credential, CredentialKind};
 use domain::error::{Entity, Error};
+use domain::id::{AccountId, ServiceAccountId};
 use domain::key::Rejection;
 use domain::page::{CursorCodec, Direction, Limit, PageRequest};
 use domain::principal::Principal;
@@ -37,6 +38,14 @@ struct Fixture {
     clock: Arc<ManualClock>,
     root: Principal,
     _db: TestDb,
+}
+
+impl Fixture {
+    /// Enables or disables the service account `sa` of `account`, as the root key.
+    fn set_active(&self, account: AccountId, sa: ServiceAccountId, on: bool) {
+        let change = ServiceAccountChanges { active: Some(on), ..Default::default() };
+        self.kw.update_service_account(&self.root, account, sa, change).unwrap();
+    }
 }
 
 fn fixture(db: TestDb) -> Fixture {
@@ -312,21 +321,9 @@ fn api_keys_authenticate_until_their_owner_or_expiry_says_otherwise(db: TestDb) 
     assert!(fixed.is_err(), "the checksum catches a one-character change");
     assert_eq!(f.kw.authenticate(&forged, None).unwrap().unwrap_err(), Rejection::Malformed);
 
-    f.kw.update_service_account(
-        &f.root,
-        acct,
-        sa.id,
-        ServiceAccountChanges { active: Some(false), ..Default::default() },
-    )
-    .unwrap();
+    f.set_active(acct, sa.id, false);
     assert_eq!(f.kw.authenticate(issued.secret.expose(), None).unwrap().unwrap_err(), Rejection::OwnerDisabled);
-    f.kw.update_service_account(
-        &f.root,
-        acct,
-        sa.id,
-        ServiceAccountChanges { active: Some(true), ..Default::default() },
-    )
-    .unwrap();
+    f.set_active(acct, sa.id, true);
     assert!(f.kw.authenticate(issued.secret.expose(), None).unwrap().is_ok());
 
     f.clock.advance(Duration::hours(1));
@@ -712,12 +709,6 @@ fn postgres_nodes_hear_of_each_others_changes_at_once() {
     };
     f.kw.delete_key(&f.root, acct, sa.id, &KeyRef::Id(deleted.key.id)).unwrap();
     refused_soon(deleted.secret.expose(), "a key deleted");
-    f.kw.update_service_account(
-        &f.root,
-        acct,
-        sa.id,
-        ServiceAccountChanges { active: Some(false), ..Default::default() },
-    )
-    .unwrap();
+    f.set_active(acct, sa.id, false);
     refused_soon(owner_disabled.secret.expose(), "its service account disabled");
 }
