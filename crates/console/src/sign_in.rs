@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use domain::service::AccessToken;
+use domain::service::{AccessToken, TokenTerms};
 use maud::html;
 use serde::Deserialize;
 
@@ -92,7 +92,7 @@ pub(crate) async fn sign_in(State(state): State<AppState>, form: PreSessionForm<
             if !key.is_empty() {
                 Ok(kw.login_with_api_key(&key, ip)?.ok())
             } else if !client_id.is_empty() {
-                Ok(kw.client_credentials(&client_id, &client_secret, None, None, ip)?.ok())
+                Ok(kw.client_credentials(&client_id, &client_secret, TokenTerms { ip, ..TokenTerms::default() })?.ok())
             } else {
                 Ok(None)
             }

@@ -12,7 +12,7 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use domain::id::{AccountId, ServiceAccountId};
-use domain::service::{AccessToken, IssuedSecretKey, OAuthError};
+use domain::service::{AccessToken, IssuedSecretKey, OAuthError, TokenTerms};
 use domain::service_account::ServiceAccount;
 use domain::text::{Description, Name};
 use serde::{Deserialize, Serialize};
@@ -182,9 +182,19 @@ pub async fn generate_token(
     let ip = client_ip(&parts, &state);
     let GenerateTokenRequest { client_id, client_token } = body;
     let named = client_id.clone();
-    let outcome = match state.keyward().client_credentials_from_memory(&client_id, &client_token, None, None, ip) {
+    let outcome = match state.keyward().client_credentials_from_memory(
+        &client_id,
+        &client_token,
+        TokenTerms { ip, ..TokenTerms::default() },
+    ) {
         Some(outcome) => outcome?,
-        None => state.run(move |kw| kw.client_credentials(&client_id, &client_token, None, None, ip)).await?,
+        None => {
+            state
+                .run(move |kw| {
+                    kw.client_credentials(&client_id, &client_token, TokenTerms { ip, ..TokenTerms::default() })
+                })
+                .await?
+        }
     };
     match outcome {
         Ok(AccessToken { token, expires_in, .. }) => {

@@ -25,7 +25,7 @@ use domain::repository::{AuditQuery, KeyRef, ServiceAccountQuery, ServiceAccount
 use domain::scope::Scopes;
 use domain::sealing::Sealer;
 use domain::secret_key::NewSecretKey;
-use domain::service::Keyward;
+use domain::service::{Keyward, TokenTerms};
 use domain::service_account::{NewServiceAccount, ServiceAccountChanges};
 use domain::text::{Description, Metadata, Name};
 use domain::usage::{Granularity, UsageWindow};
@@ -480,9 +480,9 @@ fn secret_keys_record_their_last_use(db: TestDb) {
     f.kw.flush_usage().unwrap();
     assert_eq!(f.kw.get_secret_key(&f.root, acct, sa, id).unwrap().last_used_at, None);
     f.clock.advance(Duration::seconds(5));
-    let token = f.kw.client_credentials(&id.to_string(), client.secret.expose(), None, None, None).unwrap();
+    let token = f.kw.client_credentials(&id.to_string(), client.secret.expose(), TokenTerms::default()).unwrap();
     assert!(token.is_ok());
-    assert!(f.kw.client_credentials(&id.to_string(), "kw_sk_wrong", None, None, None).unwrap().is_err());
+    assert!(f.kw.client_credentials(&id.to_string(), "kw_sk_wrong", TokenTerms::default()).unwrap().is_err());
     assert_eq!(f.kw.flush_usage().unwrap(), 1, "one secret key was used");
     let used = f.kw.get_secret_key(&f.root, acct, sa, id).unwrap();
     assert_eq!(used.last_used_at, Some(f.kw.now()), "a client's authentication is its key's last use");
@@ -636,12 +636,12 @@ fn the_hot_path_answers_from_memory_once_a_key_is_cached(db: TestDb) {
         NewSecretKey { name: name("client"), scopes: Scopes::default(), expiry: Expiry::Never, require_dpop: false };
     let client = f.kw.create_key(&f.root, acct, sa.id, new).unwrap();
     let id = client.key.id.to_string();
-    let token = |kw: &Keyward| kw.client_credentials_from_memory(&id, client.secret.expose(), None, None, None);
+    let token = |kw: &Keyward| kw.client_credentials_from_memory(&id, client.secret.expose(), TokenTerms::default());
     assert!(token(&f.kw).is_none(), "the client is not cached yet");
-    assert!(f.kw.client_credentials(&id, client.secret.expose(), None, None, None).unwrap().is_ok());
+    assert!(f.kw.client_credentials(&id, client.secret.expose(), TokenTerms::default()).unwrap().is_ok());
     let issued = token(&f.kw).expect("client and signing key are cached now").unwrap();
     assert!(issued.is_ok_and(|t| t.token.expose().split('.').count() == 3), "a signed JWT from memory");
-    let wrong = f.kw.client_credentials_from_memory(&id, "kw_sk_wrong", None, None, None);
+    let wrong = f.kw.client_credentials_from_memory(&id, "kw_sk_wrong", TokenTerms::default());
     assert!(wrong.is_none(), "a failed client authentication goes to storage, for the audit trail");
 
     // A JWT the (now cached) secret key signed is checked from memory too; a forged one is not.

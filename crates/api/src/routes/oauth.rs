@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use domain::service::OAuthError;
+use domain::service::{OAuthError, TokenTerms};
 use utoipa::ToSchema;
 
 use super::token_answer::{
@@ -319,16 +319,22 @@ async fn issue(
     let outcome = match client {
         Client::Assertion { id, assertion } => {
             state
-                .run(move |kw| kw.client_assertion(id.as_deref(), &assertion, scope.as_deref(), bound_to.as_ref(), ip))
+                .run(move |kw| {
+                    let terms = TokenTerms { scope: scope.as_deref(), bound_to: bound_to.as_ref(), ip };
+                    kw.client_assertion(id.as_deref(), &assertion, terms)
+                })
                 .await?
         }
         Client::Secret { id, secret } => {
-            match state.keyward().client_credentials_from_memory(&id, &secret, scope.as_deref(), bound_to.as_ref(), ip)
-            {
+            let terms = TokenTerms { scope: scope.as_deref(), bound_to: bound_to.as_ref(), ip };
+            match state.keyward().client_credentials_from_memory(&id, &secret, terms) {
                 Some(outcome) => outcome.map_err(web::ApiError::from)?,
                 None => {
                     state
-                        .run(move |kw| kw.client_credentials(&id, &secret, scope.as_deref(), bound_to.as_ref(), ip))
+                        .run(move |kw| {
+                            let terms = TokenTerms { scope: scope.as_deref(), bound_to: bound_to.as_ref(), ip };
+                            kw.client_credentials(&id, &secret, terms)
+                        })
                         .await?
                 }
             }

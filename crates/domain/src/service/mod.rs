@@ -46,7 +46,7 @@ pub use dpop::{BoundRefusal, NONCE_PERIOD_SECONDS};
 pub use federated_credentials::{FederatedCredentialChanges, NewFederatedCredential};
 pub use keys::{Issued, KeyActions, KeyChanges, KeyKind, NamesKey, NewKey};
 pub use limits::{Identifier, LimitRequest};
-pub use oauth::{AccessToken, Introspection, OAuthError};
+pub use oauth::{AccessToken, Introspection, OAuthError, TokenTerms};
 pub use secret_key_jwt::IssuedJwt;
 pub use secret_keys::IssuedSecretKey;
 pub use token_exchange::{ExchangeRefusal, ExchangeRequest, Exchanged};

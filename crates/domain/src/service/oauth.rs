@@ -72,6 +72,19 @@ fn state_rejection(
     })
 }
 
+/// What a client asks of a token beyond who it is: the scope (space-separated, at most the key's
+/// scopes; all of them when absent), the client key a DPoP proof binds the token to, and the
+/// address the request came from.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TokenTerms<'a> {
+    /// The scope asked for.
+    pub scope: Option<&'a str>,
+    /// The thumbprint of the key the client proved it holds (DPoP, RFC 9449).
+    pub bound_to: Option<&'a Thumbprint>,
+    /// The client's address.
+    pub ip: Option<IpAddr>,
+}
+
 impl Keyward {
     /// The issuer (`iss`) of Keyward's access tokens: its public base URL.
     pub fn issuer(&self) -> &str {
@@ -159,18 +172,14 @@ impl Keyward {
     }
 
     /// The client-credentials grant with `client_secret_basic` or `client_secret_post`: issues an
-    /// access token for `scope` (space-separated; at most the key's scopes; all of them when
-    /// absent), bound to the key `bound_to` when the client sent a DPoP proof for it. The outer
-    /// error is a server failure.
+    /// access token on the client's `terms`. The outer error is a server failure.
     pub fn client_credentials(
         &self,
         client_id: &str,
         client_secret: &str,
-        scope: Option<&str>,
-        bound_to: Option<&Thumbprint>,
-        ip: Option<IpAddr>,
+        terms: TokenTerms<'_>,
     ) -> Result<Result<AccessToken, OAuthError>, Error> {
-        with_storage(self.client_credentials_within(client_id, client_secret, scope, bound_to, ip, Reach::Storage))
+        with_storage(self.client_credentials_within(client_id, client_secret, terms, Reach::Storage))
     }
 
     /// The same, from memory alone: `None` when it needs storage (the client or the signing keys
@@ -180,24 +189,20 @@ impl Keyward {
         &self,
         client_id: &str,
         client_secret: &str,
-        scope: Option<&str>,
-        bound_to: Option<&Thumbprint>,
-        ip: Option<IpAddr>,
+        terms: TokenTerms<'_>,
     ) -> Option<Result<Result<AccessToken, OAuthError>, Error>> {
-        from_memory(self.client_credentials_within(client_id, client_secret, scope, bound_to, ip, Reach::Memory))
+        from_memory(self.client_credentials_within(client_id, client_secret, terms, Reach::Memory))
     }
 
     fn client_credentials_within(
         &self,
         client_id: &str,
         client_secret: &str,
-        scope: Option<&str>,
-        bound_to: Option<&Thumbprint>,
-        ip: Option<IpAddr>,
+        terms: TokenTerms<'_>,
         reach: Reach,
     ) -> Result<Result<AccessToken, OAuthError>, Stop> {
-        match self.authenticate_client(client_id, client_secret, ip, reach)? {
-            Ok(found) => self.grant(&found.key, scope, bound_to, reach),
+        match self.authenticate_client(client_id, client_secret, terms.ip, reach)? {
+            Ok(found) => self.grant(&found.key, terms, reach),
             Err(e) => Ok(Err(e)),
         }
     }
@@ -205,15 +210,14 @@ impl Keyward {
     /// The client-credentials grant with `client_secret_jwt` (RFC 7523): the client signs an
     /// assertion with HS256 (HMAC key = its `kw_sk_...` string) with `iss` = `sub` = its id, `aud`
     /// naming this issuer or its token endpoint, `exp` at most an hour ahead and a `jti` that is
-    /// accepted once. `bound_to` is as for [`Keyward::client_credentials`].
+    /// accepted once. The token is issued on the client's `terms`.
     pub fn client_assertion(
         &self,
         client_id: Option<&str>,
         assertion: &str,
-        scope: Option<&str>,
-        bound_to: Option<&Thumbprint>,
-        ip: Option<IpAddr>,
+        terms: TokenTerms<'_>,
     ) -> Result<Result<AccessToken, OAuthError>, Error> {
+        let ip = terms.ip;
         let refused = |why| Ok(Err(OAuthError::InvalidClient(why)));
         let Ok(header) = jsonwebtoken::decode_header(assertion) else { return refused("the assertion is malformed") };
         if header.alg != Algorithm::HS256 {
@@ -263,16 +267,16 @@ impl Keyward {
         if let Some(why) = state_rejection(&found.key, found.owner_active, now) {
             return refused(why);
         }
-        with_storage(self.grant(&found.key, scope, bound_to, Reach::Storage))
+        with_storage(self.grant(&found.key, terms, Reach::Storage))
     }
 
     fn grant(
         &self,
         key: &crate::secret_key::SecretKey,
-        scope: Option<&str>,
-        bound_to: Option<&Thumbprint>,
+        terms: TokenTerms<'_>,
         reach: Reach,
     ) -> Result<Result<AccessToken, OAuthError>, Stop> {
+        let TokenTerms { scope, bound_to, .. } = terms;
         if key.part.require_dpop && bound_to.is_none() {
             return Ok(Err(OAuthError::DpopRequired));
         }
