@@ -14,8 +14,8 @@ use crate::{Timestamp, ValidationError};
 use std::collections::BTreeSet;
 
 /// The secret material of a key: the hash of its current secret and, after a rotation, the hash of
-/// the previous one with the moment it stops working.
-#[derive(Debug, Clone)]
+/// the previous one with the moment it stops working. `Debug` shows none of it.
+#[derive(Clone)]
 pub struct StoredSecret {
     /// The hash of the current secret.
     pub current: SecretHash,
@@ -25,6 +25,12 @@ pub struct StoredSecret {
     /// be shown again (tokens made through the Wavefront dialect, where a token's id is the token);
     /// `None` for every other key, of which Keyward keeps only the hash.
     pub sealed: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for StoredSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StoredSecret([REDACTED])")
+    }
 }
 
 /// The context a key's sealed secret is bound to, so it cannot be moved to another row.
@@ -262,8 +268,31 @@ mod tests {
     use super::*;
     use crate::id::{AccountId, ServiceAccountId};
     use crate::key::KeyState;
+    use crate::secret_key::SealedSecret;
     use crate::{Entropy, SeededEntropy};
     use chrono::{Duration, TimeZone, Utc};
+
+    #[test]
+    fn a_keys_debug_shows_no_secret_material_of_either_kind() {
+        let now = Utc.with_ymd_and_hms(2026, 3, 10, 12, 0, 0).unwrap();
+        let (mut api, _) = key(now);
+        api.secret.sealed = Some(vec![0xAB; 48]);
+        api.secret.previous = Some((SecretHash::of(b"old"), now));
+        let shown = format!("{api:?}");
+        assert!(shown.contains("StoredSecret([REDACTED])") && !shown.contains("171"), "{shown}");
+        let id = crate::id::SecretKeyId::generate(now, &SeededEntropy::new(1));
+        let mut secret: crate::secret_key::SecretKey = Key::issued(
+            id,
+            api.account_id,
+            api.service_account_id,
+            api.name.clone(),
+            now,
+            SealedSecret::new(vec![0xAB; 48]),
+        );
+        secret.secret.previous = Some((vec![0xAB; 48], now));
+        let shown = format!("{secret:?}");
+        assert!(shown.contains("SealedSecret([REDACTED])") && !shown.contains("171"), "{shown}");
+    }
 
     fn key(now: Timestamp) -> (ApiKey, SecretHash) {
         let e = SeededEntropy::new(9);
