@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::sync::LazyLock;
 
 use crate::id::ApiKeyId;
-use crate::key::{Key, KeyPart, Rejection};
+use crate::key::{Key, KeyChanges, KeyPart, Rejection};
 use crate::limits::{LimitSettings, Permissions, RateLimit, RemainingSetting, RoleName, UsageLimits};
 use crate::scope::Scopes;
 use crate::secret::SecretHash;
@@ -77,6 +77,29 @@ pub struct ApiKeyPart {
 impl KeyPart for ApiKeyPart {
     type Id = ApiKeyId;
     type Secret = StoredSecret;
+    type Changes = ApiKeyPartChanges;
+
+    fn apply(&mut self, changes: &ApiKeyPartChanges, now: Timestamp) -> Result<(), ValidationError> {
+        if let Some(d) = &changes.description {
+            self.description = d.clone();
+        }
+        if let Some(limits) = &changes.rate_limits {
+            UsageLimits::check_rate_limits(limits)?;
+            self.limits.rate_limits = limits.clone();
+        }
+        if let Some(remaining) = changes.remaining {
+            self.limits.remaining = remaining.map(|r| r.at(crate::clock::truncate(now)));
+        }
+        if let Some(permissions) = &changes.permissions {
+            UsageLimits::check_permissions(permissions)?;
+            self.limits.permissions = permissions.clone();
+        }
+        if let Some(roles) = &changes.roles {
+            UsageLimits::check_roles(roles)?;
+            self.limits.roles = roles.clone();
+        }
+        Ok(())
+    }
 }
 
 /// An API key: an opaque bearer secret, stored hashed.
@@ -114,21 +137,14 @@ impl ApiKey {
     }
 }
 
-/// A change to a key; `None` leaves a field as it is. `expires_at: Some(None)` removes the expiry.
+/// A change to an API key: see [`KeyChanges`].
+pub type ApiKeyChanges = KeyChanges<ApiKeyPart>;
+
+/// What a change may say of an API key's own part; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default)]
-pub struct ApiKeyChanges {
-    /// A new name.
-    pub name: Option<Name>,
+pub struct ApiKeyPartChanges {
     /// A new description.
     pub description: Option<Description>,
-    /// Enable or disable the key.
-    pub active: Option<bool>,
-    /// Replace its scopes.
-    pub scopes: Option<Scopes>,
-    /// A new expiry (which must be in the future), or `Some(None)` for none.
-    pub expires_at: Option<Option<Timestamp>>,
-    /// Whether enabling the key may end its `leaked` state: see [`LeakAcknowledgement`].
-    pub acknowledge_leak: bool,
     /// Replace its rate limits.
     pub rate_limits: Option<Vec<RateLimit>>,
     /// Set its uses left anew (counting from now), or `Some(None)` to stop counting them.
@@ -137,32 +153,6 @@ pub struct ApiKeyChanges {
     pub permissions: Option<Permissions>,
     /// Replace its roles.
     pub roles: Option<BTreeSet<RoleName>>,
-}
-
-impl ApiKeyChanges {
-    /// Applies the changes to `key` as of `now`; refuses an expiry that is not in the future.
-    pub fn apply(&self, key: &mut ApiKey, now: Timestamp) -> Result<(), ValidationError> {
-        key.change(self.name.as_ref(), self.active, self.scopes.as_ref(), self.expires_at, self.acknowledge_leak, now)?;
-        if let Some(d) = &self.description {
-            key.part.description = d.clone();
-        }
-        if let Some(limits) = &self.rate_limits {
-            UsageLimits::check_rate_limits(limits)?;
-            key.part.limits.rate_limits = limits.clone();
-        }
-        if let Some(remaining) = self.remaining {
-            key.part.limits.remaining = remaining.map(|r| r.at(crate::clock::truncate(now)));
-        }
-        if let Some(permissions) = &self.permissions {
-            UsageLimits::check_permissions(permissions)?;
-            key.part.limits.permissions = permissions.clone();
-        }
-        if let Some(roles) = &self.roles {
-            UsageLimits::check_roles(roles)?;
-            key.part.limits.roles = roles.clone();
-        }
-        Ok(())
-    }
 }
 
 /// How long a rotated-away secret keeps working: 0 (not at all) to 30 days.
@@ -364,10 +354,37 @@ mod tests {
         let now = Utc.with_ymd_and_hms(2026, 5, 1, 12, 0, 0).unwrap();
         let (mut k, _) = key(now);
         let past = ApiKeyChanges { expires_at: Some(Some(now)), ..Default::default() };
-        assert!(past.apply(&mut k, now).is_err());
+        assert!(k.apply(&past, now).is_err());
         let never = ApiKeyChanges { expires_at: Some(None), active: Some(false), ..Default::default() };
-        never.apply(&mut k, now).unwrap();
+        k.apply(&never, now).unwrap();
         assert_eq!((k.expires_at, k.active), (None, false));
+    }
+
+    #[test]
+    fn a_change_refused_in_its_kinds_part_changes_nothing() {
+        let now = Utc.with_ymd_and_hms(2026, 5, 1, 12, 0, 0).unwrap();
+        let (mut k, _) = key(now);
+        let before = format!("{k:?}");
+        let zero = RateLimit {
+            name: crate::limits::LimitName::parse("burst", "name").unwrap(),
+            limit: 0,
+            window: crate::limits::WindowLength::parse(60, "window").unwrap(),
+            auto_apply: true,
+            strict: false,
+        };
+        let changes = ApiKeyChanges {
+            name: Some(Name::parse("renamed", "name").unwrap()),
+            active: Some(false),
+            part: ApiKeyPartChanges {
+                description: Some(Description::parse("new", "description").unwrap()),
+                rate_limits: Some(vec![zero]),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let refused = k.apply(&changes, now + Duration::seconds(1)).unwrap_err();
+        assert_eq!(refused.field, "rate_limits[0].limit");
+        assert_eq!(format!("{k:?}"), before, "neither the common fields nor the description changed");
     }
 
     #[test]

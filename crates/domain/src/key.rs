@@ -16,6 +16,46 @@ pub trait KeyPart: fmt::Debug + Clone + Default {
     type Id: fmt::Debug + fmt::Display + Copy + Eq;
     /// Its secret as this kind keeps it: hashed, or sealed. `Debug` shows none of it.
     type Secret: fmt::Debug + Clone;
+    /// What a change may say of this part; `Default` changes nothing.
+    type Changes: fmt::Debug + Clone + Default;
+
+    /// Applies `changes` to this part as of `now`, refusing values its kind does not allow.
+    fn apply(&mut self, changes: &Self::Changes, now: Timestamp) -> Result<(), ValidationError>;
+}
+
+/// A change to a key of the kind `P` says; `None` leaves a field as it is, and
+/// `expires_at: Some(None)` removes the expiry. `part` holds what only that kind's keys have.
+#[derive(Debug, Clone, Default)]
+pub struct KeyChanges<P: KeyPart> {
+    /// A new name.
+    pub name: Option<Name>,
+    /// Enable or disable the key.
+    pub active: Option<bool>,
+    /// Replace its scopes.
+    pub scopes: Option<Scopes>,
+    /// A new expiry (which must be in the future), or `Some(None)` for none.
+    pub expires_at: Option<Option<Timestamp>>,
+    /// Whether enabling the key may end its `leaked` state: see [`LeakAcknowledgement`].
+    pub acknowledge_leak: bool,
+    /// The change to what only its kind has.
+    pub part: P::Changes,
+}
+
+impl<P: KeyPart> KeyChanges<P> {
+    /// The change that enables (`true`) or disables (`false`) a key, and nothing else.
+    pub fn activate(on: bool) -> Self {
+        Self { active: Some(on), ..Self::default() }
+    }
+
+    /// The change that enables a key reported leaked, acknowledging the leak.
+    pub fn enable_after_leak() -> Self {
+        Self { active: Some(true), acknowledge_leak: true, ..Self::default() }
+    }
+
+    /// Whether the change disables the key.
+    pub fn disables(&self) -> bool {
+        self.active == Some(false)
+    }
 }
 
 /// A key of a service account, of the kind `P` says.
@@ -92,33 +132,27 @@ impl<P: KeyPart> Key<P> {
         self.state(now).usable(owner_active)
     }
 
-    /// Applies what a change to any kind of key may say, as of `now`: a name, the state, scopes
-    /// and an expiry, which must be in the future. Ending the `leaked` state takes
-    /// `acknowledge_leak` (see [`LeakAcknowledgement`]). The kind applies the rest of its change.
-    pub(crate) fn change(
-        &mut self,
-        name: Option<&Name>,
-        active: Option<bool>,
-        scopes: Option<&Scopes>,
-        expires_at: Option<Option<Timestamp>>,
-        acknowledge_leak: bool,
-        now: Timestamp,
-    ) -> Result<(), ValidationError> {
-        require_future(expires_at, now)?;
-        self.leaked_at = LeakAcknowledgement::decide(self.leaked_at, active, acknowledge_leak)?;
-        if let Some(name) = name {
+    /// Applies `changes` as of `now`: an expiry must be in the future, and ending the `leaked`
+    /// state takes `acknowledge_leak` (see [`LeakAcknowledgement`]). Nothing is changed when a
+    /// value is refused.
+    pub fn apply(&mut self, changes: &KeyChanges<P>, now: Timestamp) -> Result<(), ValidationError> {
+        require_future(changes.expires_at, now)?;
+        let leaked_at = LeakAcknowledgement::decide(self.leaked_at, changes.active, changes.acknowledge_leak)?;
+        let mut part = self.part.clone();
+        part.apply(&changes.part, now)?;
+        (self.part, self.leaked_at, self.updated_at) = (part, leaked_at, now);
+        if let Some(name) = &changes.name {
             self.name = name.clone();
         }
-        if let Some(active) = active {
+        if let Some(active) = changes.active {
             self.active = active;
         }
-        if let Some(scopes) = scopes {
+        if let Some(scopes) = &changes.scopes {
             self.scopes = scopes.clone();
         }
-        if let Some(expires_at) = expires_at {
+        if let Some(expires_at) = changes.expires_at {
             self.expires_at = expires_at.map(crate::clock::truncate);
         }
-        self.updated_at = now;
         Ok(())
     }
 

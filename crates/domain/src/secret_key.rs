@@ -6,7 +6,7 @@ use std::fmt;
 
 use crate::api_key::RetainPeriod;
 use crate::id::SecretKeyId;
-use crate::key::{Key, KeyPart};
+use crate::key::{Key, KeyChanges, KeyPart};
 use crate::scope::Scopes;
 use crate::sealing::{Sealer, Unsealable};
 use crate::text::Name;
@@ -51,6 +51,14 @@ pub struct SecretKeyPart {
 impl KeyPart for SecretKeyPart {
     type Id = SecretKeyId;
     type Secret = SealedSecret;
+    type Changes = SecretKeyPartChanges;
+
+    fn apply(&mut self, changes: &SecretKeyPartChanges, _: Timestamp) -> Result<(), ValidationError> {
+        if let Some(required) = changes.require_dpop {
+            self.require_dpop = required;
+        }
+        Ok(())
+    }
 }
 
 /// A secret key: its id is the OAuth 2.0 `client_id` and the JWT `kid`; its secret is stored
@@ -105,32 +113,14 @@ pub struct NewSecretKey {
     pub require_dpop: bool,
 }
 
-/// A change to a secret key; `None` leaves a field as it is. `expires_at: Some(None)` removes the expiry.
-#[derive(Debug, Clone, Default)]
-pub struct SecretKeyChanges {
-    /// A new name.
-    pub name: Option<Name>,
-    /// Enable or disable the key.
-    pub active: Option<bool>,
-    /// Replace its scopes.
-    pub scopes: Option<Scopes>,
-    /// A new expiry (in the future), or `Some(None)` for none.
-    pub expires_at: Option<Option<Timestamp>>,
-    /// Whether enabling the key may end its `leaked` state, as for API keys.
-    pub acknowledge_leak: bool,
+/// A change to a secret key: see [`KeyChanges`].
+pub type SecretKeyChanges = KeyChanges<SecretKeyPart>;
+
+/// What a change may say of a secret key's own part; `None` leaves a field as it is.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SecretKeyPartChanges {
     /// Require, or stop requiring, DPoP-bound access tokens.
     pub require_dpop: Option<bool>,
-}
-
-impl SecretKeyChanges {
-    /// Applies the changes to `key` as of `now`; refuses an expiry that is not in the future.
-    pub fn apply(&self, key: &mut SecretKey, now: Timestamp) -> Result<(), ValidationError> {
-        key.change(self.name.as_ref(), self.active, self.scopes.as_ref(), self.expires_at, self.acknowledge_leak, now)?;
-        if let Some(r) = self.require_dpop {
-            key.part.require_dpop = r;
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]

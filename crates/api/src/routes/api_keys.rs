@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use domain::api_key::{ApiKey, ApiKeyChanges, Expiry, NewApiKey, RetainPeriod};
+use domain::api_key::{ApiKey, ApiKeyChanges, ApiKeyPartChanges, Expiry, NewApiKey, RetainPeriod};
 use domain::id::{AccountId, ApiKeyId, ServiceAccountId};
 use domain::key::KeyState;
 use domain::scope::Scopes;
@@ -299,15 +299,17 @@ pub async fn update_api_key(
     let key = path.key_id_or_name;
     let changes = ApiKeyChanges {
         name: body.name,
-        description: body.description,
         active: body.active,
         scopes: body.scopes,
         expires_at: body.expires_at,
         acknowledge_leak: body.acknowledge_leak,
-        rate_limits: body.rate_limits.as_deref().map(usage_limits::rate_limits).transpose()?,
-        remaining: body.remaining.map(|r| r.as_ref().map(usage_limits::remaining).transpose()).transpose()?,
-        permissions: body.permissions.as_deref().map(usage_limits::permissions).transpose()?,
-        roles: body.roles.as_deref().map(usage_limits::roles).transpose()?,
+        part: ApiKeyPartChanges {
+            description: body.description,
+            rate_limits: body.rate_limits.as_deref().map(usage_limits::rate_limits).transpose()?,
+            remaining: body.remaining.map(|r| r.as_ref().map(usage_limits::remaining).transpose()).transpose()?,
+            permissions: body.permissions.as_deref().map(usage_limits::permissions).transpose()?,
+            roles: body.roles.as_deref().map(usage_limits::roles).transpose()?,
+        },
     };
     let (key, now) = state.run(move |kw| kw.update_key(&p, account, sa, &key, changes).map(|k| (k, kw.now()))).await?;
     Ok(Json(ApiKeyBody::new(key, now)))

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use domain::api_key::{Expiry, RetainPeriod};
 use domain::key::KeyState;
 use domain::scope::Scopes;
-use domain::secret_key::{NewSecretKey, SecretKey, SecretKeyChanges};
+use domain::secret_key::{NewSecretKey, SecretKey, SecretKeyChanges, SecretKeyPartChanges};
 use domain::service::IssuedSecretKey;
 use domain::text::Name;
 use serde::{Deserialize, Serialize};
@@ -225,7 +225,7 @@ pub async fn update_secret_key(
         scopes: body.scopes,
         expires_at: body.expires_at,
         acknowledge_leak: body.acknowledge_leak,
-        require_dpop: body.require_dpop,
+        part: SecretKeyPartChanges { require_dpop: body.require_dpop },
     };
     let (key, now) = state.run(move |kw| kw.update_key(&p, account, sa, &id, changes).map(|k| (k, kw.now()))).await?;
     Ok(Json(SecretKeyBody::new(key, now)))

@@ -121,7 +121,6 @@ pub async fn update_api_token(
     let id = key_id(&id, "id")?;
     let changes = ApiKeyChanges {
         name: body.name.as_deref().map(|n| Name::parse(n, "name")).transpose()?,
-        description: None,
         active: body.enabled,
         scopes: body.scopes.as_deref().map(|s| Scopes::parse(s, "scopes")).transpose()?,
         ..ApiKeyChanges::default()

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use domain::api_key::{ApiKeyChanges, RetainPeriod};
+use domain::api_key::{ApiKeyChanges, ApiKeyPartChanges, RetainPeriod};
 use domain::principal::Principal;
 use domain::repository::KeyRef;
 use domain::service::{IssuedApiKey, Keyward};
@@ -122,8 +122,11 @@ pub async fn update_api_key(
     let key = KeyRef::parse(&key, "key_id_or_name")?;
     let changes = ApiKeyChanges {
         name: body.name.as_deref().map(|n| Name::parse(n, "name")).transpose()?,
-        description: body.description.as_deref().map(|d| Description::parse(d, "description")).transpose()?,
         active: body.active,
+        part: ApiKeyPartChanges {
+            description: body.description.as_deref().map(|d| Description::parse(d, "description")).transpose()?,
+            ..Default::default()
+        },
         ..Default::default()
     };
     let answer = state
@@ -166,7 +169,10 @@ pub async fn rotate_api_key(
             let IssuedApiKey { key: rotated, secret } = kw.rotate_key(&p, p.account_id, sa.id, &key, retain)?;
             let rotated = match description {
                 Some(description) => {
-                    let changes = ApiKeyChanges { description: Some(description), ..Default::default() };
+                    let changes = ApiKeyChanges {
+                        part: ApiKeyPartChanges { description: Some(description), ..Default::default() },
+                        ..Default::default()
+                    };
                     kw.update_key(&p, p.account_id, sa.id, &KeyRef::Id(rotated.id), changes)?
                 }
                 None => rotated,

@@ -2,10 +2,10 @@
 //! the reads the vendor dialects need.
 
 use super::Keyward;
-use super::keys::{Issued, KeyActions, KeyKind, NamesKey, NewKey, key_changes};
+use super::keys::{Issued, KeyActions, KeyKind, NamesKey, NewKey};
 use super::reach::{Reach, Stop, from_memory, with_storage};
 use crate::Timestamp;
-use crate::api_key::{ApiKey, ApiKeyChanges, ApiKeyPart, NewApiKey, RetainPeriod, StoredSecret, seal_context};
+use crate::api_key::{ApiKey, ApiKeyPart, NewApiKey, RetainPeriod, StoredSecret, seal_context};
 use crate::audit::{Action, AuditEvent};
 use crate::credential::{Credential, CredentialKind};
 use crate::error::{Entity, Error, RepoResult};
@@ -26,7 +26,6 @@ pub type IssuedApiKey = Issued<ApiKey>;
 impl KeyKind for ApiKeyPart {
     type Ref = KeyRef;
     type New = NewApiKey;
-    type Changes = ApiKeyChanges;
 
     const TARGET: &'static str = "api_key";
     const WRITE: Permission = Permission::ApiKeysWrite;
@@ -127,8 +126,6 @@ impl NamesKey for KeyRef {
 impl NewKey for NewApiKey {
     type Kind = ApiKeyPart;
 }
-
-key_changes!(ApiKeyChanges for ApiKey);
 
 impl Keyward {
     /// Creates a key whose scopes are inherited from the caller: every scope it holds and may

@@ -7,17 +7,17 @@
 //! `SecretKeyId`), so a caller writes `kw.rotate_key(p, account, sa, &key, retain)` for either.
 
 use super::Keyward;
+use crate::Timestamp;
 use crate::api_key::RetainPeriod;
 use crate::audit::{Action, AuditEvent};
 use crate::credential::Credential;
 use crate::error::{Error, RepoResult};
 use crate::id::{AccountId, ServiceAccountId};
-use crate::key::{Key, KeyPart};
+use crate::key::{Key, KeyChanges, KeyPart};
 use crate::principal::{CredentialRef, Permission, Principal};
 use crate::repository::Repository;
 use crate::scope::Scopes;
 use crate::secret::SecretString;
-use crate::{Timestamp, ValidationError};
 
 /// A key just created or rotated, with its secret: the only time the secret is shown.
 #[derive(Debug)]
@@ -41,54 +41,6 @@ pub struct KeyActions {
     pub delete: Action,
 }
 
-/// What a change asks of any kind of key: the parts of it the lifecycle checks.
-pub trait KeyChanges<K> {
-    /// The change that enables (`true`) or disables (`false`) a key, and nothing else.
-    fn activate(on: bool) -> Self
-    where
-        Self: Sized;
-    /// The change that enables a key reported leaked, acknowledging the leak (see
-    /// [`crate::key::LeakAcknowledgement`]).
-    fn enable_after_leak() -> Self
-    where
-        Self: Sized;
-    /// The new scopes, if the change replaces them: the caller must be able to grant them.
-    fn scopes(&self) -> Option<&Scopes>;
-    /// Whether the change disables the key: no caller may disable the key it is using.
-    fn disables(&self) -> bool;
-    /// Applies the change to `key` as of `now`.
-    fn apply(&self, key: &mut K, now: Timestamp) -> Result<(), ValidationError>;
-}
-
-/// `KeyChanges` for a kind's change type, whose `active`, `acknowledge_leak` and `scopes` fields
-/// every kind shares, and whose own `apply` does the rest: written once here.
-macro_rules! key_changes {
-    ($changes:ident for $key:ty) => {
-        impl $crate::service::KeyChanges<$key> for $changes {
-            fn activate(on: bool) -> Self {
-                $changes { active: Some(on), ..$changes::default() }
-            }
-
-            fn enable_after_leak() -> Self {
-                $changes { active: Some(true), acknowledge_leak: true, ..$changes::default() }
-            }
-
-            fn scopes(&self) -> Option<&crate::scope::Scopes> {
-                self.scopes.as_ref()
-            }
-
-            fn disables(&self) -> bool {
-                self.active == Some(false)
-            }
-
-            fn apply(&self, key: &mut $key, now: crate::Timestamp) -> Result<(), crate::ValidationError> {
-                $changes::apply(self, key, now)
-            }
-        }
-    };
-}
-pub(super) use key_changes;
-
 /// One kind of key, implemented by the part only its keys have ([`Key<Self>`] is the key): what
 /// its lifecycle does differently from another's.
 pub trait KeyKind: KeyPart {
@@ -96,9 +48,6 @@ pub trait KeyKind: KeyPart {
     type Ref: NamesKey<Kind = Self>;
     /// What a caller supplies to create one.
     type New: NewKey<Kind = Self>;
-    /// A change a caller may ask for.
-    type Changes: KeyChanges<Key<Self>>;
-
     /// The kind's name in audit targets, such as `api_key` in `api_key:<id>`.
     const TARGET: &'static str;
     /// The permission that creates, changes, rotates and deletes keys of this kind.
@@ -187,7 +136,7 @@ impl Keyward {
         account: AccountId,
         sa: ServiceAccountId,
         key: &R,
-        changes: <R::Kind as KeyKind>::Changes,
+        changes: KeyChanges<R::Kind>,
     ) -> Result<Key<R::Kind>, Error> {
         self.update::<R::Kind>(p, account, sa, key, changes)
     }
@@ -239,10 +188,10 @@ impl Keyward {
         account: AccountId,
         sa: ServiceAccountId,
         key: &K::Ref,
-        changes: K::Changes,
+        changes: KeyChanges<K>,
     ) -> Result<Key<K>, Error> {
         p.require(K::WRITE, account)?;
-        if let Some(scopes) = changes.scopes() {
+        if let Some(scopes) = &changes.scopes {
             let owner_account = self.repo.account(account)?;
             p.require_grantable(scopes, owner_account.system)?;
         }
@@ -252,7 +201,7 @@ impl Keyward {
                 p.require_not_self(K::credential(k.id))?;
             }
             let revokes = changes.disables() && k.leaked_at.is_none();
-            changes.apply(k, now)?;
+            k.apply(&changes, now)?;
             let mut audit = self.key_audit::<K>(p, account, K::ACTIONS.update, k.id, now);
             if revokes {
                 audit.notify = Some(crate::notification::EventType::CredentialRevoked);

@@ -44,7 +44,7 @@ pub use api_keys::IssuedApiKey;
 pub use bootstrap::Bootstrapped;
 pub use dpop::{BoundRefusal, NONCE_PERIOD_SECONDS};
 pub use federated_credentials::{FederatedCredentialChanges, NewFederatedCredential};
-pub use keys::{Issued, KeyActions, KeyChanges, KeyKind, NamesKey, NewKey};
+pub use keys::{Issued, KeyActions, KeyKind, NamesKey, NewKey};
 pub use limits::{Identifier, LimitRequest};
 pub use oauth::{AccessToken, Introspection, OAuthError, TokenTerms};
 pub use secret_key_jwt::IssuedJwt;

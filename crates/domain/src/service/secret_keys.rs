@@ -2,7 +2,7 @@
 //! the master key that seals their secrets.
 
 use super::Keyward;
-use super::keys::{Issued, KeyActions, KeyKind, NamesKey, NewKey, key_changes};
+use super::keys::{Issued, KeyActions, KeyKind, NamesKey, NewKey};
 use super::reach::{Reach, Stop, from_memory, with_storage};
 use crate::Timestamp;
 use crate::api_key::RetainPeriod;
@@ -15,7 +15,7 @@ use crate::principal::{CredentialRef, Permission, Principal};
 use crate::repository::Repository;
 use crate::scope::Scopes;
 use crate::secret::SecretString;
-use crate::secret_key::{NewSecretKey, SealedSecret, SecretKey, SecretKeyChanges, SecretKeyPart};
+use crate::secret_key::{NewSecretKey, SealedSecret, SecretKey, SecretKeyPart};
 
 /// A secret key just created or rotated, with its secret: the only time the secret is shown.
 pub type IssuedSecretKey = Issued<SecretKey>;
@@ -25,7 +25,6 @@ pub type IssuedSecretKey = Issued<SecretKey>;
 impl KeyKind for SecretKeyPart {
     type Ref = SecretKeyId;
     type New = NewSecretKey;
-    type Changes = SecretKeyChanges;
 
     const TARGET: &'static str = "secret_key";
     const WRITE: Permission = Permission::SecretKeysWrite;
@@ -119,8 +118,6 @@ impl NamesKey for SecretKeyId {
 impl NewKey for NewSecretKey {
     type Kind = SecretKeyPart;
 }
-
-key_changes!(SecretKeyChanges for SecretKey);
 
 impl Keyward {
     /// Lists the secret keys of a service account, oldest first.
