@@ -1,6 +1,7 @@
 //! The facade the API drives: each method checks who may do what, applies the domain's rules,
 //! and calls the repository. It is synchronous; callers run it where blocking is allowed.
 
+mod access_tokens;
 mod accounts;
 mod api_keys;
 mod audit;
@@ -40,13 +41,14 @@ use crate::signing_key::SigningAlgorithm;
 use crate::usage::UsageBuffer;
 use crate::{Clock, Entropy, Timestamp};
 
+pub use access_tokens::Introspection;
 pub use api_keys::IssuedApiKey;
 pub use bootstrap::Bootstrapped;
 pub use dpop::{BoundRefusal, NONCE_PERIOD_SECONDS};
 pub use federated_credentials::{FederatedCredentialChanges, NewFederatedCredential};
 pub use keys::{Issued, KeyActions, KeyKind, NamesKey, NewKey};
 pub use limits::{Identifier, LimitRequest};
-pub use oauth::{AccessToken, Introspection, OAuthError, TokenTerms};
+pub use oauth::{AccessToken, OAuthError, TokenTerms};
 pub use secret_key_jwt::IssuedJwt;
 pub use secret_keys::IssuedSecretKey;
 pub use token_exchange::{ExchangeRefusal, ExchangeRequest, Exchanged};

@@ -5,7 +5,8 @@
 use std::net::IpAddr;
 
 use super::Keyward;
-use super::oauth::{AccessToken, TokenHolder};
+use super::access_tokens::TokenHolder;
+use super::oauth::AccessToken;
 use super::reach::{Reach, with_storage};
 use crate::audit::{Action, Outcome};
 use crate::error::Error;
