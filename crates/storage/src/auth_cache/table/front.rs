@@ -40,18 +40,18 @@ struct Remembered<V> {
 ///
 /// Only keys that exist are remembered: their ids were not chosen by a caller, so a fast hash with
 /// a random seed per process is safe; unknown ids keep going to the shared cache.
-pub(super) struct Front<K: Send, V: Send + Sync> {
+pub(in crate::auth_cache) struct Front<K: Send, V: Send + Sync> {
     threads: ThreadLocal<RefCell<HashMap<K, Remembered<V>, RandomState>>>,
 }
 
 impl<K: Hash + Eq + Send, V: Clone + Send + Sync> Front<K, V> {
-    pub(super) fn new() -> Self {
+    pub(in crate::auth_cache) fn new() -> Self {
         Self { threads: ThreadLocal::new() }
     }
 
     /// This thread's entry for `key`, if it was found current at `epoch` (the epoch now) and may
     /// still be served.
-    pub(super) fn get(&self, key: &K, epoch: u64) -> Option<Arc<Entry<V>>> {
+    pub(in crate::auth_cache) fn get(&self, key: &K, epoch: u64) -> Option<Arc<Entry<V>>> {
         let map = self.threads.get()?.borrow();
         let remembered = map.get(key)?;
         (remembered.checked == epoch && Instant::now() < remembered.until).then(|| remembered.entry.clone())
@@ -60,7 +60,7 @@ impl<K: Hash + Eq + Send, V: Clone + Send + Sync> Front<K, V> {
     /// Remembers, for this thread, a copy of `entry` that the shared cache found current at
     /// `checked` (read before the shared cache was asked), to be served for `serve` after its read
     /// began. Entries for unknown keys are not kept.
-    pub(super) fn remember(&self, key: K, entry: &Entry<V>, checked: u64, serve: Duration) {
+    pub(in crate::auth_cache) fn remember(&self, key: K, entry: &Entry<V>, checked: u64, serve: Duration) {
         let Some(until) = entry.read_at.checked_add(serve) else { return };
         if entry.value.is_none() {
             return;
