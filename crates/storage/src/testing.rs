@@ -115,9 +115,20 @@ impl TestDb {
 
     /// The same, serving cached key lookups for at most `freshness`: a test of what the cache
     /// forgets uses a long one, so that a slow machine cannot make an entry stale on its own.
+    ///
+    /// On PostgreSQL it returns once the change feed listens. The feed reads every key again when
+    /// it begins to (what was announced before is unknown), which would otherwise empty the cache
+    /// at a moment of its own choosing, in the middle of a test of what the cache holds.
     pub fn store_fresh_for(&self, freshness: std::time::Duration) -> Store {
         let store = Store::open_with(&self.url, freshness).expect("open the test database");
         store.migrate().expect("migrate the test database");
+        if matches!(self.url, DatabaseUrl::Postgres(_)) {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            while !store.auth_cache().tables().listening() {
+                assert!(std::time::Instant::now() < deadline, "the change feed did not listen within 30 s");
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        }
         store
     }
 }

@@ -117,6 +117,11 @@ impl Tables {
         self.epochs.feed_listening.store(listening, Ordering::SeqCst);
     }
 
+    /// Whether the change feed listens now (and has read every key again since it began to).
+    pub(crate) fn listening(&self) -> bool {
+        self.epochs.feed_listening.load(Ordering::SeqCst)
+    }
+
     /// Forgets what `change` makes wrong.
     pub(crate) fn forget(&self, change: Change) {
         match change {
