@@ -5,15 +5,16 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use domain::api_key::{Expiry, NewApiKey, RetainPeriod};
+use domain::api_key::{NewApiKey, NewApiKeyPart, RetainPeriod};
 use domain::id::{AccountId, ApiKeyId, SecretKeyId, ServiceAccountId};
+use domain::key::Expiry;
 use domain::key::KeyChanges;
 use domain::limits::{LimitName, LimitSettings, Permission, RateLimit, RemainingSetting, WindowLength};
 use domain::principal::Principal;
 use domain::repository::KeyRef;
 use domain::scope::Scopes;
 use domain::secret::SecretString;
-use domain::secret_key::NewSecretKey;
+use domain::secret_key::{NewSecretKey, NewSecretKeyPart};
 use domain::service::{Keyward, NamesKey};
 use domain::text::Name;
 use maud::html;
@@ -109,13 +110,21 @@ pub(crate) async fn create(State(state): State<AppState>, form: SignedForm<Creat
             .run(move |kw| -> Result<(String, SecretString), domain::Error> {
                 Ok(match kind {
                     Kind::Api => {
-                        let new = NewApiKey { limits, ..NewApiKey::new(name, scopes, expiry) };
+                        let part = NewApiKeyPart { limits, ..NewApiKeyPart::default() };
+                        let new = NewApiKey { part, ..NewApiKey::new(name, scopes, expiry) };
                         let issued = kw.create_key(&p, account, sa, new)?;
                         (issued.key.name.into(), issued.secret)
                     }
                     Kind::Secret => {
-                        let issued =
-                            kw.create_key(&p, account, sa, NewSecretKey { name, scopes, expiry, require_dpop })?;
+                        let issued = kw.create_key(
+                            &p,
+                            account,
+                            sa,
+                            NewSecretKey {
+                                part: NewSecretKeyPart { require_dpop },
+                                ..NewSecretKey::new(name, scopes, expiry)
+                            },
+                        )?;
                         (issued.key.name.into(), issued.secret)
                     }
                 })

@@ -5,11 +5,10 @@ use std::net::IpAddr;
 use std::sync::LazyLock;
 
 use crate::id::ApiKeyId;
-use crate::key::{Key, KeyChanges, KeyPart, Rejection};
+use crate::key::{Key, KeyChanges, KeyPart, NewKey, Rejection};
 use crate::limits::{LimitSettings, Permissions, RateLimit, RemainingSetting, RoleName, UsageLimits};
-use crate::scope::Scopes;
 use crate::secret::SecretHash;
-use crate::text::{Description, Name};
+use crate::text::Description;
 use crate::{Timestamp, ValidationError};
 use std::collections::BTreeSet;
 
@@ -77,6 +76,7 @@ pub struct ApiKeyPart {
 impl KeyPart for ApiKeyPart {
     type Id = ApiKeyId;
     type Secret = StoredSecret;
+    type New = NewApiKeyPart;
     type Changes = ApiKeyPartChanges;
 
     fn apply(&mut self, changes: &ApiKeyPartChanges, now: Timestamp) -> Result<(), ValidationError> {
@@ -180,77 +180,20 @@ impl RetainPeriod {
     }
 }
 
-/// When a new key should stop working.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Expiry {
-    /// Never.
-    #[default]
-    Never,
-    /// At a given time, which must be in the future.
-    At(Timestamp),
-    /// A number of seconds after creation.
-    After(i64),
-}
+/// What a caller supplies to create an API key: see [`NewKey`].
+pub type NewApiKey = NewKey<ApiKeyPart>;
 
-impl Expiry {
-    /// The longest lifetime a key may be given in seconds: ten years.
-    pub const MAX_TTL_SECONDS: i64 = 10 * 366 * 24 * 3600;
-
-    /// Reads the two ways a client can say it: `expires_at` or `ttl_seconds`, at most one.
-    pub fn parse(expires_at: Option<Timestamp>, ttl_seconds: Option<i64>) -> Result<Self, ValidationError> {
-        match (expires_at, ttl_seconds) {
-            (Some(_), Some(_)) => {
-                Err(ValidationError::new("ttl_seconds", "give `expires_at` or `ttl_seconds`, not both"))
-            }
-            (Some(at), None) => Ok(Expiry::At(crate::clock::truncate(at))),
-            (None, Some(ttl)) if (1..=Self::MAX_TTL_SECONDS).contains(&ttl) => Ok(Expiry::After(ttl)),
-            (None, Some(_)) => Err(ValidationError::new("ttl_seconds", "must be from 1 to 316224000 (ten years)")),
-            (None, None) => Ok(Expiry::Never),
-        }
-    }
-
-    /// The expiry time for a key created at `now`; refuses a time that is not in the future.
-    pub fn resolve(self, now: Timestamp) -> Result<Option<Timestamp>, ValidationError> {
-        match self {
-            Expiry::Never => Ok(None),
-            Expiry::At(at) if at > now => Ok(Some(at)),
-            Expiry::At(_) => Err(ValidationError::new("expires_at", "must be in the future")),
-            Expiry::After(ttl) => Ok(Some(now + chrono::Duration::seconds(ttl))),
-        }
-    }
-}
-
-/// What a caller supplies to create an API key.
-#[derive(Debug, Clone)]
-pub struct NewApiKey {
-    /// The name.
-    pub name: Name,
+/// What only a new API key is given; by default no description, a secret kept only hashed and no
+/// usage limits.
+#[derive(Debug, Clone, Default)]
+pub struct NewApiKeyPart {
     /// The description.
     pub description: Description,
-    /// What it may do.
-    pub scopes: Scopes,
-    /// When it stops working.
-    pub expiry: Expiry,
     /// Whether its secret is also kept sealed under the master key, so that it can be shown again
     /// (tokens made through the Wavefront dialect).
     pub retrievable: bool,
-    /// Its rate limits, uses left and permissions (none by default).
+    /// Its rate limits, uses left and permissions.
     pub limits: LimitSettings,
-}
-
-impl NewApiKey {
-    /// A key named `name` with `scopes` until `expiry`: no description, a secret kept only hashed,
-    /// no usage limits (give those with `..NewApiKey::new(...)`).
-    pub fn new(name: Name, scopes: Scopes, expiry: Expiry) -> Self {
-        Self {
-            name,
-            description: Description::default(),
-            scopes,
-            expiry,
-            retrievable: false,
-            limits: Default::default(),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -259,6 +202,7 @@ mod tests {
     use crate::id::{AccountId, ServiceAccountId};
     use crate::key::KeyState;
     use crate::secret_key::SealedSecret;
+    use crate::text::Name;
     use crate::{Entropy, SeededEntropy};
     use chrono::{Duration, TimeZone, Utc};
 

@@ -16,11 +16,75 @@ pub trait KeyPart: fmt::Debug + Clone + Default {
     type Id: fmt::Debug + fmt::Display + Copy + Eq;
     /// Its secret as this kind keeps it: hashed, or sealed. `Debug` shows none of it.
     type Secret: fmt::Debug + Clone;
+    /// What only a new key of this kind is given; `Default` is a plain key.
+    type New: fmt::Debug + Clone + Default;
     /// What a change may say of this part; `Default` changes nothing.
     type Changes: fmt::Debug + Clone + Default;
 
     /// Applies `changes` to this part as of `now`, refusing values its kind does not allow.
     fn apply(&mut self, changes: &Self::Changes, now: Timestamp) -> Result<(), ValidationError>;
+}
+
+/// What a caller supplies to create a key of the kind `P` says; `part` holds what only that
+/// kind's keys are given.
+#[derive(Debug, Clone)]
+pub struct NewKey<P: KeyPart> {
+    /// The name.
+    pub name: Name,
+    /// What it may do.
+    pub scopes: Scopes,
+    /// When it stops working.
+    pub expiry: Expiry,
+    /// What only its kind is given.
+    pub part: P::New,
+}
+
+impl<P: KeyPart> NewKey<P> {
+    /// A key named `name` with `scopes` until `expiry`, its kind's part as its default (give that
+    /// with `..NewKey::new(...)`).
+    pub fn new(name: Name, scopes: Scopes, expiry: Expiry) -> Self {
+        Self { name, scopes, expiry, part: P::New::default() }
+    }
+}
+
+/// When a new key should stop working.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Expiry {
+    /// Never.
+    #[default]
+    Never,
+    /// At a given time, which must be in the future.
+    At(Timestamp),
+    /// A number of seconds after creation.
+    After(i64),
+}
+
+impl Expiry {
+    /// The longest lifetime a key may be given in seconds: ten years.
+    pub const MAX_TTL_SECONDS: i64 = 10 * 366 * 24 * 3600;
+
+    /// Reads the two ways a client can say it: `expires_at` or `ttl_seconds`, at most one.
+    pub fn parse(expires_at: Option<Timestamp>, ttl_seconds: Option<i64>) -> Result<Self, ValidationError> {
+        match (expires_at, ttl_seconds) {
+            (Some(_), Some(_)) => {
+                Err(ValidationError::new("ttl_seconds", "give `expires_at` or `ttl_seconds`, not both"))
+            }
+            (Some(at), None) => Ok(Expiry::At(crate::clock::truncate(at))),
+            (None, Some(ttl)) if (1..=Self::MAX_TTL_SECONDS).contains(&ttl) => Ok(Expiry::After(ttl)),
+            (None, Some(_)) => Err(ValidationError::new("ttl_seconds", "must be from 1 to 316224000 (ten years)")),
+            (None, None) => Ok(Expiry::Never),
+        }
+    }
+
+    /// The expiry time for a key created at `now`; refuses a time that is not in the future.
+    pub fn resolve(self, now: Timestamp) -> Result<Option<Timestamp>, ValidationError> {
+        match self {
+            Expiry::Never => Ok(None),
+            Expiry::At(at) if at > now => Ok(Some(at)),
+            Expiry::At(_) => Err(ValidationError::new("expires_at", "must be in the future")),
+            Expiry::After(ttl) => Ok(Some(now + chrono::Duration::seconds(ttl))),
+        }
+    }
 }
 
 /// A change to a key of the kind `P` says; `None` leaves a field as it is, and

@@ -6,10 +6,8 @@ use std::fmt;
 
 use crate::api_key::RetainPeriod;
 use crate::id::SecretKeyId;
-use crate::key::{Key, KeyChanges, KeyPart};
-use crate::scope::Scopes;
+use crate::key::{Key, KeyChanges, KeyPart, NewKey};
 use crate::sealing::{Sealer, Unsealable};
-use crate::text::Name;
 use crate::{Entropy, Timestamp, ValidationError};
 
 /// The sealed secret of a key and, after a rotation, the sealed previous one with the moment it
@@ -51,6 +49,7 @@ pub struct SecretKeyPart {
 impl KeyPart for SecretKeyPart {
     type Id = SecretKeyId;
     type Secret = SealedSecret;
+    type New = NewSecretKeyPart;
     type Changes = SecretKeyPartChanges;
 
     fn apply(&mut self, changes: &SecretKeyPartChanges, _: Timestamp) -> Result<(), ValidationError> {
@@ -100,15 +99,12 @@ impl SecretKey {
     }
 }
 
-/// What a caller supplies to create a secret key.
-#[derive(Debug, Clone)]
-pub struct NewSecretKey {
-    /// The name.
-    pub name: Name,
-    /// What it may do.
-    pub scopes: Scopes,
-    /// When it stops working.
-    pub expiry: crate::api_key::Expiry,
+/// What a caller supplies to create a secret key: see [`NewKey`].
+pub type NewSecretKey = NewKey<SecretKeyPart>;
+
+/// What only a new secret key is given; by default it is not bound to DPoP.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NewSecretKeyPart {
     /// Whether its access tokens must be bound to a client key (DPoP).
     pub require_dpop: bool,
 }
@@ -128,6 +124,7 @@ mod tests {
     use super::*;
     use crate::SeededEntropy;
     use crate::id::{AccountId, ServiceAccountId};
+    use crate::text::Name;
     use chrono::{Duration, TimeZone, Utc};
 
     #[test]

@@ -3,8 +3,9 @@
 //! `system:cli`, and print a readable table, or JSON with `--json`.
 
 use anyhow::{Context, Result};
-use domain::api_key::{ApiKeyChanges, Expiry, NewApiKey};
+use domain::api_key::{ApiKeyChanges, NewApiKey};
 use domain::id::{AccountId, ServiceAccountId};
+use domain::key::Expiry;
 use domain::page::Page;
 use domain::repository::{ApiKeyQuery, KeyRef, ServiceAccountQuery};
 use domain::scope::Scopes;

@@ -13,11 +13,12 @@ use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
 use diesel::sqlite::SqliteConnection;
 use domain::account::{AccountChanges, NewAccount};
-use domain::api_key::{Expiry, NewApiKey, RetainPeriod};
+use domain::api_key::{NewApiKey, RetainPeriod};
 use domain::audit::Action;
 use domain::credential::{Credential, CredentialKind};
 use domain::error::{Entity, Error};
 use domain::id::{AccountId, ServiceAccountId};
+use domain::key::Expiry;
 use domain::key::Rejection;
 use domain::page::{CursorCodec, Direction, Limit, PageRequest};
 use domain::principal::Principal;
@@ -146,8 +147,7 @@ fn creating_a_key_names_the_missing_owner(db: TestDb) {
     for (account, owner, missing) in attempts {
         let err = f.kw.create_key(&f.root, account, owner, new_key("k", &[])).unwrap_err();
         assert!(matches!(err, Error::NotFound(e) if e == missing), "API key in {account}/{owner}: {err:?}");
-        let new =
-            NewSecretKey { name: name("k"), scopes: Scopes::default(), expiry: Expiry::Never, require_dpop: false };
+        let new = NewSecretKey::new(name("k"), Scopes::default(), Expiry::Never);
         let err = f.kw.create_key(&f.root, account, owner, new).unwrap_err();
         assert!(matches!(err, Error::NotFound(e) if e == missing), "secret key in {account}/{owner}: {err:?}");
     }
@@ -171,12 +171,7 @@ fn concurrent_creations_each_get_their_own_answer(db: TestDb) {
                 // Every third thread asks for the same name; the others for their own.
                 let n = if i % 3 == 0 { "same".to_owned() } else { format!("own-{i}") };
                 let api = f.kw.create_key(&f.root, acct, sa.id, new_key(&n, &[]));
-                let new = NewSecretKey {
-                    name: name(&n),
-                    scopes: Scopes::default(),
-                    expiry: Expiry::Never,
-                    require_dpop: false,
-                };
+                let new = NewSecretKey::new(name(&n), Scopes::default(), Expiry::Never);
                 let secret = f.kw.create_key(&f.root, acct, sa.id, new);
                 (n, api, secret)
             })
@@ -473,8 +468,7 @@ fn secret_keys_record_their_last_use(db: TestDb) {
     let f = fixture(db);
     let (acct, sa) = (f.root.account_id, f.root.service_account_id);
     f.kw.ensure_signing_keys().unwrap();
-    let new =
-        NewSecretKey { name: name("client"), scopes: Scopes::default(), expiry: Expiry::Never, require_dpop: false };
+    let new = NewSecretKey::new(name("client"), Scopes::default(), Expiry::Never);
     let client = f.kw.create_key(&f.root, acct, sa, new).unwrap();
     let id = client.key.id;
     f.kw.flush_usage().unwrap();
@@ -522,8 +516,7 @@ fn secret_keys_are_sealed_at_rest_and_bound_to_their_row(db: TestDb) {
     let sealer = Sealer::new(&[7; 32]);
     let kw = f.kw.clone().with_sealer(Sealer::new(&[7; 32]));
     let (acct, sa) = (f.root.account_id, f.root.service_account_id);
-    let new =
-        |n: &str| NewSecretKey { name: name(n), scopes: Scopes::default(), expiry: Expiry::Never, require_dpop: false };
+    let new = |n: &str| NewSecretKey::new(name(n), Scopes::default(), Expiry::Never);
     let a = kw.create_key(&f.root, acct, sa, new("a")).unwrap();
     let b = kw.create_key(&f.root, acct, sa, new("b")).unwrap();
     assert!(a.secret.expose().starts_with("kw_sk_"));
@@ -632,8 +625,7 @@ fn the_hot_path_answers_from_memory_once_a_key_is_cached(db: TestDb) {
     assert_eq!(used.last_used_at, Some(f.kw.now()), "a usage flush forgets the cached key, so reads show the last use");
 
     f.kw.ensure_signing_keys().unwrap();
-    let new =
-        NewSecretKey { name: name("client"), scopes: Scopes::default(), expiry: Expiry::Never, require_dpop: false };
+    let new = NewSecretKey::new(name("client"), Scopes::default(), Expiry::Never);
     let client = f.kw.create_key(&f.root, acct, sa.id, new).unwrap();
     let id = client.key.id.to_string();
     let token = |kw: &Keyward| kw.client_credentials_from_memory(&id, client.secret.expose(), TokenTerms::default());

@@ -7,7 +7,8 @@
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
-use domain::api_key::{Expiry, NewApiKey};
+use domain::api_key::{NewApiKey, NewApiKeyPart};
+use domain::key::Expiry;
 use domain::limits::remaining_bucket;
 use domain::limits::{Ask, Bucket, LimitName, LimitSettings, RateLimit, RemainingSetting, Spend, WindowLength};
 use domain::repository::{KeyRef, UsageCounterRepository};
@@ -54,8 +55,10 @@ fn nodes_add_up_their_spending_and_a_restarted_node_starts_from_it(db: TestDb) {
         permissions: Default::default(),
         roles: Default::default(),
     };
-    let new =
-        NewApiKey { limits, ..NewApiKey::new(Name::parse("key", "name").unwrap(), Scopes::default(), Expiry::Never) };
+    let new = NewApiKey {
+        part: NewApiKeyPart { limits, ..Default::default() },
+        ..NewApiKey::new(Name::parse("key", "name").unwrap(), Scopes::default(), Expiry::Never)
+    };
     let key = a.create_key(&root, acct, sa.id, new).unwrap();
     let verify = |kw: &Keyward| {
         let v = kw.verify_api_key(&root, key.secret.expose(), &Scopes::default(), &Ask::default()).unwrap();

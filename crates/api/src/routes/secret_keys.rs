@@ -4,10 +4,11 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use domain::api_key::{Expiry, RetainPeriod};
+use domain::api_key::RetainPeriod;
+use domain::key::Expiry;
 use domain::key::KeyState;
 use domain::scope::Scopes;
-use domain::secret_key::{NewSecretKey, SecretKey, SecretKeyChanges, SecretKeyPartChanges};
+use domain::secret_key::{NewSecretKey, NewSecretKeyPart, SecretKey, SecretKeyChanges, SecretKeyPartChanges};
 use domain::service::IssuedSecretKey;
 use domain::text::Name;
 use serde::{Deserialize, Serialize};
@@ -155,7 +156,8 @@ pub async fn create_secret_key(
 ) -> ApiResult<(StatusCode, Json<IssuedSecretKeyBody>)> {
     let (account, sa) = (path.account_id, path.service_account_id);
     let expiry = Expiry::parse(body.expires_at, body.ttl_seconds)?;
-    let new = NewSecretKey { name: body.name, scopes: body.scopes, expiry, require_dpop: body.require_dpop };
+    let part = NewSecretKeyPart { require_dpop: body.require_dpop };
+    let new = NewSecretKey { part, ..NewSecretKey::new(body.name, body.scopes, expiry) };
     let (issued, now) = state.run(move |kw| kw.create_key(&p, account, sa, new).map(|i| (i, kw.now()))).await?;
     Ok((StatusCode::CREATED, Json(IssuedSecretKeyBody::new(issued, now))))
 }

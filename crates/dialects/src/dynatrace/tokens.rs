@@ -2,8 +2,9 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use domain::api_key::{ApiKey, ApiKeyChanges, Expiry, NewApiKey};
+use domain::api_key::{ApiKey, ApiKeyChanges, NewApiKey};
 use domain::id::ApiKeyId;
+use domain::key::Expiry;
 use domain::principal::Principal;
 use domain::scope::Scopes;
 use domain::service::{IssuedApiKey, Keyward};

@@ -2,10 +2,10 @@
 //! the reads the vendor dialects need.
 
 use super::Keyward;
-use super::keys::{Issued, KeyActions, KeyKind, NamesKey, NewKey};
+use super::keys::{Issued, KeyActions, KeyKind, NamesKey};
 use super::reach::{Reach, Stop, from_memory, with_storage};
 use crate::Timestamp;
-use crate::api_key::{ApiKey, ApiKeyPart, NewApiKey, RetainPeriod, StoredSecret, seal_context};
+use crate::api_key::{ApiKey, ApiKeyPart, NewApiKey, NewApiKeyPart, RetainPeriod, StoredSecret, seal_context};
 use crate::audit::{Action, AuditEvent};
 use crate::credential::{Credential, CredentialKind};
 use crate::error::{Entity, Error, RepoResult};
@@ -14,7 +14,6 @@ use crate::page::Page;
 use crate::page::PageRequest;
 use crate::principal::{CredentialRef, Permission, Principal};
 use crate::repository::{ApiKeyQuery, KeyForAuth, KeyRef, Repository, ServiceAccountQuery};
-use crate::scope::Scopes;
 use crate::secret::SecretString;
 use crate::service_account::ServiceAccount;
 
@@ -25,7 +24,6 @@ pub type IssuedApiKey = Issued<ApiKey>;
 /// retrievable key, also sealed).
 impl KeyKind for ApiKeyPart {
     type Ref = KeyRef;
-    type New = NewApiKey;
 
     const TARGET: &'static str = "api_key";
     const WRITE: Permission = Permission::ApiKeysWrite;
@@ -52,10 +50,6 @@ impl KeyKind for ApiKeyPart {
         CredentialRef::ApiKey(id)
     }
 
-    fn new_scopes(new: &NewApiKey) -> &Scopes {
-        &new.scopes
-    }
-
     fn make(
         kw: &Keyward,
         new: NewApiKey,
@@ -64,15 +58,15 @@ impl KeyKind for ApiKeyPart {
         now: Timestamp,
     ) -> Result<(ApiKey, SecretString), Error> {
         let expires_at = new.expiry.resolve(now)?;
-        let limits = new.limits.at(now)?;
+        let limits = new.part.limits.at(now)?;
         let id = ApiKeyId::generate(now, kw.entropy.as_ref());
         let credential = Credential::generate(CredentialKind::ApiKey, *id.as_uuid(), kw.entropy.as_ref());
-        let sealed = new.retrievable.then(|| kw.seal_api_key_secret(id, &credential.reveal()));
+        let sealed = new.part.retrievable.then(|| kw.seal_api_key_secret(id, &credential.reveal()));
         let secret = StoredSecret { current: credential.secret_hash(), previous: None, sealed };
         let key = ApiKey {
             scopes: new.scopes,
             expires_at,
-            part: ApiKeyPart { description: new.description, limits, last_used_ip: None },
+            part: ApiKeyPart { description: new.part.description, limits, last_used_ip: None },
             ..ApiKey::issued(id, account, sa, new.name, now, secret)
         };
         Ok((key, credential.reveal()))
@@ -123,10 +117,6 @@ impl NamesKey for KeyRef {
     type Kind = ApiKeyPart;
 }
 
-impl NewKey for NewApiKey {
-    type Kind = ApiKeyPart;
-}
-
 impl Keyward {
     /// Creates a key whose scopes are inherited from the caller: every scope it holds and may
     /// grant here, never more. For the vendor dialects without scopes (Wavefront, ZenML); a
@@ -143,7 +133,8 @@ impl Keyward {
     ) -> Result<IssuedApiKey, Error> {
         p.require(Permission::ApiKeysWrite, account)?;
         let scopes = p.inheritable_scopes(self.repo.account(account)?.system);
-        let new = NewApiKey { description, retrievable, ..NewApiKey::new(name, scopes, crate::api_key::Expiry::Never) };
+        let part = NewApiKeyPart { description, retrievable, ..NewApiKeyPart::default() };
+        let new = NewApiKey { part, ..NewApiKey::new(name, scopes, crate::key::Expiry::Never) };
         self.create_key(p, account, sa, new)
     }
 

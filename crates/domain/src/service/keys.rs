@@ -13,10 +13,9 @@ use crate::audit::{Action, AuditEvent};
 use crate::credential::Credential;
 use crate::error::{Error, RepoResult};
 use crate::id::{AccountId, ServiceAccountId};
-use crate::key::{Key, KeyChanges, KeyPart};
+use crate::key::{Key, KeyChanges, KeyPart, NewKey};
 use crate::principal::{CredentialRef, Permission, Principal};
 use crate::repository::Repository;
-use crate::scope::Scopes;
 use crate::secret::SecretString;
 
 /// A key just created or rotated, with its secret: the only time the secret is shown.
@@ -46,8 +45,6 @@ pub struct KeyActions {
 pub trait KeyKind: KeyPart {
     /// How a request names one key of a service account.
     type Ref: NamesKey<Kind = Self>;
-    /// What a caller supplies to create one.
-    type New: NewKey<Kind = Self>;
     /// The kind's name in audit targets, such as `api_key` in `api_key:<id>`.
     const TARGET: &'static str;
     /// The permission that creates, changes, rotates and deletes keys of this kind.
@@ -63,12 +60,10 @@ pub trait KeyKind: KeyPart {
     fn find(repo: &dyn Repository, id: Self::Id) -> RepoResult<Option<Key<Self>>>;
     /// The key as the credential a caller may be authenticated with.
     fn credential(id: Self::Id) -> CredentialRef;
-    /// The scopes a new key asks for.
-    fn new_scopes(new: &Self::New) -> &Scopes;
     /// A new key of `sa` in `account` and its credential string, as of `now`.
     fn make(
         kw: &Keyward,
-        new: Self::New,
+        new: NewKey<Self>,
         account: AccountId,
         sa: ServiceAccountId,
         now: Timestamp,
@@ -111,22 +106,16 @@ pub trait NamesKey {
     type Kind: KeyKind<Ref = Self>;
 }
 
-/// What a caller supplies to create a key, which says its kind.
-pub trait NewKey {
-    /// The kind of key it makes.
-    type Kind: KeyKind<New = Self>;
-}
-
 impl Keyward {
     /// Creates a key for a service account; its scopes must be grantable by the caller.
-    pub fn create_key<N: NewKey>(
+    pub fn create_key<K: KeyKind>(
         &self,
         p: &Principal,
         account: AccountId,
         sa: ServiceAccountId,
-        new: N,
-    ) -> Result<Issued<Key<N::Kind>>, Error> {
-        self.create::<N::Kind>(p, account, sa, new)
+        new: NewKey<K>,
+    ) -> Result<Issued<Key<K>>, Error> {
+        self.create(p, account, sa, new)
     }
 
     /// Changes a key. A caller cannot disable the key it is using, nor grant scopes it lacks.
@@ -170,11 +159,11 @@ impl Keyward {
         p: &Principal,
         account: AccountId,
         sa: ServiceAccountId,
-        new: K::New,
+        new: NewKey<K>,
     ) -> Result<Issued<Key<K>>, Error> {
         p.require(K::WRITE, account)?;
         let (owner_account, owner) = self.repo.service_account_with_owner(account, sa)?;
-        p.require_grantable(K::new_scopes(&new), owner_account.system)?;
+        p.require_grantable(&new.scopes, owner_account.system)?;
         let now = self.now();
         let (key, secret) = K::make(self, new, account, owner.id, now)?;
         let audit = self.key_audit::<K>(p, account, K::ACTIONS.create, key.id, now);

@@ -46,7 +46,7 @@ pub use api_keys::IssuedApiKey;
 pub use bootstrap::Bootstrapped;
 pub use dpop::{BoundRefusal, NONCE_PERIOD_SECONDS};
 pub use federated_credentials::{FederatedCredentialChanges, NewFederatedCredential};
-pub use keys::{Issued, KeyActions, KeyKind, NamesKey, NewKey};
+pub use keys::{Issued, KeyActions, KeyKind, NamesKey};
 pub use limits::{Identifier, LimitRequest};
 pub use oauth::{AccessToken, OAuthError, TokenTerms};
 pub use secret_key_jwt::IssuedJwt;

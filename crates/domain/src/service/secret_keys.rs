@@ -2,7 +2,7 @@
 //! the master key that seals their secrets.
 
 use super::Keyward;
-use super::keys::{Issued, KeyActions, KeyKind, NamesKey, NewKey};
+use super::keys::{Issued, KeyActions, KeyKind, NamesKey};
 use super::reach::{Reach, Stop, from_memory, with_storage};
 use crate::Timestamp;
 use crate::api_key::RetainPeriod;
@@ -13,7 +13,6 @@ use crate::id::{AccountId, SecretKeyId, ServiceAccountId};
 use crate::page::{Page, PageRequest};
 use crate::principal::{CredentialRef, Permission, Principal};
 use crate::repository::Repository;
-use crate::scope::Scopes;
 use crate::secret::SecretString;
 use crate::secret_key::{NewSecretKey, SealedSecret, SecretKey, SecretKeyPart};
 
@@ -24,7 +23,6 @@ pub type IssuedSecretKey = Issued<SecretKey>;
 /// (Keyward must read it back to check HMACs).
 impl KeyKind for SecretKeyPart {
     type Ref = SecretKeyId;
-    type New = NewSecretKey;
 
     const TARGET: &'static str = "secret_key";
     const WRITE: Permission = Permission::SecretKeysWrite;
@@ -51,10 +49,6 @@ impl KeyKind for SecretKeyPart {
         CredentialRef::SecretKey(id)
     }
 
-    fn new_scopes(new: &NewSecretKey) -> &Scopes {
-        &new.scopes
-    }
-
     fn make(
         kw: &Keyward,
         new: NewSecretKey,
@@ -69,7 +63,7 @@ impl KeyKind for SecretKeyPart {
         let key = SecretKey {
             scopes: new.scopes,
             expires_at,
-            part: SecretKeyPart { require_dpop: new.require_dpop },
+            part: SecretKeyPart { require_dpop: new.part.require_dpop },
             ..SecretKey::issued(id, account, sa, new.name, now, SealedSecret::new(sealed))
         };
         Ok((key, credential.reveal()))
@@ -112,10 +106,6 @@ impl KeyKind for SecretKeyPart {
 }
 
 impl NamesKey for SecretKeyId {
-    type Kind = SecretKeyPart;
-}
-
-impl NewKey for NewSecretKey {
     type Kind = SecretKeyPart;
 }
 
@@ -214,12 +204,7 @@ impl Keyward {
     ) -> Result<IssuedSecretKey, Error> {
         p.require(Permission::SecretKeysWrite, account)?;
         let scopes = p.inheritable_scopes(self.repo.account(account)?.system);
-        self.create_key(
-            p,
-            account,
-            sa,
-            NewSecretKey { name, scopes, expiry: crate::api_key::Expiry::Never, require_dpop: false },
-        )
+        self.create_key(p, account, sa, NewSecretKey::new(name, scopes, crate::key::Expiry::Never))
     }
 
     /// Every secret key of a service account, oldest first, without paging: for the vendor
