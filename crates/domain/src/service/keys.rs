@@ -115,7 +115,14 @@ impl Keyward {
         sa: ServiceAccountId,
         new: NewKey<K>,
     ) -> Result<Issued<Key<K>>, Error> {
-        self.create(p, account, sa, new)
+        p.require(K::WRITE, account)?;
+        let (owner_account, owner) = self.repo.service_account_with_owner(account, sa)?;
+        p.require_grantable(&new.scopes, owner_account.system)?;
+        let now = self.now();
+        let (key, secret) = K::make(self, new, account, owner.id, now)?;
+        let audit = self.key_audit::<K>(p, account, K::ACTIONS.create, key.id, now);
+        K::insert(self.repo.as_ref(), &key, &audit)?;
+        Ok(Issued { key, secret })
     }
 
     /// Changes a key. A caller cannot disable the key it is using, nor grant scopes it lacks.
@@ -152,23 +159,6 @@ impl Keyward {
         key: &R,
     ) -> Result<(), Error> {
         self.delete::<R::Kind>(p, account, sa, key)
-    }
-
-    fn create<K: KeyKind>(
-        &self,
-        p: &Principal,
-        account: AccountId,
-        sa: ServiceAccountId,
-        new: NewKey<K>,
-    ) -> Result<Issued<Key<K>>, Error> {
-        p.require(K::WRITE, account)?;
-        let (owner_account, owner) = self.repo.service_account_with_owner(account, sa)?;
-        p.require_grantable(&new.scopes, owner_account.system)?;
-        let now = self.now();
-        let (key, secret) = K::make(self, new, account, owner.id, now)?;
-        let audit = self.key_audit::<K>(p, account, K::ACTIONS.create, key.id, now);
-        K::insert(self.repo.as_ref(), &key, &audit)?;
-        Ok(Issued { key, secret })
     }
 
     fn update<K: KeyKind>(
