@@ -1,6 +1,8 @@
 //! `Key<P>`: what every key has, whatever its kind, around `P`, the part only its kind has. An
 //! API key is a `Key<ApiKeyPart>`, a secret key a `Key<SecretKeyPart>`; a field every key needs
-//! is added here once.
+//! is added here once. What a caller supplies to make a key (`NewKey<P>`) and to change one
+//! (`KeyChanges<P>`) have the same shape: the fields every kind shares, around the kind's own
+//! `part`.
 
 use std::fmt;
 
@@ -23,103 +25,6 @@ pub trait KeyPart: fmt::Debug + Clone + Default {
 
     /// Applies `changes` to this part as of `now`, refusing values its kind does not allow.
     fn apply(&mut self, changes: &Self::Changes, now: Timestamp) -> Result<(), ValidationError>;
-}
-
-/// What a caller supplies to create a key of the kind `P` says; `part` holds what only that
-/// kind's keys are given.
-#[derive(Debug, Clone)]
-pub struct NewKey<P: KeyPart> {
-    /// The name.
-    pub name: Name,
-    /// What it may do.
-    pub scopes: Scopes,
-    /// When it stops working.
-    pub expiry: Expiry,
-    /// What only its kind is given.
-    pub part: P::New,
-}
-
-impl<P: KeyPart> NewKey<P> {
-    /// A key named `name` with `scopes` until `expiry`, its kind's part as its default (give that
-    /// with `..NewKey::new(...)`).
-    pub fn new(name: Name, scopes: Scopes, expiry: Expiry) -> Self {
-        Self { name, scopes, expiry, part: P::New::default() }
-    }
-}
-
-/// When a new key should stop working.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Expiry {
-    /// Never.
-    #[default]
-    Never,
-    /// At a given time, which must be in the future.
-    At(Timestamp),
-    /// A number of seconds after creation.
-    After(i64),
-}
-
-impl Expiry {
-    /// The longest lifetime a key may be given in seconds: ten years.
-    pub const MAX_TTL_SECONDS: i64 = 10 * 366 * 24 * 3600;
-
-    /// Reads the two ways a client can say it: `expires_at` or `ttl_seconds`, at most one.
-    pub fn parse(expires_at: Option<Timestamp>, ttl_seconds: Option<i64>) -> Result<Self, ValidationError> {
-        match (expires_at, ttl_seconds) {
-            (Some(_), Some(_)) => {
-                Err(ValidationError::new("ttl_seconds", "give `expires_at` or `ttl_seconds`, not both"))
-            }
-            (Some(at), None) => Ok(Expiry::At(crate::clock::truncate(at))),
-            (None, Some(ttl)) if (1..=Self::MAX_TTL_SECONDS).contains(&ttl) => Ok(Expiry::After(ttl)),
-            (None, Some(_)) => Err(ValidationError::new("ttl_seconds", "must be from 1 to 316224000 (ten years)")),
-            (None, None) => Ok(Expiry::Never),
-        }
-    }
-
-    /// The expiry time for a key created at `now`; refuses a time that is not in the future.
-    pub fn resolve(self, now: Timestamp) -> Result<Option<Timestamp>, ValidationError> {
-        match self {
-            Expiry::Never => Ok(None),
-            Expiry::At(at) if at > now => Ok(Some(at)),
-            Expiry::At(_) => Err(ValidationError::new("expires_at", "must be in the future")),
-            Expiry::After(ttl) => Ok(Some(now + chrono::Duration::seconds(ttl))),
-        }
-    }
-}
-
-/// A change to a key of the kind `P` says; `None` leaves a field as it is, and
-/// `expires_at: Some(None)` removes the expiry. `part` holds what only that kind's keys have.
-#[derive(Debug, Clone, Default)]
-pub struct KeyChanges<P: KeyPart> {
-    /// A new name.
-    pub name: Option<Name>,
-    /// Enable or disable the key.
-    pub active: Option<bool>,
-    /// Replace its scopes.
-    pub scopes: Option<Scopes>,
-    /// A new expiry (which must be in the future), or `Some(None)` for none.
-    pub expires_at: Option<Option<Timestamp>>,
-    /// Whether enabling the key may end its `leaked` state: see [`LeakAcknowledgement`].
-    pub acknowledge_leak: bool,
-    /// The change to what only its kind has.
-    pub part: P::Changes,
-}
-
-impl<P: KeyPart> KeyChanges<P> {
-    /// The change that enables (`true`) or disables (`false`) a key, and nothing else.
-    pub fn activate(on: bool) -> Self {
-        Self { active: Some(on), ..Self::default() }
-    }
-
-    /// The change that enables a key reported leaked, acknowledging the leak.
-    pub fn enable_after_leak() -> Self {
-        Self { active: Some(true), acknowledge_leak: true, ..Self::default() }
-    }
-
-    /// Whether the change disables the key.
-    pub fn disables(&self) -> bool {
-        self.active == Some(false)
-    }
 }
 
 /// A key of a service account, of the kind `P` says.
@@ -234,6 +139,103 @@ impl<P: KeyPart> Key<P> {
     pub(crate) fn rotated(&mut self, now: Timestamp) {
         self.last_rotated_at = Some(now);
         self.updated_at = now;
+    }
+}
+
+/// What a caller supplies to create a key of the kind `P` says; `part` holds what only that
+/// kind's keys are given.
+#[derive(Debug, Clone)]
+pub struct NewKey<P: KeyPart> {
+    /// The name.
+    pub name: Name,
+    /// What it may do.
+    pub scopes: Scopes,
+    /// When it stops working.
+    pub expiry: Expiry,
+    /// What only its kind is given.
+    pub part: P::New,
+}
+
+impl<P: KeyPart> NewKey<P> {
+    /// A key named `name` with `scopes` until `expiry`, its kind's part as its default (give that
+    /// with `..NewKey::new(...)`).
+    pub fn new(name: Name, scopes: Scopes, expiry: Expiry) -> Self {
+        Self { name, scopes, expiry, part: P::New::default() }
+    }
+}
+
+/// When a new key should stop working.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Expiry {
+    /// Never.
+    #[default]
+    Never,
+    /// At a given time, which must be in the future.
+    At(Timestamp),
+    /// A number of seconds after creation.
+    After(i64),
+}
+
+impl Expiry {
+    /// The longest lifetime a key may be given in seconds: ten years.
+    pub const MAX_TTL_SECONDS: i64 = 10 * 366 * 24 * 3600;
+
+    /// Reads the two ways a client can say it: `expires_at` or `ttl_seconds`, at most one.
+    pub fn parse(expires_at: Option<Timestamp>, ttl_seconds: Option<i64>) -> Result<Self, ValidationError> {
+        match (expires_at, ttl_seconds) {
+            (Some(_), Some(_)) => {
+                Err(ValidationError::new("ttl_seconds", "give `expires_at` or `ttl_seconds`, not both"))
+            }
+            (Some(at), None) => Ok(Expiry::At(crate::clock::truncate(at))),
+            (None, Some(ttl)) if (1..=Self::MAX_TTL_SECONDS).contains(&ttl) => Ok(Expiry::After(ttl)),
+            (None, Some(_)) => Err(ValidationError::new("ttl_seconds", "must be from 1 to 316224000 (ten years)")),
+            (None, None) => Ok(Expiry::Never),
+        }
+    }
+
+    /// The expiry time for a key created at `now`; refuses a time that is not in the future.
+    pub fn resolve(self, now: Timestamp) -> Result<Option<Timestamp>, ValidationError> {
+        match self {
+            Expiry::Never => Ok(None),
+            Expiry::At(at) if at > now => Ok(Some(at)),
+            Expiry::At(_) => Err(ValidationError::new("expires_at", "must be in the future")),
+            Expiry::After(ttl) => Ok(Some(now + chrono::Duration::seconds(ttl))),
+        }
+    }
+}
+
+/// A change to a key of the kind `P` says; `None` leaves a field as it is, and
+/// `expires_at: Some(None)` removes the expiry. `part` holds what only that kind's keys have.
+#[derive(Debug, Clone, Default)]
+pub struct KeyChanges<P: KeyPart> {
+    /// A new name.
+    pub name: Option<Name>,
+    /// Enable or disable the key.
+    pub active: Option<bool>,
+    /// Replace its scopes.
+    pub scopes: Option<Scopes>,
+    /// A new expiry (which must be in the future), or `Some(None)` for none.
+    pub expires_at: Option<Option<Timestamp>>,
+    /// Whether enabling the key may end its `leaked` state: see [`LeakAcknowledgement`].
+    pub acknowledge_leak: bool,
+    /// The change to what only its kind has.
+    pub part: P::Changes,
+}
+
+impl<P: KeyPart> KeyChanges<P> {
+    /// The change that enables (`true`) or disables (`false`) a key, and nothing else.
+    pub fn activate(on: bool) -> Self {
+        Self { active: Some(on), ..Self::default() }
+    }
+
+    /// The change that enables a key reported leaked, acknowledging the leak.
+    pub fn enable_after_leak() -> Self {
+        Self { active: Some(true), acknowledge_leak: true, ..Self::default() }
+    }
+
+    /// Whether the change disables the key.
+    pub fn disables(&self) -> bool {
+        self.active == Some(false)
     }
 }
 
