@@ -123,11 +123,8 @@ impl TestDb {
         let store = Store::open_with(&self.url, freshness).expect("open the test database");
         store.migrate().expect("migrate the test database");
         if matches!(self.url, DatabaseUrl::Postgres(_)) {
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-            while !store.auth_cache().tables().listening() {
-                assert!(std::time::Instant::now() < deadline, "the change feed did not listen within 30 s");
-                std::thread::sleep(std::time::Duration::from_millis(5));
-            }
+            let listening = store.auth_cache().tables().wait_until_listening(std::time::Duration::from_secs(30));
+            assert!(listening, "the change feed did not listen within 30 s");
         }
         store
     }

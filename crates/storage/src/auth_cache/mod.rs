@@ -32,9 +32,9 @@ mod tests;
 
 use std::fmt;
 use std::hash::Hash;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use diesel::r2d2::Pool;
@@ -95,9 +95,22 @@ pub(crate) struct Tables {
     epochs: Epochs,
     api_keys: Table<ApiKeyId, KeyForAuth>,
     secret_keys: Table<SecretKeyId, SecretKeyForAuth>,
+    /// Signalled whenever the change feed starts or stops listening, for whoever waits on it.
+    listening_changed: (Mutex<()>, Condvar),
 }
 
 impl Tables {
+    /// Empty tables whose entries live as `windows` says.
+    fn new(windows: Windows) -> Self {
+        Self {
+            freshness: windows.freshness,
+            epochs: Epochs::default(),
+            api_keys: Table::new(windows),
+            secret_keys: Table::new(windows),
+            listening_changed: (Mutex::new(()), Condvar::new()),
+        }
+    }
+
     /// Reads every key again, as the change feed does when it listens again after a break: what
     /// was announced meanwhile is unknown, but nothing is known to have changed. The last reads
     /// stay, so that keys still answer if the break was the database's (a failover), each for its
@@ -115,11 +128,21 @@ impl Tables {
     /// Notes whether the change feed listens now.
     pub(crate) fn set_listening(&self, listening: bool) {
         self.epochs.feed_listening.store(listening, Ordering::SeqCst);
+        // Taken after the store, so that a waiter that found the flag unset is already waiting.
+        let (lock, changed) = &self.listening_changed;
+        drop(lock.lock().unwrap_or_else(|p| p.into_inner()));
+        changed.notify_all();
     }
 
-    /// Whether the change feed listens now (and has read every key again since it began to).
-    pub(crate) fn listening(&self) -> bool {
-        self.epochs.feed_listening.load(Ordering::SeqCst)
+    /// Waits at most `within` until the change feed listens (and has read every key again since
+    /// it began to); whether it does.
+    pub(crate) fn wait_until_listening(&self, within: Duration) -> bool {
+        let (lock, changed) = &self.listening_changed;
+        let guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let listening = || self.epochs.feed_listening.load(Ordering::SeqCst);
+        let (_guard, _) =
+            changed.wait_timeout_while(guard, within, |()| !listening()).unwrap_or_else(|p| p.into_inner());
+        listening()
     }
 
     /// Forgets what `change` makes wrong.
@@ -209,12 +232,7 @@ impl AuthCache {
     /// A cache whose entries live as `windows` says, with a background reader on `pool` if
     /// `background` (without one, old entries simply expire).
     pub(crate) fn new(windows: Windows, pool: Pool<Manager>, background: bool) -> Self {
-        let tables = Arc::new(Tables {
-            freshness: windows.freshness,
-            epochs: Epochs::default(),
-            api_keys: Table::new(windows),
-            secret_keys: Table::new(windows),
-        });
+        let tables = Arc::new(Tables::new(windows));
         let (refresh, queue) = sync_channel(REFRESH_QUEUE);
         if !background {
             return Self { tables, refresh, _reader: None };

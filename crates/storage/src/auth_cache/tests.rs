@@ -42,12 +42,7 @@ fn a_forget_drops_one_key_and_everything_drops_all() {
     assert!(table.hit(&1, &epochs).is_none());
     assert!(table.hit(&2, &epochs).is_some(), "other keys stay");
 
-    let tables = Tables {
-        freshness: LONG,
-        epochs: Epochs::default(),
-        api_keys: Table::new(Windows::fresh_for(LONG)),
-        secret_keys: Table::new(Windows::fresh_for(LONG)),
-    };
+    let tables = Tables::new(Windows::fresh_for(LONG));
     let id = ApiKeyId::from_uuid(uuid::Uuid::from_u128(7));
     tables.api_keys.get(&id, &tables.epochs, || Ok(None)).unwrap();
     assert!(tables.api_keys.hit(&id, &tables.epochs).is_some(), "a negative entry is cached too");
@@ -71,8 +66,19 @@ fn a_thread_serves_its_own_copy_for_half_the_window_then_takes_the_shared_entry(
     assert_eq!(table.hit(&1, &epochs).and_then(|e| e.value), Some("first read"), "served from this thread's copy");
     let other = std::thread::scope(|s| s.spawn(|| table.hit(&1, &epochs).and_then(|e| e.value)).join().ok());
     assert_eq!(other.flatten(), Some("read again"), "another thread has no copy and asks the shared cache");
-    std::thread::sleep(window / 2);
-    assert_eq!(table.hit(&1, &epochs).and_then(|e| e.value), Some("read again"), "past half the window");
+}
+
+#[test]
+fn an_entry_read_more_than_half_its_window_ago_is_not_copied() {
+    let epochs = Epochs::default();
+    let window = Duration::from_secs(10);
+    let table: Table<u32, &str> = Table::new(Windows::fresh_for(window));
+    // Read six seconds ago, as if this thread had found it then: past half its window, still fresh.
+    let read_at = Instant::now().checked_sub(window * 3 / 5).expect("the machine has been up for six seconds");
+    refreshed(&table, &epochs, "read long ago", read_at);
+    assert_eq!(table.hit(&1, &epochs).and_then(|e| e.value), Some("read long ago"), "still fresh");
+    refreshed(&table, &epochs, "read again", Instant::now());
+    assert_eq!(table.hit(&1, &epochs).and_then(|e| e.value), Some("read again"), "no copy past half the window");
 }
 
 #[test]
@@ -139,12 +145,8 @@ fn the_last_read_answers_while_the_database_cannot_be_reached_until_forgotten() 
 
     // Forgetting everything forgets the last reads too.
     table.get(&2, &epochs, || Ok(Some("two"))).unwrap();
-    let tables = Tables {
-        freshness: LONG,
-        epochs,
-        api_keys: Table::new(Windows { freshness: LONG, stale_if_unavailable: LONG, replica_lag: Duration::ZERO }),
-        secret_keys: Table::new(Windows { freshness: LONG, stale_if_unavailable: LONG, replica_lag: Duration::ZERO }),
-    };
+    let windows = Windows { freshness: LONG, stale_if_unavailable: LONG, replica_lag: Duration::ZERO };
+    let tables = Tables { epochs, ..Tables::new(windows) };
     let id = ApiKeyId::from_uuid(uuid::Uuid::from_u128(9));
     tables.api_keys.get(&id, &tables.epochs, || Ok(None)).unwrap();
     assert!(tables.api_keys.last_read(&id, &tables.epochs).is_some());
@@ -190,12 +192,7 @@ fn the_last_read_answers_for_the_unavailability_window_only() {
 #[test]
 fn with_a_replica_a_key_is_read_from_the_primary_whenever_a_change_could_be_missing_from_it() {
     let windows = Windows { freshness: LONG, stale_if_unavailable: Duration::ZERO, replica_lag: LONG };
-    let tables = Tables {
-        freshness: LONG,
-        epochs: Epochs::default(),
-        api_keys: Table::new(windows),
-        secret_keys: Table::new(windows),
-    };
+    let tables = Tables::new(windows);
     let (one, two) = (ApiKeyId::from_uuid(uuid::Uuid::from_u128(1)), ApiKeyId::from_uuid(uuid::Uuid::from_u128(2)));
     let needs_primary = |id: &ApiKeyId| tables.api_keys.needs_primary(id, &tables.epochs);
     assert!(needs_primary(&one), "the change feed does not listen yet");
@@ -276,4 +273,17 @@ fn changes_travel_as_payloads() {
         assert_eq!(Change::from_payload(&change.to_payload()), change);
     }
     assert_eq!(Change::from_payload("ak:not-an-id"), Change::Everything, "unreadable means everything");
+}
+
+#[test]
+fn a_waiter_learns_when_the_change_feed_listens() {
+    let tables = Tables::new(Windows::fresh_for(LONG));
+    assert!(!tables.wait_until_listening(Duration::ZERO), "nobody listens yet");
+    let listening = std::thread::scope(|s| {
+        s.spawn(|| tables.set_listening(true));
+        tables.wait_until_listening(LONG)
+    });
+    assert!(listening, "woken by the feed, long before the limit");
+    tables.set_listening(false);
+    assert!(!tables.wait_until_listening(Duration::ZERO), "the feed stopped listening");
 }
